@@ -1,0 +1,124 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cluster.Engine.Caching;
+
+/// <summary>
+/// The keys and values of one sequence for the layers of one shard, written in place at their positions.
+/// Storage is one tensor per kind, (layers, kvHeads, capacity, headDim), allocated in blocks of
+/// <see cref="BlockTokens"/> positions: reserve the expected length up front (<see cref="Reserve"/>) and it
+/// is never reallocated while decoding; beyond that it grows by whole blocks (doubling), never by one step's
+/// concatenation. Not tracked by any dispose scope: dispose it when the sequence ends.
+/// </summary>
+public sealed class KvCache : IDisposable
+{
+    public const int BlockTokens = 64;
+
+    private readonly int _layers;
+    private readonly int _kvHeads;
+    private readonly int _headDim;
+    private readonly ScalarType _dtype;
+    private readonly Device _device;
+    private Tensor _keys;   // (layers, kvHeads, capacity, headDim)
+    private Tensor _values; // (layers, kvHeads, capacity, headDim)
+
+    internal KvCache(int layers, int kvHeads, int headDim, int maxPositions, ScalarType dtype, Device device, int reserveTokens)
+    {
+        _layers = layers;
+        _kvHeads = kvHeads;
+        _headDim = headDim;
+        MaxPositions = maxPositions;
+        _dtype = dtype;
+        _device = device;
+        (_keys, _values) = Allocate(RoundUp(Math.Max(reserveTokens, 1)));
+    }
+
+    /// <summary>Positions written so far: the next chunk starts here (or earlier, to overwrite a suffix).</summary>
+    public int Length { get; private set; }
+
+    /// <summary>Positions the storage holds without reallocating.</summary>
+    public int Capacity => (int)_keys.shape[2];
+
+    public int MaxPositions { get; }
+
+    /// <summary>Bytes held by keys and values together.</summary>
+    public long Bytes => 2L * _layers * _kvHeads * Capacity * _headDim * _keys.ElementSize;
+
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Bytes one position costs in this cache (all its layers, keys and values).</summary>
+    public long BytesPerToken => 2L * _layers * _kvHeads * _headDim * _keys.ElementSize;
+
+    /// <summary>Makes room for <paramref name="tokens"/> positions in total, reallocating at most once.</summary>
+    public void Reserve(int tokens)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        if (tokens > MaxPositions)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokens), $"{tokens} positions exceed the model's context length of {MaxPositions}.");
+        }
+        if (tokens <= Capacity)
+        {
+            return;
+        }
+        var capacity = Math.Min(RoundUp(Math.Max(tokens, 2 * Capacity)), RoundUp(MaxPositions));
+        using (torch.inference_mode())
+        {
+            var (keys, values) = Allocate(capacity);
+            keys.narrow(2, 0, Length).copy_(_keys.narrow(2, 0, Length));
+            values.narrow(2, 0, Length).copy_(_values.narrow(2, 0, Length));
+            _keys.Dispose();
+            _values.Dispose();
+            (_keys, _values) = (keys, values);
+        }
+    }
+
+    /// <summary>Forgets positions from <paramref name="length"/> on (a conversation rewound to a shared prefix).</summary>
+    public void Truncate(int length)
+    {
+        if (length < 0 || length > Length)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), $"Cannot truncate a cache of {Length} positions to {length}.");
+        }
+        Length = length;
+    }
+
+    /// <summary>Writes <paramref name="keys"/>/<paramref name="values"/> (kvHeads, T, headDim) of one layer at positions [start, start+T).</summary>
+    internal void Write(int layer, int start, Tensor keys, Tensor values)
+    {
+        var t = keys.shape[1];
+        _keys[layer].narrow(1, start, t).copy_(keys);
+        _values[layer].narrow(1, start, t).copy_(values);
+    }
+
+    /// <summary>Keys of one layer for positions [0, length): a view, (kvHeads, length, headDim).</summary>
+    internal Tensor Keys(int layer, int length) => _keys[layer].narrow(1, 0, length);
+
+    /// <summary>Values of one layer for positions [0, length): a view, (kvHeads, length, headDim).</summary>
+    internal Tensor Values(int layer, int length) => _values[layer].narrow(1, 0, length);
+
+    internal void Advance(int newLength) => Length = newLength;
+
+    private (Tensor Keys, Tensor Values) Allocate(int capacity)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var inference = torch.inference_mode();
+        long[] shape = [_layers, _kvHeads, capacity, _headDim];
+        var keys = torch.zeros(shape, _dtype, _device);
+        var values = torch.zeros(shape, _dtype, _device);
+        return (keys.DetachFromDisposeScope(), values.DetachFromDisposeScope());
+    }
+
+    private static int RoundUp(int tokens) => (tokens + BlockTokens - 1) / BlockTokens * BlockTokens;
+
+    public void Dispose()
+    {
+        if (IsDisposed)
+        {
+            return;
+        }
+        IsDisposed = true;
+        _keys.Dispose();
+        _values.Dispose();
+    }
+}

@@ -1,0 +1,52 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cluster.Engine.Configuration;
+
+/// <summary>The resolved device and dtype of <see cref="EngineOptions"/>.</summary>
+public sealed record ComputePlacement(Device Device, ScalarType DType)
+{
+    public static ComputePlacement Resolve(EngineOptions options)
+    {
+        var device = ResolveDevice(options.Device);
+        var dtype = options.DType.ToLowerInvariant() switch
+        {
+            "auto" => device.type == DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
+            "float32" or "fp32" => ScalarType.Float32,
+            "bfloat16" or "bf16" => ScalarType.BFloat16,
+            "float16" or "fp16" => ScalarType.Float16,
+            _ => throw new ArgumentException($"Engine dtype \"{options.DType}\" is not one of auto, float32, bfloat16, float16."),
+        };
+        if (options.CpuThreads is { } threads)
+        {
+            if (threads < 1)
+            {
+                throw new ArgumentException($"Engine CpuThreads must be at least 1, was {threads}.");
+            }
+            torch.set_num_threads(threads);
+        }
+        return new ComputePlacement(device, dtype);
+    }
+
+    private static Device ResolveDevice(string name)
+    {
+        var lower = name.ToLowerInvariant();
+        if (lower == "auto")
+        {
+            return torch.cuda.is_available() ? torch.CUDA : torch.CPU;
+        }
+        if (lower == "cpu")
+        {
+            return torch.CPU;
+        }
+        if (lower.StartsWith("cuda", StringComparison.Ordinal))
+        {
+            if (!torch.cuda.is_available())
+            {
+                throw new ArgumentException($"Engine device \"{name}\" requested but CUDA is not available in this build or on this machine (build GPU images with -p:TorchDevice=cuda).");
+            }
+            return torch.device(lower);
+        }
+        throw new ArgumentException($"Engine device \"{name}\" is not one of auto, cpu, cuda, cuda:N.");
+    }
+}

@@ -1,0 +1,96 @@
+using Cluster.Engine.Configuration;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cluster.Engine.Model;
+
+/// <summary>
+/// Multi-head / grouped-query self-attention over each sequence's KV cache. The q/k/v projections are one
+/// fused (qDim + 2·kvDim, H) matrix; rotary embeddings are applied when the family uses them (Llama).
+/// Projections run on all packed tokens of the step at once; the attention itself runs per sequence, since
+/// every sequence has its own cache length.
+/// </summary>
+public sealed class Attention : IDisposable
+{
+    private readonly Tensor _qkvWeight;        // (qDim + 2·kvDim, H)
+    private readonly Tensor? _qkvBias;         // (qDim + 2·kvDim)
+    private readonly Tensor _outputWeight;     // (H, qDim)
+    private readonly Tensor? _outputBias;      // (H)
+    private readonly RotaryEmbedding? _rotary; // shared by all layers of the shard; not owned
+    private readonly int _heads;
+    private readonly int _kvHeads;
+    private readonly int _headDim;
+
+    public Attention(ModelConfig config, Tensor qkvWeight, Tensor? qkvBias, Tensor outputWeight, Tensor? outputBias, RotaryEmbedding? rotary)
+    {
+        _qkvWeight = qkvWeight;
+        _qkvBias = qkvBias;
+        _outputWeight = outputWeight;
+        _outputBias = outputBias;
+        _rotary = rotary;
+        _heads = config.HeadCount;
+        _kvHeads = config.KeyValueHeadCount;
+        _headDim = config.HeadDimension;
+    }
+
+    /// <param name="x">Normalized hidden states of all packed tokens: (T, H).</param>
+    /// <param name="cacheLayer">This layer's index within the shard's caches.</param>
+    internal Tensor Forward(Tensor x, StepLayout step, int cacheLayer)
+    {
+        var t = x.shape[0];
+        var qDim = _heads * _headDim;
+        var kvDim = _kvHeads * _headDim;
+        var qkv = nn.functional.linear(x, _qkvWeight, _qkvBias);         // (T, qDim + 2·kvDim)
+        var q = qkv.narrow(1, 0, qDim).view(t, _heads, _headDim);          // (T, nHeads, headDim)
+        var k = qkv.narrow(1, qDim, kvDim).view(t, _kvHeads, _headDim);    // (T, nKv, headDim)
+        var v = qkv.narrow(1, qDim + kvDim, kvDim).view(t, _kvHeads, _headDim);
+        if (_rotary is not null)
+        {
+            q = _rotary.Apply(q, step.Positions);
+            k = _rotary.Apply(k, step.Positions);
+        }
+
+        var outputs = new Tensor[step.Chunks.Count];
+        for (var i = 0; i < step.Chunks.Count; i++)
+        {
+            outputs[i] = AttendOneSequence(q, k, v, step, i, cacheLayer); // (t_i, nHeads·headDim)
+        }
+        var attended = outputs.Length == 1 ? outputs[0] : torch.cat(outputs, dim: 0); // (T, nHeads·headDim)
+        return nn.functional.linear(attended, _outputWeight, _outputBias);             // (T, H)
+    }
+
+    private Tensor AttendOneSequence(Tensor q, Tensor k, Tensor v, StepLayout step, int index, int cacheLayer)
+    {
+        var chunk = step.Chunks[index];
+        var offset = step.Offsets[index];
+        var t = chunk.Length;
+        var end = chunk.StartPosition + t;
+        chunk.Cache.Write(cacheLayer, chunk.StartPosition,
+            k.narrow(0, offset, t).transpose(0, 1),                      // (nKv, t, headDim)
+            v.narrow(0, offset, t).transpose(0, 1));
+        var keys = chunk.Cache.Keys(cacheLayer, end);                    // (nKv, end, headDim)
+        var values = chunk.Cache.Values(cacheLayer, end);
+
+        // Grouped-query attention without copying the cache: the g query heads that share a KV head are
+        // folded into that head's query rows, (nKv, g·t, headDim), so every KV head is read once.
+        var group = _heads / _kvHeads;
+        var queries = q.narrow(0, offset, t)                              // (t, nHeads, headDim)
+            .permute(1, 0, 2)                                            // (nHeads, t, headDim)
+            .reshape(_kvHeads, group * t, _headDim);                     // (nKv, g·t, headDim)
+        var mask = step.Masks[index]?.repeat(group, 1).unsqueeze(0);     // (1, g·t, end) or null
+        // The causal flag aligns upper-left in libtorch, wrong for a chunk after a cached prefix: the explicit
+        // mask (true = attend) handles both prefill and chunked prefill; a single new token sees everything.
+        var attended = nn.functional.scaled_dot_product_attention(queries, keys, values, mask, 0.0, false); // (nKv, g·t, headDim)
+        return attended.view(_kvHeads, group, t, _headDim)               // (nKv, g, t, headDim)
+            .permute(2, 0, 1, 3)                                         // (t, nKv, g, headDim)
+            .reshape(t, _heads * _headDim);                              // (t, nHeads·headDim)
+    }
+
+    public void Dispose()
+    {
+        _qkvWeight.Dispose();
+        _qkvBias?.Dispose();
+        _outputWeight.Dispose();
+        _outputBias?.Dispose();
+    }
+}

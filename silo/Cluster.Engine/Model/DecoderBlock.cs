@@ -1,0 +1,21 @@
+using static TorchSharp.torch;
+
+namespace Cluster.Engine.Model;
+
+/// <summary>A pre-norm decoder layer: h = x + attention(norm₁(x)); out = h + feedForward(norm₂(h)).</summary>
+public sealed class DecoderBlock(IModule attentionNorm, Attention attention, IModule feedForwardNorm, IModule feedForward) : IDisposable
+{
+    internal Tensor Forward(Tensor x, StepLayout step, int cacheLayer)
+    {
+        var h = x.add(attention.Forward(attentionNorm.Forward(x), step, cacheLayer)); // (T, H)
+        return h.add(feedForward.Forward(feedForwardNorm.Forward(h)));               // (T, H)
+    }
+
+    public void Dispose()
+    {
+        attentionNorm.Dispose();
+        attention.Dispose();
+        feedForwardNorm.Dispose();
+        feedForward.Dispose();
+    }
+}

@@ -1,0 +1,196 @@
+using Cluster.Engine.Caching;
+using Cluster.Engine.Configuration;
+using Cluster.Engine.Weights;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cluster.Engine.Model;
+
+/// <summary>
+/// A contiguous range of decoder layers loaded from a checkpoint, runnable on its own: the unit a pipeline
+/// stage owns. The first shard also embeds, the last also applies the final norm and LM head; the whole model
+/// is the shard of all layers, and its <see cref="Forward"/> is the composition of the three steps.
+/// Not thread-safe: one forward at a time per shard (the device serializes compute anyway).
+/// </summary>
+public sealed class ModelShard : IDisposable
+{
+    private readonly IEmbedding? _embedding;
+    private readonly DecoderBlock[] _blocks;
+    private readonly LanguageModelHead? _head;
+    private readonly RotaryEmbedding? _rotary;
+
+    private ModelShard(ModelConfig config, LayerRange layers, ComputePlacement placement, IEmbedding? embedding, DecoderBlock[] blocks, LanguageModelHead? head, RotaryEmbedding? rotary)
+    {
+        Config = config;
+        Layers = layers;
+        Placement = placement;
+        _embedding = embedding;
+        _blocks = blocks;
+        _head = head;
+        _rotary = rotary;
+    }
+
+    public ModelConfig Config { get; }
+    public LayerRange Layers { get; }
+    public ComputePlacement Placement { get; }
+    public bool HasEmbedding => _embedding is not null;
+    public bool HasHead => _head is not null;
+
+    /// <summary>
+    /// Loads layers <paramref name="layers"/> (all when null) of the checkpoint in <paramref name="checkpointDirectory"/>.
+    /// The whole checkpoint is first checked against the config (headers only); then only this shard's tensors are read.
+    /// </summary>
+    public static ModelShard Load(string checkpointDirectory, LayerRange? layers = null, EngineOptions? options = null)
+    {
+        var config = ModelConfigReader.ReadFromDirectory(checkpointDirectory);
+        var range = layers ?? LayerRange.All(config.LayerCount);
+        range.Validate(config.LayerCount);
+        var placement = ComputePlacement.Resolve(options ?? new EngineOptions());
+        var checkpoint = CheckpointWeights.Open(checkpointDirectory);
+        var family = ModelFamily.For(config, checkpoint);
+        var weights = new WeightLoader(checkpoint, family.ExpectedWeights(), placement);
+        weights.CheckStrictly(family.IsIgnorable);
+
+        var loaded = new List<IDisposable>();
+        try
+        {
+            var rotary = family.UsesRotaryEmbedding ? Track(new RotaryEmbedding(config, placement.DType, placement.Device), loaded) : null;
+            var embedding = range.Start == 0 ? Track(family.CreateEmbedding(weights), loaded) : null;
+            var blocks = new DecoderBlock[range.Count];
+            for (var i = 0; i < blocks.Length; i++)
+            {
+                blocks[i] = Track(family.CreateBlock(range.Start + i, weights, rotary), loaded);
+            }
+            var head = range.End == config.LayerCount
+                ? family.CreateHead(weights, config.TieWordEmbeddings ? embedding?.TokenWeight : null)
+                : null;
+            return new ModelShard(config, range, placement, embedding, blocks, head, rotary);
+        }
+        catch
+        {
+            foreach (var part in loaded)
+            {
+                part.Dispose();
+            }
+            throw;
+        }
+    }
+
+    private static T Track<T>(T part, List<IDisposable> loaded) where T : IDisposable
+    {
+        loaded.Add(part);
+        return part;
+    }
+
+    /// <summary>A KV cache for one sequence on this shard's layers, with room for <paramref name="reserveTokens"/> positions.</summary>
+    public KvCache CreateCache(int reserveTokens = 0)
+    {
+        if (reserveTokens > Config.MaxPositionEmbeddings)
+        {
+            throw new ArgumentOutOfRangeException(nameof(reserveTokens), $"{reserveTokens} positions exceed the model's context length of {Config.MaxPositionEmbeddings}.");
+        }
+        return new KvCache(Layers.Count, Config.KeyValueHeadCount, Config.HeadDimension, Config.MaxPositionEmbeddings, Placement.DType, Placement.Device, reserveTokens);
+    }
+
+    /// <summary>Token ids of every chunk, packed, to hidden states (T, H). Only the first shard embeds.</summary>
+    public Tensor Embed(IReadOnlyList<SequenceChunk> chunks)
+    {
+        var embedding = _embedding ?? throw new InvalidOperationException($"Shard {Layers} does not start at layer 0 and holds no embeddings.");
+        using var scope = torch.NewDisposeScope();
+        using var inference = torch.inference_mode();
+        var step = StepLayout.Create(chunks, Config.MaxPositionEmbeddings, Placement.Device);
+        var ids = PackTokenIds(chunks);
+        var tokenIds = torch.tensor(ids, ScalarType.Int64, Placement.Device); // (T)
+        return embedding.Forward(tokenIds, step.Positions).MoveToOuterDisposeScope();  // (T, H)
+    }
+
+    /// <summary>
+    /// Runs this shard's layers on packed hidden states (T, H) and writes each chunk's keys and values into its
+    /// cache; on success every cache's length becomes its chunk's end. Returns new hidden states (T, H).
+    /// </summary>
+    public Tensor RunLayers(Tensor hidden, IReadOnlyList<SequenceChunk> chunks)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var inference = torch.inference_mode();
+        var step = StepLayout.Create(chunks, Config.MaxPositionEmbeddings, Placement.Device);
+        CheckHidden(hidden, step);
+        foreach (var chunk in chunks)
+        {
+            chunk.Cache.Reserve(chunk.StartPosition + chunk.Length);
+        }
+        var x = hidden;
+        for (var i = 0; i < _blocks.Length; i++)
+        {
+            x = _blocks[i].Forward(x, step, i); // (T, H)
+        }
+        foreach (var chunk in chunks)
+        {
+            chunk.Cache.Advance(chunk.StartPosition + chunk.Length);
+        }
+        return (ReferenceEquals(x, hidden) ? x.alias() : x).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Final norm and LM head. By default only each chunk's last token, (chunks, V); with
+    /// <paramref name="allPositions"/>, every packed token, (T, V). float32.
+    /// </summary>
+    public Tensor Logits(Tensor hidden, IReadOnlyList<SequenceChunk> chunks, bool allPositions = false)
+    {
+        var head = _head ?? throw new InvalidOperationException($"Shard {Layers} does not end at layer {Config.LayerCount} and holds no LM head.");
+        using var scope = torch.NewDisposeScope();
+        using var inference = torch.inference_mode();
+        var step = StepLayout.Create(chunks, Config.MaxPositionEmbeddings, Placement.Device);
+        CheckHidden(hidden, step);
+        var rows = allPositions
+            ? hidden
+            : hidden.index_select(0, torch.tensor(step.Offsets.Select((o, i) => (long)(o + chunks[i].Length - 1)).ToArray(), ScalarType.Int64, Placement.Device)); // (N, H)
+        return head.Forward(rows).MoveToOuterDisposeScope(); // (N, V)
+    }
+
+    /// <summary>The whole model on one step: embed → layers → logits. Needs the shard of all layers.</summary>
+    public Tensor Forward(IReadOnlyList<SequenceChunk> chunks, bool allPositions = false)
+    {
+        using var scope = torch.NewDisposeScope();
+        var hidden = Embed(chunks);
+        hidden = RunLayers(hidden, chunks);
+        return Logits(hidden, chunks, allPositions).MoveToOuterDisposeScope();
+    }
+
+    private long[] PackTokenIds(IReadOnlyList<SequenceChunk> chunks)
+    {
+        var ids = new long[chunks.Sum(c => c.Length)];
+        var n = 0;
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            var tokens = chunks[i].TokenIds ?? throw new ArgumentException($"Chunk {i} carries no token ids; the embedding shard needs them.");
+            foreach (var id in tokens)
+            {
+                if ((uint)id >= (uint)Config.VocabularySize)
+                {
+                    throw new ArgumentException($"Chunk {i} has token id {id}, outside the vocabulary [0, {Config.VocabularySize}).");
+                }
+                ids[n++] = id;
+            }
+        }
+        return ids;
+    }
+
+    private void CheckHidden(Tensor hidden, StepLayout step)
+    {
+        if (hidden.dim() != 2 || hidden.shape[0] != step.TotalTokens || hidden.shape[1] != Config.HiddenSize)
+        {
+            throw new ArgumentException($"Hidden states have shape {TensorEntry.ShapeToText(hidden.shape)}; this step needs [{step.TotalTokens}, {Config.HiddenSize}].");
+        }
+    }
+
+    public void Dispose()
+    {
+        _embedding?.Dispose();
+        foreach (var block in _blocks)
+        {
+            block.Dispose();
+        }
+        _head?.Dispose();
+        _rotary?.Dispose();
+    }
+}

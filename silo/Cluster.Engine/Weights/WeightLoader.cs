@@ -1,0 +1,69 @@
+using Cluster.Engine.Configuration;
+using static TorchSharp.torch;
+
+namespace Cluster.Engine.Weights;
+
+/// <summary>
+/// Loads the weights a shard needs, by their checkpoint key, after <see cref="CheckStrictly"/> has matched the
+/// whole checkpoint against the model's expected keys and shapes.
+/// </summary>
+public sealed class WeightLoader(CheckpointWeights checkpoint, IReadOnlyList<WeightSpec> expected, ComputePlacement placement)
+{
+    private readonly Dictionary<string, WeightSpec> _expected = expected.ToDictionary(s => s.Name, StringComparer.Ordinal);
+
+    /// <summary>
+    /// Fails on the first of: an expected tensor missing, a tensor with the wrong shape, a tensor the model does
+    /// not know (unless <paramref name="isIgnorable"/> says it is a known buffer). Reads headers only.
+    /// </summary>
+    public void CheckStrictly(Func<string, bool> isIgnorable)
+    {
+        foreach (var spec in _expected.Values)
+        {
+            if (!checkpoint.Contains(spec.Name))
+            {
+                throw new CheckpointException(
+                    $"Tensor \"{spec.Name}\" is missing from the checkpoint in {checkpoint.Directory}; the model config expects shape {TensorEntry.ShapeToText(spec.Shape)}.");
+            }
+            CheckpointWeights.CheckShape(checkpoint.Entry(spec.Name), spec.Shape);
+        }
+        foreach (var entry in checkpoint.Entries)
+        {
+            if (!_expected.ContainsKey(entry.Name) && !isIgnorable(entry.Name))
+            {
+                throw new CheckpointException(
+                    $"Unexpected tensor \"{entry.Name}\" {entry.ShapeText} in {entry.FilePath}: the model config does not use it (wrong architecture or config?).");
+            }
+        }
+    }
+
+    /// <summary>Reads one expected tensor, converted to the compute dtype and device.</summary>
+    public Tensor Load(string name)
+    {
+        var spec = _expected.TryGetValue(name, out var s) ? s : throw new InvalidOperationException($"\"{name}\" is not an expected weight.");
+        return checkpoint.Load(name, spec.Shape, placement.DType, placement.Device);
+    }
+
+    /// <summary>Reads several expected tensors and concatenates them along dim 0 (fused projections).</summary>
+    public Tensor LoadConcatenated(params string[] names)
+    {
+        var parts = names.Select(Load).ToArray();
+        try
+        {
+            return TorchSharp.torch.cat(parts, 0);
+        }
+        finally
+        {
+            foreach (var part in parts)
+            {
+                part.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Reads a GPT-2 Conv1D weight, stored (in, out), as an nn.Linear-style (out, in) matrix.</summary>
+    public Tensor LoadTransposed(string name)
+    {
+        using var stored = Load(name);
+        return stored.t().contiguous();
+    }
+}
