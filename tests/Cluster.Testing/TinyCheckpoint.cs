@@ -114,7 +114,9 @@ public static class TinyCheckpoint
     {
         int h = o.HiddenSize, headDim = o.HeadDimension ?? o.HiddenSize / o.HeadCount;
         int q = o.HeadCount * headDim, kv = o.KeyValueHeadCount * headDim, i = o.IntermediateSize;
-        var bias = o.AttentionBias || o.ModelType == "qwen2";
+        // Qwen2: q/k/v biases always, none on o_proj; Llama's attention_bias: q, k, v and o.
+        var qkvBias = o.ModelType == "qwen2" || (o.ModelType == "llama" && o.AttentionBias);
+        var outputBias = o.ModelType == "llama" && o.AttentionBias;
         var list = new List<SafetensorsWriter.Tensor> { Normal("model.embed_tokens.weight", [o.VocabularySize, h], r, 1f) };
         for (var layer = 0; layer < o.LayerCount; layer++)
         {
@@ -123,13 +125,17 @@ public static class TinyCheckpoint
             list.Add(Linear(p + "self_attn.q_proj.weight", q, h, r));
             list.Add(Linear(p + "self_attn.k_proj.weight", kv, h, r));
             list.Add(Linear(p + "self_attn.v_proj.weight", kv, h, r));
-            if (bias)
+            if (qkvBias)
             {
                 list.Add(Normal(p + "self_attn.q_proj.bias", [q], r, 0.1f));
                 list.Add(Normal(p + "self_attn.k_proj.bias", [kv], r, 0.1f));
                 list.Add(Normal(p + "self_attn.v_proj.bias", [kv], r, 0.1f));
             }
             list.Add(Linear(p + "self_attn.o_proj.weight", h, q, r));
+            if (outputBias)
+            {
+                list.Add(Normal(p + "self_attn.o_proj.bias", [h], r, 0.1f));
+            }
             list.Add(Normal(p + "post_attention_layernorm.weight", [h], r, 0.1f, 1f));
             list.Add(Linear(p + "mlp.gate_proj.weight", i, h, r));
             list.Add(Linear(p + "mlp.up_proj.weight", i, h, r));

@@ -34,8 +34,20 @@ public sealed record ModelConfig
     /// <summary>Whether the LM head reuses the token embedding matrix.</summary>
     public required bool TieWordEmbeddings { get; init; }
 
-    /// <summary>Biases on the q/k/v projections (Qwen2, or <c>attention_bias</c> in Llama configs).</summary>
-    public bool AttentionBias { get; init; }
+    /// <summary>Biases on the q/k/v projections (Qwen2 always; Llama when <c>attention_bias</c>).</summary>
+    public bool QkvBias { get; init; }
+
+    /// <summary>A bias on the attention output projection (Llama's <c>attention_bias</c> covers o_proj too; Qwen2 has none).</summary>
+    public bool OutputProjectionBias { get; init; }
+
+    /// <summary>
+    /// Mistral / Qwen2 sliding-window attention span, when the config enables one. The engine attends fully, which
+    /// equals windowed attention for sequences up to the window, so <see cref="ContextLength"/> stops there.
+    /// </summary>
+    public int? SlidingWindow { get; init; }
+
+    /// <summary>The longest sequence this engine serves for the model: the position limit, capped by a sliding window.</summary>
+    public int ContextLength => SlidingWindow is { } w ? Math.Min(w, MaxPositionEmbeddings) : MaxPositionEmbeddings;
 
     public int? BosTokenId { get; init; }
     public IReadOnlyList<int> EosTokenIds { get; init; } = [];

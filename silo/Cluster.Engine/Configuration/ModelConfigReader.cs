@@ -50,6 +50,15 @@ public static class ModelConfigReader
         var heads = f.Int("num_attention_heads");
         var kvHeads = f.OptionalInt("num_key_value_heads") ?? heads;
         var headDim = f.OptionalInt("head_dim") ?? hidden / heads;
+        var attentionBias = f.OptionalBool("attention_bias") ?? false;
+        if (f.OptionalBool("mlp_bias") == true)
+        {
+            throw new CheckpointException($"{f.Source}: mlp_bias = true (biases on gate/up/down projections) is not supported.");
+        }
+        if (f.OptionalString("hidden_act") is { } act && act != "silu")
+        {
+            throw new CheckpointException($"{f.Source}: hidden_act \"{act}\" is not supported for {modelType}; supported: silu.");
+        }
         if (heads % kvHeads != 0)
         {
             throw new CheckpointException($"{f.Source}: num_attention_heads ({heads}) must be a multiple of num_key_value_heads ({kvHeads}).");
@@ -70,8 +79,11 @@ public static class ModelConfigReader
             RopeTheta = f.OptionalDouble("rope_theta") ?? 10000.0,
             RopeScaling = ReadRopeScaling(f),
             TieWordEmbeddings = f.OptionalBool("tie_word_embeddings") ?? false,
-            // Qwen2 always has q/k/v biases and its config does not say so.
-            AttentionBias = modelType == "qwen2" || (f.OptionalBool("attention_bias") ?? false),
+            // Qwen2 always has q/k/v biases (never an o_proj bias) and its config does not say so;
+            // Llama's attention_bias puts biases on q, k, v and o; Mistral has none.
+            QkvBias = modelType == "qwen2" || (modelType == "llama" && attentionBias),
+            OutputProjectionBias = modelType == "llama" && attentionBias,
+            SlidingWindow = SlidingWindow(f, modelType),
             BosTokenId = f.OptionalInt("bos_token_id"),
             EosTokenIds = f.IntOrIntList("eos_token_id"),
             TorchDtype = f.OptionalString("torch_dtype"),
@@ -82,6 +94,10 @@ public static class ModelConfigReader
     {
         var hidden = f.Int("n_embd");
         var heads = f.Int("n_head");
+        if (f.OptionalString("activation_function") is { } act && act is not ("gelu_new" or "gelu_pytorch_tanh"))
+        {
+            throw new CheckpointException($"{f.Source}: activation_function \"{act}\" is not supported for gpt2; supported: gelu_new, gelu_pytorch_tanh.");
+        }
         return new ModelConfig
         {
             Architecture = ModelArchitecture.Gpt2,
@@ -101,6 +117,15 @@ public static class ModelConfigReader
             TorchDtype = f.OptionalString("torch_dtype"),
         };
     }
+
+    // Mistral windows every layer when sliding_window is set (its config class defaults to 4096 when the key is
+    // absent); Qwen2 only when use_sliding_window is true.
+    private static int? SlidingWindow(Fields f, string modelType) => modelType switch
+    {
+        "mistral" => f.Root.ContainsKey("sliding_window") ? f.OptionalInt("sliding_window") : 4096,
+        "qwen2" when f.OptionalBool("use_sliding_window") == true => f.OptionalInt("sliding_window"),
+        _ => null,
+    };
 
     private static RopeScaling? ReadRopeScaling(Fields f)
     {

@@ -26,13 +26,17 @@ public sealed partial class LlamaFamily(ModelConfig config) : ModelFamily(config
             specs.Add(new(p + "self_attn.q_proj.weight", [q, h], WeightPart.Layer, layer));
             specs.Add(new(p + "self_attn.k_proj.weight", [kv, h], WeightPart.Layer, layer));
             specs.Add(new(p + "self_attn.v_proj.weight", [kv, h], WeightPart.Layer, layer));
-            if (c.AttentionBias)
+            if (c.QkvBias)
             {
                 specs.Add(new(p + "self_attn.q_proj.bias", [q], WeightPart.Layer, layer));
                 specs.Add(new(p + "self_attn.k_proj.bias", [kv], WeightPart.Layer, layer));
                 specs.Add(new(p + "self_attn.v_proj.bias", [kv], WeightPart.Layer, layer));
             }
             specs.Add(new(p + "self_attn.o_proj.weight", [h, q], WeightPart.Layer, layer));
+            if (c.OutputProjectionBias)
+            {
+                specs.Add(new(p + "self_attn.o_proj.bias", [h], WeightPart.Layer, layer));
+            }
             specs.Add(new(p + "post_attention_layernorm.weight", [h], WeightPart.Layer, layer));
             specs.Add(new(p + "mlp.gate_proj.weight", [i, h], WeightPart.Layer, layer));
             specs.Add(new(p + "mlp.up_proj.weight", [i, h], WeightPart.Layer, layer));
@@ -56,14 +60,14 @@ public sealed partial class LlamaFamily(ModelConfig config) : ModelFamily(config
     {
         var c = Config;
         var p = $"model.layers.{layer}.";
-        var qkvBias = c.AttentionBias
+        var qkvBias = c.QkvBias
             ? weights.LoadConcatenated(p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias")
             : null;
         var attention = new Attention(c,
             weights.LoadConcatenated(p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"),
             qkvBias,
             weights.Load(p + "self_attn.o_proj.weight"),
-            outputBias: null,
+            c.OutputProjectionBias ? weights.Load(p + "self_attn.o_proj.bias") : null,
             rotary);
         var feedForward = new SwiGluFeedForward(
             weights.LoadConcatenated(p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),

@@ -85,11 +85,11 @@ public sealed class ModelShard : IDisposable
     /// <summary>A KV cache for one sequence on this shard's layers, with room for <paramref name="reserveTokens"/> positions.</summary>
     public KvCache CreateCache(int reserveTokens = 0)
     {
-        if (reserveTokens > Config.MaxPositionEmbeddings)
+        if (reserveTokens > Config.ContextLength)
         {
-            throw new ArgumentOutOfRangeException(nameof(reserveTokens), $"{reserveTokens} positions exceed the model's context length of {Config.MaxPositionEmbeddings}.");
+            throw new ArgumentOutOfRangeException(nameof(reserveTokens), $"{reserveTokens} positions exceed the model's context length of {Config.ContextLength}.");
         }
-        return new KvCache(Layers.Count, Config.KeyValueHeadCount, Config.HeadDimension, Config.MaxPositionEmbeddings, Placement.DType, Placement.Device, reserveTokens);
+        return new KvCache(Layers.Count, Config.KeyValueHeadCount, Config.HeadDimension, Config.ContextLength, Placement.DType, Placement.Device, reserveTokens);
     }
 
     /// <summary>Token ids of every chunk, packed, to hidden states (T, H). Only the first shard embeds.</summary>
@@ -98,7 +98,7 @@ public sealed class ModelShard : IDisposable
         var embedding = _embedding ?? throw new InvalidOperationException($"Shard {Layers} does not start at layer 0 and holds no embeddings.");
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
-        var step = StepLayout.Create(chunks, Config.MaxPositionEmbeddings, Placement.Device);
+        var step = StepLayout.Create(chunks, Config.ContextLength, Placement.Device);
         var ids = PackTokenIds(chunks);
         var tokenIds = torch.tensor(ids, ScalarType.Int64, Placement.Device); // (T)
         return embedding.Forward(tokenIds, step.Positions).MoveToOuterDisposeScope();  // (T, H)
@@ -112,7 +112,7 @@ public sealed class ModelShard : IDisposable
     {
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
-        var step = StepLayout.Create(chunks, Config.MaxPositionEmbeddings, Placement.Device);
+        var step = StepLayout.Create(chunks, Config.ContextLength, Placement.Device);
         CheckHidden(hidden, step);
         foreach (var chunk in chunks)
         {
@@ -139,7 +139,7 @@ public sealed class ModelShard : IDisposable
         var head = _head ?? throw new InvalidOperationException($"Shard {Layers} does not end at layer {Config.LayerCount} and holds no LM head.");
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
-        var step = StepLayout.Create(chunks, Config.MaxPositionEmbeddings, Placement.Device);
+        var step = StepLayout.Create(chunks, Config.ContextLength, Placement.Device);
         CheckHidden(hidden, step);
         var rows = allPositions
             ? hidden
