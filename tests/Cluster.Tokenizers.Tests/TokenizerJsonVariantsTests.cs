@@ -69,6 +69,23 @@ public sealed class TokenizerJsonVariantsTests
         Assert.NotEqual(gpt2.Encode("x 12345"), tokenizer.Encode("x 12345"));
     }
 
+    [Fact]
+    public void Added_tokens_outside_model_vocab_are_matched_whole_and_counted_like_Qwen2_chat_tokens()
+    {
+        string directory = RewriteTokenizerJson(json => json["added_tokens"]!.AsArray().Add(JsonNode.Parse(
+            """{ "id": 1024, "content": "<|im_start|>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true }""")));
+
+        CheckpointTokenizer tokenizer = CheckpointTokenizer.Load(directory);
+        IReadOnlyList<int> ids = tokenizer.Encode("<|im_start|> the");
+
+        Assert.Equal(1025, tokenizer.VocabularySize);
+        Assert.Equal([1024, 262], ids);
+        Assert.True(tokenizer.IsSpecialToken(1024));
+        Assert.Equal(" the", tokenizer.Decode(ids));
+        Assert.Equal("<|im_start|> the", tokenizer.Decode(ids, skipSpecialTokens: false));
+        Assert.Equal("<|im_start|>", tokenizer.TokenPiece(1024));
+    }
+
     private static JsonObject SplitThenByteLevel(string regex) => JsonNode.Parse($$"""
         { "type": "Sequence", "pretokenizers": [
             { "type": "Split", "pattern": { "Regex": {{JsonValue.Create(regex).ToJsonString()}} }, "behavior": "Isolated", "invert": false },
