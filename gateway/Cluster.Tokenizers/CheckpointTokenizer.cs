@@ -1,0 +1,102 @@
+namespace Cluster.Tokenizers;
+
+/// <summary>
+/// The tokenizer of a Hugging Face checkpoint directory: encodes prompts, counts tokens (users pay by them),
+/// decodes, and streams text deltas as sampled ids arrive. Immutable after loading, safe to share across requests.
+/// </summary>
+public sealed class CheckpointTokenizer
+{
+    private readonly TokenizerBackend _backend;
+
+    private CheckpointTokenizer(TokenizerBackend backend, int? bosTokenId, IReadOnlyList<int> eosTokenIds, bool addsBosToken)
+    {
+        _backend = backend;
+        BosTokenId = bosTokenId;
+        EosTokenIds = eosTokenIds;
+        AddsBosToken = addsBosToken;
+    }
+
+    /// <summary>"byte-level BPE" or "SentencePiece", for display.</summary>
+    public string Kind => _backend.Kind;
+
+    /// <summary>Highest token id plus one, counting added and special tokens (a model's embedding may be larger, padded).</summary>
+    public int VocabularySize => _backend.VocabularySize;
+
+    public int? BosTokenId { get; }
+
+    /// <summary>Every id that ends a generation; the first is the tokenizer's own EOS when it names one.</summary>
+    public IReadOnlyList<int> EosTokenIds { get; }
+
+    /// <summary>Whether <see cref="Encode"/> puts BOS first when not told otherwise.</summary>
+    public bool AddsBosToken { get; }
+
+    /// <summary>
+    /// Loads the tokenizer of a Hugging Face checkpoint directory. Reads, in order of preference, tokenizer.json
+    /// (byte-level BPE), vocab.json + merges.txt (GPT-2), tokenizer.model (SentencePiece); BOS/EOS from
+    /// tokenizer_config.json, special_tokens_map.json, generation_config.json and config.json.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The directory does not exist.</exception>
+    /// <exception cref="FileNotFoundException">No tokenizer file is there.</exception>
+    /// <exception cref="InvalidDataException">A file is there but malformed or unsupported; the message names it.</exception>
+    public static CheckpointTokenizer Load(string checkpointDirectory) => CheckpointTokenizerLoader.Load(checkpointDirectory);
+
+    internal static CheckpointTokenizer Create(TokenizerBackend backend, int? bosTokenId, IReadOnlyList<int> eosTokenIds, bool addsBosToken) =>
+        new(backend, bosTokenId, eosTokenIds, addsBosToken);
+
+    /// <param name="text">The text to tokenize; added/special tokens written in it (e.g. "&lt;|endoftext|&gt;") are matched whole, as Hugging Face does.</param>
+    /// <param name="addBos">Put BOS first; null follows the checkpoint (<see cref="AddsBosToken"/>).</param>
+    public IReadOnlyList<int> Encode(string text, bool? addBos = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        IReadOnlyList<int> ids = _backend.Encode(text);
+        if (!ResolveAddBos(addBos))
+        {
+            return ids;
+        }
+
+        var withBos = new int[ids.Count + 1];
+        withBos[0] = BosTokenId!.Value;
+        for (int i = 0; i < ids.Count; i++)
+        {
+            withBos[i + 1] = ids[i];
+        }
+
+        return withBos;
+    }
+
+    /// <summary>The number of ids <see cref="Encode"/> returns for the same arguments, without building the list.</summary>
+    public int CountTokens(string text, bool? addBos = null)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return _backend.CountTokens(text) + (ResolveAddBos(addBos) ? 1 : 0);
+    }
+
+    /// <exception cref="ArgumentOutOfRangeException">An id is not in the vocabulary.</exception>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = true)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        return _backend.Decode(ids, skipSpecialTokens);
+    }
+
+    /// <summary>The token as the vocabulary spells it ("Ġworld", "▁the", "&lt;0xEC&gt;"), for showing how text was split.</summary>
+    public string TokenPiece(int id) =>
+        _backend.TryGetPiece(id, out string piece)
+            ? piece
+            : throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id {id} is not in this tokenizer's vocabulary (size {VocabularySize}).");
+
+    public bool IsSpecialToken(int id) => _backend.IsSpecialToken(id);
+
+    /// <summary>A detokenizer for one generated stream.</summary>
+    public StreamingDetokenizer CreateStreamingDetokenizer(bool skipSpecialTokens = true) => new(_backend, skipSpecialTokens);
+
+    private bool ResolveAddBos(bool? addBos)
+    {
+        bool add = addBos ?? AddsBosToken;
+        if (add && BosTokenId is null)
+        {
+            throw new InvalidOperationException("BOS was asked for, but this checkpoint's tokenizer has no BOS token.");
+        }
+
+        return add;
+    }
+}
