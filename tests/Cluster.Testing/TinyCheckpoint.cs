@@ -16,8 +16,15 @@ public static class TinyCheckpoint
         var random = new DeterministicRandom(options.Seed);
         var tensors = options.ModelType == "gpt2" ? Gpt2Tensors(options, random) : LlamaTensors(options, random);
         WriteWeights(directory, tensors, options);
-        File.WriteAllText(Path.Combine(directory, "config.json"), ConfigJson(options).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        WriteTokenizer(directory, options);
+        var tokenizer = WriteTokenizer(directory, options);
+        var config = ConfigJson(options);
+        if (tokenizer is not null)
+        {
+            // The model's special ids are the tokenizer's, as in a real checkpoint.
+            config["bos_token_id"] = tokenizer.BosTokenId ?? tokenizer.EosTokenIds[0];
+            config["eos_token_id"] = tokenizer.EosTokenIds[0];
+        }
+        File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         return tensors;
     }
 
@@ -29,15 +36,19 @@ public static class TinyCheckpoint
         return dir;
     }
 
-    private static void WriteTokenizer(string directory, TinyModelOptions options)
+    private static TokenizerFileInfo? WriteTokenizer(string directory, TinyModelOptions options)
     {
-        switch (options.Tokenizer)
+        var info = options.Tokenizer switch
         {
-            case TinyTokenizer.None:
-                return;
-            default:
-                throw new NotSupportedException($"Tokenizer {options.Tokenizer} files are not available yet.");
+            TinyTokenizer.Gpt2Bpe => TinyTokenizerFiles.WriteGpt2Bpe(directory, options.VocabularySize),
+            TinyTokenizer.SentencePiece => TinyTokenizerFiles.WriteSentencePiece(directory),
+            _ => null,
+        };
+        if (info is not null && info.VocabularySize > options.VocabularySize)
+        {
+            throw new ArgumentException($"The {options.Tokenizer} tokenizer has {info.VocabularySize} tokens but the model only {options.VocabularySize}.");
         }
+        return info;
     }
 
     private static JsonObject ConfigJson(TinyModelOptions o)

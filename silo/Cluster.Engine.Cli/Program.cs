@@ -1,0 +1,7 @@
+using System.CommandLine;
+using Cluster.Engine.Cli;
+
+var root = new RootCommand("Runs a Hugging Face checkpoint directory on the engine: tokenization, generation, per-token probabilities.");
+root.Subcommands.Add(TokenizeCommand.Create());
+root.Subcommands.Add(GenerateCommand.Create());
+return root.Parse(args).Invoke();

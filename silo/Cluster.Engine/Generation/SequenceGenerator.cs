@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using Cluster.Engine.Model;
+using Cluster.Engine.Sampling;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cluster.Engine.Generation;
+
+/// <summary>
+/// Generates one sequence on a whole model in this process: prefill the prompt, then sample and decode one
+/// token at a time until a stop rule fires. The single-process reference the cluster's output is compared with,
+/// and what the engine's command line runs.
+/// </summary>
+public sealed class SequenceGenerator(ModelShard model)
+{
+    /// <summary>Prompt processing time of the last <see cref="Generate"/> (up to the first sampled token).</summary>
+    public TimeSpan LastPrefillTime { get; private set; }
+
+    public IEnumerable<GeneratedToken> Generate(IReadOnlyList<int> prompt, SamplingParameters parameters, IReadOnlyList<int> eosTokenIds, CancellationToken cancellation = default)
+    {
+        if (!model.HasEmbedding || !model.HasHead)
+        {
+            throw new InvalidOperationException($"Generation needs the whole model; this shard holds layers {model.Layers}.");
+        }
+        if (prompt.Count == 0)
+        {
+            throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
+        }
+        parameters.Validate();
+        var total = prompt.Count + parameters.MaxNewTokens;
+        if (total > model.Config.ContextLength)
+        {
+            throw new ArgumentException($"Prompt of {prompt.Count} tokens plus max_new_tokens {parameters.MaxNewTokens} is {total}, beyond the context length of {model.Config.ContextLength}.");
+        }
+        return Run(prompt, parameters, eosTokenIds, total, cancellation);
+    }
+
+    private IEnumerable<GeneratedToken> Run(IReadOnlyList<int> prompt, SamplingParameters parameters, IReadOnlyList<int> eosTokenIds, int total, CancellationToken cancellation)
+    {
+        var sampler = new TokenSampler(parameters);
+        var history = new List<int>(prompt);
+        using var cache = model.CreateCache(total);
+        var chunk = SequenceChunk.ForTokens(cache, 0, prompt);
+        var clock = Stopwatch.StartNew();
+        for (var generated = 1; ; generated++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            var logits = NextTokenLogits(chunk);
+            var sampled = sampler.Sample(logits, history);
+            if (generated == 1)
+            {
+                LastPrefillTime = clock.Elapsed;
+            }
+            history.Add(sampled.TokenId);
+            var finish = StopRule.Check(sampled.TokenId, generated, parameters, eosTokenIds);
+            yield return new GeneratedToken(sampled.TokenId, sampled.Logprob, sampled.TopAlternatives, finish);
+            if (finish != FinishReason.None)
+            {
+                yield break;
+            }
+            chunk = SequenceChunk.Continue(cache, [sampled.TokenId]);
+        }
+    }
+
+    private float[] NextTokenLogits(SequenceChunk chunk)
+    {
+        using var scope = torch.NewDisposeScope();
+        var logits = model.Forward([chunk]); // (1, V), float32
+        return logits[0].cpu().data<float>().ToArray();
+    }
+}
