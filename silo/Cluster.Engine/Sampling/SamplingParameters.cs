@@ -1,0 +1,89 @@
+namespace Cluster.Engine.Sampling;
+
+/// <summary>
+/// How one request turns logits into tokens, and when it stops. Immutable; the gateway builds one per request
+/// from the client's settings and calls <see cref="Validate"/> before the request is scheduled.
+/// </summary>
+/// <remarks>
+/// The processing order is the one Hugging Face and vLLM use: repetition penalty, then temperature, then top-k,
+/// then top-p, then a draw from what is left. See <see cref="TokenSampler"/> for the exact semantics.
+/// </remarks>
+public sealed record SamplingParameters
+{
+    /// <summary>The most alternatives a step may report; matches OpenAI's and vLLM's usual cap.</summary>
+    public const int MaxTopLogprobs = 20;
+
+    /// <summary>
+    /// Divides the (penalized) logits before top-k/top-p and the draw. 0, or anything below
+    /// <see cref="TokenSampler.GreedyTemperatureThreshold"/>, means greedy: the highest logit, ties to the lowest id,
+    /// and no random numbers consumed. Must be finite and &gt;= 0.
+    /// </summary>
+    public float Temperature { get; init; } = 1f;
+
+    /// <summary>Keep only the k highest-ranked tokens (ties by lower id). 0 disables top-k. Must be &gt;= 0.</summary>
+    public int TopK { get; init; } = 0;
+
+    /// <summary>
+    /// Nucleus sampling: keep the smallest set of most probable tokens whose probability sums to at least p.
+    /// 1 disables it (every token stays, however unlikely). Must be in (0, 1].
+    /// </summary>
+    public float TopP { get; init; } = 1f;
+
+    /// <summary>
+    /// CTRL / Hugging Face repetition penalty, applied once to every distinct token already in the prompt or the
+    /// output: a positive logit is divided by it, a negative one multiplied, so values above 1 always make a seen
+    /// token less likely. 1 disables it. Must be finite and &gt; 0.
+    /// </summary>
+    public float RepetitionPenalty { get; init; } = 1f;
+
+    /// <summary>
+    /// Seeds this sequence's own random stream, so the same seed gives the same tokens however the request is
+    /// batched. <c>null</c> draws a seed from the operating system's cryptographic generator.
+    /// </summary>
+    public ulong? Seed { get; init; }
+
+    /// <summary>How many most likely alternatives to report with each token. Must be in [0, <see cref="MaxTopLogprobs"/>].</summary>
+    public int TopLogprobs { get; init; } = 0;
+
+    /// <summary>The most tokens to generate; reaching it finishes with <see cref="FinishReason.Length"/>. Must be &gt; 0.</summary>
+    public int MaxNewTokens { get; init; } = 256;
+
+    /// <summary>Token ids that finish the request with <see cref="FinishReason.Stop"/>, even when <see cref="IgnoreEos"/> is set.</summary>
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+
+    /// <summary>Keep generating past the model's end-of-sequence tokens (benchmarks); <see cref="StopTokenIds"/> still apply.</summary>
+    public bool IgnoreEos { get; init; }
+
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> for the first setting out of range. The message starts with the
+    /// field's wire name (snake_case, as clients spell it), states the limit and the value received;
+    /// <see cref="ArgumentException.ParamName"/> is the property name.
+    /// </summary>
+    public void Validate()
+    {
+        // float.IsFinite is false for NaN and both infinities, so one test covers "NaN/inf".
+        if (!float.IsFinite(Temperature) || Temperature < 0f)
+            throw Invalid(nameof(Temperature), "temperature", "must be a finite number >= 0 (0 = greedy)", Temperature);
+        if (TopK < 0)
+            throw Invalid(nameof(TopK), "top_k", "must be >= 0 (0 = disabled)", TopK);
+        // Written as !(in range) so that NaN, which fails every comparison, is rejected too.
+        if (!(TopP > 0f && TopP <= 1f))
+            throw Invalid(nameof(TopP), "top_p", "must be in (0, 1] (1 = disabled)", TopP);
+        if (!float.IsFinite(RepetitionPenalty) || RepetitionPenalty <= 0f)
+            throw Invalid(nameof(RepetitionPenalty), "repetition_penalty", "must be a finite number > 0 (1 = disabled)", RepetitionPenalty);
+        if (TopLogprobs is < 0 or > MaxTopLogprobs)
+            throw Invalid(nameof(TopLogprobs), "top_logprobs", $"must be in [0, {MaxTopLogprobs}]", TopLogprobs);
+        if (MaxNewTokens <= 0)
+            throw Invalid(nameof(MaxNewTokens), "max_new_tokens", "must be > 0", MaxNewTokens);
+        if (StopTokenIds is null)
+            throw new ArgumentException("stop_token_ids must not be null (use an empty list).", nameof(StopTokenIds));
+        foreach (int id in StopTokenIds)
+        {
+            if (id < 0)
+                throw Invalid(nameof(StopTokenIds), "stop_token_ids", "must contain only token ids >= 0", id);
+        }
+    }
+
+    private static ArgumentException Invalid(string propertyName, string wireName, string limit, object value) =>
+        new($"{wireName} {limit}; got {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)}.", propertyName);
+}
