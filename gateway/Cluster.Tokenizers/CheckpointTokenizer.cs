@@ -84,6 +84,9 @@ public sealed class CheckpointTokenizer
             ? piece
             : throw new ArgumentOutOfRangeException(nameof(id), id, $"Token id {id} is not in this tokenizer's vocabulary (size {VocabularySize}).");
 
+    /// <summary>Whether <paramref name="id"/> is a token of this tokenizer (models may have more embedding rows than tokens).</summary>
+    public bool Knows(int id) => _backend.TryGetPiece(id, out _);
+
     public bool IsSpecialToken(int id) => _backend.IsSpecialToken(id);
 
     /// <summary>A detokenizer for one generated stream.</summary>

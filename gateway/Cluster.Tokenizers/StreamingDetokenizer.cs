@@ -22,10 +22,18 @@ public sealed class StreamingDetokenizer
         _skipSpecialTokens = skipSpecialTokens;
     }
 
-    /// <summary>Feeds one sampled id; returns the text that became complete with it (possibly empty).</summary>
+    /// <summary>
+    /// Feeds one sampled id; returns the text that became complete with it (possibly empty). Models often pad their
+    /// embedding matrix beyond the tokenizer's vocabulary (Qwen2: 151936 rows, 151665 tokens); a sampled id the
+    /// tokenizer does not know has no text and yields "" rather than failing the stream.
+    /// </summary>
     public string Push(int tokenId)
     {
         _bytes.Clear();
+        if (!_backend.TryGetPiece(tokenId, out _))
+        {
+            return "";
+        }
         _backend.AppendBytes(tokenId, _skipSpecialTokens, _bytes, ref _atStart);
         return DecodeBytes(flush: false);
     }

@@ -14,6 +14,10 @@ internal static class TokenTable
     /// <summary>The piece, quoted, with invisible characters escaped.</summary>
     public static string Piece(CheckpointTokenizer tokenizer, int id)
     {
+        if (!tokenizer.Knows(id))
+        {
+            return "<no token: id beyond the tokenizer's vocabulary>";
+        }
         var piece = tokenizer.TokenPiece(id);
         return "'" + piece.Replace("\n", "\\n").Replace("\t", "\\t").Replace("\r", "\\r") + "'";
     }

@@ -22,19 +22,41 @@ public static class SafetensorsWriter
     public static void Write(string path, IReadOnlyList<Tensor> tensors, DiskDType dtype, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var elementSize = dtype == DiskDType.F32 ? 4 : 2;
-        var header = new Dictionary<string, object>();
-        if (metadata is not null)
+        using var headerBuffer = new MemoryStream();
+        using (var header = new Utf8JsonWriter(headerBuffer))
         {
-            header["__metadata__"] = metadata;
+            header.WriteStartObject();
+            if (metadata is not null)
+            {
+                header.WriteStartObject("__metadata__");
+                foreach (var (key, value) in metadata)
+                {
+                    header.WriteString(key, value);
+                }
+                header.WriteEndObject();
+            }
+            long offset = 0;
+            foreach (var t in tensors)
+            {
+                var bytes = (long)t.Values.Length * elementSize;
+                header.WriteStartObject(t.Name);
+                header.WriteString("dtype", dtype.ToString());
+                header.WriteStartArray("shape");
+                foreach (var d in t.Shape)
+                {
+                    header.WriteNumberValue(d);
+                }
+                header.WriteEndArray();
+                header.WriteStartArray("data_offsets");
+                header.WriteNumberValue(offset);
+                header.WriteNumberValue(offset + bytes);
+                header.WriteEndArray();
+                header.WriteEndObject();
+                offset += bytes;
+            }
+            header.WriteEndObject();
         }
-        long offset = 0;
-        foreach (var t in tensors)
-        {
-            var bytes = (long)t.Values.Length * elementSize;
-            header[t.Name] = new { dtype = dtype.ToString(), shape = t.Shape, data_offsets = new[] { offset, offset + bytes } };
-            offset += bytes;
-        }
-        var json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(header));
+        var json = headerBuffer.ToArray();
         var padded = (json.Length + 7) / 8 * 8;
         using var file = new FileStream(path, FileMode.Create, FileAccess.Write);
         using var writer = new BinaryWriter(file);

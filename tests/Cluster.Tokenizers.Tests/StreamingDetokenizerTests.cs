@@ -165,4 +165,17 @@ public sealed class StreamingDetokenizerTests
 
         return builder.ToString();
     }
+
+    [Fact]
+    public void Ids_beyond_the_tokenizer_vocabulary_stream_as_empty_text()
+    {
+        // Models pad their embedding matrix past the tokenizer's vocabulary; a sampled padding id must not end the stream.
+        CheckpointTokenizer tokenizer = TokenizerDirectories.Tokenizer(TokenizerDirectories.SentencePiece);
+        StreamingDetokenizer stream = tokenizer.CreateStreamingDetokenizer();
+        int beyond = tokenizer.VocabularySize + 5;
+        Assert.False(tokenizer.Knows(beyond));
+        IReadOnlyList<int> the = tokenizer.Encode("the", addBos: false);
+        string text = string.Concat(the.Select(stream.Push)) + stream.Push(beyond) + stream.Flush();
+        Assert.Equal("the", text);
+    }
 }
