@@ -1,0 +1,34 @@
+namespace Cluster.Contracts.Stages;
+
+/// <summary>
+/// One pipeline stage of one replica of a model: a contiguous range of decoder layers on one silo, with the KV
+/// caches of every session that ran through it. Keyed by <see cref="StageKey"/>. Compute is serialized per grain
+/// (non-reentrant); the gateway drives each hop, so while stage s computes micro-batch m, stage s-1 is free to
+/// compute micro-batch m+1.
+/// </summary>
+/// <remarks>
+/// A step is idempotent per session: an entry at <see cref="StageEntry.StartPosition"/> p first truncates the
+/// session's cache to p, then writes its tokens. A retried or replayed step therefore gives the same cache, and a
+/// stage that holds fewer than p positions answers with <see cref="StageResult.MissingSessions"/> instead of
+/// computing, so the gateway can replay that session's history.
+/// </remarks>
+public interface IStageGrain : IGrainWithStringKey
+{
+    /// <summary>The layers this stage holds and its KV-cache budget. Activates the grain (loads its weights).</summary>
+    Task<StageDescription> Describe();
+
+    /// <summary>Runs one micro-batch through this stage's layers (stage 0 embeds, the last stage samples).</summary>
+    Task<StageResult> Forward(StageBatch batch);
+
+    /// <summary>
+    /// Ends these sessions' current use. <paramref name="keep"/>: the cache stays, evictable when idle (a session
+    /// between turns); otherwise it is freed now (a one-shot request finished, was cancelled, or a session was deleted).
+    /// </summary>
+    Task Release(IReadOnlyList<string> sessionIds, bool keep);
+
+    /// <summary>Frees the caches of sessions idle longer than the configured expiry; returns how many. Also run by a timer.</summary>
+    Task<int> ExpireIdleSessions();
+
+    /// <summary>Sessions held, KV bytes used, tokens computed: the stage's own counts, for tests and ListModels.</summary>
+    Task<StageStatus> GetStatus();
+}

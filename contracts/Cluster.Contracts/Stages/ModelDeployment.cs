@@ -1,0 +1,19 @@
+namespace Cluster.Contracts.Stages;
+
+/// <summary>
+/// How one model is served: its checkpoint directory (the same path on every silo and gateway, e.g. a shared
+/// volume), how many pipeline stages each replica is cut into, how many replicas, and optionally the layer count
+/// of each stage (even split when empty). Read from configuration section <c>Cluster:Models</c> by silos and
+/// gateways alike, so both agree on the stage keys.
+/// </summary>
+public sealed class ModelDeployment
+{
+    public string Name { get; set; } = "";
+    public string Path { get; set; } = "";
+    public int Stages { get; set; } = 1;
+    public int Replicas { get; set; } = 1;
+    public int[] LayerSplit { get; set; } = [];
+
+    public IEnumerable<StageKey> StageKeys(int replica) =>
+        Enumerable.Range(0, Stages).Select(stage => new StageKey(Name, replica, stage));
+}

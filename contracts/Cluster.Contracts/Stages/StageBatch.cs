@@ -1,0 +1,53 @@
+namespace Cluster.Contracts.Stages;
+
+/// <summary>
+/// One micro-batch for one stage: the entries (one per sequence) and, for every stage after the first, the hidden
+/// states the previous stage produced for them, packed in entry order.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record StageBatch(
+    [property: Id(0)] long StepId,
+    [property: Id(1)] IReadOnlyList<StageEntry> Entries,
+    [property: Id(2)] HiddenStates? Hidden);
+
+/// <summary>
+/// One sequence's part of a step: <see cref="TokenIds"/> at positions [StartPosition, StartPosition + count).
+/// Every stage gets the token ids (a few bytes): stage 0 embeds them, the last stage keeps the history for the
+/// repetition penalty. <see cref="ReserveTokens"/> is the most positions the sequence will reach, so the cache is
+/// allocated once. <see cref="Sampling"/> is set when this chunk ends where a token is to be sampled (the last chunk
+/// of a prompt, or a decode step); the last stage samples only those.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record StageEntry(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] int StartPosition,
+    [property: Id(2)] int[] TokenIds,
+    [property: Id(3)] int ReserveTokens,
+    [property: Id(4)] SamplingRequest? Sampling);
+
+/// <summary>
+/// How the last stage picks the token. <see cref="DrawIndex"/> is how many tokens this request has sampled before:
+/// a sampler rebuilt after a failover or eviction skips that many random draws, so a seeded request gives the same
+/// tokens whatever happened to the cache. <see cref="RequestId"/> separates a session's turns.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record SamplingRequest(
+    [property: Id(0)] string RequestId,
+    [property: Id(1)] float Temperature,
+    [property: Id(2)] int TopK,
+    [property: Id(3)] float TopP,
+    [property: Id(4)] float RepetitionPenalty,
+    [property: Id(5)] ulong Seed,
+    [property: Id(6)] int TopLogprobs,
+    [property: Id(7)] int DrawIndex);
+
+/// <summary>
+/// Hidden states (tokens, width) as raw bytes in <see cref="DType"/> ("float32", "bfloat16", "float16"). Raw bytes
+/// because Orleans copies a byte[] as one block and a float[] element by element (5 to 7 times slower).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record HiddenStates(
+    [property: Id(0)] byte[] Data,
+    [property: Id(1)] int Tokens,
+    [property: Id(2)] int Width,
+    [property: Id(3)] string DType);

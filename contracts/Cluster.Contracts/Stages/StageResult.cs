@@ -1,0 +1,28 @@
+namespace Cluster.Contracts.Stages;
+
+/// <summary>
+/// What a stage returns for a micro-batch: hidden states for the next stage, or (last stage) one sampled token per
+/// entry that asked for sampling, in entry order. When <see cref="MissingSessions"/> is not empty, nothing was
+/// computed: those sessions' caches hold fewer positions than their entries start at (evicted, expired or lost
+/// with a silo), and the gateway must replay them; <see cref="OverBudgetSessions"/> likewise for entries the KV
+/// budget could not hold even after evicting every idle session.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record StageResult(
+    [property: Id(0)] HiddenStates? Hidden,
+    [property: Id(1)] IReadOnlyList<SampledTokenResult> Tokens,
+    [property: Id(2)] IReadOnlyList<string> MissingSessions,
+    [property: Id(3)] IReadOnlyList<string> OverBudgetSessions,
+    [property: Id(4)] double ComputeSeconds)
+{
+    public bool Computed => MissingSessions.Count == 0 && OverBudgetSessions.Count == 0;
+}
+
+/// <summary>A sampled token with its log-probability and the requested top alternatives (descending).</summary>
+[GenerateSerializer, Immutable]
+public sealed record SampledTokenResult(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] int TokenId,
+    [property: Id(2)] float Logprob,
+    [property: Id(3)] int[] TopTokenIds,
+    [property: Id(4)] float[] TopLogprobs);
