@@ -1,0 +1,38 @@
+using Cluster.Contracts.Stages;
+
+namespace Cluster.Gateway;
+
+/// <summary>What the gateway serves. <see cref="Models"/> binds <c>Cluster:Models</c> (shared with the silos); the rest <c>Gateway</c>.</summary>
+public sealed class GatewayOptions
+{
+    public List<ModelDeployment> Models { get; set; } = [];
+
+    /// <summary>The model a request without a model name gets; empty: the first of <see cref="Models"/>.</summary>
+    public string DefaultModel { get; set; } = "";
+
+    /// <summary>Upper bound on max_new_tokens (also bounded by each model's context length).</summary>
+    public int MaxNewTokensLimit { get; set; } = 4096;
+
+    public void Validate()
+    {
+        if (Models.Count == 0)
+        {
+            throw new ArgumentException("Cluster:Models lists no model; the gateway has nothing to serve.");
+        }
+        foreach (var model in Models)
+        {
+            if (string.IsNullOrWhiteSpace(model.Name) || model.Name.Contains('/') || string.IsNullOrWhiteSpace(model.Path) || model.Stages < 1 || model.Replicas < 1)
+            {
+                throw new ArgumentException($"Cluster:Models entry '{model.Name}' needs a Name without '/', a Path, Stages >= 1 and Replicas >= 1 (got Path '{model.Path}', Stages {model.Stages}, Replicas {model.Replicas}).");
+            }
+        }
+        if (!string.IsNullOrEmpty(DefaultModel) && Models.All(m => m.Name != DefaultModel))
+        {
+            throw new ArgumentException($"Gateway:DefaultModel '{DefaultModel}' is not in Cluster:Models ({string.Join(", ", Models.Select(m => m.Name))}).");
+        }
+        if (MaxNewTokensLimit < 1)
+        {
+            throw new ArgumentException($"Gateway:MaxNewTokensLimit must be >= 1; got {MaxNewTokensLimit}.");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+using Cluster.Contracts.Stages;
+using Cluster.Gateway.Requests;
+using Cluster.Gateway.Scheduling;
+using Cluster.Tokenizers;
+
+namespace Cluster.Gateway.Models;
+
+/// <summary>A model the gateway serves: its tokenizer, limits, and one scheduler per replica (each over that replica's stages).</summary>
+internal sealed class ServedModel(
+    ModelDeployment deployment,
+    CheckpointTokenizer tokenizer,
+    ModelLimits limits,
+    IReadOnlyList<int> eosTokenIds,
+    IReadOnlyList<ServedReplica> replicas) : IAsyncDisposable
+{
+    public string Name => Deployment.Name;
+    public ModelDeployment Deployment { get; } = deployment;
+    public CheckpointTokenizer Tokenizer { get; } = tokenizer;
+    public ModelLimits Limits { get; } = limits;
+    public IReadOnlyList<int> EosTokenIds { get; } = eosTokenIds;
+    public IReadOnlyList<ServedReplica> Replicas { get; } = replicas;
+
+    /// <summary>The replica with the fewest waiting and running requests (new one-shot requests and sessions go there).</summary>
+    public ServedReplica LeastLoadedReplica() => Replicas.MinBy(r => r.Scheduler.Load)!;
+
+    public ServedReplica Replica(int index) =>
+        index >= 0 && index < Replicas.Count ? Replicas[index] : throw new ArgumentOutOfRangeException(nameof(index), $"Model {Name} has replicas 0..{Replicas.Count - 1}; got {index}.");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var replica in Replicas)
+        {
+            await replica.Scheduler.DisposeAsync();
+        }
+    }
+}
+
+/// <summary>One replica: its stages as they described themselves at startup, and the scheduler that drives them.</summary>
+internal sealed record ServedReplica(int Index, IReadOnlyList<StageKey> StageKeys, IReadOnlyList<IStageGrain> Stages, IReadOnlyList<StageDescription> Descriptions, PipelineDriver Pipeline, ReplicaScheduler Scheduler);

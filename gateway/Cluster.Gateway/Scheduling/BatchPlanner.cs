@@ -1,0 +1,44 @@
+namespace Cluster.Gateway.Scheduling;
+
+/// <summary>One sequence's part of a micro-batch: tokens [Start, Start + Length) of its <see cref="RunningSequence.Tokens"/>.</summary>
+internal readonly record struct PlannedChunk(RunningSequence Sequence, int Start, int Length)
+{
+    /// <summary>The chunk reaches the end of the known tokens, so the last stage samples the next one.</summary>
+    public bool Samples => Start + Length == Sequence.Tokens.Count;
+}
+
+/// <summary>
+/// Forms one micro-batch from the sequences that are ready (running, not in flight): decodes first, one token each,
+/// so running sequences keep streaming; then prompt chunks fill what is left of the token budget, so a long prompt
+/// is prefilled over several steps instead of stalling everyone else (chunked prefill, as in vLLM and Sarathi).
+/// </summary>
+internal static class BatchPlanner
+{
+    public static List<PlannedChunk> Plan(IEnumerable<RunningSequence> ready, int maxSequences, int tokenBudget)
+    {
+        var chunks = new List<PlannedChunk>();
+        var tokens = 0;
+        var candidates = ready.ToList();
+        foreach (var sequence in candidates.Where(s => s.PendingTokens == 1))
+        {
+            if (chunks.Count == maxSequences || tokens == tokenBudget)
+            {
+                return chunks;
+            }
+            chunks.Add(new PlannedChunk(sequence, sequence.ComputedLength, 1));
+            tokens++;
+        }
+        // Prompts in arrival order (the candidates come in admission order), each as much as the budget allows.
+        foreach (var sequence in candidates.Where(s => s.PendingTokens > 1))
+        {
+            if (chunks.Count == maxSequences || tokens == tokenBudget)
+            {
+                break;
+            }
+            var length = Math.Min(sequence.PendingTokens, tokenBudget - tokens);
+            chunks.Add(new PlannedChunk(sequence, sequence.ComputedLength, length));
+            tokens += length;
+        }
+        return chunks;
+    }
+}

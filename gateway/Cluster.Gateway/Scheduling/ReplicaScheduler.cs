@@ -1,0 +1,330 @@
+using System.Threading.Channels;
+using Cluster.Contracts.Api;
+using Cluster.Contracts.Stages;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Cluster.Gateway.Scheduling;
+
+/// <summary>
+/// Continuous batching for one replica of a model: at every step it forms a micro-batch from the running sequences
+/// that are not in flight (new ones join at the next step), keeps up to one micro-batch per stage in flight so all
+/// stages compute at once, and applies what comes back (append the token, stream it, check the stop rules).
+/// Schedule, execute and update are separate: all state lives in one loop that reads events, so nothing is locked.
+/// </summary>
+internal sealed class ReplicaScheduler : IAsyncDisposable
+{
+    private readonly PipelineDriver _pipeline;
+    private readonly ReplicaCapacity _capacity;
+    private readonly SchedulerOptions _options;
+    private readonly TokenResponses _responses;
+    private readonly ILogger _logger;
+    private readonly Channel<SchedulerEvent> _events = Channel.CreateUnbounded<SchedulerEvent>(new() { SingleReader = true });
+    private readonly LinkedList<RunningSequence> _waiting = new();
+    private readonly List<RunningSequence> _running = [];
+    private readonly Task _loop;
+    private int _inFlight;
+    private long _nextStepId;
+    private int _load;
+
+    public ReplicaScheduler(PipelineDriver pipeline, ReplicaCapacity capacity, SchedulerOptions options, TokenResponses responses, ILogger logger)
+    {
+        _pipeline = pipeline;
+        _capacity = capacity;
+        _options = options;
+        _responses = responses;
+        _logger = logger;
+        _loop = Task.Run(RunLoopAsync);
+    }
+
+    /// <summary>Requests waiting or running: what replica choice balances.</summary>
+    public int Load => Volatile.Read(ref _load);
+
+    private int MicroBatchesInFlight => _options.MicroBatchesInFlight > 0 ? _options.MicroBatchesInFlight : _pipeline.StageCount;
+
+    /// <summary>Queues a sequence; its output stream starts at the next step that has room for it.</summary>
+    public void Submit(RunningSequence sequence)
+    {
+        var needed = _capacity.TokensReserved(sequence.ReserveTokens);
+        if (needed > _capacity.Tokens)
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"The request needs {sequence.ReserveTokens} positions of KV cache (prompt + max_new_tokens); a replica's stages hold at most {_capacity.Tokens}. Lower max_new_tokens or the prompt."));
+        }
+        if (Interlocked.Increment(ref _load) > _options.MaxWaitingRequests + _options.MaxRunningSequences)
+        {
+            Interlocked.Decrement(ref _load);
+            throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                $"The queue is full ({_options.MaxWaitingRequests} waiting requests); retry later."));
+        }
+        _events.Writer.TryWrite(new SchedulerEvent.Arrived(sequence));
+    }
+
+    /// <summary>Stops a sequence at its next step (client cancelled, deadline passed) and frees its caches.</summary>
+    public void Cancel(RunningSequence sequence) => _events.Writer.TryWrite(new SchedulerEvent.Cancelled(sequence));
+
+    private async Task RunLoopAsync()
+    {
+        await foreach (var e in _events.Reader.ReadAllAsync())
+        {
+            try
+            {
+                Handle(e);
+                Admit();
+                Launch();
+            }
+            catch (Exception ex)
+            {
+                // A bug here must not silently stall every request of the replica: fail what is running and go on.
+                _logger.LogError(ex, "Scheduler step failed; failing the running sequences.");
+                foreach (var sequence in _running.Concat(_waiting).ToList())
+                {
+                    Fail(sequence, new RpcException(new Status(StatusCode.Internal, $"Scheduler failure: {ex.Message}")));
+                }
+            }
+        }
+    }
+
+    private void Handle(SchedulerEvent e)
+    {
+        switch (e)
+        {
+            case SchedulerEvent.Arrived arrived:
+                _waiting.AddLast(arrived.Sequence);
+                break;
+            case SchedulerEvent.Cancelled cancelled:
+                var sequence = cancelled.Sequence;
+                if (sequence.Finished)
+                {
+                    break;
+                }
+                if (sequence.InFlight)
+                {
+                    sequence.CancelRequested = true; // finished when its micro-batch comes back
+                }
+                else
+                {
+                    Finish(sequence, FinishReason.Cancelled);
+                }
+                break;
+            case SchedulerEvent.Completed completed:
+                _inFlight--;
+                Apply(completed);
+                break;
+        }
+    }
+
+    private void Admit()
+    {
+        while (_waiting.First is { } node && _running.Count < _options.MaxRunningSequences)
+        {
+            var sequence = node.Value;
+            if (!_capacity.TryReserve(sequence.ReserveTokens))
+            {
+                break; // first come, first served: a big request is not overtaken forever by small ones
+            }
+            _waiting.RemoveFirst();
+            sequence.QueueTime = sequence.Clock.Elapsed;
+            _running.Add(sequence);
+        }
+    }
+
+    private void Launch()
+    {
+        while (_inFlight < MicroBatchesInFlight)
+        {
+            var ready = _running.Where(s => !s.InFlight && !s.Finished && s.PendingTokens > 0).ToList();
+            if (ready.Count == 0)
+            {
+                return;
+            }
+            // Spread the running sequences over the micro-batches so that every stage has one to work on.
+            var perBatch = Math.Max(1, (int)Math.Ceiling(_running.Count / (double)MicroBatchesInFlight));
+            var chunks = BatchPlanner.Plan(ready, perBatch, _options.MaxBatchTokens);
+            if (chunks.Count == 0)
+            {
+                return;
+            }
+            foreach (var chunk in chunks)
+            {
+                chunk.Sequence.InFlight = true;
+            }
+            var stepId = ++_nextStepId;
+            var entries = chunks.Select(ToEntry).ToList();
+            _inFlight++;
+            _ = RunMicroBatchAsync(stepId, chunks, entries);
+        }
+    }
+
+    private async Task RunMicroBatchAsync(long stepId, List<PlannedChunk> chunks, List<StageEntry> entries)
+    {
+        try
+        {
+            var outcome = await _pipeline.RunAsync(stepId, entries);
+            _events.Writer.TryWrite(new SchedulerEvent.Completed(stepId, chunks, outcome, null));
+        }
+        catch (Exception ex)
+        {
+            _events.Writer.TryWrite(new SchedulerEvent.Completed(stepId, chunks, null, ex));
+        }
+    }
+
+    private static StageEntry ToEntry(PlannedChunk chunk)
+    {
+        var sequence = chunk.Sequence;
+        var request = sequence.Request;
+        var tokens = sequence.Tokens.GetRange(chunk.Start, chunk.Length).ToArray();
+        var sampling = chunk.Samples
+            ? new SamplingRequest(request.RequestId, request.Sampling.Temperature, request.Sampling.TopK, request.Sampling.TopP,
+                request.Sampling.RepetitionPenalty, request.Sampling.Seed, request.Logprobs ? request.TopLogprobs : 0, sequence.Generated)
+            : null;
+        return new StageEntry(sequence.StageSessionId, chunk.Start, tokens, sequence.ReserveTokens, sampling);
+    }
+
+    private void Apply(SchedulerEvent.Completed completed)
+    {
+        if (completed.Error is { } error)
+        {
+            _logger.LogWarning(error, "Step {StepId} failed.", completed.StepId);
+            foreach (var chunk in completed.Chunks)
+            {
+                chunk.Sequence.InFlight = false;
+                Fail(chunk.Sequence, ToRpcException(error));
+            }
+            return;
+        }
+        var outcome = completed.Outcome!;
+        if (outcome.MissingSessions.Count > 0 || outcome.OverBudgetSessions.Count > 0)
+        {
+            // Nothing was applied: every sequence of the step goes again at the next one. A sequence whose cache a
+            // stage lost replays its whole history from position 0 (steps are idempotent per position).
+            foreach (var chunk in completed.Chunks)
+            {
+                var sequence = chunk.Sequence;
+                sequence.InFlight = false;
+                if (outcome.MissingSessions.Contains(sequence.StageSessionId))
+                {
+                    _logger.LogInformation("Stage {Stage} no longer holds {Session}; replaying its {Tokens} tokens.", outcome.RefusedBy, sequence.StageSessionId, sequence.ComputedLength);
+                    sequence.ComputedLength = 0;
+                }
+                if (outcome.OverBudgetSessions.Contains(sequence.StageSessionId))
+                {
+                    Fail(sequence, new RpcException(new Status(StatusCode.ResourceExhausted,
+                        $"Stage {outcome.RefusedBy} has no KV-cache room left for {sequence.ReserveTokens} positions even after evicting idle sessions; retry later.")));
+                }
+                else if (sequence.CancelRequested)
+                {
+                    Finish(sequence, FinishReason.Cancelled);
+                }
+            }
+            return;
+        }
+        var sampled = outcome.Tokens.ToDictionary(t => t.SessionId);
+        foreach (var chunk in completed.Chunks)
+        {
+            var sequence = chunk.Sequence;
+            sequence.InFlight = false;
+            sequence.ComputedLength = chunk.Start + chunk.Length;
+            if (chunk.Samples)
+            {
+                if (!sampled.TryGetValue(sequence.StageSessionId, out var token))
+                {
+                    Fail(sequence, new RpcException(new Status(StatusCode.Internal, $"The last stage returned no token for {sequence.StageSessionId} at step {completed.StepId}.")));
+                    continue;
+                }
+                AppendToken(sequence, token);
+            }
+            if (!sequence.Finished && sequence.CancelRequested)
+            {
+                Finish(sequence, FinishReason.Cancelled);
+            }
+        }
+    }
+
+    private void AppendToken(RunningSequence sequence, SampledTokenResult token)
+    {
+        sequence.TimeToFirstToken ??= sequence.Clock.Elapsed;
+        sequence.Tokens.Add(token.TokenId);
+        sequence.Generated++;
+        var (delta, stoppedByText) = sequence.Text.Append(token.TokenId);
+        var finish = stoppedByText ? FinishReason.Stop : _responses.FinishReasonAfter(sequence, token.TokenId);
+        var response = _responses.ForToken(sequence, token, delta);
+        if (finish == FinishReason.Unspecified)
+        {
+            sequence.Output.Write(response);
+            return;
+        }
+        if (!stoppedByText)
+        {
+            response.Text += sequence.Text.Flush();
+        }
+        Finish(sequence, finish, response);
+    }
+
+    private void Finish(RunningSequence sequence, FinishReason reason, GenerateResponse? last = null)
+    {
+        if (sequence.Finished)
+        {
+            return;
+        }
+        last ??= new GenerateResponse { Text = reason == FinishReason.Cancelled ? "" : sequence.Text.Flush() };
+        _responses.Complete(sequence, reason, last);
+        sequence.Output.Write(last);
+        sequence.Output.Complete();
+        Retire(sequence);
+    }
+
+    private void Fail(RunningSequence sequence, Exception error)
+    {
+        if (sequence.Finished)
+        {
+            return;
+        }
+        sequence.Output.Complete(error);
+        Retire(sequence);
+    }
+
+    private void Retire(RunningSequence sequence)
+    {
+        sequence.Finished = true;
+        Interlocked.Decrement(ref _load);
+        if (_running.Remove(sequence))
+        {
+            _capacity.Release(sequence.ReserveTokens);
+        }
+        else
+        {
+            _waiting.Remove(sequence);
+        }
+        var keep = sequence.Request.SessionId is not null;
+        _ = ReleaseAsync(sequence.StageSessionId, keep);
+    }
+
+    private async Task ReleaseAsync(string stageSessionId, bool keep)
+    {
+        try
+        {
+            await _pipeline.ReleaseAsync([stageSessionId], keep);
+        }
+        catch (Exception ex)
+        {
+            // The stages' idle expiry frees what a lost release leaves behind.
+            _logger.LogWarning(ex, "Releasing {Session} on the stages failed.", stageSessionId);
+        }
+    }
+
+    private static RpcException ToRpcException(Exception error) => error switch
+    {
+        RpcException rpc => rpc,
+        ArgumentException argument => new RpcException(new Status(StatusCode.InvalidArgument, argument.Message)),
+        TimeoutException or Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException =>
+            new RpcException(new Status(StatusCode.Unavailable, $"A stage did not answer: {error.Message}")),
+        _ => new RpcException(new Status(StatusCode.Internal, $"A stage failed: {error.GetType().Name}: {error.Message}")),
+    };
+
+    public async ValueTask DisposeAsync()
+    {
+        _events.Writer.TryComplete();
+        await _loop;
+    }
+}

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using Cluster.Gateway.Requests;
+
+namespace Cluster.Gateway.Scheduling;
+
+/// <summary>
+/// One request's sequence inside a replica's scheduler: the tokens it holds, how many of them the stages have in
+/// their KV caches, what it has generated, and where its output goes. Owned by the scheduler loop: only that loop
+/// reads or writes it (the gRPC handler only reads <see cref="Output"/>).
+/// </summary>
+internal sealed class RunningSequence(GenerationRequest request, string stageSessionId, IReadOnlyList<int> history, int cachedLength, SequenceText text)
+{
+    public GenerationRequest Request { get; } = request;
+
+    /// <summary>The id the stages know this sequence's KV cache by: the session id, or the request id for one-shot requests.</summary>
+    public string StageSessionId { get; } = stageSessionId;
+
+    /// <summary>Every token of the sequence: earlier turns, this prompt, what was generated.</summary>
+    public List<int> Tokens { get; } = [.. history, .. request.PromptTokens];
+
+    /// <summary>How many leading <see cref="Tokens"/> the stages hold in their caches.</summary>
+    public int ComputedLength { get; set; } = cachedLength;
+
+    /// <summary>Positions already cached when the request arrived (reported as cached prompt tokens).</summary>
+    public int CachedAtStart { get; } = cachedLength;
+
+    public int HistoryLength { get; } = history.Count;
+
+    public int Generated { get; set; }
+
+    /// <summary>The most positions this sequence can reach: what the stages reserve for it.</summary>
+    public int ReserveTokens => HistoryLength + Request.PromptTokens.Count + Request.Sampling.MaxNewTokens;
+
+    public SequenceText Text { get; } = text;
+
+    public SequenceOutput Output { get; } = new();
+
+    public bool InFlight { get; set; }
+
+    public bool CancelRequested { get; set; }
+
+    public bool Finished { get; set; }
+
+    public Stopwatch Clock { get; } = Stopwatch.StartNew();
+
+    public TimeSpan? QueueTime { get; set; }
+
+    public TimeSpan? TimeToFirstToken { get; set; }
+
+    /// <summary>Tokens not yet in the caches (a prompt still being prefilled, or the last sampled token).</summary>
+    public int PendingTokens => Tokens.Count - ComputedLength;
+}

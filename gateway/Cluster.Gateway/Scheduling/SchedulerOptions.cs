@@ -1,0 +1,27 @@
+namespace Cluster.Gateway.Scheduling;
+
+/// <summary>How a replica's scheduler forms micro-batches. Section <c>Gateway:Scheduler</c>.</summary>
+public sealed class SchedulerOptions
+{
+    /// <summary>Requests waiting for admission before new ones get RESOURCE_EXHAUSTED.</summary>
+    public int MaxWaitingRequests { get; set; } = 256;
+
+    /// <summary>Sequences running at once on one replica (their KV caches must also fit the stages' budget).</summary>
+    public int MaxRunningSequences { get; set; } = 64;
+
+    /// <summary>Tokens per micro-batch: decodes take one each, prompt chunks fill the rest.</summary>
+    public int MaxBatchTokens { get; set; } = 256;
+
+    /// <summary>Micro-batches in flight through the pipeline; 0 = one per stage, so every stage has work.</summary>
+    public int MicroBatchesInFlight { get; set; }
+
+    public void Validate()
+    {
+        if (MaxWaitingRequests < 0 || MaxRunningSequences < 1 || MaxBatchTokens < 1 || MicroBatchesInFlight < 0)
+        {
+            throw new ArgumentException(
+                $"Gateway:Scheduler needs MaxWaitingRequests >= 0 (got {MaxWaitingRequests}), MaxRunningSequences >= 1 (got {MaxRunningSequences}), " +
+                $"MaxBatchTokens >= 1 (got {MaxBatchTokens}), MicroBatchesInFlight >= 0 (got {MicroBatchesInFlight}).");
+        }
+    }
+}

@@ -1,0 +1,114 @@
+using System.Collections.Concurrent;
+using Cluster.Contracts.Stages;
+
+namespace Cluster.Gateway.Tests.Scheduling;
+
+/// <summary>
+/// A stage grain stand-in for scheduler tests: keeps each session's cached length with the real truncate-then-write
+/// rule, answers MissingSessions like a real stage, and (last stage) "samples" a token that depends only on the
+/// position, so a replayed sequence must produce the same tokens. Records every batch it saw.
+/// </summary>
+internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe probe) : IStageGrain
+{
+    private readonly ConcurrentDictionary<string, int> _cached = new();
+
+    public ConcurrentQueue<StageBatch> Batches { get; } = new();
+
+    public ConcurrentQueue<(IReadOnlyList<string> Ids, bool Keep)> Releases { get; } = new();
+
+    /// <summary>Set to make the next Forward throw this.</summary>
+    public Exception? FailNext { get; set; }
+
+    /// <summary>Forgets a session's cache, as an eviction or a lost silo would.</summary>
+    public void Drop(string sessionId) => _cached.TryRemove(sessionId, out _);
+
+    public int CachedLength(string sessionId) => _cached.GetValueOrDefault(sessionId);
+
+    public static int TokenAt(int position) => 100 + position % 50;
+
+    public Task<StageDescription> Describe() => Task.FromResult(new StageDescription(
+        new StageKey("fake", 0, index), "llama", 4, index, index + 1, 4096, 1024, "silo", "cpu", "float32",
+        KvBudgetBytes: 1 << 20, KvBytesPerToken: 256, KvBlockTokens: 64, EosTokenIds: []));
+
+    public async Task<StageResult> Forward(StageBatch batch)
+    {
+        if (index == 0)
+        {
+            probe.Entered();
+        }
+        var leavesPipeline = index == stageCount - 1; // or earlier, when it refuses or fails
+        try
+        {
+            await Task.Delay(2); // let other micro-batches get launched and overlap, as real compute would
+            Batches.Enqueue(batch);
+            if (FailNext is { } failure)
+            {
+                FailNext = null;
+                leavesPipeline = true;
+                throw failure;
+            }
+            var missing = batch.Entries.Where(e => e.StartPosition > _cached.GetValueOrDefault(e.SessionId)).Select(e => e.SessionId).ToList();
+            if (missing.Count > 0)
+            {
+                leavesPipeline = true;
+                return new StageResult(null, [], missing, [], 0);
+            }
+            foreach (var entry in batch.Entries)
+            {
+                _cached[entry.SessionId] = entry.StartPosition + entry.TokenIds.Length;
+            }
+            if (index < stageCount - 1)
+            {
+                return new StageResult(new HiddenStates(new byte[4 * batch.Entries.Sum(e => e.TokenIds.Length)], batch.Entries.Sum(e => e.TokenIds.Length), 1, "float32"), [], [], [], 0.001);
+            }
+            var tokens = batch.Entries.Where(e => e.Sampling is not null)
+                .Select(e => new SampledTokenResult(e.SessionId, TokenAt(e.StartPosition + e.TokenIds.Length), -0.5f, [], []))
+                .ToList();
+            return new StageResult(null, tokens, [], [], 0.001);
+        }
+        finally
+        {
+            if (leavesPipeline)
+            {
+                probe.Left();
+            }
+        }
+    }
+
+    public Task Release(IReadOnlyList<string> sessionIds, bool keep)
+    {
+        Releases.Enqueue((sessionIds, keep));
+        if (!keep)
+        {
+            foreach (var id in sessionIds)
+            {
+                _cached.TryRemove(id, out _);
+            }
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task<int> ExpireIdleSessions() => Task.FromResult(0);
+
+    public Task<StageStatus> GetStatus() => Task.FromResult(new StageStatus(_cached.Count, 0, 0, 1 << 20, 0, Batches.Count, 0, "silo"));
+}
+
+/// <summary>Counts micro-batches between entering the first stage and leaving the last: how deep the pipeline runs.</summary>
+internal sealed class FakePipelineProbe
+{
+    private int _inPipeline;
+    private int _maxInPipeline;
+
+    public int MaxInPipeline => Volatile.Read(ref _maxInPipeline);
+
+    public void Entered()
+    {
+        var now = Interlocked.Increment(ref _inPipeline);
+        int seen;
+        while (now > (seen = Volatile.Read(ref _maxInPipeline)) && Interlocked.CompareExchange(ref _maxInPipeline, now, seen) != seen)
+        {
+        }
+    }
+
+    public void Left() => Interlocked.Decrement(ref _inPipeline);
+}

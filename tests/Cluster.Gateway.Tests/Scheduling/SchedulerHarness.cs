@@ -1,0 +1,76 @@
+using Cluster.Contracts.Api;
+using Cluster.Contracts.Stages;
+using Cluster.Gateway.Requests;
+using Cluster.Gateway.Scheduling;
+using Cluster.Testing;
+using Cluster.Tokenizers;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Cluster.Gateway.Tests.Scheduling;
+
+/// <summary>A replica scheduler over <see cref="FakeStage"/>s, with a real GPT-2 BPE tokenizer for the text stream.</summary>
+internal sealed class SchedulerHarness : IAsyncDisposable
+{
+    private static readonly Lazy<(TempDirectory Directory, CheckpointTokenizer Tokenizer)> SharedTokenizer = new(() =>
+    {
+        var directory = TempDirectory.Create("scheduler-tokenizer");
+        TinyTokenizerFiles.WriteGpt2Bpe(directory.Path);
+        return (directory, CheckpointTokenizer.Load(directory.Path));
+    });
+
+    private int _requests;
+
+    public SchedulerHarness(int stageCount, SchedulerOptions? options = null, IReadOnlyList<int>? eosTokenIds = null)
+    {
+        Stages = Enumerable.Range(0, stageCount).Select(i => new FakeStage(i, stageCount, Probe)).ToList();
+        var keys = Enumerable.Range(0, stageCount).Select(i => new StageKey("fake", 0, i)).ToList();
+        var descriptions = Stages.Select(s => s.Describe().Result).ToList();
+        Capacity = new ReplicaCapacity(descriptions);
+        Scheduler = new ReplicaScheduler(new PipelineDriver(Stages, keys), Capacity, options ?? new SchedulerOptions(),
+            new TokenResponses(Tokenizer, eosTokenIds ?? []), NullLogger.Instance);
+    }
+
+    public static CheckpointTokenizer Tokenizer => SharedTokenizer.Value.Tokenizer;
+
+    public FakePipelineProbe Probe { get; } = new();
+
+    public List<FakeStage> Stages { get; }
+
+    public ReplicaCapacity Capacity { get; }
+
+    public ReplicaScheduler Scheduler { get; }
+
+    public RunningSequence Submit(int promptLength, int maxNewTokens, string? sessionId = null, IReadOnlyList<int>? history = null, int cachedLength = 0, IReadOnlyList<int>? stopTokenIds = null)
+    {
+        var prompt = Enumerable.Range(0, promptLength).Select(i => 10 + i % 90).ToList();
+        var request = new GenerationRequest($"req-{Interlocked.Increment(ref _requests)}", "fake", prompt, sessionId,
+            new ResolvedSampling(0f, 0, 1f, 1f, 7, maxNewTokens), [], stopTokenIds ?? [], false, true, 0);
+        var sequence = new RunningSequence(request, sessionId ?? request.RequestId, history ?? [], cachedLength,
+            new SequenceText(Tokenizer.CreateStreamingDetokenizer()));
+        Scheduler.Submit(sequence);
+        return sequence;
+    }
+
+    /// <summary>Every message of the sequence's stream, failing the test if it does not finish within a minute.</summary>
+    public static async Task<List<GenerateResponse>> ReadAllAsync(RunningSequence sequence)
+    {
+        var responses = new List<GenerateResponse>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        try
+        {
+            await foreach (var response in sequence.Output.Reader.ReadAllAsync(timeout.Token))
+            {
+                responses.Add(response);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"Sequence {sequence.Request.RequestId} did not finish within a minute; it streamed {responses.Count} messages.");
+        }
+        return responses;
+    }
+
+    public static List<int> TokenIds(IEnumerable<GenerateResponse> responses) => responses.SelectMany(r => r.TokenIds).ToList();
+
+    public ValueTask DisposeAsync() => Scheduler.DisposeAsync();
+}
