@@ -26,7 +26,11 @@ public interface IStageGrain : IGrainWithStringKey
     /// </summary>
     Task Release(IReadOnlyList<string> sessionIds, bool keep);
 
-    /// <summary>Frees the caches of sessions idle longer than the configured expiry; returns how many. Also run by a timer.</summary>
+    /// <summary>
+    /// Frees the caches of sessions unused (no step, no release) for longer than the configured expiry; returns how
+    /// many. That covers idle sessions and also active ones whose gateway stopped stepping them without a release.
+    /// Also run by a timer.
+    /// </summary>
     Task<int> ExpireIdleSessions();
 
     /// <summary>Sessions held, KV bytes used, tokens computed: the stage's own counts, for tests and ListModels.</summary>

@@ -30,7 +30,7 @@ public sealed class KvCache : IDisposable
         MaxPositions = maxPositions;
         _dtype = dtype;
         _device = device;
-        (_keys, _values) = Allocate(RoundUp(Math.Max(reserveTokens, 1)));
+        (_keys, _values) = Allocate(InitialCapacity(reserveTokens));
     }
 
     /// <summary>Positions written so far: the next chunk starts here (or earlier, to overwrite a suffix).</summary>
@@ -61,7 +61,7 @@ public sealed class KvCache : IDisposable
         {
             return;
         }
-        var capacity = Math.Min(RoundUp(Math.Max(tokens, 2 * Capacity)), RoundUp(MaxPositions));
+        var capacity = CapacityAfterReserve(tokens);
         using (torch.inference_mode())
         {
             var (keys, values) = Allocate(capacity);
@@ -72,6 +72,17 @@ public sealed class KvCache : IDisposable
             (_keys, _values) = (keys, values);
         }
     }
+
+    /// <summary>
+    /// The capacity <see cref="Reserve"/>(<paramref name="tokens"/>) would leave: unchanged when it fits, else the
+    /// larger of the request and double the current capacity, in whole blocks, capped at the context length.
+    /// Lets a memory budget be checked before anything is allocated.
+    /// </summary>
+    public int CapacityAfterReserve(int tokens) =>
+        tokens <= Capacity ? Capacity : Math.Min(RoundUp(Math.Max(tokens, 2 * Capacity)), RoundUp(MaxPositions));
+
+    /// <summary>The capacity of a new cache created with room for <paramref name="reserveTokens"/> positions.</summary>
+    public static int InitialCapacity(int reserveTokens) => RoundUp(Math.Max(reserveTokens, 1));
 
     /// <summary>Forgets positions from <paramref name="length"/> on (a conversation rewound to a shared prefix).</summary>
     public void Truncate(int length)

@@ -53,6 +53,25 @@ public sealed class TokenSampler
         _random = new Xoshiro256StarStar(parameters.Seed ?? Xoshiro256StarStar.NondeterministicSeed());
     }
 
+    /// <summary>How many steps this sampler has sampled (or skipped): the draw index of its next step.</summary>
+    public int Steps { get; private set; }
+
+    /// <summary>
+    /// Advances the random stream past <paramref name="steps"/> steps as if they had been sampled: one draw each when
+    /// stochastic, none when greedy. A sampler rebuilt after its state was lost (a failover, an evicted session)
+    /// skips the steps its request already took and then continues with the same tokens the old one would have drawn.
+    /// </summary>
+    public void SkipSteps(int steps)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(steps);
+        if (!IsGreedy)
+        {
+            for (int i = 0; i < steps; i++)
+                _random.NextUInt64();
+        }
+        Steps += steps;
+    }
+
     private bool IsGreedy => _parameters.Temperature < GreedyTemperatureThreshold;
 
     /// <summary>Chooses the next token.</summary>
@@ -72,6 +91,7 @@ public sealed class TokenSampler
 
             double? sumOfExp = null;
             int tokenId = IsGreedy ? summary.ArgMax : SampleStochastic(penalized, summary, out sumOfExp);
+            Steps++;
             double logNormalizer = sumOfExp is { } sum
                 ? LogSoftmax.LogNormalizerFromSum(summary.Max, sum)
                 : LogSoftmax.LogNormalizer(penalized, summary.Max);

@@ -1,0 +1,47 @@
+using Cluster.Contracts.Stages;
+using Microsoft.Extensions.Options;
+
+namespace Cluster.Silo.Hosting;
+
+/// <summary>The models this cluster serves, bound from section <c>Cluster</c> (its <c>Models</c> list), as the gateways read it.</summary>
+public sealed class ClusterModelsOptions
+{
+    public const string SectionName = "Cluster";
+
+    public List<ModelDeployment> Models { get; set; } = [];
+
+    public ModelDeployment? Find(string name) => Models.Find(m => m.Name == name);
+}
+
+internal sealed class ClusterModelsOptionsValidator : IValidateOptions<ClusterModelsOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ClusterModelsOptions options)
+    {
+        var failures = new List<string>();
+        foreach (var (model, i) in options.Models.Select((m, i) => (m, i)))
+        {
+            var where = $"Cluster:Models:{i} ('{model.Name}')";
+            if (string.IsNullOrWhiteSpace(model.Name) || model.Name.Contains('/'))
+            {
+                failures.Add($"{where}: Name must be non-empty and contain no '/' (stage keys are model/replica/stage).");
+            }
+            if (string.IsNullOrWhiteSpace(model.Path))
+            {
+                failures.Add($"{where}: Path (the checkpoint directory) is empty.");
+            }
+            if (model.Stages < 1 || model.Replicas < 1)
+            {
+                failures.Add($"{where}: Stages and Replicas must be at least 1; got {model.Stages} and {model.Replicas}.");
+            }
+            if (model.LayerSplit.Length != 0 && (model.LayerSplit.Length != model.Stages || model.LayerSplit.Any(n => n < 1)))
+            {
+                failures.Add($"{where}: LayerSplit [{string.Join(", ", model.LayerSplit)}] must have one count >= 1 per stage ({model.Stages}).");
+            }
+        }
+        foreach (var duplicate in options.Models.GroupBy(m => m.Name).Where(g => g.Count() > 1))
+        {
+            failures.Add($"Cluster:Models: the name '{duplicate.Key}' is used {duplicate.Count()} times.");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

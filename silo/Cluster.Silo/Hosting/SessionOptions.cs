@@ -1,0 +1,13 @@
+namespace Cluster.Silo.Hosting;
+
+/// <summary>Session grain settings. Section <c>Cluster:Sessions</c>.</summary>
+public sealed class SessionOptions
+{
+    public const string SectionName = "Cluster:Sessions";
+
+    /// <summary>
+    /// A turn not ended within this time no longer blocks the session: a later <c>BeginTurn</c> with another request
+    /// id takes over (the gateway that began it is presumed dead), and the stale turn's <c>EndTurn</c> is refused.
+    /// </summary>
+    public TimeSpan TurnTimeout { get; set; } = TimeSpan.FromMinutes(10);
+}

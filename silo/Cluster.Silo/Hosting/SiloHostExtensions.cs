@@ -1,0 +1,34 @@
+using Cluster.Contracts;
+using Cluster.Silo.Placement;
+using Cluster.Silo.Stages;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+
+namespace Cluster.Silo.Hosting;
+
+public static class SiloHostExtensions
+{
+    /// <summary>
+    /// Makes this silo host stage and session grains: options (<c>Cluster:Models</c>, <c>Cluster:Stages</c>,
+    /// <c>Cluster:Sessions</c>, validated at start), the device gate, the stage clock, stage placement and the message
+    /// size limit. The silo executable and the test clusters both configure silos through this.
+    /// </summary>
+    public static ISiloBuilder UseClusterStages(this ISiloBuilder silo, IConfiguration configuration)
+    {
+        var services = silo.Services;
+        services.AddOptions<ClusterModelsOptions>().Bind(configuration.GetSection(ClusterModelsOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<ClusterModelsOptions>, ClusterModelsOptionsValidator>();
+        services.AddOptions<StageOptions>().Bind(configuration.GetSection(StageOptions.SectionName)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StageOptions>, StageOptionsValidator>();
+        services.AddOptions<SessionOptions>().Bind(configuration.GetSection(SessionOptions.SectionName));
+
+        services.AddSingleton<DeviceGate>();
+        services.TryAddKeyedSingleton(StageClock.Key, TimeProvider.System);
+        services.AddPlacementDirector<StagePlacementStrategy, StagePlacementDirector>();
+        services.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize);
+        return silo;
+    }
+}

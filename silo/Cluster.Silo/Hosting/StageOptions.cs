@@ -1,0 +1,59 @@
+using Cluster.Engine.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Cluster.Silo.Hosting;
+
+/// <summary>How the stage grains of this silo compute and how much KV cache each may hold. Section <c>Cluster:Stages</c>.</summary>
+public sealed class StageOptions
+{
+    public const string SectionName = "Cluster:Stages";
+
+    /// <summary>KV-cache bytes one stage grain may hold for all its sessions together.</summary>
+    public long KvBudgetBytes { get; set; } = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>A session's caches are freed after this long without a step (idle between turns, or abandoned).</summary>
+    public TimeSpan IdleSessionExpiry { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often each stage grain looks for expired sessions.</summary>
+    public TimeSpan ExpiryCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>Passed to <see cref="EngineOptions.Device"/>: auto, cpu, cuda, cuda:N.</summary>
+    public string Device { get; set; } = "auto";
+
+    /// <summary>Passed to <see cref="EngineOptions.DType"/>: auto, float32, bfloat16, float16.</summary>
+    public string DType { get; set; } = "auto";
+
+    /// <summary>Intra-op CPU threads (process-wide in libtorch); null keeps libtorch's default of one per core.</summary>
+    public int? CpuThreads { get; set; }
+
+    public EngineOptions ToEngineOptions() => new() { Device = Device, DType = DType, CpuThreads = CpuThreads };
+}
+
+internal sealed class StageOptionsValidator : IValidateOptions<StageOptions>
+{
+    public ValidateOptionsResult Validate(string? name, StageOptions options)
+    {
+        var failures = new List<string>();
+        if (options.KvBudgetBytes <= 0)
+        {
+            failures.Add($"{StageOptions.SectionName}:KvBudgetBytes must be > 0; got {options.KvBudgetBytes}.");
+        }
+        if (options.IdleSessionExpiry <= TimeSpan.Zero)
+        {
+            failures.Add($"{StageOptions.SectionName}:IdleSessionExpiry must be positive; got {options.IdleSessionExpiry}.");
+        }
+        if (options.ExpiryCheckPeriod <= TimeSpan.Zero)
+        {
+            failures.Add($"{StageOptions.SectionName}:ExpiryCheckPeriod must be positive; got {options.ExpiryCheckPeriod}.");
+        }
+        if (options.CpuThreads is < 1)
+        {
+            failures.Add($"{StageOptions.SectionName}:CpuThreads must be at least 1 when set; got {options.CpuThreads}.");
+        }
+        if (string.IsNullOrWhiteSpace(options.Device) || string.IsNullOrWhiteSpace(options.DType))
+        {
+            failures.Add($"{StageOptions.SectionName}:Device and DType must not be empty (use \"auto\").");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,46 @@
+using Cluster.Contracts.Stages;
+using Cluster.Engine.Sampling;
+
+namespace Cluster.Silo.Stages;
+
+/// <summary>
+/// The sampler of one request in one session on the last stage. Reused from step to step while the request and its
+/// draw count match; rebuilt and advanced to <see cref="SamplingRequest.DrawIndex"/> otherwise (a new request, or
+/// this stage lost the session and the gateway replayed it), so a seeded request draws the same tokens either way.
+/// </summary>
+internal sealed class RequestSampler
+{
+    private readonly SamplingRequest _settings; // with DrawIndex 0: what identifies the request's stream
+    private readonly TokenSampler _sampler;
+
+    private RequestSampler(SamplingRequest settings, TokenSampler sampler)
+    {
+        _settings = settings;
+        _sampler = sampler;
+    }
+
+    /// <summary>The sampler for <paramref name="request"/>: the session's own when it is at the right draw, else a rebuilt one.</summary>
+    public static TokenSampler For(StageSession session, SamplingRequest request)
+    {
+        var settings = request with { DrawIndex = 0 };
+        if (session.Sampler is { } current && current._settings == settings && current._sampler.Steps == request.DrawIndex)
+        {
+            return current._sampler;
+        }
+        var sampler = new TokenSampler(Parameters(request));
+        sampler.SkipSteps(request.DrawIndex);
+        session.Sampler = new RequestSampler(settings, sampler);
+        return sampler;
+    }
+
+    /// <summary>The engine's parameters; <see cref="SamplingParameters.Validate"/> names the wire field of a bad value.</summary>
+    public static SamplingParameters Parameters(SamplingRequest request) => new()
+    {
+        Temperature = request.Temperature,
+        TopK = request.TopK,
+        TopP = request.TopP,
+        RepetitionPenalty = request.RepetitionPenalty,
+        Seed = request.Seed,
+        TopLogprobs = request.TopLogprobs,
+    };
+}

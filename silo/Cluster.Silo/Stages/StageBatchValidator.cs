@@ -1,0 +1,96 @@
+using Cluster.Contracts.Stages;
+using Cluster.Engine.Model;
+
+namespace Cluster.Silo.Stages;
+
+/// <summary>
+/// Checks a batch against the stage before anything is touched, and throws <see cref="ArgumentException"/> saying
+/// what is wrong (the gateway maps it to an invalid-argument error): a bad batch must not leave half a step behind.
+/// </summary>
+internal static class StageBatchValidator
+{
+    public static void Validate(StageBatch batch, ModelShard shard)
+    {
+        if (batch?.Entries is not { Count: > 0 } entries)
+        {
+            throw new ArgumentException("A stage batch needs at least one entry.");
+        }
+        var config = shard.Config;
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var totalTokens = 0;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i] ?? throw new ArgumentException($"Entry {i} is null.");
+            var where = $"Entry {i} (session '{entry.SessionId}')";
+            if (string.IsNullOrEmpty(entry.SessionId))
+            {
+                throw new ArgumentException($"Entry {i} has no session id.");
+            }
+            if (!seen.Add(entry.SessionId))
+            {
+                throw new ArgumentException($"{where}: the session appears twice in one batch; one entry per session per step.");
+            }
+            if (entry.TokenIds is not { Length: > 0 })
+            {
+                throw new ArgumentException($"{where} has no token ids; an entry needs at least one.");
+            }
+            if (entry.StartPosition < 0 || entry.StartPosition + entry.TokenIds.Length > config.ContextLength)
+            {
+                throw new ArgumentException($"{where} covers positions [{entry.StartPosition}, {entry.StartPosition + entry.TokenIds.Length}), outside the model's context of {config.ContextLength}.");
+            }
+            foreach (var id in entry.TokenIds)
+            {
+                if ((uint)id >= (uint)config.VocabularySize)
+                {
+                    throw new ArgumentException($"{where} has token id {id}, outside the vocabulary [0, {config.VocabularySize}).");
+                }
+            }
+            if (shard.HasHead && entry.Sampling is { } sampling)
+            {
+                ValidateSampling(sampling, where);
+            }
+            totalTokens += entry.TokenIds.Length;
+        }
+        ValidateHidden(batch.Hidden, shard, totalTokens);
+    }
+
+    private static void ValidateSampling(SamplingRequest sampling, string where)
+    {
+        if (sampling.DrawIndex < 0)
+        {
+            throw new ArgumentException($"{where}: sampling draw index must be >= 0; got {sampling.DrawIndex}.");
+        }
+        try
+        {
+            RequestSampler.Parameters(sampling).Validate();
+        }
+        catch (ArgumentException error)
+        {
+            throw new ArgumentException($"{where}: {error.Message}", error);
+        }
+    }
+
+    private static void ValidateHidden(HiddenStates? hidden, ModelShard shard, int totalTokens)
+    {
+        if (shard.HasEmbedding)
+        {
+            if (hidden is not null)
+            {
+                throw new ArgumentException($"Stage at layers {shard.Layers} embeds the token ids itself; the batch must not carry hidden states.");
+            }
+            return;
+        }
+        if (hidden is null)
+        {
+            throw new ArgumentException($"Stage at layers {shard.Layers} needs the previous stage's hidden states; the batch carries none.");
+        }
+        var dtype = HiddenStateBytes.DTypeName(shard.Placement.DType);
+        var expectedBytes = (long)totalTokens * shard.Config.HiddenSize * HiddenStateBytes.ElementSize(shard.Placement.DType);
+        if (hidden.Tokens != totalTokens || hidden.Width != shard.Config.HiddenSize || hidden.DType != dtype || hidden.Data?.LongLength != expectedBytes)
+        {
+            throw new ArgumentException(
+                $"Hidden states are [{hidden.Tokens}, {hidden.Width}] {hidden.DType} in {hidden.Data?.LongLength ?? 0} bytes; " +
+                $"this step needs [{totalTokens}, {shard.Config.HiddenSize}] {dtype} in {expectedBytes} bytes.");
+        }
+    }
+}

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using Cluster.Contracts.Stages;
+using Cluster.Engine.Model;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cluster.Silo.Stages;
+
+/// <summary>
+/// One admitted step on this stage's shard, synchronously on the calling thread: prepare each session's cache, embed
+/// (stage 0) or take the incoming hidden states, run the layers, then hand the hidden states on or (last stage)
+/// compute logits and sample. Everything runs inside one dispose scope on one thread; nothing here awaits.
+/// </summary>
+internal sealed class StageExecutor(ModelShard shard)
+{
+    public ModelShard Shard => shard;
+
+    public StageResult Execute(StageBatch batch, IReadOnlyList<StageSession> sessions)
+    {
+        var clock = Stopwatch.StartNew();
+        using var scope = torch.NewDisposeScope();
+        var entries = batch.Entries;
+        var chunks = new SequenceChunk[entries.Count];
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var request = CacheRequest.For(entries[i], shard.Config.ContextLength);
+            sessions[i].PrepareCache(request.StartPosition, request.ReserveTokens, shard.CreateCache);
+            chunks[i] = SequenceChunk.ForTokens(sessions[i].Cache!, entries[i].StartPosition, entries[i].TokenIds);
+        }
+
+        var hidden = shard.HasEmbedding
+            ? shard.Embed(chunks) // (T, H)
+            : HiddenStateBytes.ToTensor(batch.Hidden!, shard.Placement.DType, shard.Placement.Device); // (T, H)
+        hidden = shard.RunLayers(hidden, chunks); // (T, H)
+        if (!shard.HasHead)
+        {
+            return new StageResult(HiddenStateBytes.FromTensor(hidden), [], [], [], clock.Elapsed.TotalSeconds);
+        }
+
+        for (var i = 0; i < entries.Count; i++)
+        {
+            sessions[i].WriteHistory(entries[i].StartPosition, entries[i].TokenIds);
+        }
+        var tokens = entries.Any(e => e.Sampling is not null) ? Sample(hidden, chunks, entries, sessions) : [];
+        return new StageResult(null, tokens, [], [], clock.Elapsed.TotalSeconds);
+    }
+
+    private List<SampledTokenResult> Sample(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries, IReadOnlyList<StageSession> sessions)
+    {
+        var logits = shard.Logits(hidden, chunks).cpu(); // (N, V) float32, each entry's last token
+        var vocabulary = (int)logits.shape[1];
+        var all = logits.data<float>().ToArray(); // N·V, row-major
+        var results = new List<SampledTokenResult>();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (entries[i].Sampling is not { } request)
+            {
+                continue;
+            }
+            var sampler = RequestSampler.For(sessions[i], request);
+            var token = sampler.Sample(all.AsSpan(i * vocabulary, vocabulary), sessions[i].History);
+            results.Add(new SampledTokenResult(
+                entries[i].SessionId,
+                token.TokenId,
+                token.Logprob,
+                token.TopAlternatives.Select(a => a.TokenId).ToArray(),
+                token.TopAlternatives.Select(a => a.Logprob).ToArray()));
+        }
+        return results;
+    }
+}

@@ -1,0 +1,119 @@
+using Cluster.Contracts.Stages;
+using Cluster.Engine.Caching;
+using Cluster.Engine.Configuration;
+using Cluster.Engine.Model;
+using Cluster.Silo.Hosting;
+using Cluster.Silo.Placement;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Cluster.Silo.Stages;
+
+/// <summary>
+/// One pipeline stage of one model replica (see <see cref="IStageGrain"/>). Loads its layers on activation and stays
+/// active (reloading weights is the expensive part). Non-reentrant: one call at a time, so the session bookkeeping
+/// needs no locks; compute runs off the grain scheduler, on a pool thread, under the silo's <see cref="DeviceGate"/>.
+/// </summary>
+[StagePlacement]
+[CollectionAgeLimit(AlwaysActive = true)]
+public sealed partial class StageGrain(
+    IOptions<ClusterModelsOptions> models,
+    IOptions<StageOptions> options,
+    DeviceGate gate,
+    [FromKeyedServices(StageClock.Key)] TimeProvider clock,
+    ILocalSiloDetails silo,
+    ILogger<StageGrain> logger) : Grain, IStageGrain
+{
+    private StageKey _key = null!;
+    private StageExecutor _executor = null!;
+    private SessionCaches _sessions = null!;
+    private long _tokensComputed;
+    private long _steps;
+
+    private ModelShard Shard => _executor.Shard;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _key = StageKey.Parse(this.GetPrimaryKeyString());
+        var deployment = models.Value.Find(_key.Model)
+            ?? throw new ArgumentException($"Stage {_key}: no model '{_key.Model}' in Cluster:Models (known: {string.Join(", ", models.Value.Models.Select(m => m.Name))}).");
+        if (_key.Replica >= deployment.Replicas)
+        {
+            throw new ArgumentException($"Stage {_key}: model '{deployment.Name}' has {deployment.Replicas} replicas; there is no replica {_key.Replica}.");
+        }
+        var stageOptions = options.Value;
+        var layerCount = ModelConfigReader.ReadFromDirectory(deployment.Path).LayerCount;
+        var layers = StageLayers.For(deployment, _key.Stage, layerCount);
+        // Off the grain scheduler: reading and converting weights takes seconds and must not stall the silo's threads.
+        var shard = await Task.Run(() => ModelShard.Load(deployment.Path, layers, stageOptions.ToEngineOptions()), cancellationToken);
+        _executor = new StageExecutor(shard);
+        _sessions = new SessionCaches(stageOptions.KvBudgetBytes, BytesPerToken(shard), clock);
+        this.RegisterGrainTimer(_ => ExpireIdleSessions(), new GrainTimerCreationOptions(stageOptions.ExpiryCheckPeriod, stageOptions.ExpiryCheckPeriod) { KeepAlive = false });
+        LogLoaded(logger, _key.ToString(), layers.ToString(), shard.Placement.Device.ToString(), shard.Placement.DType.ToString());
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _sessions?.Dispose();
+        _executor?.Shard.Dispose();
+        return Task.CompletedTask;
+    }
+
+    public Task<StageDescription> Describe()
+    {
+        var config = Shard.Config;
+        return Task.FromResult(new StageDescription(
+            _key, config.Architecture.ToString(), config.LayerCount, Shard.Layers.Start, Shard.Layers.End, config.ContextLength,
+            config.VocabularySize, SiloName, Shard.Placement.Device.ToString(), HiddenStateBytes.DTypeName(Shard.Placement.DType),
+            _sessions.BudgetBytes, _sessions.BytesPerToken, KvCache.BlockTokens, config.EosTokenIds.ToArray()));
+    }
+
+    public async Task<StageResult> Forward(StageBatch batch)
+    {
+        StageBatchValidator.Validate(batch, Shard);
+        var admission = _sessions.Admit(batch.Entries.Select(e => CacheRequest.For(e, Shard.Config.ContextLength)).ToArray());
+        if (!admission.Admitted)
+        {
+            return new StageResult(null, [], admission.MissingSessions, admission.OverBudgetSessions, 0);
+        }
+        try
+        {
+            var result = await gate.RunAsync(() => _executor.Execute(batch, admission.Sessions));
+            _tokensComputed += batch.Entries.Sum(e => e.TokenIds.Length);
+            _steps++;
+            return result;
+        }
+        catch (Exception error)
+        {
+            _sessions.Abandon(admission);
+            LogStepFailed(logger, error, _key.ToString(), batch.StepId);
+            throw;
+        }
+    }
+
+    public Task Release(IReadOnlyList<string> sessionIds, bool keep)
+    {
+        _sessions.Release(sessionIds, keep);
+        return Task.CompletedTask;
+    }
+
+    public Task<int> ExpireIdleSessions() => Task.FromResult(_sessions.Expire(options.Value.IdleSessionExpiry));
+
+    public Task<StageStatus> GetStatus() => Task.FromResult(new StageStatus(
+        _sessions.ActiveCount, _sessions.IdleCount, _sessions.UsedBytes, _sessions.BudgetBytes, _tokensComputed, _steps, _sessions.Evictions, SiloName));
+
+    private string SiloName => silo.SiloAddress.ToString();
+
+    private static long BytesPerToken(ModelShard shard)
+    {
+        using var probe = shard.CreateCache(1);
+        return probe.BytesPerToken;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stage {Stage} loaded layers {Layers} on {Device} in {DType}")]
+    private static partial void LogLoaded(ILogger logger, string stage, string layers, string device, string dtype);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stage {Stage} failed step {StepId}")]
+    private static partial void LogStepFailed(ILogger logger, Exception error, string stage, long stepId);
+}
