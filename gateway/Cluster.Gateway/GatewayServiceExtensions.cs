@@ -20,13 +20,13 @@ public static class GatewayServiceExtensions
         services.AddOptions<SchedulerOptions>().Bind(configuration.GetSection("Gateway:Scheduler"));
         services.AddSingleton<ModelCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelCatalog>());
-        //HOLD services.AddGrpcHealthChecks().AddCheck<ModelsReadyHealthCheck>("models");
+        services.AddGrpcHealthChecks().AddCheck<ModelsReadyHealthCheck>("models");
         return services;
     }
 
     public static WebApplication MapClusterGateway(this WebApplication app)
     {
-        //HOLD app.MapGrpcService<GenerationService>();
+        app.MapGrpcService<GenerationService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;

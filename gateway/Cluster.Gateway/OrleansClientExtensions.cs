@@ -1,4 +1,4 @@
-using System.Net;
+using Cluster.Contracts;
 using Orleans.Configuration;
 
 namespace Cluster.Gateway;
@@ -6,26 +6,25 @@ namespace Cluster.Gateway;
 public static class OrleansClientExtensions
 {
     /// <summary>
-    /// Finds the silos: through Redis (<c>Cluster:Redis</c>, a StackExchange.Redis connection string) for several
-    /// machines, else the local development cluster on <c>Cluster:GatewayPort</c> (default 30000). Cluster and service
-    /// ids and the message size limit must match the silos'.
+    /// Finds the silos the way they find each other (see the silo's <c>UseClusterMembership</c>): through Redis when
+    /// <c>Cluster:Redis</c> holds a connection string, else the local cluster's silo gateway on <c>Cluster:GatewayPort</c>
+    /// (default 30000). Cluster and service ids (default "cluster") and the message size limit match the silos'.
     /// </summary>
     public static IClientBuilder UseClusterMembership(this IClientBuilder client, IConfiguration configuration)
     {
-        var redis = configuration["Cluster:Redis"];
-        if (!string.IsNullOrEmpty(redis))
+        var section = configuration.GetSection("Cluster");
+        var clusterId = section["ClusterId"] ?? "cluster";
+        var serviceId = section["ServiceId"] ?? "cluster";
+        if (section["Redis"] is { Length: > 0 } redis)
         {
-            client.UseRedisClustering(options => options.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(redis));
+            client.UseRedisClustering(redis);
+            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId));
         }
         else
         {
-            client.UseLocalhostClustering(configuration.GetValue("Cluster:GatewayPort", 30000));
+            client.UseLocalhostClustering(section.GetValue("GatewayPort", 30000), serviceId, clusterId);
         }
-        client.Configure<ClusterOptions>(options =>
-        {
-            options.ClusterId = configuration["Cluster:ClusterId"] ?? "dev";
-            options.ServiceId = configuration["Cluster:ServiceId"] ?? "llm-cluster";
-        });
+        client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize);
         return client;
     }
 }

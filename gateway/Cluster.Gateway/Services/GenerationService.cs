@@ -1,0 +1,89 @@
+using Cluster.Contracts.Api;
+using Cluster.Contracts.Sessions;
+using Cluster.Gateway.Models;
+using Cluster.Gateway.Requests;
+using Cluster.Gateway.Scheduling;
+using Grpc.Core;
+
+namespace Cluster.Gateway.Services;
+
+/// <summary>The public API: validates, tokenizes, hands Generate calls to a replica's scheduler and streams what it produces.</summary>
+internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFactory grains) : Generation.GenerationBase
+{
+    public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
+    {
+        var cancellation = context.CancellationToken;
+        var model = await catalog.GetAsync(request.Model, cancellation);
+        var requestId = Guid.NewGuid().ToString("N");
+        var turn = await SessionTurn.BeginAsync(grains, request.SessionId, requestId, model);
+        RunningSequence? submitted = null;
+        try
+        {
+            var validated = RequestValidation.ValidateGenerate(request, model, turn?.Snapshot.History.Length ?? 0, requestId);
+            var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
+            var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, turn?.Snapshot.History ?? [], turn?.Snapshot.CachedLength ?? 0,
+                RequestValidation.CreateText(validated, model));
+            replica.Scheduler.Submit(sequence);
+            submitted = sequence;
+            using var cancel = cancellation.Register(() => replica.Scheduler.Cancel(sequence));
+            await foreach (var response in sequence.Output.Reader.ReadAllAsync(cancellation))
+            {
+                await responseStream.WriteAsync(response, cancellation);
+            }
+        }
+        finally
+        {
+            if (turn is not null)
+            {
+                await turn.EndAsync(submitted);
+            }
+        }
+    }
+
+    public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
+    {
+        var model = await catalog.GetAsync(request.Model, context.CancellationToken);
+        RequestValidation.CheckTextLength("text", request.Text, model.Limits);
+        var response = new TokenizeResponse();
+        foreach (var id in model.Tokenizer.Encode(request.Text, request.HasAddSpecialTokens ? request.AddSpecialTokens : null))
+        {
+            response.Tokens.Add(new Token { Id = id, Piece = model.Tokenizer.TokenPiece(id), Special = model.Tokenizer.IsSpecialToken(id) });
+        }
+        return response;
+    }
+
+    public override async Task<CountTokensResponse> CountTokens(CountTokensRequest request, ServerCallContext context)
+    {
+        var model = await catalog.GetAsync(request.Model, context.CancellationToken);
+        RequestValidation.CheckTextLength("text", request.Text, model.Limits);
+        return new CountTokensResponse { Count = (uint)model.Tokenizer.CountTokens(request.Text, request.HasAddSpecialTokens ? request.AddSpecialTokens : null) };
+    }
+
+    public override async Task<DetokenizeResponse> Detokenize(DetokenizeRequest request, ServerCallContext context)
+    {
+        var model = await catalog.GetAsync(request.Model, context.CancellationToken);
+        RequestValidation.CheckTokenIds("token_ids", request.TokenIds, model.Limits);
+        return new DetokenizeResponse { Text = model.Tokenizer.Decode(request.TokenIds, request.SkipSpecialTokens) };
+    }
+
+    public override async Task<CreateSessionResponse> CreateSession(CreateSessionRequest request, ServerCallContext context)
+    {
+        var model = await catalog.GetAsync(request.Model, context.CancellationToken);
+        var sessionId = Guid.NewGuid().ToString("N");
+        await grains.GetGrain<ISessionGrain>(sessionId).Create(model.Name, model.LeastLoadedReplica().Index);
+        return new CreateSessionResponse { SessionId = sessionId };
+    }
+
+    public override async Task<DeleteSessionResponse> DeleteSession(DeleteSessionRequest request, ServerCallContext context)
+    {
+        if (string.IsNullOrEmpty(request.SessionId))
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "session_id is empty."));
+        }
+        var snapshot = await grains.GetGrain<ISessionGrain>(request.SessionId).Delete()
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"Session '{request.SessionId}' does not exist."));
+        var model = await catalog.GetAsync(snapshot.Model, context.CancellationToken);
+        await model.Replica(snapshot.Replica).Pipeline.ReleaseAsync([request.SessionId], keep: false);
+        return new DeleteSessionResponse();
+    }
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Starts a working cluster on this machine as separate processes on loopback: SILOS silo processes (localhost
+# clustering, the first is the primary) that split MODEL into STAGES pipeline stages, and the gRPC gateway on
+# GRPC_PORT. Waits until the gateway serves, prints how to call it, and stops everything on Ctrl+C.
+#
+#   scripts/cluster-local.sh                       # models/default, 2 silos, 2 stages, gateway on :5000
+#   MODEL=/models/SmolLM2-135M SILOS=3 scripts/cluster-local.sh
+#
+# Set REDIS=host:port to use Redis membership instead (what separate machines use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MODEL=${MODEL:-models/default}
+MODEL_NAME=${MODEL_NAME:-default}
+SILOS=${SILOS:-2}
+STAGES=${STAGES:-$SILOS}
+GRPC_PORT=${GRPC_PORT:-5000}
+REDIS=${REDIS:-}
+LOGS=${LOGS:-$(mktemp -d /tmp/cluster-local.XXXXXX)}
+CONFIGURATION=${CONFIGURATION:-Release}
+
+if [[ ! -f "$MODEL/config.json" ]]; then
+  echo "No checkpoint at '$MODEL' (config.json missing). Set MODEL to a Hugging Face checkpoint directory." >&2
+  exit 2
+fi
+MODEL=$(cd "$MODEL" && pwd)
+
+dotnet build silo/Cluster.Silo -c "$CONFIGURATION" -v quiet -nologo >"$LOGS/build-silo.log" 2>&1 || { cat "$LOGS/build-silo.log"; exit 1; }
+dotnet build gateway/Cluster.Gateway -c "$CONFIGURATION" -v quiet -nologo >"$LOGS/build-gateway.log" 2>&1 || { cat "$LOGS/build-gateway.log"; exit 1; }
+dotnet build gateway/Cluster.Client -c "$CONFIGURATION" -v quiet -nologo >"$LOGS/build-client.log" 2>&1 || { cat "$LOGS/build-client.log"; exit 1; }
+
+SILO_DLL=silo/Cluster.Silo/bin/$CONFIGURATION/net10.0/Cluster.Silo.dll
+GATEWAY_DLL=gateway/Cluster.Gateway/bin/$CONFIGURATION/net10.0/cluster-gateway.dll
+CLIENT_DLL=gateway/Cluster.Client/bin/$CONFIGURATION/net10.0/cluster-client.dll
+
+shared=(--Cluster:Redis="$REDIS" --Cluster:Models:0:Name="$MODEL_NAME" --Cluster:Models:0:Path="$MODEL" --Cluster:Models:0:Stages="$STAGES")
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo "Stopping ${#pids[@]} processes..."
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+for ((i = 0; i < SILOS; i++)); do
+  dotnet "$SILO_DLL" "${shared[@]}" --Cluster:SiloPort=$((11111 + i)) --Cluster:GatewayPort=$((30000 + i)) \
+    --Cluster:PrimarySiloPort=11111 >"$LOGS/silo-$i.log" 2>&1 &
+  pids+=($!)
+done
+dotnet "$GATEWAY_DLL" "${shared[@]}" --Cluster:GatewayPort=30000 \
+  --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$GRPC_PORT" >"$LOGS/gateway.log" 2>&1 &
+pids+=($!)
+
+# Ready when ListModels answers: every stage has loaded its layers on its silo.
+for ((t = 0; t < 180; t++)); do
+  if dotnet "$CLIENT_DLL" models --address "http://127.0.0.1:$GRPC_PORT" >"$LOGS/models.txt" 2>&1; then
+    cat "$LOGS/models.txt"
+    echo
+    echo "Cluster ready: gateway http://127.0.0.1:$GRPC_PORT, $SILOS silos, logs in $LOGS"
+    echo "Try:  dotnet run --project gateway/Cluster.Client -c $CONFIGURATION -- \"오늘 날씨 어때?\""
+    echo "Ctrl+C stops the cluster."
+    wait -n "${pids[@]}" || true
+    echo "A process exited; see $LOGS." >&2
+    exit 1
+  fi
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || { echo "A process exited during start-up; logs in $LOGS:" >&2; tail -n 20 "$LOGS"/*.log >&2; exit 1; }
+  done
+  sleep 1
+done
+echo "The cluster did not become ready within 180 s; logs in $LOGS." >&2
+tail -n 20 "$LOGS"/*.log >&2
+exit 1
