@@ -1,0 +1,3 @@
+using Cluster.Client;
+
+return await ClientCommands.Create().Parse(args).InvokeAsync();

@@ -1,0 +1,231 @@
+using System.Security.Cryptography;
+using Cluster.Contracts.Api;
+using Cluster.Tokenizers;
+
+namespace Cluster.Gateway.Requests;
+
+/// <summary>
+/// Turns a Generate call into a <see cref="GenerationRequest"/>: every field checked against the model's limits,
+/// the prompt tokenized, every default resolved. A bad field is an <see cref="Grpc.Core.RpcException"/> with
+/// INVALID_ARGUMENT whose message names the field, its limit and the value sent.
+/// </summary>
+public static class GenerateRequestValidator
+{
+    public const float DefaultTemperature = 1f;
+    public const float DefaultTopP = 1f;
+    public const float DefaultRepetitionPenalty = 1f;
+    public const int MaxTopLogprobs = 20;
+
+    /// <param name="request">The call as received.</param>
+    /// <param name="resolvedModel">The model the call runs on (the default model when <c>model</c> was empty).</param>
+    /// <param name="tokenizer">That model's tokenizer.</param>
+    /// <param name="limits">That model's limits.</param>
+    /// <param name="sessionHistoryLength">
+    /// Tokens already in the session's sequence (0 for a one-shot request or a session's first turn): the prompt is
+    /// appended after them, so they count against the context length, and BOS is added only when this is 0.
+    /// </param>
+    /// <param name="requestId">The id the gateway gave the call.</param>
+    /// <param name="drawSeed">Draws the seed when the client sent none; null: a cryptographically random ulong.</param>
+    /// <exception cref="Grpc.Core.RpcException">INVALID_ARGUMENT, naming the field and its limit.</exception>
+    public static GenerationRequest Validate(
+        GenerateRequest request,
+        string resolvedModel,
+        CheckpointTokenizer tokenizer,
+        ModelLimits limits,
+        int sessionHistoryLength,
+        string requestId,
+        Func<ulong>? drawSeed = null)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        ArgumentNullException.ThrowIfNull(limits);
+        ArgumentOutOfRangeException.ThrowIfNegative(sessionHistoryLength);
+
+        SamplingParameters sampling = request.Sampling ?? new SamplingParameters();
+        float temperature = CheckTemperature(sampling);
+        float topP = CheckTopP(sampling);
+        int topK = CheckTopK(sampling);
+        float repetitionPenalty = CheckRepetitionPenalty(sampling);
+        int? requestedMaxNewTokens = CheckMaxNewTokens(sampling, limits);
+        int topLogprobs = CheckTopLogprobs(request);
+        IReadOnlyList<string> stopSequences = CheckStopSequences(sampling, limits);
+        IReadOnlyList<int> stopTokenIds = [.. sampling.StopTokenIds.Distinct()];
+        PromptTokens.CheckInVocabulary(stopTokenIds, limits, "sampling.stop_token_ids: token id");
+
+        bool addBos = PromptTokens.AddsBos(tokenizer, request.HasAddSpecialTokens ? request.AddSpecialTokens : null, freshSequence: sessionHistoryLength == 0);
+        IReadOnlyList<int> prompt = TokenizePrompt(request, tokenizer, limits, addBos);
+        int maxNewTokens = CheckContext(sessionHistoryLength, prompt.Count, requestedMaxNewTokens, limits);
+
+        var resolved = new ResolvedSampling(
+            temperature,
+            topK,
+            topP,
+            repetitionPenalty,
+            sampling.HasSeed ? sampling.Seed : (drawSeed ?? RandomSeed)(),
+            maxNewTokens);
+
+        return new GenerationRequest(
+            requestId,
+            resolvedModel,
+            prompt,
+            request.SessionId.Length == 0 ? null : request.SessionId,
+            resolved,
+            stopSequences,
+            stopTokenIds,
+            sampling.IgnoreEos,
+            request.Logprobs || topLogprobs > 0,
+            topLogprobs);
+    }
+
+    private static float CheckTemperature(SamplingParameters sampling)
+    {
+        if (!sampling.HasTemperature)
+        {
+            return DefaultTemperature;
+        }
+
+        float value = sampling.Temperature;
+        return float.IsFinite(value) && value >= 0
+            ? value
+            : throw InvalidArgument.Error($"sampling.temperature must be >= 0 and finite; got {InvalidArgument.Show(value)}");
+    }
+
+    private static float CheckTopP(SamplingParameters sampling)
+    {
+        if (!sampling.HasTopP)
+        {
+            return DefaultTopP;
+        }
+
+        float value = sampling.TopP;
+        return value > 0 && value <= 1 // false for NaN
+            ? value
+            : throw InvalidArgument.Error($"sampling.top_p must be in (0, 1]; got {InvalidArgument.Show(value)}");
+    }
+
+    private static int CheckTopK(SamplingParameters sampling) =>
+        sampling.TopK >= 0 ? sampling.TopK : throw InvalidArgument.Error($"sampling.top_k must be >= 0; got {sampling.TopK}");
+
+    private static float CheckRepetitionPenalty(SamplingParameters sampling)
+    {
+        if (!sampling.HasRepetitionPenalty)
+        {
+            return DefaultRepetitionPenalty;
+        }
+
+        float value = sampling.RepetitionPenalty;
+        return float.IsFinite(value) && value > 0
+            ? value
+            : throw InvalidArgument.Error($"sampling.repetition_penalty must be > 0 and finite; got {InvalidArgument.Show(value)}");
+    }
+
+    private static int? CheckMaxNewTokens(SamplingParameters sampling, ModelLimits limits)
+    {
+        if (!sampling.HasMaxNewTokens)
+        {
+            return null;
+        }
+
+        uint value = sampling.MaxNewTokens;
+        return value >= 1 && value <= limits.MaxNewTokensLimit
+            ? (int)value
+            : throw InvalidArgument.Error($"sampling.max_new_tokens must be in [1, {limits.MaxNewTokensLimit}]; got {value}");
+    }
+
+    private static int CheckTopLogprobs(GenerateRequest request) =>
+        request.TopLogprobs <= MaxTopLogprobs
+            ? (int)request.TopLogprobs
+            : throw InvalidArgument.Error($"top_logprobs must be in [0, {MaxTopLogprobs}]; got {request.TopLogprobs}");
+
+    private static IReadOnlyList<string> CheckStopSequences(SamplingParameters sampling, ModelLimits limits)
+    {
+        if (sampling.Stop.Count > limits.MaxStopSequences)
+        {
+            throw InvalidArgument.Error($"sampling.stop has {sampling.Stop.Count} sequences; at most {limits.MaxStopSequences} are allowed");
+        }
+
+        for (int i = 0; i < sampling.Stop.Count; i++)
+        {
+            string stop = sampling.Stop[i];
+            if (stop.Length == 0)
+            {
+                throw InvalidArgument.Error($"sampling.stop[{i}] is empty; a stop sequence needs at least 1 character");
+            }
+
+            if (stop.Length > limits.MaxStopSequenceLength)
+            {
+                throw InvalidArgument.Error($"sampling.stop[{i}] is {stop.Length} characters long; at most {limits.MaxStopSequenceLength} are allowed");
+            }
+        }
+
+        return [.. sampling.Stop.Distinct(StringComparer.Ordinal)];
+    }
+
+    private static IReadOnlyList<int> TokenizePrompt(GenerateRequest request, CheckpointTokenizer tokenizer, ModelLimits limits, bool addBos)
+    {
+        switch (request.PromptCase)
+        {
+            case GenerateRequest.PromptOneofCase.Text:
+                if (request.Text.Length == 0)
+                {
+                    throw InvalidArgument.Error("prompt is empty: text has no characters");
+                }
+
+                PromptTokens.CheckTextLength(request.Text, limits, "prompt text");
+                IReadOnlyList<int> encoded = tokenizer.Encode(request.Text, addBos: false);
+                if (encoded.Count == 0)
+                {
+                    throw InvalidArgument.Error("prompt is empty: text has no tokens");
+                }
+
+                return addBos ? PromptTokens.WithBos(encoded, tokenizer.BosTokenId!.Value) : encoded;
+
+            case GenerateRequest.PromptOneofCase.TokenIds:
+                IReadOnlyList<int> ids = [.. request.TokenIds.Ids];
+                if (ids.Count == 0)
+                {
+                    throw InvalidArgument.Error("prompt is empty: token_ids has no ids");
+                }
+
+                PromptTokens.CheckInVocabulary(ids, limits, "prompt token id");
+                return addBos ? PromptTokens.WithBos(ids, tokenizer.BosTokenId!.Value) : ids;
+
+            default:
+                throw InvalidArgument.Error("prompt is empty: set text or token_ids");
+        }
+    }
+
+    /// <summary>The max_new_tokens that fits: the one asked for, checked, or the default capped at what the context leaves.</summary>
+    private static int CheckContext(int history, int prompt, int? requested, ModelLimits limits)
+    {
+        string used = history == 0
+            ? $"prompt ({prompt} tokens)"
+            : $"session history ({history} tokens) + prompt ({prompt} tokens)";
+        long room = (long)limits.ContextLength - history - prompt;
+
+        if (requested is int asked)
+        {
+            if (asked > room)
+            {
+                throw InvalidArgument.Error($"{used} + max_new_tokens ({asked}) = {(long)history + prompt + asked} exceeds the context length {limits.ContextLength}");
+            }
+
+            return asked;
+        }
+
+        if (room < 1)
+        {
+            string sum = history == 0 ? used : $"{used} = {(long)history + prompt}";
+            throw InvalidArgument.Error($"{sum} leaves no room for new tokens in the context length {limits.ContextLength}");
+        }
+
+        return (int)Math.Min(Math.Min(limits.DefaultMaxNewTokens, limits.MaxNewTokensLimit), room);
+    }
+
+    private static ulong RandomSeed()
+    {
+        Span<byte> bytes = stackalloc byte[sizeof(ulong)];
+        RandomNumberGenerator.Fill(bytes);
+        return BitConverter.ToUInt64(bytes);
+    }
+}

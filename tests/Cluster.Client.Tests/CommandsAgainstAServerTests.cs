@@ -1,0 +1,67 @@
+using System.CommandLine;
+
+namespace Cluster.Client.Tests;
+
+/// <summary>The commands against a real gRPC server: what they print and their exit codes.</summary>
+public sealed class CommandsAgainstAServerTests
+{
+    [Fact]
+    public async Task Generate_streams_the_text_then_tokens_logprobs_usage_and_timings()
+    {
+        await using FakeGateway gateway = await FakeGateway.StartAsync();
+
+        (int exit, string output, string error) = await RunAsync("오늘 날씨 어때?", "--address", gateway.Address, "--logprobs", "1", "--new-session", "-n", "3");
+
+        Assert.True(exit == 0, $"exit {exit}; output:\n{output}\nerror:\n{error}");
+        string[] expectedInOrder =
+        [
+            "Session: new-session-1",
+            "오늘 맑음 👍",
+            "Tokens (3): [101, 102, 103]",
+            "  [0] 101 -0.500  top: 7 \"\\n\" -1.250",
+            "Request: req-1, finish reason Length",
+            "Usage: prompt 5 tokens (2 cached), generated 3 tokens",
+            "Timings: queue 1.0 ms, time to first token 10.0 ms, total 30.0 ms, 100.0 tokens/s",
+        ];
+        int at = 0;
+        foreach (string expected in expectedInOrder)
+        {
+            int found = output.IndexOf(expected, at, StringComparison.Ordinal);
+            Assert.True(found >= 0, $"\"{expected}\" not found (after offset {at}) in:\n{output}");
+            at = found + expected.Length;
+        }
+
+        Assert.Equal("new-session-1", gateway.Service.LastRequest?.SessionId);
+        Assert.Equal(3u, gateway.Service.LastRequest?.Sampling.MaxNewTokens);
+    }
+
+    [Fact]
+    public async Task Grpc_errors_print_the_status_and_exit_non_zero()
+    {
+        await using FakeGateway gateway = await FakeGateway.StartAsync();
+
+        (int generateExit, _, string generateError) = await RunAsync("fail", "--address", gateway.Address);
+        (int deleteExit, _, string deleteError) = await RunAsync("delete-session", "missing", "--address", gateway.Address);
+
+        Assert.True(generateExit != 0 && generateError.Contains("InvalidArgument (3): sampling.top_p must be in (0, 1]; got 1.5", StringComparison.Ordinal), $"exit {generateExit}, error: {generateError}");
+        Assert.True(deleteExit != 0 && deleteError.Contains("NotFound (5): session missing not found", StringComparison.Ordinal), $"exit {deleteExit}, error: {deleteError}");
+    }
+
+    [Fact]
+    public async Task Count_prints_the_count()
+    {
+        await using FakeGateway gateway = await FakeGateway.StartAsync();
+
+        (int exit, string output, string error) = await RunAsync("count", "hello", "--address", gateway.Address);
+
+        Assert.True(exit == 0 && output.Trim() == "5", $"exit {exit}, output \"{output}\", error \"{error}\"");
+    }
+
+    private static async Task<(int Exit, string Output, string Error)> RunAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int exit = await ClientCommands.Create().Parse(args).InvokeAsync(new InvocationConfiguration { Output = output, Error = error });
+        return (exit, output.ToString(), error.ToString());
+    }
+}

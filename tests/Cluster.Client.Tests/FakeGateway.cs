@@ -1,0 +1,95 @@
+using Cluster.Contracts.Api;
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Cluster.Client.Tests;
+
+/// <summary>
+/// A gateway that answers from a script, on a real Kestrel port (h2c): Generate streams three tokens, and a prompt
+/// of "fail" is INVALID_ARGUMENT. Records the last GenerateRequest it received.
+/// </summary>
+internal sealed class FakeGateway : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private FakeGateway(WebApplication app, FakeGenerationService service)
+    {
+        _app = app;
+        Service = service;
+    }
+
+    public FakeGenerationService Service { get; }
+
+    public string Address => _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+
+    public static async Task<FakeGateway> StartAsync()
+    {
+        var service = new FakeGenerationService();
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2));
+        builder.Services.AddGrpc();
+        builder.Services.AddSingleton(service);
+        WebApplication app = builder.Build();
+        app.MapGrpcService<FakeGenerationService>();
+        await app.StartAsync();
+        return new FakeGateway(app, service);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
+
+internal sealed class FakeGenerationService : Generation.GenerationBase
+{
+    public GenerateRequest? LastRequest { get; private set; }
+
+    public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
+    {
+        LastRequest = request;
+        if (request.Text == "fail")
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, "sampling.top_p must be in (0, 1]; got 1.5"));
+        }
+
+        (string Text, int Id)[] tokens = [("오늘", 101), ("", 102), (" 맑음 👍", 103)];
+        for (int i = 0; i < tokens.Length; i++)
+        {
+            var response = new GenerateResponse { Text = tokens[i].Text, TokenIds = { tokens[i].Id }, RequestId = "req-1", SessionId = request.SessionId };
+            if (request.Logprobs)
+            {
+                response.Logprobs.Add(new TokenLogprobs { TokenId = tokens[i].Id, Logprob = -0.5f, Top = { new TokenLogprob { TokenId = 7, Logprob = -1.25f, Piece = "\n" } } });
+            }
+
+            if (i == tokens.Length - 1)
+            {
+                response.FinishReason = FinishReason.Length;
+                response.Usage = new Usage { PromptTokens = 5, GeneratedTokens = 3, CachedPromptTokens = 2 };
+                response.Timings = new Timings { QueueSeconds = 0.001, TimeToFirstTokenSeconds = 0.010, TotalSeconds = 0.030 };
+            }
+
+            await responseStream.WriteAsync(response);
+        }
+    }
+
+    public override Task<CreateSessionResponse> CreateSession(CreateSessionRequest request, ServerCallContext context) =>
+        Task.FromResult(new CreateSessionResponse { SessionId = "new-session-1" });
+
+    public override Task<CountTokensResponse> CountTokens(CountTokensRequest request, ServerCallContext context) =>
+        Task.FromResult(new CountTokensResponse { Count = (uint)request.Text.Length });
+
+    public override Task<DeleteSessionResponse> DeleteSession(DeleteSessionRequest request, ServerCallContext context) =>
+        request.SessionId == "missing"
+            ? throw new RpcException(new Status(StatusCode.NotFound, "session missing not found"))
+            : Task.FromResult(new DeleteSessionResponse());
+}

@@ -1,0 +1,305 @@
+using Cluster.Contracts.Api;
+using Cluster.Gateway.Requests;
+using Cluster.Tokenizers;
+using Grpc.Core;
+
+namespace Cluster.Gateway.Tests.Requests;
+
+/// <summary>Every bad Generate input becomes INVALID_ARGUMENT naming the field and its limit; good ones get every default.</summary>
+public sealed class GenerateRequestValidatorTests
+{
+    /// <summary>Small limits so that each one is easy to cross.</summary>
+    private static readonly ModelLimits Limits = new(
+        ContextLength: 64,
+        VocabularySize: 1024,
+        MaxNewTokensLimit: 32,
+        DefaultMaxNewTokens: 16,
+        MaxStopSequences: 4,
+        MaxStopSequenceLength: 8,
+        MaxPromptCharacters: 100);
+
+    private sealed record BadCase(Action<GenerateRequest> Change, int SessionHistory, params string[] MessageParts);
+
+    private static int[] Ids(int count) => Enumerable.Range(10, count).ToArray();
+
+    private static readonly Dictionary<string, BadCase> BadCases = new()
+    {
+        ["temperature NaN"] = new(r => r.Sampling.Temperature = float.NaN, 0, "sampling.temperature must be >= 0 and finite; got NaN"),
+        ["temperature negative"] = new(r => r.Sampling.Temperature = -0.5f, 0, "sampling.temperature must be >= 0 and finite; got -0.5"),
+        ["temperature infinite"] = new(r => r.Sampling.Temperature = float.PositiveInfinity, 0, "sampling.temperature", ">= 0 and finite", "Infinity"),
+        ["top_p 0"] = new(r => r.Sampling.TopP = 0f, 0, "sampling.top_p must be in (0, 1]; got 0"),
+        ["top_p above 1"] = new(r => r.Sampling.TopP = 1.5f, 0, "sampling.top_p must be in (0, 1]; got 1.5"),
+        ["top_p NaN"] = new(r => r.Sampling.TopP = float.NaN, 0, "sampling.top_p must be in (0, 1]; got NaN"),
+        ["top_p negative"] = new(r => r.Sampling.TopP = -0.1f, 0, "sampling.top_p must be in (0, 1]; got -0.1"),
+        ["top_k negative"] = new(r => r.Sampling.TopK = -1, 0, "sampling.top_k must be >= 0; got -1"),
+        ["repetition_penalty 0"] = new(r => r.Sampling.RepetitionPenalty = 0f, 0, "sampling.repetition_penalty must be > 0 and finite; got 0"),
+        ["repetition_penalty negative"] = new(r => r.Sampling.RepetitionPenalty = -1f, 0, "sampling.repetition_penalty must be > 0 and finite; got -1"),
+        ["repetition_penalty NaN"] = new(r => r.Sampling.RepetitionPenalty = float.NaN, 0, "sampling.repetition_penalty must be > 0 and finite; got NaN"),
+        ["repetition_penalty infinite"] = new(r => r.Sampling.RepetitionPenalty = float.PositiveInfinity, 0, "sampling.repetition_penalty", "> 0 and finite", "Infinity"),
+        ["max_new_tokens 0"] = new(r => r.Sampling.MaxNewTokens = 0, 0, "sampling.max_new_tokens must be in [1, 32]; got 0"),
+        ["max_new_tokens above the limit"] = new(r => r.Sampling.MaxNewTokens = 33, 0, "sampling.max_new_tokens must be in [1, 32]; got 33"),
+        ["max_new_tokens huge"] = new(r => r.Sampling.MaxNewTokens = uint.MaxValue, 0, "sampling.max_new_tokens must be in [1, 32]; got 4294967295"),
+        ["top_logprobs above 20"] = new(r => r.TopLogprobs = 21, 0, "top_logprobs must be in [0, 20]; got 21"),
+        ["too many stop sequences"] = new(r => r.Sampling.Stop.Add(["a", "b", "c", "d", "e"]), 0, "sampling.stop has 5 sequences; at most 4 are allowed"),
+        ["stop sequence too long"] = new(r => r.Sampling.Stop.Add(["ok", "123456789"]), 0, "sampling.stop[1] is 9 characters long; at most 8 are allowed"),
+        ["empty stop sequence"] = new(r => r.Sampling.Stop.Add(["", "x"]), 0, "sampling.stop[0] is empty"),
+        ["stop token id beyond the vocabulary"] = new(r => r.Sampling.StopTokenIds.Add([5, 1024]), 0, "sampling.stop_token_ids: token id 1024 at index 1 is outside the vocabulary [0, 1024)"),
+        ["negative stop token id"] = new(r => r.Sampling.StopTokenIds.Add(-3), 0, "sampling.stop_token_ids: token id -3 at index 0 is outside the vocabulary [0, 1024)"),
+        ["prompt unset"] = new(r => r.ClearPrompt(), 0, "prompt is empty"),
+        ["empty prompt text"] = new(r => r.Text = "", 0, "prompt is empty"),
+        ["empty prompt token ids"] = new(r => r.TokenIds = new TokenIds(), 0, "prompt is empty"),
+        ["prompt token id beyond the vocabulary"] = new(r => r.TokenIds = new TokenIds { Ids = { 10, 11, 12, 1024 } }, 0, "prompt token id 1024 at index 3 is outside the vocabulary [0, 1024)"),
+        ["negative prompt token id"] = new(r => r.TokenIds = new TokenIds { Ids = { -5 } }, 0, "prompt token id -5 at index 0 is outside the vocabulary [0, 1024)"),
+        ["prompt text too long"] = new(r => r.Text = new string('a', 101), 0, "prompt text is 101 characters long; at most 100 are allowed"),
+        ["prompt + max_new_tokens beyond the context"] = new(
+            r => { r.TokenIds = new TokenIds { Ids = { Ids(40) } }; r.Sampling.MaxNewTokens = 30; },
+            0,
+            "prompt (40 tokens) + max_new_tokens (30) = 70 exceeds the context length 64"),
+        ["prompt alone fills the context"] = new(
+            r => r.TokenIds = new TokenIds { Ids = { Ids(64) } },
+            0,
+            "prompt (64 tokens) leaves no room for new tokens in the context length 64"),
+        ["prompt alone beyond the context"] = new(
+            r => r.TokenIds = new TokenIds { Ids = { Ids(70) } },
+            0,
+            "prompt (70 tokens)", "context length 64"),
+        ["session history + prompt + max_new_tokens beyond the context"] = new(
+            r => { r.TokenIds = new TokenIds { Ids = { Ids(10) } }; r.Sampling.MaxNewTokens = 8; },
+            50,
+            "session history (50 tokens) + prompt (10 tokens) + max_new_tokens (8) = 68 exceeds the context length 64"),
+        ["session history + prompt fill the context"] = new(
+            r => r.TokenIds = new TokenIds { Ids = { Ids(4) } },
+            60,
+            "session history (60 tokens) + prompt (4 tokens) = 64 leaves no room for new tokens in the context length 64"),
+    };
+
+    public static TheoryData<string> BadCaseNames() => new(BadCases.Keys);
+
+    [Theory]
+    [MemberData(nameof(BadCaseNames))]
+    public void Bad_input_is_invalid_argument_naming_the_field_and_its_limit(string caseName)
+    {
+        BadCase bad = BadCases[caseName];
+        GenerateRequest request = GoodRequest();
+        bad.Change(request);
+
+        RpcException error = Reject(request, TestTokenizers.Gpt2, Limits, bad.SessionHistory);
+
+        Assert.True(error.StatusCode == StatusCode.InvalidArgument, $"{caseName}: status {error.StatusCode}, message \"{error.Status.Detail}\"");
+        foreach (string part in bad.MessageParts)
+        {
+            Assert.True(error.Status.Detail.Contains(part, StringComparison.Ordinal), $"{caseName}: message \"{error.Status.Detail}\" does not contain \"{part}\"");
+        }
+    }
+
+    [Fact]
+    public void Messages_read_as_documented_with_production_sized_limits()
+    {
+        var limits = new ModelLimits(ContextLength: 2048, VocabularySize: 50257, MaxNewTokensLimit: 4096);
+
+        Assert.Equal("sampling.max_new_tokens must be in [1, 4096]; got 0",
+            Reject(GoodRequest(r => r.Sampling.MaxNewTokens = 0), TestTokenizers.Gpt2, limits).Status.Detail);
+        Assert.Equal("prompt token id 70000 at index 3 is outside the vocabulary [0, 50257)",
+            Reject(GoodRequest(r => r.TokenIds = new TokenIds { Ids = { 1, 2, 3, 70000 } }), TestTokenizers.Gpt2, limits).Status.Detail);
+        Assert.Equal("prompt (12 tokens) + max_new_tokens (2048) = 2060 exceeds the context length 2048",
+            Reject(GoodRequest(r => { r.TokenIds = new TokenIds { Ids = { Ids(12) } }; r.Sampling.MaxNewTokens = 2048; }), TestTokenizers.Gpt2, limits).Status.Detail);
+    }
+
+    [Fact]
+    public void Unset_fields_get_their_defaults()
+    {
+        var request = new GenerateRequest { Text = "Hello world" };
+
+        GenerationRequest validated = GenerateRequestValidator.Validate(request, "tiny-gpt2", TestTokenizers.Gpt2, Limits, 0, "req-1", () => 42UL);
+
+        Assert.Equal("req-1", validated.RequestId);
+        Assert.Equal("tiny-gpt2", validated.Model);
+        Assert.Null(validated.SessionId);
+        Assert.Equal(new ResolvedSampling(Temperature: 1f, TopK: 0, TopP: 1f, RepetitionPenalty: 1f, Seed: 42UL, MaxNewTokens: 16), validated.Sampling);
+        Assert.Equal(TestTokenizers.Gpt2.Encode("Hello world"), validated.PromptTokens);
+        Assert.Empty(validated.StopSequences);
+        Assert.Empty(validated.StopTokenIds);
+        Assert.False(validated.IgnoreEos);
+        Assert.False(validated.Logprobs);
+        Assert.Equal(0, validated.TopLogprobs);
+    }
+
+    [Fact]
+    public void Set_fields_are_kept()
+    {
+        GenerateRequest request = GoodRequest(r =>
+        {
+            r.SessionId = "s-1";
+            r.Logprobs = true;
+            r.TopLogprobs = 20;
+            r.Sampling = new SamplingParameters
+            {
+                Temperature = 0f,
+                TopK = 5,
+                TopP = 0.9f,
+                RepetitionPenalty = 1.2f,
+                Seed = 7,
+                MaxNewTokens = 32,
+                Stop = { "\n\n", "END", "END" },
+                StopTokenIds = { 1023, 5, 5 },
+                IgnoreEos = true,
+            };
+        });
+
+        GenerationRequest validated = GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, 0, "r", () => throw new InvalidOperationException("the seed was set"));
+
+        Assert.Equal(new ResolvedSampling(0f, 5, 0.9f, 1.2f, 7UL, 32), validated.Sampling);
+        Assert.Equal("s-1", validated.SessionId);
+        Assert.Equal(["\n\n", "END"], validated.StopSequences);
+        Assert.Equal([1023, 5], validated.StopTokenIds);
+        Assert.True(validated.IgnoreEos);
+        Assert.True(validated.Logprobs);
+        Assert.Equal(20, validated.TopLogprobs);
+    }
+
+    [Fact]
+    public void Top_logprobs_alone_turns_logprobs_on()
+    {
+        GenerationRequest validated = Validate(GoodRequest(r => r.TopLogprobs = 3), TestTokenizers.Gpt2);
+
+        Assert.True(validated.Logprobs && validated.TopLogprobs == 3, $"logprobs {validated.Logprobs}, top {validated.TopLogprobs}");
+    }
+
+    [Fact]
+    public void Default_max_new_tokens_is_capped_by_what_the_context_leaves()
+    {
+        GenerationRequest oneShot = Validate(GoodRequest(r => r.TokenIds = new TokenIds { Ids = { Ids(60) } }), TestTokenizers.Gpt2);
+        GenerationRequest sessionTurn = Validate(GoodRequest(r => r.TokenIds = new TokenIds { Ids = { Ids(10) } }), TestTokenizers.Gpt2, sessionHistory: 51);
+        GenerationRequest roomy = Validate(GoodRequest(), TestTokenizers.Gpt2, limits: Limits with { DefaultMaxNewTokens = 1000 });
+
+        Assert.Equal(4, oneShot.Sampling.MaxNewTokens);
+        Assert.Equal(3, sessionTurn.Sampling.MaxNewTokens);
+        Assert.True(roomy.Sampling.MaxNewTokens == Limits.MaxNewTokensLimit, $"a default above the limit should be capped at {Limits.MaxNewTokensLimit}, got {roomy.Sampling.MaxNewTokens}");
+    }
+
+    [Fact]
+    public void Limits_themselves_are_allowed()
+    {
+        GenerationRequest validated = Validate(GoodRequest(r =>
+        {
+            r.TokenIds = new TokenIds { Ids = { Ids(32) } };
+            r.Sampling.MaxNewTokens = 32; // 32 + 32 = the context length, exactly
+            r.Sampling.Temperature = 0f;
+            r.Sampling.TopP = 1f;
+            r.Sampling.Stop.Add(["12345678", "a", "b", "c"]);
+            r.Sampling.StopTokenIds.Add([0, 1023]);
+            r.TopLogprobs = 20;
+        }), TestTokenizers.Gpt2);
+        GenerationRequest longText = Validate(GoodRequest(r => r.Text = new string('a', 100)), TestTokenizers.Gpt2, limits: Limits with { ContextLength = 1000 });
+
+        Assert.Equal(32, validated.Sampling.MaxNewTokens);
+        Assert.Equal(TestTokenizers.Gpt2.Encode(new string('a', 100)), longText.PromptTokens);
+    }
+
+    [Fact]
+    public void Seed_is_drawn_when_unset()
+    {
+        ulong first = Validate(GoodRequest(), TestTokenizers.Gpt2).Sampling.Seed;
+        ulong second = Validate(GoodRequest(), TestTokenizers.Gpt2).Sampling.Seed;
+
+        Assert.True(first != second, $"two requests without a seed both got {first}");
+    }
+
+    [Fact]
+    public void Fresh_text_prompt_gets_BOS_when_the_tokenizer_adds_it()
+    {
+        CheckpointTokenizer tokenizer = TestTokenizers.SentencePiece;
+
+        GenerationRequest validated = Validate(GoodRequest(r => r.Text = "the weather"), tokenizer);
+
+        Assert.Equal(tokenizer.BosTokenId, validated.PromptTokens[0]);
+        Assert.Equal(tokenizer.Encode("the weather"), validated.PromptTokens);
+    }
+
+    [Fact]
+    public void BOS_is_left_out_when_asked_or_when_continuing_a_session()
+    {
+        CheckpointTokenizer tokenizer = TestTokenizers.SentencePiece;
+        IReadOnlyList<int> bare = tokenizer.Encode("the weather", addBos: false);
+
+        GenerationRequest notAsked = Validate(GoodRequest(r => { r.Text = "the weather"; r.AddSpecialTokens = false; }), tokenizer);
+        GenerationRequest laterTurn = Validate(GoodRequest(r => r.Text = "the weather"), tokenizer, sessionHistory: 5);
+        GenerationRequest askedExplicitly = Validate(GoodRequest(r => { r.Text = "the weather"; r.AddSpecialTokens = true; }), tokenizer);
+
+        Assert.Equal(bare, notAsked.PromptTokens);
+        Assert.Equal(bare, laterTurn.PromptTokens);
+        Assert.Equal([tokenizer.BosTokenId!.Value, .. bare], askedExplicitly.PromptTokens);
+    }
+
+    [Fact]
+    public void Tokenizer_that_does_not_add_BOS_gets_none_even_when_asked()
+    {
+        CheckpointTokenizer tokenizer = TestTokenizers.Gpt2; // defines BOS (<|endoftext|>) but does not add it
+
+        GenerationRequest validated = Validate(GoodRequest(r => { r.Text = "Hello"; r.AddSpecialTokens = true; }), tokenizer);
+
+        Assert.Equal(tokenizer.Encode("Hello", addBos: false), validated.PromptTokens);
+    }
+
+    [Fact]
+    public void Token_id_prompt_gets_BOS_once()
+    {
+        CheckpointTokenizer tokenizer = TestTokenizers.SentencePiece;
+        int bos = tokenizer.BosTokenId!.Value;
+
+        GenerationRequest without = Validate(GoodRequest(r => r.TokenIds = new TokenIds { Ids = { 100, 101 } }), tokenizer);
+        GenerationRequest with = Validate(GoodRequest(r => r.TokenIds = new TokenIds { Ids = { bos, 100, 101 } }), tokenizer);
+        GenerationRequest sessionTurn = Validate(GoodRequest(r => r.TokenIds = new TokenIds { Ids = { 100, 101 } }), tokenizer, sessionHistory: 3);
+
+        Assert.Equal([bos, 100, 101], without.PromptTokens);
+        Assert.Equal([bos, 100, 101], with.PromptTokens);
+        Assert.Equal([100, 101], sessionTurn.PromptTokens);
+    }
+
+    [Fact]
+    public void BOS_counts_against_the_context()
+    {
+        // 30 ids + BOS = 31, + 33 = 64 fits the context; the same with 34 would not.
+        var limits = Limits with { MaxNewTokensLimit = 64 };
+        GenerateRequest fits = GoodRequest(r => { r.TokenIds = new TokenIds { Ids = { Ids(30) } }; r.Sampling.MaxNewTokens = 33; });
+        GenerateRequest overflows = GoodRequest(r => { r.TokenIds = new TokenIds { Ids = { Ids(30) } }; r.Sampling.MaxNewTokens = 34; });
+
+        Assert.Equal(31, Validate(fits, TestTokenizers.SentencePiece, limits: limits).PromptTokens.Count);
+        Assert.Equal("prompt (31 tokens) + max_new_tokens (34) = 65 exceeds the context length 64",
+            Reject(overflows, TestTokenizers.SentencePiece, limits).Status.Detail);
+    }
+
+    [Fact]
+    public void Korean_text_prompt_is_tokenized_by_the_model_tokenizer()
+    {
+        foreach (CheckpointTokenizer tokenizer in new[] { TestTokenizers.Gpt2, TestTokenizers.SentencePiece })
+        {
+            GenerationRequest validated = Validate(GoodRequest(r => r.Text = "오늘 날씨 어때?"), tokenizer, limits: Limits with { ContextLength = 1000 });
+
+            Assert.Equal("오늘 날씨 어때?", tokenizer.Decode(validated.PromptTokens));
+        }
+    }
+
+    private static GenerateRequest GoodRequest(Action<GenerateRequest>? change = null)
+    {
+        var request = new GenerateRequest { Text = "Hello", Sampling = new SamplingParameters() };
+        change?.Invoke(request);
+        return request;
+    }
+
+    private static GenerationRequest Validate(GenerateRequest request, CheckpointTokenizer tokenizer, int sessionHistory = 0, ModelLimits? limits = null) =>
+        GenerateRequestValidator.Validate(request, "model", tokenizer, limits ?? Limits, sessionHistory, "request");
+
+    private static RpcException Reject(GenerateRequest request, CheckpointTokenizer tokenizer, ModelLimits limits, int sessionHistory = 0)
+    {
+        try
+        {
+            GenerationRequest accepted = GenerateRequestValidator.Validate(request, "model", tokenizer, limits, sessionHistory, "request");
+            throw new Xunit.Sdk.XunitException($"expected INVALID_ARGUMENT, but the request was accepted as {accepted}");
+        }
+        catch (RpcException e)
+        {
+            return e;
+        }
+    }
+}
