@@ -246,17 +246,13 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         sequence.TimeToFirstToken ??= sequence.Clock.Elapsed;
         sequence.Tokens.Add(token.TokenId);
         sequence.Generated++;
-        var (delta, stoppedByText) = sequence.Text.Append(token.TokenId);
-        var finish = stoppedByText ? FinishReason.Stop : _responses.FinishReasonAfter(sequence, token.TokenId);
-        var response = _responses.ForToken(sequence, token, delta);
+        var delta = sequence.Text.Push(token.TokenId);
+        var finish = delta.Stopped ? FinishReason.Stop : _responses.FinishReasonAfter(sequence, token.TokenId);
+        var response = _responses.ForToken(sequence, token, delta.Text);
         if (finish == FinishReason.Unspecified)
         {
             sequence.Output.Write(response);
             return;
-        }
-        if (!stoppedByText)
-        {
-            response.Text += sequence.Text.Flush();
         }
         Finish(sequence, finish, response);
     }
@@ -267,7 +263,11 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         {
             return;
         }
-        last ??= new GenerateResponse { Text = reason == FinishReason.Cancelled ? "" : sequence.Text.Flush() };
+        last ??= new GenerateResponse();
+        if (!sequence.Text.Stopped)
+        {
+            last.Text += sequence.Text.Finish().Text; // what was held back for a stop sequence that never came
+        }
         _responses.Complete(sequence, reason, last);
         sequence.Output.Write(last);
         sequence.Output.Complete();

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Cluster.Gateway.Requests;
+using Cluster.Gateway.Streaming;
 
 namespace Cluster.Gateway.Scheduling;
 
@@ -8,7 +9,7 @@ namespace Cluster.Gateway.Scheduling;
 /// their KV caches, what it has generated, and where its output goes. Owned by the scheduler loop: only that loop
 /// reads or writes it (the gRPC handler only reads <see cref="Output"/>).
 /// </summary>
-internal sealed class RunningSequence(GenerationRequest request, string stageSessionId, IReadOnlyList<int> history, int cachedLength, SequenceText text)
+internal sealed class RunningSequence(GenerationRequest request, string stageSessionId, IReadOnlyList<int> history, int cachedLength, TextStream text)
 {
     public GenerationRequest Request { get; } = request;
 
@@ -31,7 +32,7 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
     /// <summary>The most positions this sequence can reach: what the stages reserve for it.</summary>
     public int ReserveTokens => HistoryLength + Request.PromptTokens.Count + Request.Sampling.MaxNewTokens;
 
-    public SequenceText Text { get; } = text;
+    public TextStream Text { get; } = text;
 
     public SequenceOutput Output { get; } = new();
 

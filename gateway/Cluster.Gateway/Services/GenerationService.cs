@@ -3,6 +3,7 @@ using Cluster.Contracts.Sessions;
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Requests;
 using Cluster.Gateway.Scheduling;
+using Cluster.Gateway.Streaming;
 using Grpc.Core;
 
 namespace Cluster.Gateway.Services;
@@ -19,10 +20,10 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
         RunningSequence? submitted = null;
         try
         {
-            var validated = RequestValidation.ValidateGenerate(request, model, turn?.Snapshot.History.Length ?? 0, requestId);
+            var validated = GenerateRequestValidator.Validate(request, model.Name, model.Tokenizer, model.Limits, turn?.Snapshot.History.Length ?? 0, requestId);
             var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
             var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, turn?.Snapshot.History ?? [], turn?.Snapshot.CachedLength ?? 0,
-                RequestValidation.CreateText(validated, model));
+                TextStream.Create(model.Tokenizer, validated.StopSequences));
             replica.Scheduler.Submit(sequence);
             submitted = sequence;
             using var cancel = cancellation.Register(() => replica.Scheduler.Cancel(sequence));
@@ -43,9 +44,8 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
     public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
     {
         var model = await catalog.GetAsync(request.Model, context.CancellationToken);
-        RequestValidation.CheckTextLength("text", request.Text, model.Limits);
         var response = new TokenizeResponse();
-        foreach (var id in model.Tokenizer.Encode(request.Text, request.HasAddSpecialTokens ? request.AddSpecialTokens : null))
+        foreach (var id in TokenizerRequestValidator.Tokenize(request, model.Tokenizer, model.Limits))
         {
             response.Tokens.Add(new Token { Id = id, Piece = model.Tokenizer.TokenPiece(id), Special = model.Tokenizer.IsSpecialToken(id) });
         }
@@ -55,15 +55,13 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
     public override async Task<CountTokensResponse> CountTokens(CountTokensRequest request, ServerCallContext context)
     {
         var model = await catalog.GetAsync(request.Model, context.CancellationToken);
-        RequestValidation.CheckTextLength("text", request.Text, model.Limits);
-        return new CountTokensResponse { Count = (uint)model.Tokenizer.CountTokens(request.Text, request.HasAddSpecialTokens ? request.AddSpecialTokens : null) };
+        return new CountTokensResponse { Count = (uint)TokenizerRequestValidator.CountTokens(request, model.Tokenizer, model.Limits) };
     }
 
     public override async Task<DetokenizeResponse> Detokenize(DetokenizeRequest request, ServerCallContext context)
     {
         var model = await catalog.GetAsync(request.Model, context.CancellationToken);
-        RequestValidation.CheckTokenIds("token_ids", request.TokenIds, model.Limits);
-        return new DetokenizeResponse { Text = model.Tokenizer.Decode(request.TokenIds, request.SkipSpecialTokens) };
+        return new DetokenizeResponse { Text = TokenizerRequestValidator.Detokenize(request, model.Tokenizer, model.Limits) };
     }
 
     public override async Task<CreateSessionResponse> CreateSession(CreateSessionRequest request, ServerCallContext context)

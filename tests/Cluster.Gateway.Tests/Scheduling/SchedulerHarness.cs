@@ -2,6 +2,7 @@ using Cluster.Contracts.Api;
 using Cluster.Contracts.Stages;
 using Cluster.Gateway.Requests;
 using Cluster.Gateway.Scheduling;
+using Cluster.Gateway.Streaming;
 using Cluster.Testing;
 using Cluster.Tokenizers;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -46,7 +47,7 @@ internal sealed class SchedulerHarness : IAsyncDisposable
         var request = new GenerationRequest($"req-{Interlocked.Increment(ref _requests)}", "fake", prompt, sessionId,
             new ResolvedSampling(0f, 0, 1f, 1f, 7, maxNewTokens), [], stopTokenIds ?? [], false, true, 0);
         var sequence = new RunningSequence(request, sessionId ?? request.RequestId, history ?? [], cachedLength,
-            new SequenceText(Tokenizer.CreateStreamingDetokenizer()));
+            TextStream.Create(Tokenizer, []));
         Scheduler.Submit(sequence);
         return sequence;
     }

@@ -1,0 +1,114 @@
+using System.Net;
+using Cluster.Contracts;
+using Cluster.Contracts.Api;
+using Cluster.Contracts.Stages;
+using Cluster.Silo.Hosting;
+using Cluster.Testing;
+using Grpc.Net.Client;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using Orleans.TestingHost;
+
+namespace Cluster.Gateway.Tests.EndToEnd;
+
+/// <summary>
+/// The whole product in one test process: N in-process silos hosting the stages of a tiny checkpoint written in
+/// Hugging Face format, and the real gateway on a loopback Kestrel port, reached by a real gRPC client.
+/// </summary>
+internal sealed class ClusterUnderTest : IAsyncDisposable
+{
+    public const string ModelName = "tiny";
+
+    private readonly TempDirectory _checkpoint;
+    private readonly InProcessTestCluster _cluster;
+    private readonly WebApplication _gateway;
+    private readonly GrpcChannel _channel;
+
+    private ClusterUnderTest(TempDirectory checkpoint, InProcessTestCluster cluster, WebApplication gateway, GrpcChannel channel)
+    {
+        _checkpoint = checkpoint;
+        _cluster = cluster;
+        _gateway = gateway;
+        _channel = channel;
+        Client = new Generation.GenerationClient(channel);
+    }
+
+    public Generation.GenerationClient Client { get; }
+
+    public string CheckpointPath => _checkpoint.Path;
+
+    public IGrainFactory Grains => _cluster.Client;
+
+    public int SiloCount => _cluster.Silos.Count;
+
+    public IStageGrain Stage(int stage, int replica = 0) => Grains.GetGrain<IStageGrain>(new StageKey(ModelName, replica, stage).ToString());
+
+    public static async Task<ClusterUnderTest> StartAsync(int silos, int stages, TinyModelOptions? model = null, IDictionary<string, string?>? settings = null)
+    {
+        var checkpoint = TinyCheckpoint.WriteTemporary((model ?? TinyModelOptions.Llama) with { Tokenizer = TinyTokenizer.Gpt2Bpe });
+        var configuration = new Dictionary<string, string?>
+        {
+            ["Cluster:Models:0:Name"] = ModelName,
+            ["Cluster:Models:0:Path"] = checkpoint.Path,
+            ["Cluster:Models:0:Stages"] = stages.ToString(),
+            ["Cluster:Models:0:Replicas"] = "1",
+            ["Logging:LogLevel:Default"] = "Warning",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            configuration[key] = value;
+        }
+        var config = new ConfigurationBuilder().AddInMemoryCollection(configuration).Build();
+
+        var builder = new InProcessTestClusterBuilder((short)silos);
+        builder.Options.AssumeHomogenousSilosForTesting = false; // or the test cluster skips our stage placement
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.UseClusterStages(config);
+            silo.Configure<SiloMessagingOptions>(o => o.AssumeHomogenousSilosForTesting = false);
+        });
+        builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+
+        // Content root in the checkpoint folder: the gateway's own appsettings.json (Kestrel on :5000) must not apply here.
+        var web = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = checkpoint.Path });
+        web.Configuration.AddConfiguration(config);
+        web.Logging.SetMinimumLevel(LogLevel.Warning);
+        web.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        web.Services.AddSingleton<IGrainFactory>(cluster.Client);
+        web.Services.AddClusterGateway(web.Configuration);
+        var gateway = web.Build();
+        gateway.MapClusterGateway();
+        await gateway.StartAsync();
+        var address = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var channel = GrpcChannel.ForAddress(address);
+        var underTest = new ClusterUnderTest(checkpoint, cluster, gateway, channel);
+        await underTest.WaitUntilServingAsync();
+        return underTest;
+    }
+
+    /// <summary>ListModels answers once every stage has loaded; bounded so a stuck load fails the test with its reason.</summary>
+    private async Task WaitUntilServingAsync()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await Client.ListModelsAsync(new ListModelsRequest(), cancellationToken: timeout.Token);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _channel.Dispose();
+        await _gateway.StopAsync();
+        await _gateway.DisposeAsync();
+        await _cluster.StopAllSilosAsync();
+        await _cluster.DisposeAsync();
+        _checkpoint.Dispose();
+    }
+}

@@ -1,0 +1,33 @@
+using Cluster.Engine.Generation;
+using Cluster.Engine.Model;
+using Cluster.Engine.Sampling;
+using Cluster.Tokenizers;
+
+namespace Cluster.Gateway.Tests.EndToEnd;
+
+/// <summary>The single-process engine on the same checkpoint: what the cluster's output must equal token for token.</summary>
+internal sealed class ReferenceEngine : IDisposable
+{
+    private readonly ModelShard _model;
+
+    public ReferenceEngine(string checkpointPath)
+    {
+        _model = ModelShard.Load(checkpointPath);
+        Tokenizer = CheckpointTokenizer.Load(checkpointPath);
+    }
+
+    public CheckpointTokenizer Tokenizer { get; }
+
+    private IReadOnlyList<int> Eos => Tokenizer.EosTokenIds.Count > 0 ? Tokenizer.EosTokenIds : _model.Config.EosTokenIds;
+
+    public List<int> Generate(string prompt, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f) =>
+        Generate(Tokenizer.Encode(prompt), maxNewTokens, temperature, seed, topK, topP);
+
+    public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f)
+    {
+        var parameters = new SamplingParameters { Temperature = temperature, TopK = topK, TopP = topP, Seed = seed, MaxNewTokens = maxNewTokens };
+        return new SequenceGenerator(_model).Generate(promptIds, parameters, Eos).Select(t => t.TokenId).ToList();
+    }
+
+    public void Dispose() => _model.Dispose();
+}

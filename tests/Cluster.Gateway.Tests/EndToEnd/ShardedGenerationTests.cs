@@ -1,0 +1,96 @@
+using Cluster.Contracts.Api;
+using Grpc.Core;
+
+namespace Cluster.Gateway.Tests.EndToEnd;
+
+/// <summary>The sharded cluster, through the real gateway, produces exactly what the single-process engine produces.</summary>
+public sealed class ShardedGenerationTests
+{
+    private static readonly string[] Prompts = ["Hello, world", "오늘 날씨 어때?", "The quick brown fox jumps over", "def main():\n    return 42"];
+
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(3, 3)]
+    public async Task GreedyOutputEqualsTheSingleProcessEngineTokenForToken(int silos, int stages)
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos, stages);
+        using var reference = new ReferenceEngine(cluster.CheckpointPath);
+        foreach (var prompt in Prompts)
+        {
+            var expected = reference.Generate(prompt, maxNewTokens: 12);
+            var (tokens, last) = await GenerateAsync(cluster, new GenerateRequest { Text = prompt, Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 12 } });
+            Assert.True(expected.SequenceEqual(tokens),
+                $"{silos} silos / {stages} stages, prompt '{prompt}': engine [{string.Join(",", expected)}], cluster [{string.Join(",", tokens)}].");
+            Assert.Equal((uint)reference.Tokenizer.Encode(prompt).Count, last.Usage.PromptTokens);
+            Assert.Equal((uint)tokens.Count, last.Usage.GeneratedTokens);
+        }
+    }
+
+    [Fact]
+    public async Task SixteenConcurrentGenerationsEachEqualTheirSoloRun()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        using var reference = new ReferenceEngine(cluster.CheckpointPath);
+        var prompts = Enumerable.Range(0, 16).Select(i => $"{Prompts[i % Prompts.Length]} #{i}").ToList();
+        var maxNew = Enumerable.Range(0, 16).Select(i => 6 + i % 5).ToList();
+
+        var runs = prompts.Select((p, i) => GenerateAsync(cluster, new GenerateRequest { Text = p, Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = (uint)maxNew[i] } })).ToList();
+        var results = await Task.WhenAll(runs);
+
+        for (var i = 0; i < prompts.Count; i++)
+        {
+            var solo = reference.Generate(prompts[i], maxNew[i]);
+            Assert.True(solo.SequenceEqual(results[i].Tokens), $"Request {i} '{prompts[i]}': solo [{string.Join(",", solo)}], concurrent [{string.Join(",", results[i].Tokens)}].");
+        }
+    }
+
+    [Fact]
+    public async Task SeededSamplingIsReproducibleThroughTheClusterAndMatchesTheEngine()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        using var reference = new ReferenceEngine(cluster.CheckpointPath);
+        var request = new GenerateRequest { Text = "Once upon a time", Sampling = new SamplingParameters { Temperature = 1.3f, TopK = 40, TopP = 0.95f, Seed = 1234, MaxNewTokens = 16 } };
+
+        var first = await GenerateAsync(cluster, request);
+        var second = await GenerateAsync(cluster, request);
+        var engine = reference.Generate("Once upon a time", 16, temperature: 1.3f, seed: 1234, topK: 40, topP: 0.95f);
+        var otherSeed = await GenerateAsync(cluster, new GenerateRequest(request) { Sampling = new SamplingParameters(request.Sampling) { Seed = 99 } });
+
+        Assert.Equal(first.Tokens, second.Tokens);
+        Assert.True(engine.SequenceEqual(first.Tokens), $"engine [{string.Join(",", engine)}], cluster [{string.Join(",", first.Tokens)}].");
+        Assert.False(first.Tokens.SequenceEqual(otherSeed.Tokens), $"Seeds 1234 and 99 gave the same 16 tokens [{string.Join(",", first.Tokens)}]; sampling ignores the seed.");
+    }
+
+    [Fact]
+    public async Task ListModelsShowsTheStagesOfAReplicaOnDifferentSilos()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 3, stages: 3);
+        var models = await cluster.Client.ListModelsAsync(new ListModelsRequest());
+        var model = Assert.Single(models.Models);
+        var stages = Assert.Single(model.Replicas).Stages;
+        Assert.Equal(3, stages.Count);
+        Assert.True(stages.Select(s => s.Silo).Distinct().Count() == 3, $"Stages ran on [{string.Join(", ", stages.Select(s => s.Silo))}].");
+        Assert.Equal(0u, stages[0].FirstLayer);
+        Assert.Equal(model.Layers, stages[^1].EndLayer);
+        for (var s = 1; s < stages.Count; s++)
+        {
+            Assert.Equal(stages[s - 1].EndLayer, stages[s].FirstLayer);
+        }
+    }
+
+    internal static async Task<(List<int> Tokens, GenerateResponse Last)> GenerateAsync(ClusterUnderTest cluster, GenerateRequest request)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var call = cluster.Client.Generate(request, cancellationToken: timeout.Token);
+        var tokens = new List<int>();
+        GenerateResponse? last = null;
+        await foreach (var response in call.ResponseStream.ReadAllAsync(timeout.Token))
+        {
+            tokens.AddRange(response.TokenIds);
+            last = response;
+        }
+        Assert.NotNull(last);
+        Assert.NotEqual(FinishReason.Unspecified, last.FinishReason);
+        return (tokens, last);
+    }
+}
