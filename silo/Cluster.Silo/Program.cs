@@ -2,8 +2,8 @@ using Cluster.Silo.Hosting;
 using Microsoft.Extensions.Hosting;
 
 // Configuration: appsettings.json, then environment variables (Cluster__Stages__Device=cpu), then the command line
-// (--Cluster:SiloPort=11112). See appsettings.json for every setting.
-var builder = Host.CreateApplicationBuilder(args);
+// (--Cluster:SiloPort=11112). appsettings.json is read from next to the binary, whatever the working directory. See appsettings.json for every setting.
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.UseOrleans(silo => silo
     .UseClusterMembership(builder.Configuration)
     .UseClusterStages(builder.Configuration));
