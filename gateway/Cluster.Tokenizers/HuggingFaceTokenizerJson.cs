@@ -102,7 +102,7 @@ internal static class HuggingFaceTokenizerJson
     /// The pre-tokenizer as steps: ByteLevel (add_prefix_space, use_regex), Split (Regex or String pattern, any
     /// behavior, invert), Digits (individual_digits), and Sequences of them, nested or not.
     /// </summary>
-    private static PreTokenizerSequence ReadPreTokenizer(JsonNode? node, string path)
+    internal static PreTokenizerSequence ReadPreTokenizer(JsonNode? node, string path)
     {
         var objects = new List<JsonObject>();
         Flatten(node, objects, path);
