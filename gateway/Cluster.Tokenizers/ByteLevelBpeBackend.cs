@@ -1,17 +1,21 @@
 using System.Text;
-using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 
 namespace Cluster.Tokenizers;
 
 /// <summary>
-/// Byte-level BPE (GPT-2, Llama 3, Qwen2): Microsoft.ML.Tokenizers runs the pre-tokenizer regex and the merges;
-/// decoding is ours, because it is only a byte map and owning it lets the streaming decoder work on raw bytes.
+/// Byte-level BPE (GPT-2, Llama 3, Qwen2, SmolLM2). Encoding runs Hugging Face's pipeline in order: added tokens
+/// matched whole, normalization, the pre-tokenizer steps, then per word either the whole word's id (ignore_merges)
+/// or Microsoft.ML.Tokenizers' BPE merges on the word's UTF-8 bytes. Decoding is ours, because it is only a byte map
+/// and owning it lets the streaming decoder work on raw bytes.
 /// </summary>
 internal sealed class ByteLevelBpeBackend : TokenizerBackend
 {
-    private readonly BpeTokenizer _tokenizer;
-    private readonly NormalizationForm? _normalization;
+    private readonly BpeTokenizer _bpe;
+    private readonly PreTokenizerSequence _preTokenizer;
+    private readonly IReadOnlyList<NormalizationForm> _normalizations;
+    private readonly IReadOnlyDictionary<string, int>? _wholeWords;
+    private readonly AddedTokenMatcher _matcher;
     private readonly Dictionary<int, string> _pieces = [];
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
     private readonly Dictionary<int, AddedToken> _addedTokens = [];
@@ -22,7 +26,9 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
     /// (GPT-2's vocab.json + merges.txt checkpoints list "&lt;|endoftext|&gt;" there, not as an added token).</param>
     public ByteLevelBpeBackend(ByteLevelBpeModel model, IEnumerable<AddedToken> extraSpecialTokens)
     {
-        _normalization = model.Normalization;
+        _preTokenizer = model.PreTokenizer;
+        _normalizations = model.Normalizations;
+        _wholeWords = model.IgnoreMerges ? model.Vocabulary : null;
         foreach ((string piece, int id) in model.Vocabulary)
         {
             _pieces[id] = piece;
@@ -41,20 +47,11 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
         }
 
         VocabularySize = _pieces.Keys.Max() + 1;
-
-        // Added tokens are matched whole before the regex splits the rest, as Hugging Face does by default.
-        Dictionary<string, int>? matchedWhole = _addedTokens.Count == 0
-            ? null
-            : _addedTokens.Values.ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal);
+        _matcher = new AddedTokenMatcher(_addedTokens.Values);
         try
         {
-            _tokenizer = BpeTokenizer.Create(new BpeOptions(model.Vocabulary)
-            {
-                Merges = model.Merges,
-                ByteLevel = true,
-                PreTokenizer = new RegexPreTokenizer(new Regex(model.PreTokenizerPattern, RegexOptions.Compiled), matchedWhole),
-                SpecialTokens = matchedWhole,
-            });
+            // Only the merges are the library's: pre-tokenization and added tokens happen before it is called.
+            _bpe = BpeTokenizer.Create(new BpeOptions(model.Vocabulary) { Merges = model.Merges, ByteLevel = true });
         }
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException)
         {
@@ -66,9 +63,14 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
 
     public override int VocabularySize { get; }
 
-    public override IReadOnlyList<int> Encode(string text) => _tokenizer.EncodeToIds(Normalize(text));
+    public override IReadOnlyList<int> Encode(string text, bool allowSpecialTokens)
+    {
+        var ids = new List<int>();
+        Run(text, allowSpecialTokens, ids);
+        return ids;
+    }
 
-    public override int CountTokens(string text) => _tokenizer.CountTokens(Normalize(text));
+    public override int CountTokens(string text, bool allowSpecialTokens) => Run(text, allowSpecialTokens, ids: null);
 
     public override bool TryGetPiece(int id, out string piece) => _pieces.TryGetValue(id, out piece!);
 
@@ -101,5 +103,62 @@ internal sealed class ByteLevelBpeBackend : TokenizerBackend
         }
     }
 
-    private string Normalize(string text) => _normalization is { } form ? text.Normalize(form) : text;
+    /// <summary>Encodes into <paramref name="ids"/> when given; returns the number of ids either way.</summary>
+    private int Run(string text, bool allowSpecialTokens, List<int>? ids)
+    {
+        int count = 0;
+        foreach ((string segment, int? addedId) in _matcher.Split(text, allowSpecialTokens))
+        {
+            if (addedId is { } id)
+            {
+                ids?.Add(id);
+                count++;
+                continue;
+            }
+
+            foreach (string word in _preTokenizer.Words(Normalize(segment)))
+            {
+                if (_wholeWords is not null && _wholeWords.TryGetValue(ToByteLevel(word), out int wholeId))
+                {
+                    ids?.Add(wholeId);
+                    count++;
+                }
+                else if (ids is not null)
+                {
+                    int before = ids.Count;
+                    ids.AddRange(_bpe.EncodeToIds(word, considerPreTokenization: false, considerNormalization: false));
+                    count += ids.Count - before;
+                }
+                else
+                {
+                    count += _bpe.CountTokens(word, considerPreTokenization: false, considerNormalization: false);
+                }
+            }
+        }
+
+        return count;
+    }
+
+    private string Normalize(string text)
+    {
+        foreach (NormalizationForm form in _normalizations)
+        {
+            text = text.Normalize(form);
+        }
+
+        return text;
+    }
+
+    /// <summary>The word as the vocabulary spells it: each UTF-8 byte as its byte-level character ("Ġhello").</summary>
+    private static string ToByteLevel(string word)
+    {
+        byte[] bytes = Encoding.UTF8.GetBytes(word);
+        return string.Create(bytes.Length, bytes, static (chars, b) =>
+        {
+            for (int i = 0; i < b.Length; i++)
+            {
+                chars[i] = ByteLevelAlphabet.Encode(b[i]);
+            }
+        });
+    }
 }

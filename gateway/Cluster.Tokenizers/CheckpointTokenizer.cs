@@ -45,10 +45,16 @@ public sealed class CheckpointTokenizer
 
     /// <param name="text">The text to tokenize; added/special tokens written in it (e.g. "&lt;|endoftext|&gt;") are matched whole, as Hugging Face does.</param>
     /// <param name="addBos">Put BOS first; null follows the checkpoint (<see cref="AddsBosToken"/>).</param>
-    public IReadOnlyList<int> Encode(string text, bool? addBos = null)
+    /// <param name="allowSpecialTokens">
+    /// True (Hugging Face's default): special tokens spelled in the text become those tokens. False: they are encoded
+    /// as the plain text they are spelled with, so that untrusted input cannot inject "&lt;|im_start|&gt;system" or end a
+    /// turn early (Hugging Face's split_special_tokens). BOS from <paramref name="addBos"/> is added either way, and
+    /// non-special added tokens are still matched.
+    /// </param>
+    public IReadOnlyList<int> Encode(string text, bool? addBos = null, bool allowSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
-        IReadOnlyList<int> ids = _backend.Encode(text);
+        IReadOnlyList<int> ids = _backend.Encode(text, allowSpecialTokens);
         if (!ResolveAddBos(addBos))
         {
             return ids;
@@ -65,10 +71,10 @@ public sealed class CheckpointTokenizer
     }
 
     /// <summary>The number of ids <see cref="Encode"/> returns for the same arguments, without building the list.</summary>
-    public int CountTokens(string text, bool? addBos = null)
+    public int CountTokens(string text, bool? addBos = null, bool allowSpecialTokens = true)
     {
         ArgumentNullException.ThrowIfNull(text);
-        return _backend.CountTokens(text) + (ResolveAddBos(addBos) ? 1 : 0);
+        return _backend.CountTokens(text, allowSpecialTokens) + (ResolveAddBos(addBos) ? 1 : 0);
     }
 
     /// <exception cref="ArgumentOutOfRangeException">An id is not in the vocabulary.</exception>

@@ -14,8 +14,9 @@ internal static class Gpt2VocabAndMerges
             vocabPath,
             vocabulary,
             ReadMergesText(mergesPath),
-            PreTokenizerPatterns.Gpt2,
-            Normalization: null,
+            PreTokenizerSequence.Gpt2,
+            Normalizations: [],
+            IgnoreMerges: false,
             AddedTokens: [],
             TemplateBosToken: null);
     }

@@ -43,8 +43,9 @@ internal static class HuggingFaceTokenizerJson
             path,
             Gpt2VocabAndMerges.ReadVocabulary(vocab, path, "model.vocab"),
             ReadMerges(model["merges"], path),
-            ReadPreTokenizerPattern(root["pre_tokenizer"], path),
-            ReadNormalization(root["normalizer"], path),
+            ReadPreTokenizer(root["pre_tokenizer"], path),
+            ReadNormalizations(root["normalizer"], path),
+            JsonFile.Bool(model["ignore_merges"], path, "model.ignore_merges") ?? false,
             ReadAddedTokens(root["added_tokens"], path),
             ReadTemplateBosToken(root["post_processor"]));
     }
@@ -98,51 +99,31 @@ internal static class HuggingFaceTokenizerJson
     }
 
     /// <summary>
-    /// Turns the pre-tokenizer into one regex: ByteLevel with use_regex is GPT-2's pattern; a Split with a regex
-    /// (Llama 3, Qwen2, followed by ByteLevel without regex) is that regex.
+    /// The pre-tokenizer as steps: ByteLevel (add_prefix_space, use_regex), Split (Regex or String pattern, any
+    /// behavior, invert), Digits (individual_digits), and Sequences of them, nested or not.
     /// </summary>
-    private static string ReadPreTokenizerPattern(JsonNode? node, string path)
+    internal static PreTokenizerSequence ReadPreTokenizer(JsonNode? node, string path)
     {
-        var steps = new List<JsonObject>();
-        Flatten(node, steps, path);
+        var objects = new List<JsonObject>();
+        Flatten(node, objects, path);
 
-        string? wordPattern = null;
-        foreach (JsonObject step in steps)
+        var steps = new List<PreTokenizerStep>(objects.Count);
+        foreach (JsonObject step in objects)
         {
             string? type = JsonFile.String(step["type"], path, "pre_tokenizer.type");
-            switch (type)
+            steps.Add(type switch
             {
-                case "ByteLevel":
-                    if (JsonFile.Bool(step["add_prefix_space"], path, "pre_tokenizer.add_prefix_space") == true)
-                    {
-                        throw new InvalidDataException($"{path}: ByteLevel pre-tokenizer with add_prefix_space true is not supported.");
-                    }
-
-                    if (JsonFile.Bool(step["use_regex"], path, "pre_tokenizer.use_regex") ?? true)
-                    {
-                        wordPattern = CombineOnce(wordPattern, PreTokenizerPatterns.Gpt2, path);
-                    }
-
-                    break;
-                case "Split":
-                    wordPattern = CombineOnce(wordPattern, ReadSplitPattern(step, path), path);
-                    break;
-                default:
-                    throw new InvalidDataException($"{path}: pre-tokenizer \"{type}\" is not supported (supported: ByteLevel, Split, a Sequence of them).");
-            }
+                // Hugging Face requires add_prefix_space; a file without it gets the GPT-2 behaviour, no prefix.
+                "ByteLevel" => new ByteLevelStep(
+                    JsonFile.Bool(step["add_prefix_space"], path, "pre_tokenizer.add_prefix_space") ?? false,
+                    JsonFile.Bool(step["use_regex"], path, "pre_tokenizer.use_regex") ?? true),
+                "Split" => ReadSplit(step, path),
+                "Digits" => new DigitsStep(JsonFile.Bool(step["individual_digits"], path, "pre_tokenizer.individual_digits") ?? false),
+                _ => throw new InvalidDataException($"{path}: pre-tokenizer \"{type}\" is not supported (supported: ByteLevel, Split, Digits, and a Sequence of them)."),
+            });
         }
 
-        string pattern = wordPattern ?? PreTokenizerPatterns.WholeText;
-        try
-        {
-            _ = new Regex(pattern);
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidDataException($"{path}: the pre-tokenizer regex is not valid in .NET: {e.Message}", e);
-        }
-
-        return pattern;
+        return new PreTokenizerSequence(steps);
     }
 
     private static void Flatten(JsonNode? node, List<JsonObject> steps, string path)
@@ -175,51 +156,65 @@ internal static class HuggingFaceTokenizerJson
         }
     }
 
-    private static string CombineOnce(string? existing, string pattern, string path) =>
-        existing is null
-            ? pattern
-            : throw new InvalidDataException($"{path}: two regex-splitting pre-tokenizers in sequence (Split and ByteLevel with use_regex) are not supported.");
-
-    private static string ReadSplitPattern(JsonObject split, string path)
+    private static SplitStep ReadSplit(JsonObject split, string path)
     {
-        string behavior = JsonFile.String(split["behavior"], path, "pre_tokenizer.behavior") ?? "Isolated";
-        if (behavior != "Isolated" || JsonFile.Bool(split["invert"], path, "pre_tokenizer.invert") == true)
+        string behaviorName = JsonFile.String(split["behavior"], path, "pre_tokenizer.behavior") ?? "Isolated";
+        if (!Enum.GetNames<SplitBehavior>().Contains(behaviorName) || !Enum.TryParse(behaviorName, out SplitBehavior behavior))
         {
-            throw new InvalidDataException($"{path}: Split pre-tokenizer with behavior \"{behavior}\" (or invert) is not supported; only Isolated matches are.");
+            throw new InvalidDataException($"{path}: Split pre-tokenizer behavior \"{behaviorName}\" is not one of {string.Join(", ", Enum.GetNames<SplitBehavior>())}.");
         }
 
-        if (split["pattern"] is JsonObject pattern)
+        bool invert = JsonFile.Bool(split["invert"], path, "pre_tokenizer.invert") ?? false;
+        string pattern = split["pattern"] is JsonObject patternObject
+            ? JsonFile.String(patternObject["Regex"], path, "pre_tokenizer.pattern.Regex")
+                ?? (JsonFile.String(patternObject["String"], path, "pre_tokenizer.pattern.String") is { } literal ? Regex.Escape(literal) : null)
+                ?? throw new InvalidDataException($"{path}: Split pre-tokenizer needs \"pattern\": {{\"Regex\": ...}} or {{\"String\": ...}}.")
+            : throw new InvalidDataException($"{path}: Split pre-tokenizer needs \"pattern\": {{\"Regex\": ...}} or {{\"String\": ...}}.");
+
+        try
         {
-            if (JsonFile.String(pattern["Regex"], path, "pre_tokenizer.pattern.Regex") is { } regex)
-            {
-                return regex;
-            }
-
-            if (JsonFile.String(pattern["String"], path, "pre_tokenizer.pattern.String") is { } literal)
-            {
-                return Regex.Escape(literal);
-            }
+            return new SplitStep(new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant), behavior, invert);
         }
-
-        throw new InvalidDataException($"{path}: Split pre-tokenizer needs \"pattern\": {{\"Regex\": ...}} or {{\"String\": ...}}.");
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{path}: the Split pre-tokenizer's regex is not valid in .NET: {e.Message}", e);
+        }
     }
 
-    private static NormalizationForm? ReadNormalization(JsonNode? node, string path)
+    /// <summary>A Unicode normalizer, or a Sequence of them, as the forms to apply in order.</summary>
+    private static List<NormalizationForm> ReadNormalizations(JsonNode? node, string path)
+    {
+        var forms = new List<NormalizationForm>();
+        AddNormalizations(node, path, forms);
+        return forms;
+    }
+
+    private static void AddNormalizations(JsonNode? node, string path, List<NormalizationForm> forms)
     {
         if (node is null)
         {
-            return null;
+            return;
         }
 
         string? type = node is JsonObject obj ? JsonFile.String(obj["type"], path, "normalizer.type") : null;
-        return type switch
+        if (type == "Sequence" && node["normalizers"] is JsonArray children)
+        {
+            foreach (JsonNode? child in children)
+            {
+                AddNormalizations(child, path, forms);
+            }
+
+            return;
+        }
+
+        forms.Add(type switch
         {
             "NFC" => NormalizationForm.FormC,
             "NFKC" => NormalizationForm.FormKC,
             "NFD" => NormalizationForm.FormD,
             "NFKD" => NormalizationForm.FormKD,
-            _ => throw new InvalidDataException($"{path}: normalizer {node.ToJsonString()} is not supported for byte-level BPE (supported: none, NFC, NFKC, NFD, NFKD)."),
-        };
+            _ => throw new InvalidDataException($"{path}: normalizer {node.ToJsonString()} is not supported for byte-level BPE (supported: none, NFC, NFKC, NFD, NFKD, and a Sequence of them)."),
+        });
     }
 
     private static List<AddedToken> ReadAddedTokens(JsonNode? node, string path)

@@ -5,7 +5,4 @@ internal static class PreTokenizerPatterns
 {
     /// <summary>GPT-2's pattern, what the Hugging Face ByteLevel pre-tokenizer applies when use_regex is true.</summary>
     public const string Gpt2 = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-
-    /// <summary>The whole text as one word: ByteLevel with use_regex false and no Split before it.</summary>
-    public const string WholeText = @"[\s\S]+";
 }

@@ -10,6 +10,7 @@ namespace Cluster.Tokenizers;
 internal sealed class SentencePieceBackend : TokenizerBackend
 {
     private readonly SentencePieceTokenizer _tokenizer;
+    private readonly SentencePieceTokenizer _tokenizerWithoutSpecialTokens;
     private readonly Dictionary<int, string> _pieces = [];
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
     private readonly HashSet<int> _specialIds = [];
@@ -19,13 +20,13 @@ internal sealed class SentencePieceBackend : TokenizerBackend
     /// <param name="addedTokens">tokenizer_config.json's added_tokens_decoder: matched whole in the input, like Hugging Face does.</param>
     public SentencePieceBackend(string modelPath, IReadOnlyList<AddedToken> addedTokens)
     {
-        Dictionary<string, int>? matchedWhole = addedTokens.Count == 0
-            ? null
-            : addedTokens.ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal);
-        using FileStream stream = File.OpenRead(modelPath);
+        byte[] modelBytes = File.ReadAllBytes(modelPath);
         try
         {
-            _tokenizer = SentencePieceTokenizer.Create(stream, false, false, matchedWhole);
+            // The library matches the added tokens it is given whole; a second instance without the special ones
+            // encodes text that spells them as plain text (Encode with allowSpecialTokens false).
+            _tokenizer = Create(modelBytes, addedTokens);
+            _tokenizerWithoutSpecialTokens = Create(modelBytes, addedTokens.Where(t => !t.Special).ToArray());
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -76,11 +77,13 @@ internal sealed class SentencePieceBackend : TokenizerBackend
 
     public int ModelEosId { get; }
 
-    public override IReadOnlyList<int> Encode(string text) =>
-        _tokenizer.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false, considerPreTokenization: true, considerNormalization: true);
+    public override IReadOnlyList<int> Encode(string text, bool allowSpecialTokens) =>
+        (allowSpecialTokens ? _tokenizer : _tokenizerWithoutSpecialTokens)
+            .EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false, considerPreTokenization: true, considerNormalization: true);
 
-    public override int CountTokens(string text) =>
-        _tokenizer.CountTokens(text, addBeginningOfSentence: false, addEndOfSentence: false, considerPreTokenization: true, considerNormalization: true);
+    public override int CountTokens(string text, bool allowSpecialTokens) =>
+        (allowSpecialTokens ? _tokenizer : _tokenizerWithoutSpecialTokens)
+            .CountTokens(text, addBeginningOfSentence: false, addEndOfSentence: false, considerPreTokenization: true, considerNormalization: true);
 
     public override bool TryGetPiece(int id, out string piece) => _pieces.TryGetValue(id, out piece!);
 
@@ -127,6 +130,15 @@ internal sealed class SentencePieceBackend : TokenizerBackend
         // Only one space is the dummy prefix: a lone "▁" piece first, then "▁the", means the text began with a space.
         atStart = false;
         destination.AddRange(Encoding.UTF8.GetBytes(text));
+    }
+
+    private static SentencePieceTokenizer Create(byte[] model, IReadOnlyList<AddedToken> matchedWhole)
+    {
+        using var stream = new MemoryStream(model, writable: false);
+        // Never add BOS / EOS here: the checkpoint's configuration decides that (TokenizerBackend).
+        return SentencePieceTokenizer.Create(
+            stream, false, false,
+            matchedWhole.Count == 0 ? null : matchedWhole.ToDictionary(t => t.Content, t => t.Id, StringComparer.Ordinal));
     }
 
     /// <summary>Byte-fallback pieces are spelled "&lt;0xNN&gt;" with two upper-case hex digits.</summary>

@@ -15,9 +15,11 @@ internal abstract class TokenizerBackend
     /// <summary>Highest id that means something (vocabulary, added or special token) plus one.</summary>
     public abstract int VocabularySize { get; }
 
-    public abstract IReadOnlyList<int> Encode(string text);
+    /// <param name="allowSpecialTokens">Whether special tokens written in the text are encoded as those tokens; when
+    /// false they are encoded as the plain text they are spelled with (non-special added tokens are still matched).</param>
+    public abstract IReadOnlyList<int> Encode(string text, bool allowSpecialTokens);
 
-    public abstract int CountTokens(string text);
+    public abstract int CountTokens(string text, bool allowSpecialTokens);
 
     public abstract bool TryGetPiece(int id, out string piece);
 

@@ -1,3 +1,6 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using Cluster.Testing;
 using Cluster.Tokenizers;
 
@@ -14,8 +17,11 @@ internal static class TokenizerDirectories
     public const string Gpt2FullJson = "GPT-2 full, tokenizer.json";
     public const string Gpt2FullVocabMerges = "GPT-2 full, vocab.json + merges.txt";
     public const string SentencePiece = "SentencePiece with byte fallback";
+    public const string SmolLm2Json = "GPT-2 first 1024 ids, SmolLM2 pre-tokenizer (Digits + ByteLevel)";
+    public const string Llama3Json = "GPT-2 first 1024 ids, Llama 3 pre-tokenizer (Split + ByteLevel) and ignore_merges";
+    public const string Qwen2Json = "GPT-2 first 1024 ids, Qwen2 normalizer (NFC) and pre-tokenizer (Split + ByteLevel)";
 
-    public static readonly string[] All = [Gpt2SubsetJson, Gpt2SubsetVocabMerges, Gpt2FullJson, Gpt2FullVocabMerges, SentencePiece];
+    public static readonly string[] All = [Gpt2SubsetJson, Gpt2SubsetVocabMerges, Gpt2FullJson, Gpt2FullVocabMerges, SentencePiece, SmolLm2Json, Llama3Json, Qwen2Json];
 
     private static readonly string Root = Path.Combine(Path.GetTempPath(), "cluster-tokenizer-tests-" + Guid.NewGuid().ToString("N"));
     private static readonly Dictionary<string, Lazy<(string Directory, TokenizerFileInfo Info, CheckpointTokenizer Tokenizer)>> Written = new()
@@ -25,6 +31,9 @@ internal static class TokenizerDirectories
         [Gpt2FullJson] = Lazy("gpt2-full-json", d => TinyTokenizerFiles.WriteGpt2Bpe(d, 50257, writeTokenizerJson: true, writeVocabAndMerges: false)),
         [Gpt2FullVocabMerges] = Lazy("gpt2-full-vocab", d => TinyTokenizerFiles.WriteGpt2Bpe(d, 50257, writeTokenizerJson: false, writeVocabAndMerges: true)),
         [SentencePiece] = Lazy("sentencepiece", TinyTokenizerFiles.WriteSentencePiece),
+        [SmolLm2Json] = Lazy("smollm2-json", d => WriteRewritten(d, Gpt2SubsetJson, HuggingFaceBlocks.MakeSmolLm2)),
+        [Llama3Json] = Lazy("llama3-json", d => WriteRewritten(d, Gpt2SubsetJson, HuggingFaceBlocks.MakeLlama3)),
+        [Qwen2Json] = Lazy("qwen2-json", d => WriteRewritten(d, Gpt2SubsetJson, HuggingFaceBlocks.MakeQwen2)),
     };
 
     static TokenizerDirectories()
@@ -66,6 +75,34 @@ internal static class TokenizerDirectories
         }
 
         return copy;
+    }
+
+    /// <summary>A copy of a written checkpoint whose tokenizer.json is changed by <paramref name="change"/>.</summary>
+    public static string Rewritten(string name, Action<JsonObject> change)
+    {
+        string directory = CopyOf(name);
+        RewriteTokenizerJson(directory, change);
+        return directory;
+    }
+
+    private static TokenizerFileInfo WriteRewritten(string directory, string baseName, Action<JsonObject> change)
+    {
+        System.IO.Directory.CreateDirectory(directory);
+        foreach (string file in System.IO.Directory.GetFiles(Directory(baseName)))
+        {
+            File.Copy(file, Path.Combine(directory, Path.GetFileName(file)));
+        }
+
+        RewriteTokenizerJson(directory, change);
+        return Info(baseName);
+    }
+
+    private static void RewriteTokenizerJson(string directory, Action<JsonObject> change)
+    {
+        string path = Path.Combine(directory, "tokenizer.json");
+        JsonObject json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+        change(json);
+        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
     }
 
     private static Lazy<(string, TokenizerFileInfo, CheckpointTokenizer)> Lazy(string folder, Func<string, TokenizerFileInfo> write) => new(() =>

@@ -92,13 +92,5 @@ public sealed class TokenizerJsonVariantsTests
             { "type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false } ] }
         """)!.AsObject();
 
-    private static string RewriteTokenizerJson(Action<JsonObject> change)
-    {
-        string directory = TokenizerDirectories.CopyOf(TokenizerDirectories.Gpt2SubsetJson);
-        string path = Path.Combine(directory, "tokenizer.json");
-        JsonObject json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
-        change(json);
-        File.WriteAllText(path, json.ToJsonString());
-        return directory;
-    }
+    private static string RewriteTokenizerJson(Action<JsonObject> change) => TokenizerDirectories.Rewritten(TokenizerDirectories.Gpt2SubsetJson, change);
 }
