@@ -17,6 +17,7 @@ STAGES=${STAGES:-$SILOS}
 GRPC_PORT=${GRPC_PORT:-5000}
 REDIS=${REDIS:-}
 LOGS=${LOGS:-$(mktemp -d /tmp/cluster-local.XXXXXX)}
+mkdir -p "$LOGS"
 CONFIGURATION=${CONFIGURATION:-Release}
 
 if [[ ! -f "$MODEL/config.json" ]]; then
