@@ -6,7 +6,8 @@
 #   scripts/cluster-local.sh                       # models/default, 2 silos, 2 stages, gateway on :5000
 #   MODEL=/models/SmolLM2-135M SILOS=3 scripts/cluster-local.sh
 #
-# Set REDIS=host:port to use Redis membership instead (what separate machines use).
+# Set REDIS=host:port to use Redis membership instead (what separate machines use). SILO_ARGS and GATEWAY_ARGS
+# add settings, e.g. SILO_ARGS="--Cluster:Stages:CpuThreads=1".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,11 +47,11 @@ trap stop INT TERM EXIT
 
 for ((i = 0; i < SILOS; i++)); do
   dotnet "$SILO_DLL" "${shared[@]}" --Cluster:SiloPort=$((11111 + i)) --Cluster:GatewayPort=$((30000 + i)) \
-    --Cluster:PrimarySiloPort=11111 >"$LOGS/silo-$i.log" 2>&1 &
+    --Cluster:PrimarySiloPort=11111 ${SILO_ARGS:-} >"$LOGS/silo-$i.log" 2>&1 &
   pids+=($!)
 done
 dotnet "$GATEWAY_DLL" "${shared[@]}" --Cluster:GatewayPort=30000 \
-  --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$GRPC_PORT" >"$LOGS/gateway.log" 2>&1 &
+  --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$GRPC_PORT" ${GATEWAY_ARGS:-} >"$LOGS/gateway.log" 2>&1 &
 pids+=($!)
 
 # Ready when ListModels answers: every stage has loaded its layers on its silo.

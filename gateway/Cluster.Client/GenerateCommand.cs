@@ -204,6 +204,12 @@ internal sealed class GenerationResult
             await output.WriteLineAsync(
                 $"Timings: queue {Show.Milliseconds(timings.QueueSeconds)}, time to first token {Show.Milliseconds(timings.TimeToFirstTokenSeconds)}, " +
                 $"total {Show.Milliseconds(timings.TotalSeconds)}, {rate} tokens/s");
+            foreach (StageTiming stage in timings.Stages)
+            {
+                await output.WriteLineAsync(
+                    $"  stage {stage.Stage} on {stage.Silo}: compute {Show.Milliseconds(stage.ComputeSeconds)}, " +
+                    $"overhead {Show.Milliseconds(stage.OverheadSeconds)} over {timings.Steps} steps");
+            }
         }
     }
 }

@@ -79,7 +79,7 @@ internal sealed class ModelCatalog(
             var first = descriptions[0];
             var eos = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : first.EosTokenIds;
             var scheduler = new ReplicaScheduler(pipeline, new ReplicaCapacity(descriptions), schedulerOptions.Value,
-                new TokenResponses(tokenizer, eos), loggers.CreateLogger<ReplicaScheduler>());
+                new TokenResponses(tokenizer, eos, descriptions.Select(d => d.Silo).ToList()), loggers.CreateLogger<ReplicaScheduler>());
             replicas.Add(new ServedReplica(r, keys, stages, descriptions, pipeline, scheduler));
             logger.LogInformation("Model {Model} replica {Replica}: {Stages}", deployment.Name, r,
                 string.Join(", ", descriptions.Select(d => $"layers [{d.FirstLayer},{d.EndLayer}) on {d.Silo}")));

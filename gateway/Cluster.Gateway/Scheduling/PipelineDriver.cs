@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Cluster.Contracts.Stages;
 
 namespace Cluster.Gateway.Scheduling;
@@ -8,7 +9,8 @@ internal sealed record PipelineOutcome(
     IReadOnlyList<string> MissingSessions,
     IReadOnlyList<string> OverBudgetSessions,
     StageKey? RefusedBy,
-    double[] StageComputeSeconds);
+    double[] StageComputeSeconds,
+    double[] StageRoundTripSeconds);
 
 /// <summary>
 /// Carries one micro-batch through a replica's stages, hop by hop: the gateway drives every hop, so a stage grain
@@ -23,17 +25,20 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
     {
         HiddenStates? hidden = null;
         var computeSeconds = new double[stages.Count];
+        var roundTripSeconds = new double[stages.Count];
         for (var s = 0; s < stages.Count; s++)
         {
+            var started = Stopwatch.GetTimestamp();
             var result = await stages[s].Forward(new StageBatch(stepId, entries, hidden));
+            roundTripSeconds[s] = Stopwatch.GetElapsedTime(started).TotalSeconds;
             computeSeconds[s] = result.ComputeSeconds;
             if (!result.Computed)
             {
-                return new PipelineOutcome([], result.MissingSessions, result.OverBudgetSessions, keys[s], computeSeconds);
+                return new PipelineOutcome([], result.MissingSessions, result.OverBudgetSessions, keys[s], computeSeconds, roundTripSeconds);
             }
             if (s == stages.Count - 1)
             {
-                return new PipelineOutcome(result.Tokens, [], [], null, computeSeconds);
+                return new PipelineOutcome(result.Tokens, [], [], null, computeSeconds, roundTripSeconds);
             }
             hidden = result.Hidden ?? throw new InvalidOperationException($"Stage {keys[s]} returned no hidden states for step {stepId}.");
         }

@@ -202,6 +202,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             {
                 var sequence = chunk.Sequence;
                 sequence.InFlight = false;
+                sequence.Steps.Add(outcome);
                 if (outcome.MissingSessions.Contains(sequence.StageSessionId))
                 {
                     _logger.LogInformation("Stage {Stage} no longer holds {Session}; replaying its {Tokens} tokens.", outcome.RefusedBy, sequence.StageSessionId, sequence.ComputedLength);
@@ -224,6 +225,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         {
             var sequence = chunk.Sequence;
             sequence.InFlight = false;
+            sequence.Steps.Add(outcome);
             sequence.ComputedLength = chunk.Start + chunk.Length;
             if (chunk.Samples)
             {

@@ -48,6 +48,9 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
 
     public TimeSpan? TimeToFirstToken { get; set; }
 
+    /// <summary>Pipeline steps this sequence took part in, and per stage their compute and round-trip seconds.</summary>
+    public StepTimings Steps { get; } = new();
+
     /// <summary>Tokens not yet in the caches (a prompt still being prefilled, or the last sampled token).</summary>
     public int PendingTokens => Tokens.Count - ComputedLength;
 }

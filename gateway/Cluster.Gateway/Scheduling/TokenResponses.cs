@@ -5,7 +5,7 @@ using Cluster.Tokenizers;
 namespace Cluster.Gateway.Scheduling;
 
 /// <summary>Builds the streamed messages of a model's requests: tokens with their log-probabilities, and the final usage and timings.</summary>
-internal sealed class TokenResponses(CheckpointTokenizer tokenizer, IReadOnlyList<int> eosTokenIds)
+internal sealed class TokenResponses(CheckpointTokenizer tokenizer, IReadOnlyList<int> eosTokenIds, IReadOnlyList<string> stageSilos)
 {
     public FinishReason FinishReasonAfter(RunningSequence sequence, int tokenId)
     {
@@ -50,6 +50,17 @@ internal sealed class TokenResponses(CheckpointTokenizer tokenizer, IReadOnlyLis
             QueueSeconds = (sequence.QueueTime ?? elapsed).TotalSeconds,
             TimeToFirstTokenSeconds = (sequence.TimeToFirstToken ?? elapsed).TotalSeconds,
             TotalSeconds = elapsed.TotalSeconds,
+            Steps = (uint)sequence.Steps.Count,
         };
+        for (var s = 0; s < sequence.Steps.ComputeSeconds.Count; s++)
+        {
+            last.Timings.Stages.Add(new StageTiming
+            {
+                Stage = (uint)s,
+                Silo = s < stageSilos.Count ? stageSilos[s] : "",
+                ComputeSeconds = sequence.Steps.ComputeSeconds[s],
+                OverheadSeconds = Math.Max(0, sequence.Steps.RoundTripSeconds[s] - sequence.Steps.ComputeSeconds[s]),
+            });
+        }
     }
 }

@@ -25,6 +25,8 @@ public sealed class ReplicaSchedulerTests
             Assert.Equal(FinishReason.Length, last.FinishReason);
             Assert.Equal((uint)expected.Count, last.Usage.GeneratedTokens);
             Assert.Equal((uint)(3 + i), last.Usage.PromptTokens);
+            Assert.True(last.Timings.Steps == expected.Count && last.Timings.Stages.Count == 2,
+                $"Sequence {i}: expected {expected.Count} steps (one prefill, then a decode per further token) timed on 2 stages; got {last.Timings.Steps} steps on {last.Timings.Stages.Count} stages.");
         }
         Assert.Equal(0, harness.Capacity.Reserved);
     }

@@ -28,7 +28,7 @@ internal sealed class SchedulerHarness : IAsyncDisposable
         var descriptions = Stages.Select(s => s.Describe().Result).ToList();
         Capacity = new ReplicaCapacity(descriptions);
         Scheduler = new ReplicaScheduler(new PipelineDriver(Stages, keys), Capacity, options ?? new SchedulerOptions(),
-            new TokenResponses(Tokenizer, eosTokenIds ?? []), NullLogger.Instance);
+            new TokenResponses(Tokenizer, eosTokenIds ?? [], descriptions.Select(d => d.Silo).ToList()), NullLogger.Instance);
     }
 
     public static CheckpointTokenizer Tokenizer => SharedTokenizer.Value.Tokenizer;
