@@ -30,7 +30,7 @@ run_cluster() { # name silos stages silo-args
     sleep 1
   done
   dotnet "$LOADTEST" gateway "${LOAD[@]}" --json "$OUT/$name.json" || true
-  kill -INT $cluster; wait $cluster || true
+  kill -TERM $cluster; wait $cluster || true
 }
 run_cluster b-one-silo 1 1 ""
 run_cluster c-two-stages 2 2 "--Cluster:Stages:CpuThreads=1"
