@@ -19,6 +19,7 @@ internal sealed class ModelCatalog(
     ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private readonly Dictionary<string, Task<ServedModel>> _models = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _stopping = new();
 
     public IReadOnlyCollection<string> Names => _models.Keys;
 
@@ -74,7 +75,7 @@ internal sealed class ModelCatalog(
         {
             var keys = deployment.StageKeys(r).ToList();
             var stages = keys.Select(k => grains.GetGrain<IStageGrain>(k.ToString())).ToList();
-            var descriptions = await Task.WhenAll(stages.Select(s => s.Describe()));
+            var descriptions = await DescribeAsync(deployment.Name, stages, logger);
             var pipeline = new PipelineDriver(stages, keys);
             var first = descriptions[0];
             var eos = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : first.EosTokenIds;
@@ -91,10 +92,37 @@ internal sealed class ModelCatalog(
         return new ServedModel(deployment, tokenizer, limits, eosIds, replicas);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>
+    /// Asks every stage to describe itself, which activates it and loads its layers. Retried with backoff while the
+    /// silos are still starting (or a stage's silo is being replaced): readiness stays off meanwhile, requests wait.
+    /// </summary>
+    private async Task<StageDescription[]> DescribeAsync(string model, List<IStageGrain> stages, ILogger logger)
+    {
+        var delay = TimeSpan.FromMilliseconds(500);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await Task.WhenAll(stages.Select(s => s.Describe()));
+            }
+            catch (Exception ex) when (ex is not ArgumentException && !_stopping.IsCancellationRequested)
+            {
+                logger.LogWarning("Stages of {Model} not ready (attempt {Attempt}): {Reason}; retrying in {Delay}.", model, attempt, ex.Message, delay);
+                await Task.Delay(delay, _stopping.Token);
+                delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(10).Ticks));
+            }
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        _stopping.Cancel();
+        return Task.CompletedTask;
+    }
 
     public async ValueTask DisposeAsync()
     {
+        _stopping.Dispose();
         foreach (var model in _models.Values.Where(m => m.IsCompletedSuccessfully))
         {
             await (await model).DisposeAsync();
