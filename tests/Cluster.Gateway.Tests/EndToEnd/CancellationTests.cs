@@ -59,7 +59,7 @@ public sealed class CancellationTests
         var solo = clock.Elapsed;
         await cluster.WaitForStagesAsync(s => s.Sessions == 0, "every stage to free the measuring run");
 
-        var deadline = DateTime.UtcNow + solo / 4;
+        var deadline = DateTime.UtcNow + solo / 8;
         using var call = cluster.Client.Generate(LongRequest("Run out of time"), deadline: deadline);
         var received = 0;
         var error = await Assert.ThrowsAsync<RpcException>(async () =>
@@ -70,7 +70,7 @@ public sealed class CancellationTests
             }
         });
         Assert.True(error.StatusCode == StatusCode.DeadlineExceeded,
-            $"A call with a deadline of {solo.TotalMilliseconds / 4:F0} ms (a solo run of {LongRun} tokens took {solo.TotalMilliseconds:F0} ms) " +
+            $"A call with a deadline of {solo.TotalMilliseconds / 8:F0} ms (a solo run of {LongRun} tokens took {solo.TotalMilliseconds:F0} ms) " +
             $"ended with {error.StatusCode}: {error.Status.Detail} after {received} tokens.");
 
         await cluster.WaitForStagesAsync(s => s.Sessions == 0 && s.KvBytes == 0, $"every stage to free the KV cache of the call whose deadline passed after {received} tokens");
