@@ -111,6 +111,9 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 _inFlight--;
                 Apply(completed);
                 break;
+            case SchedulerEvent.Released released:
+                _capacity.Release(released.ReservedPositions);
+                break;
         }
     }
 
@@ -207,6 +210,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 {
                     _logger.LogInformation("Stage {Stage} no longer holds {Session}; replaying its {Tokens} tokens.", outcome.RefusedBy, sequence.StageSessionId, sequence.ComputedLength);
                     sequence.ComputedLength = 0;
+                    sequence.CachedAtStart = 0;
                 }
                 if (outcome.OverBudgetSessions.Contains(sequence.StageSessionId))
                 {
@@ -272,8 +276,8 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         }
         _responses.Complete(sequence, reason, last);
         sequence.Output.Write(last);
+        Retire(sequence); // before the stream ends, so a client that sends its next request at once finds the room it left
         sequence.Output.Complete();
-        Retire(sequence);
     }
 
     private void Fail(RunningSequence sequence, Exception error)
@@ -282,27 +286,28 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         {
             return;
         }
-        sequence.Output.Complete(error);
         Retire(sequence);
+        sequence.Output.Complete(error);
     }
 
     private void Retire(RunningSequence sequence)
     {
         sequence.Finished = true;
         Interlocked.Decrement(ref _load);
-        if (_running.Remove(sequence))
-        {
-            _capacity.Release(sequence.ReserveTokens);
-        }
-        else
+        var reserved = _running.Remove(sequence) ? sequence.ReserveTokens : 0;
+        if (reserved == 0)
         {
             _waiting.Remove(sequence);
         }
         var keep = sequence.Request.SessionId is not null;
-        _ = ReleaseAsync(sequence.StageSessionId, keep);
+        _ = ReleaseAsync(sequence.StageSessionId, keep, reserved);
     }
 
-    private async Task ReleaseAsync(string stageSessionId, bool keep)
+    /// <summary>
+    /// Frees (or parks) the cache on every stage, then gives its reserved positions back to the replica: not before,
+    /// or the next admitted sequence could reach a stage ahead of the release and find no room there.
+    /// </summary>
+    private async Task ReleaseAsync(string stageSessionId, bool keep, int reservedPositions)
     {
         try
         {
@@ -312,6 +317,10 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         {
             // The stages' idle expiry frees what a lost release leaves behind.
             _logger.LogWarning(ex, "Releasing {Session} on the stages failed.", stageSessionId);
+        }
+        if (reservedPositions > 0)
+        {
+            _events.Writer.TryWrite(new SchedulerEvent.Released(reservedPositions));
         }
     }
 

@@ -22,8 +22,11 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
     /// <summary>How many leading <see cref="Tokens"/> the stages hold in their caches.</summary>
     public int ComputedLength { get; set; } = cachedLength;
 
-    /// <summary>Positions already cached when the request arrived (reported as cached prompt tokens).</summary>
-    public int CachedAtStart { get; } = cachedLength;
+    /// <summary>
+    /// Positions the stages held when the request arrived (reported as cached prompt tokens); 0 once a stage turned
+    /// out to have lost them and the history was replayed.
+    /// </summary>
+    public int CachedAtStart { get; set; } = cachedLength;
 
     public int HistoryLength { get; } = history.Count;
 

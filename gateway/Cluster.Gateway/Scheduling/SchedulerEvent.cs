@@ -8,4 +8,7 @@ internal abstract record SchedulerEvent
     public sealed record Cancelled(RunningSequence Sequence) : SchedulerEvent;
 
     public sealed record Completed(long StepId, IReadOnlyList<PlannedChunk> Chunks, PipelineOutcome? Outcome, Exception? Error) : SchedulerEvent;
+
+    /// <summary>The stages freed (or parked) a retired sequence's cache: its reserved positions are the replica's again.</summary>
+    public sealed record Released(int ReservedPositions) : SchedulerEvent;
 }

@@ -6,33 +6,130 @@ namespace Cluster.Gateway.Tests.EndToEnd;
 /// <summary>Every bad request gets its status and a message naming the field and the limit; the server keeps serving.</summary>
 public sealed class BadInputTests
 {
-    public static TheoryData<string, GenerateRequest, StatusCode, string> Cases() => new()
+    /// <summary>Gateway:MaxNewTokensLimit for these tests: small, so a request can exceed it inside the context length.</summary>
+    private const int MaxNewTokensLimit = 64;
+
+    private const int ContextLength = 256;
+
+    private static SamplingParameters Sampling(Action<SamplingParameters> set)
     {
-        { "temperature NaN", new GenerateRequest { Text = "hi", Sampling = new SamplingParameters { Temperature = float.NaN } }, StatusCode.InvalidArgument, "temperature" },
-        { "negative temperature", new GenerateRequest { Text = "hi", Sampling = new SamplingParameters { Temperature = -1 } }, StatusCode.InvalidArgument, "temperature" },
-        { "top_p above 1", new GenerateRequest { Text = "hi", Sampling = new SamplingParameters { TopP = 1.5f } }, StatusCode.InvalidArgument, "top_p" },
-        { "top_p zero", new GenerateRequest { Text = "hi", Sampling = new SamplingParameters { TopP = 0f } }, StatusCode.InvalidArgument, "top_p" },
-        { "negative top_k", new GenerateRequest { Text = "hi", Sampling = new SamplingParameters { TopK = -1 } }, StatusCode.InvalidArgument, "top_k" },
-        { "zero max_new_tokens", new GenerateRequest { Text = "hi", Sampling = new SamplingParameters { MaxNewTokens = 0 } }, StatusCode.InvalidArgument, "max_new_tokens" },
-        { "empty prompt", new GenerateRequest { Text = "" }, StatusCode.InvalidArgument, "prompt" },
-        { "token id out of vocabulary", new GenerateRequest { TokenIds = new TokenIds { Ids = { 1, 2, 999_999 } } }, StatusCode.InvalidArgument, "999999" },
-        { "beyond the context length", new GenerateRequest { Text = "hi", Sampling = new SamplingParameters { MaxNewTokens = 100_000 } }, StatusCode.InvalidArgument, "max_new_tokens" },
-        { "unknown model", new GenerateRequest { Model = "no-such-model", Text = "hi" }, StatusCode.NotFound, "no-such-model" },
-        { "unknown session", new GenerateRequest { Text = "hi", SessionId = "no-such-session" }, StatusCode.NotFound, "no-such-session" },
+        var sampling = new SamplingParameters();
+        set(sampling);
+        return sampling;
+    }
+
+    /// <summary>Name, request, status, and what the message must mention (each, case-insensitive).</summary>
+    public static TheoryData<string, GenerateRequest, StatusCode, string[]> Cases() => new()
+    {
+        { "temperature NaN", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Temperature = float.NaN) }, StatusCode.InvalidArgument, ["temperature", "NaN"] },
+        { "negative temperature", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Temperature = -1) }, StatusCode.InvalidArgument, ["temperature", ">= 0", "-1"] },
+        { "infinite temperature", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Temperature = float.PositiveInfinity) }, StatusCode.InvalidArgument, ["temperature", "finite"] },
+        { "top_p above 1", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = 1.5f) }, StatusCode.InvalidArgument, ["top_p", "(0, 1]", "1.5"] },
+        { "top_p zero", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = 0f) }, StatusCode.InvalidArgument, ["top_p", "(0, 1]"] },
+        { "top_p negative", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = -0.5f) }, StatusCode.InvalidArgument, ["top_p", "-0.5"] },
+        { "top_p NaN", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = float.NaN) }, StatusCode.InvalidArgument, ["top_p", "NaN"] },
+        { "negative top_k", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopK = -1) }, StatusCode.InvalidArgument, ["top_k", ">= 0", "-1"] },
+        { "zero max_new_tokens", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MaxNewTokens = 0) }, StatusCode.InvalidArgument, ["max_new_tokens", $"{MaxNewTokensLimit}", "got 0"] },
+        { "max_new_tokens above the server's limit", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MaxNewTokens = MaxNewTokensLimit + 1) }, StatusCode.InvalidArgument, ["max_new_tokens", $"{MaxNewTokensLimit}", $"{MaxNewTokensLimit + 1}"] },
+        { "max_new_tokens far above the context", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MaxNewTokens = 100_000) }, StatusCode.InvalidArgument, ["max_new_tokens", "100000"] },
+        { "empty prompt text", new GenerateRequest { Text = "" }, StatusCode.InvalidArgument, ["prompt", "empty"] },
+        { "empty prompt token_ids", new GenerateRequest { TokenIds = new TokenIds() }, StatusCode.InvalidArgument, ["prompt", "token_ids"] },
+        { "no prompt at all", new GenerateRequest(), StatusCode.InvalidArgument, ["prompt", "empty"] },
+        { "token id out of vocabulary", new GenerateRequest { TokenIds = new TokenIds { Ids = { 1, 2, 999_999 } } }, StatusCode.InvalidArgument, ["999999", "vocabulary"] },
+        { "negative token id", new GenerateRequest { TokenIds = new TokenIds { Ids = { 1, -3 } } }, StatusCode.InvalidArgument, ["-3", "vocabulary"] },
+        {
+            "prompt + max_new_tokens beyond the context length",
+            new GenerateRequest { TokenIds = LongPrompt(200), AddSpecialTokens = false, Sampling = Sampling(s => s.MaxNewTokens = 60) },
+            StatusCode.InvalidArgument, ["prompt (200 tokens)", "max_new_tokens (60)", "260", $"context length {ContextLength}"]
+        },
+        {
+            "a prompt that fills the context, default max_new_tokens",
+            new GenerateRequest { TokenIds = LongPrompt(ContextLength), AddSpecialTokens = false },
+            StatusCode.InvalidArgument, [$"prompt ({ContextLength} tokens)", "no room", $"{ContextLength}"]
+        },
+        { "unknown model", new GenerateRequest { Model = "no-such-model", Text = "hi" }, StatusCode.NotFound, ["no-such-model", ClusterUnderTest.ModelName] },
+        { "unknown session", new GenerateRequest { Text = "hi", SessionId = "no-such-session" }, StatusCode.NotFound, ["no-such-session"] },
+        { "zero repetition_penalty", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.RepetitionPenalty = 0) }, StatusCode.InvalidArgument, ["repetition_penalty", "> 0"] },
+        { "negative repetition_penalty", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.RepetitionPenalty = -2) }, StatusCode.InvalidArgument, ["repetition_penalty", "-2"] },
+        { "top_logprobs above 20", new GenerateRequest { Text = "hi", TopLogprobs = 21 }, StatusCode.InvalidArgument, ["top_logprobs", "20", "21"] },
+        { "too many stop sequences", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Stop.AddRange(Enumerable.Range(0, 17).Select(i => $"stop{i}"))) }, StatusCode.InvalidArgument, ["stop", "17", "16"] },
+        { "a stop sequence too long", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Stop.Add(new string('x', 257))) }, StatusCode.InvalidArgument, ["stop[0]", "257", "256"] },
+        { "an empty stop sequence", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Stop.Add("")) }, StatusCode.InvalidArgument, ["stop[0]", "empty"] },
+        { "stop token id out of vocabulary", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.StopTokenIds.Add(5000)) }, StatusCode.InvalidArgument, ["stop_token_ids", "5000"] },
     };
 
     [Fact]
     public async Task EveryBadRequestGetsItsStatusAndTheServerKeepsServing()
     {
-        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        await using var cluster = await StartAsync();
+        var failures = new List<string>();
         foreach (var row in Cases())
         {
-            var (name, request, status, mentions) = ((string)row[0], (GenerateRequest)row[1], (StatusCode)row[2], (string)row[3]);
-            var error = await Assert.ThrowsAsync<RpcException>(() => ShardedGenerationTests.GenerateAsync(cluster, request));
-            Assert.True(error.StatusCode == status && error.Status.Detail.Contains(mentions, StringComparison.OrdinalIgnoreCase),
-                $"{name}: expected {status} mentioning '{mentions}'; got {error.StatusCode}: {error.Status.Detail}");
+            var (name, request, status, mentions) = ((string)row[0], (GenerateRequest)row[1], (StatusCode)row[2], (string[])row[3]);
+            try
+            {
+                var (tokens, _) = await ShardedGenerationTests.GenerateAsync(cluster, request);
+                failures.Add($"{name}: expected {status}; it generated {tokens.Count} tokens.");
+            }
+            catch (RpcException error) when (error.StatusCode != status || mentions.Any(m => !error.Status.Detail.Contains(m, StringComparison.OrdinalIgnoreCase)))
+            {
+                failures.Add($"{name}: expected {status} mentioning [{string.Join(", ", mentions.Select(m => $"'{m}'"))}]; got {error.StatusCode}: {error.Status.Detail}");
+            }
+            catch (RpcException)
+            {
+                // As expected.
+            }
         }
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
         var ok = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = "still up?", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 3 } });
         Assert.NotEmpty(ok.Tokens);
+    }
+
+    [Fact]
+    public async Task TheOtherCallsRefuseAnUnknownModelAndBadArgumentsToo()
+    {
+        await using var cluster = await StartAsync();
+        var client = cluster.Client;
+        var calls = new (string Name, Func<Task> Call, StatusCode Status, string Mentions)[]
+        {
+            ("Tokenize, unknown model", () => client.TokenizeAsync(new TokenizeRequest { Model = "no-such-model", Text = "hi" }).ResponseAsync, StatusCode.NotFound, "no-such-model"),
+            ("CountTokens, unknown model", () => client.CountTokensAsync(new CountTokensRequest { Model = "no-such-model", Text = "hi" }).ResponseAsync, StatusCode.NotFound, "no-such-model"),
+            ("Detokenize, unknown model", () => client.DetokenizeAsync(new DetokenizeRequest { Model = "no-such-model", TokenIds = { 1, 2 } }).ResponseAsync, StatusCode.NotFound, "no-such-model"),
+            ("CreateSession, unknown model", () => client.CreateSessionAsync(new CreateSessionRequest { Model = "no-such-model" }).ResponseAsync, StatusCode.NotFound, "no-such-model"),
+            ("DeleteSession, empty id", () => client.DeleteSessionAsync(new DeleteSessionRequest()).ResponseAsync, StatusCode.InvalidArgument, "session_id"),
+            ("DeleteSession, unknown id", () => client.DeleteSessionAsync(new DeleteSessionRequest { SessionId = "no-such-session" }).ResponseAsync, StatusCode.NotFound, "no-such-session"),
+            ("Detokenize, id out of vocabulary", () => client.DetokenizeAsync(new DetokenizeRequest { TokenIds = { 1, 999_999 } }).ResponseAsync, StatusCode.InvalidArgument, "999999"),
+        };
+        var failures = new List<string>();
+        foreach (var (name, call, status, mentions) in calls)
+        {
+            try
+            {
+                await call();
+                failures.Add($"{name}: expected {status}; it succeeded.");
+            }
+            catch (RpcException error) when (error.StatusCode != status || !error.Status.Detail.Contains(mentions, StringComparison.OrdinalIgnoreCase))
+            {
+                failures.Add($"{name}: expected {status} mentioning '{mentions}'; got {error.StatusCode}: {error.Status.Detail}");
+            }
+            catch (RpcException)
+            {
+                // As expected.
+            }
+        }
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+        Assert.NotEmpty((await client.TokenizeAsync(new TokenizeRequest { Text = "still up?" })).Tokens);
+    }
+
+    private static Task<ClusterUnderTest> StartAsync() => ClusterUnderTest.StartAsync(silos: 2, stages: 2, settings: new Dictionary<string, string?>
+    {
+        ["Gateway:MaxNewTokensLimit"] = MaxNewTokensLimit.ToString(),
+    });
+
+    private static TokenIds LongPrompt(int count)
+    {
+        var ids = new TokenIds();
+        ids.Ids.AddRange(Enumerable.Range(0, count).Select(i => 10 + i % 500));
+        return ids;
     }
 }

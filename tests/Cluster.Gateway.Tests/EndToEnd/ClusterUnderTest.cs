@@ -31,16 +31,23 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
     private readonly WebApplication _gateway;
     private readonly GrpcChannel _channel;
 
-    private ClusterUnderTest(TempDirectory checkpoint, InProcessTestCluster cluster, WebApplication gateway, GrpcChannel channel)
+    private ClusterUnderTest(TempDirectory checkpoint, InProcessTestCluster cluster, WebApplication gateway, GrpcChannel channel, int stages)
     {
         _checkpoint = checkpoint;
         _cluster = cluster;
         _gateway = gateway;
         _channel = channel;
+        Stages = stages;
         Client = new Generation.GenerationClient(channel);
     }
 
     public Generation.GenerationClient Client { get; }
+
+    /// <summary>The gateway's channel, for the other services it hosts (health, reflection).</summary>
+    public GrpcChannel Channel => _channel;
+
+    /// <summary>Stages per replica.</summary>
+    public int Stages { get; }
 
     public string CheckpointPath => _checkpoint.Path;
 
@@ -50,7 +57,9 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
 
     public IStageGrain Stage(int stage, int replica = 0) => Grains.GetGrain<IStageGrain>(new StageKey(ModelName, replica, stage).ToString());
 
-    public static async Task<ClusterUnderTest> StartAsync(int silos, int stages, TinyModelOptions? model = null, IDictionary<string, string?>? settings = null)
+    /// <param name="stageClock">The silos' stage clock (session expiry, turn timeouts); null: the system clock.</param>
+    public static async Task<ClusterUnderTest> StartAsync(
+        int silos, int stages, TinyModelOptions? model = null, IDictionary<string, string?>? settings = null, TimeProvider? stageClock = null)
     {
         var checkpoint = TinyCheckpoint.WriteTemporary((model ?? TinyModelOptions.Llama) with { Tokenizer = TinyTokenizer.Gpt2Bpe });
         var configuration = new Dictionary<string, string?>
@@ -71,6 +80,10 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
         builder.Options.AssumeHomogenousSilosForTesting = false; // or the test cluster skips our stage placement
         builder.ConfigureSilo((_, silo) =>
         {
+            if (stageClock is not null)
+            {
+                silo.Services.AddKeyedSingleton(StageClock.Key, stageClock); // before UseClusterStages, which only adds the system clock if none is there
+            }
             silo.UseClusterStages(config);
             silo.Configure<SiloMessagingOptions>(o => o.AssumeHomogenousSilosForTesting = false);
         });
@@ -90,10 +103,36 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
         await gateway.StartAsync();
         var address = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var channel = GrpcChannel.ForAddress(address);
-        var underTest = new ClusterUnderTest(checkpoint, cluster, gateway, channel);
+        var underTest = new ClusterUnderTest(checkpoint, cluster, gateway, channel, stages);
         await underTest.WaitUntilServingAsync();
         return underTest;
     }
+
+    /// <summary>Every stage of replica 0's own counts, in stage order.</summary>
+    public Task<StageStatus[]> StatusesAsync() => Task.WhenAll(Enumerable.Range(0, Stages).Select(s => Stage(s).GetStatus()));
+
+    /// <summary>
+    /// Polls replica 0's stages until <paramref name="condition"/> holds for every one of them; fails after
+    /// <paramref name="timeout"/> (default 30 s) naming <paramref name="what"/> and each stage's last counts.
+    /// </summary>
+    public async Task<StageStatus[]> WaitForStagesAsync(Func<StageStatus, bool> condition, string what, TimeSpan? timeout = null)
+    {
+        using var limit = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        var statuses = await StatusesAsync();
+        while (!statuses.All(condition))
+        {
+            if (limit.IsCancellationRequested)
+            {
+                Assert.Fail($"Timed out waiting for {what}; stages hold {Describe(statuses)}.");
+            }
+            await Task.Delay(10);
+            statuses = await StatusesAsync();
+        }
+        return statuses;
+    }
+
+    public static string Describe(IEnumerable<StageStatus> statuses) =>
+        string.Join("; ", statuses.Select((s, i) => $"stage {i}: {s.ActiveSessions} active + {s.IdleSessions} idle sessions, {s.KvBytes}/{s.KvBudgetBytes} bytes, {s.TokensComputed} tokens computed"));
 
     /// <summary>ListModels answers once every stage has loaded; bounded so a stuck load fails the test with its reason.</summary>
     private async Task WaitUntilServingAsync()

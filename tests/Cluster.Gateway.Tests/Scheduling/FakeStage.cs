@@ -8,13 +8,16 @@ namespace Cluster.Gateway.Tests.Scheduling;
 /// rule, answers MissingSessions like a real stage, and (last stage) "samples" a token that depends only on the
 /// position, so a replayed sequence must produce the same tokens. Records every batch it saw.
 /// </summary>
-internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe probe) : IStageGrain
+internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe probe, long kvBudgetBytes = 1 << 20) : IStageGrain
 {
     private readonly ConcurrentDictionary<string, int> _cached = new();
 
     public ConcurrentQueue<StageBatch> Batches { get; } = new();
 
     public ConcurrentQueue<(IReadOnlyList<string> Ids, bool Keep)> Releases { get; } = new();
+
+    /// <summary>While set, Release waits for it to complete: a release still on its way to the stage.</summary>
+    public TaskCompletionSource? HoldReleases { get; set; }
 
     /// <summary>Set to make the next Forward throw this.</summary>
     public Exception? FailNext { get; set; }
@@ -28,13 +31,17 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
 
     public Task<StageDescription> Describe() => Task.FromResult(new StageDescription(
         new StageKey("fake", 0, index), "llama", 4, index, index + 1, 4096, 1024, "silo", "cpu", "float32",
-        KvBudgetBytes: 1 << 20, KvBytesPerToken: 256, KvBlockTokens: 64, EosTokenIds: []));
+        KvBudgetBytes: kvBudgetBytes, KvBytesPerToken: 256, KvBlockTokens: 64, EosTokenIds: []));
 
     public async Task<StageResult> Forward(StageBatch batch)
     {
         if (index == 0)
         {
             probe.Entered();
+        }
+        foreach (var entry in batch.Entries)
+        {
+            probe.Log($"forward {index} {entry.SessionId}");
         }
         var leavesPipeline = index == stageCount - 1; // or earlier, when it refuses or fails
         try
@@ -75,9 +82,13 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
         }
     }
 
-    public Task Release(IReadOnlyList<string> sessionIds, bool keep)
+    public async Task Release(IReadOnlyList<string> sessionIds, bool keep)
     {
         Releases.Enqueue((sessionIds, keep));
+        if (HoldReleases is { } hold)
+        {
+            await hold.Task;
+        }
         if (!keep)
         {
             foreach (var id in sessionIds)
@@ -85,7 +96,10 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
                 _cached.TryRemove(id, out _);
             }
         }
-        return Task.CompletedTask;
+        foreach (var id in sessionIds)
+        {
+            probe.Log($"released {index} {id}");
+        }
     }
 
     public Task<int> ExpireIdleSessions() => Task.FromResult(0);
@@ -100,6 +114,11 @@ internal sealed class FakePipelineProbe
     private int _maxInPipeline;
 
     public int MaxInPipeline => Volatile.Read(ref _maxInPipeline);
+
+    /// <summary>What the stages saw, in order: "forward {stage} {session}" on entry, "released {stage} {session}" when done.</summary>
+    public ConcurrentQueue<string> Events { get; } = new();
+
+    public void Log(string e) => Events.Enqueue(e);
 
     public void Entered()
     {

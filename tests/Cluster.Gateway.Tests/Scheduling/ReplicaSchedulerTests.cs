@@ -28,7 +28,7 @@ public sealed class ReplicaSchedulerTests
             Assert.True(last.Timings.Steps == expected.Count && last.Timings.Stages.Count == 2,
                 $"Sequence {i}: expected {expected.Count} steps (one prefill, then a decode per further token) timed on 2 stages; got {last.Timings.Steps} steps on {last.Timings.Stages.Count} stages.");
         }
-        Assert.Equal(0, harness.Capacity.Reserved);
+        await WaitForAsync(() => harness.Capacity.Reserved == 0, "every sequence's reserved positions to come back once the stages released them");
     }
 
     [Fact]
@@ -103,7 +103,30 @@ public sealed class ReplicaSchedulerTests
         Assert.True(responses.Count < 1000, $"The cancelled sequence streamed {responses.Count} messages.");
         await WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
             "every stage to be told to free the cancelled sequence");
-        Assert.Equal(0, harness.Capacity.Reserved);
+        await WaitForAsync(() => harness.Capacity.Reserved == 0, "the cancelled sequence's reserved positions to come back");
+    }
+
+    [Fact]
+    public async Task ASequenceWaitingForRoomReachesNoStageBeforeEveryStageReleasedTheOneThatLeftIt()
+    {
+        // 64 positions per stage: room for one sequence of 4 + 10 positions (one block) at a time.
+        await using var harness = new SchedulerHarness(stageCount: 2, kvBudgetBytes: 64 * 256);
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Stages.ForEach(s => s.HoldReleases = hold);
+        var first = harness.Submit(promptLength: 4, maxNewTokens: 10);
+        var second = harness.Submit(promptLength: 4, maxNewTokens: 10);
+
+        Assert.Equal(FinishReason.Length, (await SchedulerHarness.ReadAllAsync(first))[^1].FinishReason);
+        await WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(first.StageSessionId))), "every stage to be asked to free the first sequence");
+        hold.SetResult();
+        Assert.Equal(ExpectedTokens(4, 10), SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(second)));
+
+        var events = harness.Probe.Events.ToList();
+        var firstForward = events.IndexOf($"forward 0 {second.StageSessionId}");
+        var releases = harness.Stages.Select((_, s) => events.IndexOf($"released {s} {first.StageSessionId}")).ToList();
+        var lastRelease = releases.Max();
+        Assert.True(releases.All(r => r >= 0) && firstForward > lastRelease,
+            $"The waiting sequence reached stage 0 at event {firstForward}, before every stage had released the first one (event {lastRelease}): [{string.Join("; ", events.Where(e => !e.StartsWith("forward 1")))}].");
     }
 
     [Fact]

@@ -21,9 +21,9 @@ internal sealed class SchedulerHarness : IAsyncDisposable
 
     private int _requests;
 
-    public SchedulerHarness(int stageCount, SchedulerOptions? options = null, IReadOnlyList<int>? eosTokenIds = null)
+    public SchedulerHarness(int stageCount, SchedulerOptions? options = null, IReadOnlyList<int>? eosTokenIds = null, long kvBudgetBytes = 1 << 20)
     {
-        Stages = Enumerable.Range(0, stageCount).Select(i => new FakeStage(i, stageCount, Probe)).ToList();
+        Stages = Enumerable.Range(0, stageCount).Select(i => new FakeStage(i, stageCount, Probe, kvBudgetBytes)).ToList();
         var keys = Enumerable.Range(0, stageCount).Select(i => new StageKey("fake", 0, i)).ToList();
         var descriptions = Stages.Select(s => s.Describe().Result).ToList();
         Capacity = new ReplicaCapacity(descriptions);
