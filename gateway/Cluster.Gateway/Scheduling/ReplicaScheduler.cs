@@ -300,24 +300,25 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             _waiting.Remove(sequence);
         }
         var keep = sequence.Request.SessionId is not null;
-        _ = ReleaseAsync(sequence.StageSessionId, keep, reserved);
+        _ = ReleaseAsync(sequence, keep, reserved);
     }
 
     /// <summary>
     /// Frees (or parks) the cache on every stage, then gives its reserved positions back to the replica: not before,
     /// or the next admitted sequence could reach a stage ahead of the release and find no room there.
     /// </summary>
-    private async Task ReleaseAsync(string stageSessionId, bool keep, int reservedPositions)
+    private async Task ReleaseAsync(RunningSequence sequence, bool keep, int reservedPositions)
     {
         try
         {
-            await _pipeline.ReleaseAsync([stageSessionId], keep);
+            await _pipeline.ReleaseAsync([sequence.StageSessionId], keep);
         }
         catch (Exception ex)
         {
             // The stages' idle expiry frees what a lost release leaves behind.
-            _logger.LogWarning(ex, "Releasing {Session} on the stages failed.", stageSessionId);
+            _logger.LogWarning(ex, "Releasing {Session} on the stages failed.", sequence.StageSessionId);
         }
+        sequence.StagesReleased.TrySetResult();
         if (reservedPositions > 0)
         {
             _events.Writer.TryWrite(new SchedulerEvent.Released(reservedPositions));

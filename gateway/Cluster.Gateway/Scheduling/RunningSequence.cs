@@ -41,6 +41,12 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
 
     public bool InFlight { get; set; }
 
+    /// <summary>
+    /// Completes once every stage has answered this sequence's release. A session's turn ends only after it, so the
+    /// next turn can never be overtaken by the previous turn's late "park this session" on a stage.
+    /// </summary>
+    public TaskCompletionSource StagesReleased { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public bool CancelRequested { get; set; }
 
     public bool Finished { get; set; }

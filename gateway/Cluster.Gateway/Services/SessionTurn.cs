@@ -60,6 +60,7 @@ internal sealed class SessionTurn(ISessionGrain grain, string sessionId, string 
         {
             // The failure already went to the client; the tokens computed so far still stand.
         }
+        await sequence.StagesReleased.Task;
         await grain.EndTurn(requestId, [.. sequence.Tokens], sequence.ComputedLength);
     }
 }
