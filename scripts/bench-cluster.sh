@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The cluster benchmark of docs/PERFORMANCE.md: the same load at 1, 8 and 32 concurrent streams against
-#   (a) the engine in one process (the baseline),
-#   (b) the cluster with one silo process (one stage),
+#   (a) the engine in one process (the baseline), with libtorch on every core and on one core,
+#   (b) the cluster with one silo process (one stage, libtorch on one core: the other is the gateway's and the
+#       load tool's, which on a real deployment run on other machines),
 #   (c) the cluster with 2 stages on 2 silo processes over loopback (one CPU thread each: a stage per core),
 # one after the other, so the ratios come from one run on one machine. Results: tables on the console and JSON
 # files in OUT. CHECKPOINT is a Hugging Face checkpoint directory (the docs use a GPT-2-small-sized random one).
@@ -18,6 +19,8 @@ LOADTEST=tests/Cluster.LoadTest/bin/Release/net10.0/cluster-loadtest.dll
 
 echo "== (a) engine in one process"
 dotnet "$LOADTEST" engine "$CHECKPOINT" "${LOAD[@]}" --json "$OUT/a-engine.json"
+echo "== (a1) engine in one process, one thread"
+dotnet "$LOADTEST" engine "$CHECKPOINT" --threads 1 "${LOAD[@]}" --json "$OUT/a1-engine-one-thread.json"
 
 run_cluster() { # name silos stages silo-args
   local name=$1 silos=$2 stages=$3 args=$4
@@ -32,6 +35,6 @@ run_cluster() { # name silos stages silo-args
   dotnet "$LOADTEST" gateway "${LOAD[@]}" --json "$OUT/$name.json" || true
   kill -TERM $cluster; wait $cluster || true
 }
-run_cluster b-one-silo 1 1 ""
+run_cluster b-one-silo 1 1 "--Cluster:Stages:CpuThreads=1"
 run_cluster c-two-stages 2 2 "--Cluster:Stages:CpuThreads=1"
 echo "Results in $OUT"

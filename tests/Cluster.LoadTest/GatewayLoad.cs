@@ -48,6 +48,7 @@ public sealed class GatewayLoad(Generation.GenerationClient client, string model
         var gaps = new List<double>(settings.MaxNewTokens);
         var tokens = 0;
         double? hopOverhead = null;
+        double? computePerStep = null;
         try
         {
             using var call = client.Generate(request);
@@ -71,9 +72,10 @@ public sealed class GatewayLoad(Generation.GenerationClient client, string model
                 if (response.Timings is { Steps: > 0 } timings && timings.Stages.Count > 0)
                 {
                     hopOverhead = timings.Stages.Sum(s => s.OverheadSeconds) / (timings.Steps * timings.Stages.Count);
+                    computePerStep = timings.Stages.Sum(s => s.ComputeSeconds) / timings.Steps;
                 }
             }
-            return new RequestRecord(first ?? clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, prompt.Length, tokens, gaps, null, hopOverhead);
+            return new RequestRecord(first ?? clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, prompt.Length, tokens, gaps, null, hopOverhead, computePerStep);
         }
         catch (RpcException error)
         {

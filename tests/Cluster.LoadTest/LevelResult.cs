@@ -13,7 +13,8 @@ public sealed record LevelResult(
     LatencySummary TimePerOutputToken,
     LatencySummary InterTokenLatency,
     LatencySummary EndToEnd,
-    LatencySummary HopOverhead)
+    LatencySummary HopOverhead,
+    LatencySummary ComputePerStep)
 {
     public double RequestsPerSecond => Completed / DurationSeconds;
 
@@ -31,6 +32,7 @@ public sealed record LevelResult(
             LatencySummary.From(ok.Where(r => r.TimePerOutputToken is not null).Select(r => r.TimePerOutputToken!.Value)),
             LatencySummary.From(ok.SelectMany(r => r.InterTokenLatencies)),
             LatencySummary.From(ok.Select(r => r.EndToEnd)),
-            LatencySummary.From(ok.Where(r => r.HopOverhead is not null).Select(r => r.HopOverhead!.Value)));
+            LatencySummary.From(ok.Where(r => r.HopOverhead is not null).Select(r => r.HopOverhead!.Value)),
+            LatencySummary.From(ok.Where(r => r.ComputePerStep is not null).Select(r => r.ComputePerStep!.Value)));
     }
 }

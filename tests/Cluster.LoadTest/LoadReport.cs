@@ -13,7 +13,7 @@ public static class LoadReport
             AnsiConsole.Profile.Width = 240; // a log file gets the whole row, not a wrapped 80-column table
         }
         var table = new Table().Border(TableBorder.Rounded)
-            .AddColumns("target", "conc.", "done", "errors", "req/s", "out tok/s", "TTFT mean/p50/p99 ms", "TPOT mean/p50/p99 ms", "ITL p50/p99 ms", "E2E p50/p99 ms", "hop overhead mean/p50 ms");
+            .AddColumns("target", "conc.", "done", "errors", "req/s", "out tok/s", "TTFT mean/p50/p99 ms", "TPOT mean/p50/p99 ms", "ITL p50/p99 ms", "E2E p50/p99 ms", "hop overhead mean/p50 ms", "compute/step ms");
         foreach (var r in results)
         {
             table.AddRow(r.Target, r.Concurrency.ToString(), r.Completed.ToString(),
@@ -23,7 +23,8 @@ public static class LoadReport
                 $"{r.TimePerOutputToken.MeanMs:F2} / {r.TimePerOutputToken.MedianMs:F2} / {r.TimePerOutputToken.P99Ms:F2}",
                 $"{r.InterTokenLatency.MedianMs:F2} / {r.InterTokenLatency.P99Ms:F2}",
                 $"{r.EndToEnd.MedianMs:F0} / {r.EndToEnd.P99Ms:F0}",
-                r.HopOverhead.Count == 0 ? "-" : $"{r.HopOverhead.MeanMs:F3} / {r.HopOverhead.MedianMs:F3}");
+                r.HopOverhead.Count == 0 ? "-" : $"{r.HopOverhead.MeanMs:F3} / {r.HopOverhead.MedianMs:F3}",
+                r.ComputePerStep.Count == 0 ? "-" : $"{r.ComputePerStep.MeanMs:F1}");
         }
         AnsiConsole.Write(table);
     }
@@ -34,7 +35,7 @@ public static class LoadReport
         {
             r.Target, r.Concurrency, r.DurationSeconds, r.Completed, r.ErrorsByStatus, r.PromptTokens, r.OutputTokens,
             r.RequestsPerSecond, r.OutputTokensPerSecond, r.TotalTokensPerSecond,
-            r.TimeToFirstToken, r.TimePerOutputToken, r.InterTokenLatency, r.EndToEnd, r.HopOverhead,
+            r.TimeToFirstToken, r.TimePerOutputToken, r.InterTokenLatency, r.EndToEnd, r.HopOverhead, r.ComputePerStep,
         });
         File.WriteAllText(path, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
     }

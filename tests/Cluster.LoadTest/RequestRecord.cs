@@ -1,8 +1,9 @@
 namespace Cluster.LoadTest;
 
 /// <summary>One measured request: when its tokens arrived, relative to when it was sent, or the status it failed with.</summary>
+/// <param name="ComputePerStep">Seconds of stage compute per pipeline step, all stages summed; null for the engine.</param>
 /// <param name="HopOverhead">Mean seconds per stage hop beyond the stage's compute (the cluster reports it per request); null for the engine.</param>
-public sealed record RequestRecord(double TimeToFirstToken, double EndToEnd, int PromptTokens, int OutputTokens, IReadOnlyList<double> InterTokenLatencies, string? Error, double? HopOverhead = null)
+public sealed record RequestRecord(double TimeToFirstToken, double EndToEnd, int PromptTokens, int OutputTokens, IReadOnlyList<double> InterTokenLatencies, string? Error, double? HopOverhead = null, double? ComputePerStep = null)
 {
     /// <summary>Time per output token after the first (vLLM's TPOT); null for a single-token answer.</summary>
     public double? TimePerOutputToken => OutputTokens > 1 ? (EndToEnd - TimeToFirstToken) / (OutputTokens - 1) : null;

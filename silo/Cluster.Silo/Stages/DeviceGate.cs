@@ -1,29 +1,59 @@
+using System.Collections.Concurrent;
+
 namespace Cluster.Silo.Stages;
 
 /// <summary>
-/// One forward pass at a time on this silo's device: libtorch's CPU thread pool is process-wide, so stages computing
-/// at once would only oversubscribe the cores (and on a GPU, contend for it). A singleton per silo.
+/// The silo's device thread: every forward pass runs on this one dedicated thread, one at a time. One at a time
+/// because libtorch's CPU thread pool is process-wide (stages computing at once would oversubscribe the cores, and
+/// on a GPU contend for it). One thread because libtorch's OpenMP keeps a worker team per calling thread: passes
+/// arriving on ever-different pool threads leave several teams competing for the same cores (measured in
+/// docs/PERFORMANCE.md: a decode step of 8 sequences of GPT-2 small, 57 ms from one thread, 85 ms from pool threads).
+/// A singleton per silo.
 /// </summary>
 public sealed class DeviceGate : IDisposable
 {
-    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly BlockingCollection<Action> _work = new();
+    private readonly Thread _thread;
+
+    public DeviceGate()
+    {
+        _thread = new Thread(RunQueue) { IsBackground = true, Name = "Cluster device" };
+        _thread.Start();
+    }
 
     /// <summary>
-    /// Runs <paramref name="work"/> synchronously on a thread-pool thread once the device is free. Synchronous on
-    /// purpose: dispose scopes and inference mode are per thread, so the work must not await inside them.
+    /// Runs <paramref name="work"/> synchronously on the device thread once the passes queued before it are done.
+    /// Synchronous on purpose: dispose scopes and inference mode are per thread, so the work must not await inside them.
     /// </summary>
-    public async Task<T> RunAsync<T>(Func<T> work)
+    public Task<T> RunAsync<T>(Func<T> work)
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
-        try
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _work.Add(() =>
         {
-            return await Task.Run(work).ConfigureAwait(false);
-        }
-        finally
+            try
+            {
+                done.SetResult(work());
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        });
+        return done.Task;
+    }
+
+    private void RunQueue()
+    {
+        foreach (var work in _work.GetConsumingEnumerable())
         {
-            _gate.Release();
+            work();
         }
     }
 
-    public void Dispose() => _gate.Dispose();
+    public void Dispose()
+    {
+        _work.CompleteAdding();
+        _thread.Join();
+        _work.Dispose();
+    }
 }
