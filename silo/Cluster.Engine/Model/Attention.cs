@@ -59,6 +59,44 @@ public sealed class Attention : IDisposable
         return nn.functional.linear(attended, _outputWeight, _outputBias);             // (T, H)
     }
 
+    /// <summary>
+    /// Causal self-attention over whole sequences without a cache, for training: the same projections and
+    /// rotary embedding as <see cref="Forward"/>, batched. Autograd flows through it outside inference mode.
+    /// </summary>
+    /// <param name="x">Normalized hidden states: (B, T, H).</param>
+    /// <param name="positions">(T) int64: every sequence starts at position 0.</param>
+    internal Tensor ForwardCausal(Tensor x, Tensor positions)
+    {
+        var (b, t) = (x.shape[0], x.shape[1]);
+        var qDim = _heads * _headDim;
+        var kvDim = _kvHeads * _headDim;
+        var qkv = nn.functional.linear(x, _qkvWeight, _qkvBias);                // (B, T, qDim + 2·kvDim)
+        var q = qkv.narrow(2, 0, qDim).view(b, t, _heads, _headDim);              // (B, T, nHeads, headDim)
+        var k = qkv.narrow(2, qDim, kvDim).view(b, t, _kvHeads, _headDim);        // (B, T, nKv, headDim)
+        var v = qkv.narrow(2, qDim + kvDim, kvDim).view(b, t, _kvHeads, _headDim);
+        if (_rotary is not null)
+        {
+            q = _rotary.Apply(q, positions);
+            k = _rotary.Apply(k, positions);
+        }
+        // Query head h reads KV head h / g, as the cached path's grouping does.
+        var group = _heads / _kvHeads;
+        var keys = ExpandGroups(k, group);                                        // (B, nHeads, T, headDim)
+        var values = ExpandGroups(v, group);
+        var attended = nn.functional.scaled_dot_product_attention(q.transpose(1, 2), keys, values, null, 0.0, true); // (B, nHeads, T, headDim)
+        var merged = attended.transpose(1, 2).reshape(b, t, qDim);                // (B, T, nHeads·headDim)
+        return nn.functional.linear(merged, _outputWeight, _outputBias);         // (B, T, H)
+    }
+
+    private Tensor ExpandGroups(Tensor kv, int group)
+    {
+        var (b, t) = (kv.shape[0], kv.shape[1]);
+        var heads = kv.transpose(1, 2);                                           // (B, nKv, T, headDim)
+        return group == 1
+            ? heads
+            : heads.unsqueeze(2).expand(b, _kvHeads, group, t, _headDim).reshape(b, _heads, t, _headDim); // (B, nHeads, T, headDim)
+    }
+
     private Tensor AttendOneSequence(Tensor q, Tensor k, Tensor v, StepLayout step, int index, int cacheLayer)
     {
         var chunk = step.Chunks[index];

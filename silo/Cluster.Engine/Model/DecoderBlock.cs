@@ -11,6 +11,13 @@ public sealed class DecoderBlock(IModule attentionNorm, Attention attention, IMo
         return h.add(feedForward.Forward(feedForwardNorm.Forward(h)));               // (T, H)
     }
 
+    /// <summary>The same layer over whole sequences (B, T, H) with causal attention and no cache: the training path.</summary>
+    internal Tensor ForwardCausal(Tensor x, Tensor positions)
+    {
+        var h = x.add(attention.ForwardCausal(attentionNorm.Forward(x), positions)); // (B, T, H)
+        return h.add(feedForward.Forward(feedForwardNorm.Forward(h)));             // (B, T, H)
+    }
+
     public void Dispose()
     {
         attentionNorm.Dispose();

@@ -22,4 +22,22 @@ public static class DTypes
         "BF16" => ScalarType.BFloat16,
         _ => null,
     };
+
+    /// <summary>The safetensors name of a floating-point torch dtype the engine writes.</summary>
+    public static string SafetensorsName(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float32 => "F32",
+        ScalarType.Float16 => "F16",
+        ScalarType.BFloat16 => "BF16",
+        _ => throw new ArgumentException($"Weights are written as float32, float16 or bfloat16, not {dtype}.", nameof(dtype)),
+    };
+
+    /// <summary>The <c>torch_dtype</c> spelling of config.json.</summary>
+    public static string ToConfigName(ScalarType dtype) => dtype switch
+    {
+        ScalarType.Float32 => "float32",
+        ScalarType.Float16 => "float16",
+        ScalarType.BFloat16 => "bfloat16",
+        _ => throw new ArgumentException($"Weights are written as float32, float16 or bfloat16, not {dtype}.", nameof(dtype)),
+    };
 }
