@@ -60,7 +60,7 @@ for ((t = 0; t < 180; t++)); do
     cat "$LOGS/models.txt"
     echo
     echo "Cluster ready: gateway http://127.0.0.1:$GRPC_PORT, $SILOS silos, logs in $LOGS"
-    echo "Try:  dotnet run --project gateway/Cluster.Client -c $CONFIGURATION -- \"오늘 날씨 어때?\""
+    echo "Try:  dotnet run --project gateway/Cluster.Client -c $CONFIGURATION -- \"And God said unto Moses\" -t 0.7"
     echo "Ctrl+C stops the cluster."
     wait -n "${pids[@]}" || true
     echo "A process exited; see $LOGS." >&2
