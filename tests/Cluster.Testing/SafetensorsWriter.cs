@@ -15,6 +15,11 @@ public enum DiskDType
 /// Writes the safetensors format (8-byte little-endian header length, JSON header, raw little-endian data),
 /// as Hugging Face's <c>save_file</c> does: tensors in the order given, header padded with spaces to 8 bytes.
 /// </summary>
+/// <remarks>
+/// Deliberately independent of the engine's own <c>SafetensorsFileWriter</c> (used by training): this one writes bytes
+/// from plain floats, without TorchSharp, so the loader's tests check it against a second implementation of the
+/// format instead of against its own mirror image.
+/// </remarks>
 public static class SafetensorsWriter
 {
     public sealed record Tensor(string Name, long[] Shape, float[] Values);
