@@ -13,7 +13,7 @@ public static class LoadProgress
         if (Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
         {
             Console.WriteLine($"{description}: {(total is { } n ? $"{n} requests" : "until the duration ends")}...");
-            var step = total is { } count ? Math.Max(1, count / 10) : 50;
+            var step = total is { } count ? Math.Max(1, (count + 9) / 10) : 50;
             var result = await run(done =>
             {
                 if (done % step == 0)
