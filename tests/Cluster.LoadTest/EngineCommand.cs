@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Cluster.Engine.Configuration;
 using Cluster.Engine.Model;
-using Spectre.Console;
 
 namespace Cluster.LoadTest;
 
@@ -14,22 +13,22 @@ internal static class EngineCommand
         var options = new LoadOptions();
         var command = new Command("engine", "The baseline: the whole model in this process, each level's streams decoded as one batch.") { checkpoint, threads };
         options.AddTo(command);
-        command.SetAction(parse =>
+        options.RejectForEngine(command);
+        command.SetAction(async parse =>
         {
             using var model = ModelShard.Load(parse.GetValue(checkpoint)!, options: new EngineOptions { CpuThreads = parse.GetValue(threads) });
             var settings = options.Read(parse, model.Config.VocabularySize);
             var load = new EngineLoad(model);
             var results = new List<LevelResult>();
-            foreach (var concurrency in settings.Concurrencies)
+            foreach (var level in settings.Levels)
             {
-                AnsiConsole.MarkupLine($"[grey]engine: concurrency {concurrency}, {settings.RequestsAt(concurrency)} requests...[/]");
-                results.Add(load.RunLevel(settings, concurrency));
+                var concurrency = level.Concurrency!.Value;
+                // Each level's batches run on one thread (dispose scopes are per thread) while the progress display refreshes.
+                results.Add(await LoadProgress.RunAsync($"engine: {level}", settings.RequestsAt(level),
+                    progress => Task.Factory.StartNew(() => load.RunLevel(settings, concurrency, progress), TaskCreationOptions.LongRunning)));
             }
             LoadReport.Print(results);
-            if (parse.GetValue(options.Json) is { } json)
-            {
-                LoadReport.WriteJson(json, results);
-            }
+            options.WriteOutputs(parse, results);
             return 0;
         });
         return command;

@@ -13,10 +13,12 @@ namespace Cluster.LoadTest;
 /// </summary>
 public sealed class EngineLoad(ModelShard model)
 {
+    /// <summary>Runs one concurrency level; the engine takes fixed lengths and a request count only (no rate, no duration).</summary>
     public LevelResult RunLevel(LoadSettings settings, int concurrency, Action<int>? progress = null)
     {
-        var total = settings.RequestsAt(concurrency);
-        var prompts = PromptSet.Create(total + settings.WarmupRequests, settings.PromptTokens, settings.VocabularySize, settings.Seed);
+        var level = LoadLevel.AtConcurrency(concurrency);
+        var total = settings.RequestsAt(level) ?? throw new ArgumentException("The engine baseline needs a request count.", nameof(settings));
+        var prompts = PromptSet.Create(total + settings.WarmupRequests, settings.PromptTokens.Min, settings.VocabularySize, settings.Seed);
         RunBatch(prompts[total..], settings);
 
         var records = new List<RequestRecord>(total);
@@ -26,7 +28,7 @@ public sealed class EngineLoad(ModelShard model)
             records.AddRange(RunBatch(prompts[start..Math.Min(total, start + concurrency)], settings));
             progress?.Invoke(records.Count);
         }
-        return LevelResult.From("engine", concurrency, clock.Elapsed.TotalSeconds, records);
+        return LevelResult.From("engine", level, clock.Elapsed.TotalSeconds, records, settings.Slo, settings.SlowestRequests);
     }
 
     private List<RequestRecord> RunBatch(int[][] prompts, LoadSettings settings)
@@ -35,9 +37,9 @@ public sealed class EngineLoad(ModelShard model)
         {
             return [];
         }
-        var samplers = prompts.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0, MaxNewTokens = settings.MaxNewTokens, IgnoreEos = true })).ToList();
+        var samplers = prompts.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0, MaxNewTokens = settings.MaxNewTokens.Min, IgnoreEos = true })).ToList();
         var histories = prompts.Select(p => p.ToList()).ToList();
-        var caches = prompts.Select(p => model.CreateCache(p.Length + settings.MaxNewTokens)).ToList();
+        var caches = prompts.Select(p => model.CreateCache(p.Length + settings.MaxNewTokens.Min)).ToList();
         try
         {
             var clock = Stopwatch.StartNew();
@@ -45,9 +47,9 @@ public sealed class EngineLoad(ModelShard model)
             var times = new List<double>[prompts.Length];
             for (var i = 0; i < prompts.Length; i++)
             {
-                times[i] = new List<double>(settings.MaxNewTokens);
+                times[i] = new List<double>(settings.MaxNewTokens.Min);
             }
-            for (var step = 0; step < settings.MaxNewTokens; step++)
+            for (var step = 0; step < settings.MaxNewTokens.Min; step++)
             {
                 var next = SampleStep(chunks, samplers, histories);
                 var now = clock.Elapsed.TotalSeconds;

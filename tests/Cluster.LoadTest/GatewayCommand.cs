@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Cluster.Contracts.Api;
 using Grpc.Net.Client;
-using Spectre.Console;
 
 namespace Cluster.LoadTest;
 
@@ -12,7 +11,7 @@ internal static class GatewayCommand
         var address = new Option<string>("--address", "-a") { Description = "Gateway address (h2c)", DefaultValueFactory = _ => "http://127.0.0.1:5000" };
         var model = new Option<string>("--model", "-m") { Description = "Model name (empty: the default model)", DefaultValueFactory = _ => "" };
         var options = new LoadOptions();
-        var command = new Command("gateway", "Drive Generate against a running gateway at each concurrency level.") { address, model };
+        var command = new Command("gateway", "Drive Generate against a running gateway at each concurrency or request rate.") { address, model };
         options.AddTo(command);
         command.SetAction(async (parse, cancellation) =>
         {
@@ -25,16 +24,13 @@ internal static class GatewayCommand
             var settings = options.Read(parse, (int)info.VocabularySize);
             var load = new GatewayLoad(client, info.Name);
             var results = new List<LevelResult>();
-            foreach (var concurrency in settings.Concurrencies)
+            foreach (var level in settings.Levels)
             {
-                AnsiConsole.MarkupLine($"[grey]gateway {info.Name}: concurrency {concurrency}, {settings.RequestsAt(concurrency)} requests...[/]");
-                results.Add(await load.RunLevelAsync(settings, concurrency));
+                results.Add(await LoadProgress.RunAsync($"gateway {info.Name}: {level}", settings.RequestsAt(level),
+                    progress => load.RunLevelAsync(settings, level, progress, cancellation)));
             }
             LoadReport.Print(results);
-            if (parse.GetValue(options.Json) is { } json)
-            {
-                LoadReport.WriteJson(json, results);
-            }
+            options.WriteOutputs(parse, results);
             return results.Any(r => r.ErrorsByStatus.Count > 0) ? 1 : 0;
         });
         return command;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using Cluster.Contracts.Api;
 using Grpc.Core;
@@ -5,55 +6,105 @@ using Grpc.Core;
 namespace Cluster.LoadTest;
 
 /// <summary>
-/// Drives Generate against a gateway at a fixed concurrency: that many streams, each sending its next request as soon
-/// as the previous one ends, until the level's request count is done. Greedy with ignore_eos, so every request
-/// produces exactly max_new_tokens tokens and runs are comparable.
+/// Drives Generate against a gateway, one level at a time: at a fixed concurrency (that many streams, each sending
+/// its next request as soon as the previous one ends) or at a Poisson request rate (requests sent on schedule, however
+/// many are in flight), until the level's request count or duration is reached. Greedy with ignore_eos, so every
+/// request produces exactly its max_new_tokens tokens and runs are comparable. Every request carries a fresh W3C
+/// trace context in its <c>traceparent</c> header.
 /// </summary>
 public sealed class GatewayLoad(Generation.GenerationClient client, string model)
 {
-    public async Task<LevelResult> RunLevelAsync(LoadSettings settings, int concurrency, Action<int>? progress = null)
+    public async Task<LevelResult> RunLevelAsync(LoadSettings settings, LoadLevel level, Action<int>? progress = null, CancellationToken cancellation = default)
     {
-        var total = settings.RequestsAt(concurrency);
-        var prompts = PromptSet.Create(total + settings.WarmupRequests, settings.PromptTokens, settings.VocabularySize, settings.Seed);
-        await Task.WhenAll(Enumerable.Range(0, settings.WarmupRequests).Select(i => SendAsync(prompts[total + i], settings)));
+        var workload = Workload.From(settings);
+        // Warm-up requests have indices of their own (negative), so the measured ones are the same with or without them.
+        await Task.WhenAll(Enumerable.Range(1, settings.WarmupRequests).Select(i => SendAsync(workload.At(-i), cancellation)));
 
-        var records = new RequestRecord[total];
-        var next = -1;
+        var total = settings.RequestsAt(level) ?? long.MaxValue;
+        var duration = settings.DurationSeconds ?? double.PositiveInfinity;
+        var records = new ConcurrentQueue<RequestRecord>();
         var done = 0;
         var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+        async Task Send(long index)
         {
-            int index;
-            while ((index = Interlocked.Increment(ref next)) < total)
+            records.Enqueue(await SendAsync(workload.At(index), cancellation));
+            progress?.Invoke(Interlocked.Increment(ref done));
+        }
+
+        if (level.Rate is { } rate)
+        {
+            var sent = new List<Task>();
+            long index = 0;
+            foreach (var arrival in new PoissonSchedule(rate, settings.Seed).ArrivalTimes())
             {
-                records[index] = await SendAsync(prompts[index], settings);
-                progress?.Invoke(Interlocked.Increment(ref done));
+                if (index >= total || arrival >= duration)
+                {
+                    break;
+                }
+                var wait = arrival - clock.Elapsed.TotalSeconds;
+                if (wait > 0)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(wait), cancellation);
+                }
+                sent.Add(Send(index++));
             }
-        }));
-        return LevelResult.From("gateway", concurrency, clock.Elapsed.TotalSeconds, records);
+            await Task.WhenAll(sent);
+        }
+        else
+        {
+            var next = -1L;
+            await Task.WhenAll(Enumerable.Range(0, level.Concurrency ?? 1).Select(async _ =>
+            {
+                long index;
+                while (clock.Elapsed.TotalSeconds < duration && (index = Interlocked.Increment(ref next)) < total)
+                {
+                    await Send(index);
+                }
+            }));
+        }
+        return LevelResult.From("gateway", level, clock.Elapsed.TotalSeconds, records.ToList(), settings.Slo, settings.SlowestRequests);
     }
 
-    private async Task<RequestRecord> SendAsync(int[] prompt, LoadSettings settings)
+    private async Task<RequestRecord> SendAsync(PlannedRequest planned, CancellationToken cancellation)
     {
         var request = new GenerateRequest
         {
             Model = model,
-            TokenIds = new TokenIds { Ids = { prompt } },
             AddSpecialTokens = false,
-            Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = (uint)settings.MaxNewTokens, IgnoreEos = true },
+            Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = (uint)planned.MaxNewTokens, IgnoreEos = true },
         };
+        if (planned.TokenIds is { } ids)
+        {
+            request.TokenIds = new TokenIds { Ids = { ids } };
+        }
+        else
+        {
+            request.Text = planned.Text;
+        }
+        var trace = TraceParent.CreateRandom();
+        var headers = new Metadata { { TraceParent.HeaderName, trace.Header } };
         var clock = Stopwatch.StartNew();
         double? first = null;
         var last = 0.0;
-        var gaps = new List<double>(settings.MaxNewTokens);
+        var gaps = new List<double>(planned.MaxNewTokens);
         var tokens = 0;
+        var promptTokens = planned.PromptTokens;
         double? hopOverhead = null;
         double? computePerStep = null;
         try
         {
-            using var call = client.Generate(request);
-            await foreach (var response in call.ResponseStream.ReadAllAsync())
+            using var call = client.Generate(request, headers, cancellationToken: cancellation);
+            await foreach (var response in call.ResponseStream.ReadAllAsync(cancellation))
             {
+                if (response.Usage is { PromptTokens: > 0 } usage)
+                {
+                    promptTokens = (int)usage.PromptTokens;
+                }
+                if (response.Timings is { Steps: > 0 } timings && timings.Stages.Count > 0)
+                {
+                    hopOverhead = timings.Stages.Sum(s => s.OverheadSeconds) / (timings.Steps * timings.Stages.Count);
+                    computePerStep = timings.Stages.Sum(s => s.ComputeSeconds) / timings.Steps;
+                }
                 if (response.TokenIds.Count == 0)
                 {
                     continue;
@@ -69,17 +120,12 @@ public sealed class GatewayLoad(Generation.GenerationClient client, string model
                 }
                 last = now;
                 tokens += response.TokenIds.Count;
-                if (response.Timings is { Steps: > 0 } timings && timings.Stages.Count > 0)
-                {
-                    hopOverhead = timings.Stages.Sum(s => s.OverheadSeconds) / (timings.Steps * timings.Stages.Count);
-                    computePerStep = timings.Stages.Sum(s => s.ComputeSeconds) / timings.Steps;
-                }
             }
-            return new RequestRecord(first ?? clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, prompt.Length, tokens, gaps, null, hopOverhead, computePerStep);
+            return new RequestRecord(first ?? clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, promptTokens, tokens, gaps, null, hopOverhead, computePerStep, trace.TraceId);
         }
         catch (RpcException error)
         {
-            return RequestRecord.Failed(clock.Elapsed.TotalSeconds, error.StatusCode.ToString());
+            return RequestRecord.Failed(clock.Elapsed.TotalSeconds, error.StatusCode.ToString(), trace.TraceId);
         }
     }
 }

@@ -3,9 +3,11 @@ using Spectre.Console;
 
 namespace Cluster.LoadTest;
 
-/// <summary>The results as a console table (one row per target and concurrency) and as JSON for machines.</summary>
+/// <summary>The results as console tables (one row per target and level; the slowest requests with their trace ids) and as JSON for machines.</summary>
 public static class LoadReport
 {
+    private static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
+
     public static void Print(IReadOnlyList<LevelResult> results)
     {
         if (Console.IsOutputRedirected)
@@ -13,30 +15,40 @@ public static class LoadReport
             AnsiConsole.Profile.Width = 240; // a log file gets the whole row, not a wrapped 80-column table
         }
         var table = new Table().Border(TableBorder.Rounded)
-            .AddColumns("target", "conc.", "done", "errors", "req/s", "out tok/s", "TTFT mean/p50/p99 ms", "TPOT mean/p50/p99 ms", "ITL p50/p99 ms", "E2E p50/p99 ms", "hop overhead mean/p50 ms", "compute/step ms");
+            .AddColumns("target", "level", "done", "errors", "req/s", "goodput req/s", "out tok/s", "TTFT mean/p50/p90/p99 ms", "TPOT mean/p50/p90/p99 ms", "ITL mean/p50/p90/p99 ms", "E2E mean/p50/p90/p99 ms", "hop overhead mean/p50 ms", "compute/step ms");
         foreach (var r in results)
         {
-            table.AddRow(r.Target, r.Concurrency.ToString(), r.Completed.ToString(),
-                r.ErrorsByStatus.Count == 0 ? "0" : string.Join(", ", r.ErrorsByStatus.Select(e => $"{e.Key}: {e.Value}")),
-                r.RequestsPerSecond.ToString("F2"), r.OutputTokensPerSecond.ToString("F1"),
-                $"{r.TimeToFirstToken.MeanMs:F1} / {r.TimeToFirstToken.MedianMs:F1} / {r.TimeToFirstToken.P99Ms:F1}",
-                $"{r.TimePerOutputToken.MeanMs:F2} / {r.TimePerOutputToken.MedianMs:F2} / {r.TimePerOutputToken.P99Ms:F2}",
-                $"{r.InterTokenLatency.MedianMs:F2} / {r.InterTokenLatency.P99Ms:F2}",
-                $"{r.EndToEnd.MedianMs:F0} / {r.EndToEnd.P99Ms:F0}",
+            table.AddRow(r.Target, r.Level, r.Completed.ToString(),
+                r.ErrorsByStatus.Count == 0 ? "0" : Markup.Escape(string.Join(", ", r.ErrorsByStatus.Select(e => $"{e.Key}: {e.Value}"))),
+                r.RequestsPerSecond.ToString("F2"), r.GoodputRequestsPerSecond?.ToString("F2") ?? "-", r.OutputTokensPerSecond.ToString("F1"),
+                Summary(r.TimeToFirstToken, "F1"), Summary(r.TimePerOutputToken, "F2"), Summary(r.InterTokenLatency, "F2"), Summary(r.EndToEnd, "F0"),
                 r.HopOverhead.Count == 0 ? "-" : $"{r.HopOverhead.MeanMs:F3} / {r.HopOverhead.MedianMs:F3}",
                 r.ComputePerStep.Count == 0 ? "-" : $"{r.ComputePerStep.MeanMs:F1}");
         }
         AnsiConsole.Write(table);
+
+        var slowest = new Table().Border(TableBorder.Rounded).Title("slowest requests (look up the trace id in Jaeger)")
+            .AddColumns("target", "level", "E2E ms", "TTFT ms", "TPOT ms", "tokens", "status", "trace id");
+        foreach (var r in results)
+        {
+            foreach (var s in r.Slowest)
+            {
+                slowest.AddRow(r.Target, r.Level, s.EndToEndMs.ToString("F0"), s.TimeToFirstTokenMs.ToString("F1"),
+                    s.TimePerOutputTokenMs?.ToString("F2") ?? "-", s.OutputTokens.ToString(), Markup.Escape(s.Error ?? "OK"), s.TraceId ?? "-");
+            }
+        }
+        if (slowest.Rows.Count > 0)
+        {
+            AnsiConsole.Write(slowest);
+        }
     }
 
-    public static void WriteJson(string path, IReadOnlyList<LevelResult> results)
-    {
-        var rows = results.Select(r => new
-        {
-            r.Target, r.Concurrency, r.DurationSeconds, r.Completed, r.ErrorsByStatus, r.PromptTokens, r.OutputTokens,
-            r.RequestsPerSecond, r.OutputTokensPerSecond, r.TotalTokensPerSecond,
-            r.TimeToFirstToken, r.TimePerOutputToken, r.InterTokenLatency, r.EndToEnd, r.HopOverhead, r.ComputePerStep,
-        });
-        File.WriteAllText(path, JsonSerializer.Serialize(rows, new JsonSerializerOptions { WriteIndented = true }));
-    }
+    private static string Summary(LatencySummary s, string format) =>
+        s.Count == 0 ? "-" : $"{s.MeanMs.ToString(format)} / {s.MedianMs.ToString(format)} / {s.P90Ms.ToString(format)} / {s.P99Ms.ToString(format)}";
+
+    public static void WriteJson(string path, IReadOnlyList<LevelResult> results) =>
+        File.WriteAllText(path, JsonSerializer.Serialize(results, JsonOptions));
+
+    public static IReadOnlyList<LevelResult> ReadJson(string path) =>
+        JsonSerializer.Deserialize<List<LevelResult>>(File.ReadAllText(path), JsonOptions) ?? throw new InvalidDataException($"'{path}' holds no results.");
 }

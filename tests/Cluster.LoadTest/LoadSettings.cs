@@ -1,15 +1,26 @@
 namespace Cluster.LoadTest;
 
-/// <summary>What one load run sends: how many requests at which concurrencies, and their shape.</summary>
+/// <summary>What one load run sends: the levels of the sweep, how long each lasts, and the requests' shape.</summary>
+/// <param name="Requests">Measured requests per level; null when only the duration bounds a level.</param>
+/// <param name="DurationSeconds">Seconds after which a level sends no more requests (those in flight finish); null: no bound.</param>
+/// <param name="PromptTexts">Prompts sent as text (from a prompts file) instead of token ids of PromptTokens' length.</param>
+/// <param name="SlowestRequests">How many of each level's slowest requests (by end-to-end latency) the report lists with their trace ids.</param>
 public sealed record LoadSettings(
-    IReadOnlyList<int> Concurrencies,
-    int Requests,
-    int PromptTokens,
-    int MaxNewTokens,
+    IReadOnlyList<LoadLevel> Levels,
+    int? Requests,
+    double? DurationSeconds,
+    LengthRange PromptTokens,
+    LengthRange MaxNewTokens,
     int WarmupRequests,
     int VocabularySize,
-    ulong Seed)
+    ulong Seed,
+    IReadOnlyList<string>? PromptTexts = null,
+    ServiceLevelObjectives? Objectives = null,
+    int SlowestRequests = 5)
 {
-    /// <summary>Requests at one concurrency: at least enough for every stream to run a few times.</summary>
-    public int RequestsAt(int concurrency) => Math.Max(Requests, concurrency * 2);
+    public ServiceLevelObjectives Slo => Objectives ?? ServiceLevelObjectives.None;
+
+    /// <summary>Requests at one level: at a concurrency, at least enough for every stream to run a few times; null when only the duration bounds it.</summary>
+    public int? RequestsAt(LoadLevel level) => Requests is not { } requests ? null
+        : level.Concurrency is { } concurrency ? Math.Max(requests, concurrency * 2) : requests;
 }

@@ -3,10 +3,11 @@ namespace Cluster.LoadTest;
 /// <summary>One measured request: when its tokens arrived, relative to when it was sent, or the status it failed with.</summary>
 /// <param name="ComputePerStep">Seconds of stage compute per pipeline step, all stages summed; null for the engine.</param>
 /// <param name="HopOverhead">Mean seconds per stage hop beyond the stage's compute (the cluster reports it per request); null for the engine.</param>
-public sealed record RequestRecord(double TimeToFirstToken, double EndToEnd, int PromptTokens, int OutputTokens, IReadOnlyList<double> InterTokenLatencies, string? Error, double? HopOverhead = null, double? ComputePerStep = null)
+/// <param name="TraceId">The W3C trace id the request was sent with (null for the engine): look it up in Jaeger.</param>
+public sealed record RequestRecord(double TimeToFirstToken, double EndToEnd, int PromptTokens, int OutputTokens, IReadOnlyList<double> InterTokenLatencies, string? Error, double? HopOverhead = null, double? ComputePerStep = null, string? TraceId = null)
 {
     /// <summary>Time per output token after the first (vLLM's TPOT); null for a single-token answer.</summary>
     public double? TimePerOutputToken => OutputTokens > 1 ? (EndToEnd - TimeToFirstToken) / (OutputTokens - 1) : null;
 
-    public static RequestRecord Failed(double endToEnd, string error) => new(0, endToEnd, 0, 0, [], error);
+    public static RequestRecord Failed(double endToEnd, string error, string? traceId = null) => new(0, endToEnd, 0, 0, [], error, TraceId: traceId);
 }

@@ -1,0 +1,55 @@
+namespace Cluster.LoadTest;
+
+/// <summary>One request to send: a prompt as token ids (an exact length) or as text (from a prompts file), and how many tokens to generate.</summary>
+public sealed record PlannedRequest(int[]? TokenIds, string? Text, int MaxNewTokens)
+{
+    /// <summary>Prompt tokens when known before sending (token ids); a text prompt's count comes back in the usage.</summary>
+    public int PromptTokens => TokenIds?.Length ?? 0;
+}
+
+/// <summary>
+/// The requests of a run, each drawn from a generator seeded by the run's seed and the request's index: request i is
+/// the same in every run and at every level, whichever stream or arrival sends it, and none has to be made in advance
+/// (a run bounded by duration has no request count).
+/// </summary>
+public sealed class Workload(LengthRange promptTokens, LengthRange maxNewTokens, int vocabularySize, ulong seed, IReadOnlyList<string>? promptTexts = null)
+{
+    public static Workload From(LoadSettings settings) =>
+        new(settings.PromptTokens, settings.MaxNewTokens, settings.VocabularySize, settings.Seed, settings.PromptTexts);
+
+    public PlannedRequest At(long index)
+    {
+        var random = new Random(Mix(seed, (ulong)index));
+        var maxNew = maxNewTokens.Draw(random);
+        if (promptTexts is { Count: > 0 })
+        {
+            return new PlannedRequest(null, promptTexts[random.Next(promptTexts.Count)], maxNew);
+        }
+        // Ids from the lower half of the vocabulary: ordinary tokens, never the special ones at its end.
+        var upper = Math.Max(2, vocabularySize / 2);
+        var length = promptTokens.Draw(random);
+        var ids = new int[length];
+        for (var i = 0; i < length; i++)
+        {
+            ids[i] = random.Next(1, upper);
+        }
+        return new PlannedRequest(ids, null, maxNew);
+    }
+
+    /// <summary>SplitMix64 of seed and index, folded to 31 bits: stable across processes (unlike HashCode).</summary>
+    private static int Mix(ulong seed, ulong index)
+    {
+        var z = seed + (index + 1) * 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        z ^= z >> 31;
+        return (int)(z & int.MaxValue);
+    }
+
+    /// <summary>Non-empty lines of a prompts file, one prompt each.</summary>
+    public static IReadOnlyList<string> ReadPrompts(string path)
+    {
+        var prompts = File.ReadLines(path).Where(line => !string.IsNullOrWhiteSpace(line)).ToList();
+        return prompts.Count > 0 ? prompts : throw new InvalidDataException($"The prompts file '{path}' has no prompts (one per line).");
+    }
+}
