@@ -6,6 +6,9 @@
 #   scripts/cluster-local.sh                       # models/default, 2 silos, 2 stages, gateway on :5000
 #   MODEL=/models/SmolLM2-135M SILOS=3 scripts/cluster-local.sh
 #
+# Metrics (Prometheus /metrics, /healthz, /ready over HTTP/1.1): the gateway on METRICS_PORT (9090), silo i on
+# SILO_METRICS_BASE+i (9100+i). Traces go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set in the environment.
+#
 # Set REDIS=host:port to use Redis membership instead (what separate machines use). SILO_ARGS and GATEWAY_ARGS
 # add settings, e.g. SILO_ARGS="--Cluster:Stages:CpuThreads=1".
 set -euo pipefail
@@ -16,6 +19,8 @@ MODEL_NAME=${MODEL_NAME:-default}
 SILOS=${SILOS:-2}
 STAGES=${STAGES:-$SILOS}
 GRPC_PORT=${GRPC_PORT:-5000}
+METRICS_PORT=${METRICS_PORT:-9090}
+SILO_METRICS_BASE=${SILO_METRICS_BASE:-9100}
 REDIS=${REDIS:-}
 LOGS=${LOGS:-$(mktemp -d /tmp/cluster-local.XXXXXX)}
 mkdir -p "$LOGS"
@@ -47,11 +52,11 @@ trap stop INT TERM EXIT
 
 for ((i = 0; i < SILOS; i++)); do
   dotnet "$SILO_DLL" "${shared[@]}" --Cluster:SiloPort=$((11111 + i)) --Cluster:GatewayPort=$((30000 + i)) \
-    --Cluster:PrimarySiloPort=11111 ${SILO_ARGS:-} >"$LOGS/silo-$i.log" 2>&1 &
+    --Cluster:PrimarySiloPort=11111 --Telemetry:MetricsUrl="http://127.0.0.1:$((SILO_METRICS_BASE + i))" ${SILO_ARGS:-} >"$LOGS/silo-$i.log" 2>&1 &
   pids+=($!)
 done
 dotnet "$GATEWAY_DLL" "${shared[@]}" --Cluster:GatewayPort=30000 \
-  --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$GRPC_PORT" ${GATEWAY_ARGS:-} >"$LOGS/gateway.log" 2>&1 &
+  --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$GRPC_PORT" --Kestrel:Endpoints:Metrics:Url="http://127.0.0.1:$METRICS_PORT" ${GATEWAY_ARGS:-} >"$LOGS/gateway.log" 2>&1 &
 pids+=($!)
 
 # Ready when ListModels answers: every stage has loaded its layers on its silo.
@@ -60,6 +65,7 @@ for ((t = 0; t < 180; t++)); do
     cat "$LOGS/models.txt"
     echo
     echo "Cluster ready: gateway http://127.0.0.1:$GRPC_PORT, $SILOS silos, logs in $LOGS"
+    echo "Metrics: http://127.0.0.1:$METRICS_PORT/metrics (gateway), http://127.0.0.1:$SILO_METRICS_BASE/metrics (silo 0) .. +$((SILOS - 1))"
     echo "Try:  dotnet run --project gateway/Cluster.Client -c $CONFIGURATION -- \"And God said unto Moses\" -t 0.7"
     echo "Ctrl+C stops the cluster."
     wait -n "${pids[@]}" || true

@@ -1,6 +1,7 @@
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Scheduling;
 using Cluster.Gateway.Services;
+using Cluster.Gateway.Telemetry;
 
 namespace Cluster.Gateway;
 
@@ -21,6 +22,7 @@ public static class GatewayServiceExtensions
         services.AddSingleton<ModelCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelCatalog>());
         services.AddGrpcHealthChecks().AddCheck<ModelsReadyHealthCheck>("models");
+        services.AddClusterGatewayTelemetry(configuration);
         return services;
     }
 
@@ -29,6 +31,7 @@ public static class GatewayServiceExtensions
         app.MapGrpcService<GenerationService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
+        app.MapClusterGatewayTelemetry();
         return app;
     }
 }

@@ -25,6 +25,7 @@ public static class OrleansClientExtensions
             client.UseLocalhostClustering(section.GetValue("GatewayPort", 30000), serviceId, clusterId);
         }
         client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize);
+        client.AddActivityPropagation(); // a request's trace continues into the stage grains on the silos
         return client;
     }
 }

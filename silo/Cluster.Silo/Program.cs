@@ -1,4 +1,5 @@
 using Cluster.Silo.Hosting;
+using Cluster.Silo.Telemetry;
 using Microsoft.Extensions.Hosting;
 
 // Configuration: appsettings.json, then environment variables (Cluster__Stages__Device=cpu), then the command line
@@ -7,4 +8,5 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings {
 builder.UseOrleans(silo => silo
     .UseClusterMembership(builder.Configuration)
     .UseClusterStages(builder.Configuration));
+builder.Services.AddClusterSiloTelemetry(builder.Configuration); // /metrics, /healthz, /ready on Telemetry:MetricsUrl; OTLP when OTEL_* set
 builder.Build().Run();

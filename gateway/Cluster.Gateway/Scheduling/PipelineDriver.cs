@@ -21,6 +21,9 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
 {
     public int StageCount => stages.Count;
 
+    /// <summary>The replica's first stage: its model and replica name the replica in telemetry.</summary>
+    public StageKey FirstStage => keys[0];
+
     public async Task<PipelineOutcome> RunAsync(long stepId, IReadOnlyList<StageEntry> entries)
     {
         HiddenStates? hidden = null;

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Threading.Channels;
+using Cluster.Gateway.Telemetry;
 using Cluster.Contracts.Api;
 using Cluster.Contracts.Stages;
 using Grpc.Core;
@@ -65,6 +67,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
 
     private async Task RunLoopAsync()
     {
+        Activity.Current = null; // the loop outlives whatever request's context created the scheduler
         await foreach (var e in _events.Reader.ReadAllAsync())
         {
             try
@@ -91,6 +94,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         {
             case SchedulerEvent.Arrived arrived:
                 _waiting.AddLast(arrived.Sequence);
+                GatewayTelemetry.RequestsWaiting.Add(1, GatewayTelemetry.ModelTag(arrived.Sequence.Request.Model));
                 break;
             case SchedulerEvent.Cancelled cancelled:
                 var sequence = cancelled.Sequence;
@@ -129,6 +133,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             _waiting.RemoveFirst();
             sequence.QueueTime = sequence.Clock.Elapsed;
             _running.Add(sequence);
+            RecordAdmission(sequence, sequence.QueueTime.Value);
         }
     }
 
@@ -161,13 +166,21 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
 
     private async Task RunMicroBatchAsync(long stepId, List<PlannedChunk> chunks, List<StageEntry> entries)
     {
+        GatewayTelemetry.BatchSize.Record(chunks.Count, GatewayTelemetry.ModelTag(_pipeline.FirstStage.Model));
+        // Current for this async flow only: the stage grains' spans (Orleans activity propagation) nest under it.
+        using var step = StepSpan.Start(_pipeline.FirstStage, stepId, chunks);
         try
         {
             var outcome = await _pipeline.RunAsync(stepId, entries);
+            if (outcome.RefusedBy is { } refusedBy)
+            {
+                step?.SetTag("refused_by", refusedBy.ToString());
+            }
             _events.Writer.TryWrite(new SchedulerEvent.Completed(stepId, chunks, outcome, null));
         }
         catch (Exception ex)
         {
+            step?.SetStatus(ActivityStatusCode.Error, ex.Message);
             _events.Writer.TryWrite(new SchedulerEvent.Completed(stepId, chunks, null, ex));
         }
     }
@@ -249,7 +262,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
 
     private void AppendToken(RunningSequence sequence, SampledTokenResult token)
     {
-        sequence.TimeToFirstToken ??= sequence.Clock.Elapsed;
+        RecordToken(sequence);
         sequence.Tokens.Add(token.TokenId);
         sequence.Generated++;
         var delta = sequence.Text.Push(token.TokenId);
@@ -294,11 +307,17 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
     {
         sequence.Finished = true;
         Interlocked.Decrement(ref _load);
+        var model = GatewayTelemetry.ModelTag(sequence.Request.Model);
         var reserved = _running.Remove(sequence) ? sequence.ReserveTokens : 0;
-        if (reserved == 0)
+        if (reserved > 0)
         {
-            _waiting.Remove(sequence);
+            GatewayTelemetry.RequestsRunning.Add(-1, model);
         }
+        else if (_waiting.Remove(sequence))
+        {
+            GatewayTelemetry.RequestsWaiting.Add(-1, model);
+        }
+        GatewayTelemetry.RequestLatency.Record(sequence.Clock.Elapsed.TotalSeconds, model);
         var keep = sequence.Request.SessionId is not null;
         _ = ReleaseAsync(sequence, keep, reserved);
     }
@@ -323,6 +342,37 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         {
             _events.Writer.TryWrite(new SchedulerEvent.Released(reservedPositions));
         }
+    }
+
+    private static void RecordAdmission(RunningSequence sequence, TimeSpan queueTime)
+    {
+        var model = GatewayTelemetry.ModelTag(sequence.Request.Model);
+        GatewayTelemetry.RequestsWaiting.Add(-1, model);
+        GatewayTelemetry.RequestsRunning.Add(1, model);
+        GatewayTelemetry.QueueTime.Record(queueTime.TotalSeconds, model);
+        GatewayTelemetry.PromptTokens.Add(sequence.Tokens.Count, model);
+        if (sequence.TraceContext != default)
+        {
+            // Known only now, so recorded after the fact: from the request's arrival to this admission.
+            GatewayTelemetry.StartDetached("queue", sequence.TraceContext, DateTimeOffset.UtcNow - queueTime)?.Stop();
+        }
+    }
+
+    private static void RecordToken(RunningSequence sequence)
+    {
+        var now = sequence.Clock.Elapsed;
+        var model = GatewayTelemetry.ModelTag(sequence.Request.Model);
+        if (sequence.TimeToFirstToken is null)
+        {
+            sequence.TimeToFirstToken = now;
+            GatewayTelemetry.TimeToFirstToken.Record(now.TotalSeconds, model);
+        }
+        else
+        {
+            GatewayTelemetry.InterTokenLatency.Record((now - sequence.LastTokenAt).TotalSeconds, model);
+        }
+        sequence.LastTokenAt = now;
+        GatewayTelemetry.GenerationTokens.Add(1, model);
     }
 
     private static RpcException ToRpcException(Exception error) => error switch

@@ -57,6 +57,12 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
 
     public TimeSpan? TimeToFirstToken { get; set; }
 
+    /// <summary>When the last token was appended (on <see cref="Clock"/>): the start of the next inter-token interval.</summary>
+    public TimeSpan LastTokenAt { get; set; }
+
+    /// <summary>The request's span (default when nobody traces): parent of its queue span, parent or link of its steps.</summary>
+    public ActivityContext TraceContext { get; set; }
+
     /// <summary>Pipeline steps this sequence took part in, and per stage their compute and round-trip seconds.</summary>
     public StepTimings Steps { get; } = new();
 

@@ -3,7 +3,9 @@ using Cluster.Contracts.Sessions;
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Requests;
 using Cluster.Gateway.Scheduling;
+using System.Diagnostics;
 using Cluster.Gateway.Streaming;
+using Cluster.Gateway.Telemetry;
 using Grpc.Core;
 
 namespace Cluster.Gateway.Services;
@@ -14,6 +16,8 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
     {
         var cancellation = context.CancellationToken;
+        // The request's span: under the ASP.NET Core server span when that is traced; the root of its trace otherwise.
+        using var span = GatewayTelemetry.Source.StartActivity("generate", ActivityKind.Internal);
         var model = await catalog.GetAsync(request.Model, cancellation);
         var requestId = Guid.NewGuid().ToString("N");
         var turn = await SessionTurn.BeginAsync(grains, request.SessionId, requestId, model);
@@ -24,13 +28,24 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
             var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
             var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, turn?.Snapshot.History ?? [], turn?.Snapshot.CachedLength ?? 0,
                 TextStream.Create(model.Tokenizer, validated.StopSequences));
+            if (span is not null)
+            {
+                sequence.TraceContext = span.Context;
+                TagRequest(span, sequence, replica.Index);
+            }
             replica.Scheduler.Submit(sequence);
             submitted = sequence;
             using var cancel = cancellation.Register(() => replica.Scheduler.Cancel(sequence));
             await foreach (var response in sequence.Output.Reader.ReadAllAsync(cancellation))
             {
                 await responseStream.WriteAsync(response, cancellation);
+                span?.AddEvent(new ActivityEvent("stream.write", tags: new() { ["tokens"] = response.TokenIds.Count }));
             }
+            span?.SetTag("generated_tokens", sequence.Generated);
+        }
+        catch (Exception error) when (span is not null && MarkFailed(span, error))
+        {
+            throw; // not reached: the filter only marks the span
         }
         finally
         {
@@ -39,6 +54,23 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
                 await turn.EndAsync(submitted);
             }
         }
+    }
+
+    private static void TagRequest(Activity span, RunningSequence sequence, int replica)
+    {
+        span.SetTag("model", sequence.Request.Model);
+        span.SetTag("replica", replica);
+        span.SetTag("request.id", sequence.Request.RequestId);
+        span.SetTag("session.id", sequence.Request.SessionId);
+        span.SetTag("prompt_tokens", sequence.Request.PromptTokens.Count);
+        span.SetTag("max_new_tokens", sequence.Request.Sampling.MaxNewTokens);
+    }
+
+    private static bool MarkFailed(Activity span, Exception error)
+    {
+        span.SetStatus(ActivityStatusCode.Error, error.Message);
+        span.SetTag("error.type", error is RpcException rpc ? rpc.StatusCode.ToString() : error.GetType().Name);
+        return false;
     }
 
     public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)

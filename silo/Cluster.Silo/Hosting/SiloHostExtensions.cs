@@ -29,6 +29,7 @@ public static class SiloHostExtensions
         services.TryAddKeyedSingleton(StageClock.Key, TimeProvider.System);
         services.AddPlacementDirector<StagePlacementStrategy, StagePlacementDirector>();
         services.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize);
+        silo.AddActivityPropagation(); // the gateway's step span parents the stage grains' spans
         return silo;
     }
 }

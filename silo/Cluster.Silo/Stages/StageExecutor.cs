@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Cluster.Silo.Telemetry;
 using Cluster.Contracts.Stages;
 using Cluster.Engine.Model;
 using TorchSharp;
@@ -15,7 +16,8 @@ internal sealed class StageExecutor(ModelShard shard)
 {
     public ModelShard Shard => shard;
 
-    public StageResult Execute(StageBatch batch, IReadOnlyList<StageSession> sessions)
+    /// <param name="trace">The stage's forward span, parent of the sampling span (default: not traced).</param>
+    public StageResult Execute(StageBatch batch, IReadOnlyList<StageSession> sessions, ActivityContext trace = default)
     {
         var clock = Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
@@ -41,7 +43,13 @@ internal sealed class StageExecutor(ModelShard shard)
         {
             sessions[i].WriteHistory(entries[i].StartPosition, entries[i].TokenIds);
         }
-        var tokens = entries.Any(e => e.Sampling is not null) ? Sample(hidden, chunks, entries, sessions) : [];
+        List<SampledTokenResult> tokens = [];
+        if (entries.Any(e => e.Sampling is not null))
+        {
+            using var span = trace == default ? null : SiloTelemetry.Source.StartActivity("sample", ActivityKind.Internal, trace);
+            tokens = Sample(hidden, chunks, entries, sessions);
+            span?.SetTag("sampled", tokens.Count);
+        }
         return new StageResult(null, tokens, [], [], clock.Elapsed.TotalSeconds);
     }
 

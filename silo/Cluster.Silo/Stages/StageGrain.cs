@@ -3,7 +3,9 @@ using Cluster.Engine.Caching;
 using Cluster.Engine.Configuration;
 using Cluster.Engine.Model;
 using Cluster.Silo.Hosting;
+using System.Diagnostics;
 using Cluster.Silo.Placement;
+using Cluster.Silo.Telemetry;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -28,6 +30,8 @@ public sealed partial class StageGrain(
     private StageKey _key = null!;
     private StageExecutor _executor = null!;
     private SessionCaches _sessions = null!;
+    private StageGauge? _gauge;
+    private string _layers = "";
     private long _tokensComputed;
     private long _steps;
 
@@ -49,12 +53,18 @@ public sealed partial class StageGrain(
         var shard = await Task.Run(() => ModelShard.Load(deployment.Path, layers, stageOptions.ToEngineOptions()), cancellationToken);
         _executor = new StageExecutor(shard);
         _sessions = new SessionCaches(stageOptions.KvBudgetBytes, BytesPerToken(shard), clock);
+        _layers = layers.ToString();
+        _gauge = SiloTelemetry.Register(_key.Model, _key.Replica, _key.Stage);
         this.RegisterGrainTimer(_ => ExpireIdleSessions(), new GrainTimerCreationOptions(stageOptions.ExpiryCheckPeriod, stageOptions.ExpiryCheckPeriod) { KeepAlive = false });
         LogLoaded(logger, _key.ToString(), layers.ToString(), shard.Placement.Device.ToString(), shard.Placement.DType.ToString());
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_gauge is not null)
+        {
+            SiloTelemetry.Unregister(_gauge);
+        }
         _sessions?.Dispose();
         _executor?.Shard.Dispose();
         return Task.CompletedTask;
@@ -71,21 +81,35 @@ public sealed partial class StageGrain(
 
     public async Task<StageResult> Forward(StageBatch batch)
     {
+        // Under the gateway's step span: Orleans activity propagation makes it the parent across the grain call.
+        using var span = SiloTelemetry.Source.StartActivity("stage.forward");
+        if (span is { IsAllDataRequested: true })
+        {
+            TagForward(span, batch);
+        }
         StageBatchValidator.Validate(batch, Shard);
         var admission = _sessions.Admit(batch.Entries.Select(e => CacheRequest.For(e, Shard.Config.ContextLength)).ToArray());
         if (!admission.Admitted)
         {
+            span?.SetTag("refused.missing_sessions", admission.MissingSessions.Count);
+            span?.SetTag("refused.over_budget_sessions", admission.OverBudgetSessions.Count);
             return new StageResult(null, [], admission.MissingSessions, admission.OverBudgetSessions, 0);
         }
         try
         {
-            var result = await gate.RunAsync(() => _executor.Execute(batch, admission.Sessions));
+            // The device thread does not inherit this flow's Activity.Current: hand it the span to parent the sampling span.
+            var parent = span?.Context ?? default;
+            var result = await gate.RunAsync(() => _executor.Execute(batch, admission.Sessions, parent));
             _tokensComputed += batch.Entries.Sum(e => e.TokenIds.Length);
             _steps++;
+            SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
+            _gauge.UpdateKvUsage(_sessions);
+            span?.SetTag("compute_seconds", result.ComputeSeconds);
             return result;
         }
         catch (Exception error)
         {
+            span?.SetStatus(ActivityStatusCode.Error, error.Message);
             _sessions.Abandon(admission);
             LogStepFailed(logger, error, _key.ToString(), batch.StepId);
             throw;
@@ -95,10 +119,28 @@ public sealed partial class StageGrain(
     public Task Release(IReadOnlyList<string> sessionIds, bool keep)
     {
         _sessions.Release(sessionIds, keep);
+        _gauge?.UpdateKvUsage(_sessions);
         return Task.CompletedTask;
     }
 
-    public Task<int> ExpireIdleSessions() => Task.FromResult(_sessions.Expire(options.Value.IdleSessionExpiry));
+    public Task<int> ExpireIdleSessions()
+    {
+        var expired = _sessions.Expire(options.Value.IdleSessionExpiry);
+        _gauge?.UpdateKvUsage(_sessions);
+        return Task.FromResult(expired);
+    }
+
+    private void TagForward(Activity span, StageBatch batch)
+    {
+        span.SetTag("model", _key.Model);
+        span.SetTag("replica", _key.Replica);
+        span.SetTag("stage", _key.Stage);
+        span.SetTag("layers", _layers);
+        span.SetTag("silo", SiloName);
+        span.SetTag("step.id", batch.StepId);
+        span.SetTag("sessions", batch.Entries.Count);
+        span.SetTag("tokens", batch.Entries.Sum(e => e.TokenIds.Length));
+    }
 
     public Task<StageStatus> GetStatus() => Task.FromResult(new StageStatus(
         _sessions.ActiveCount, _sessions.IdleCount, _sessions.UsedBytes, _sessions.BudgetBytes, _tokensComputed, _steps, _sessions.Evictions, SiloName));

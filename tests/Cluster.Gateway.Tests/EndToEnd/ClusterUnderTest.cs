@@ -31,8 +31,9 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
     private readonly WebApplication _gateway;
     private readonly GrpcChannel _channel;
 
-    private ClusterUnderTest(TempDirectory checkpoint, InProcessTestCluster cluster, WebApplication gateway, GrpcChannel channel, int stages)
+    private ClusterUnderTest(TempDirectory checkpoint, InProcessTestCluster cluster, WebApplication gateway, GrpcChannel channel, int stages, string? metricsAddress)
     {
+        MetricsAddress = metricsAddress;
         _checkpoint = checkpoint;
         _cluster = cluster;
         _gateway = gateway;
@@ -46,6 +47,9 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
     /// <summary>The gateway's channel, for the other services it hosts (health, reflection).</summary>
     public GrpcChannel Channel => _channel;
 
+    /// <summary>The gateway's HTTP/1.1 side port (/metrics, /healthz, /ready) when started with one; else null.</summary>
+    public string? MetricsAddress { get; }
+
     /// <summary>Stages per replica.</summary>
     public int Stages { get; }
 
@@ -58,8 +62,10 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
     public IStageGrain Stage(int stage, int replica = 0) => Grains.GetGrain<IStageGrain>(new StageKey(ModelName, replica, stage).ToString());
 
     /// <param name="stageClock">The silos' stage clock (session expiry, turn timeouts); null: the system clock.</param>
+    /// <param name="metricsPort">Also listen on a second loopback port over HTTP/1.1, as the gateway's "Metrics" endpoint does.</param>
     public static async Task<ClusterUnderTest> StartAsync(
-        int silos, int stages, TinyModelOptions? model = null, IDictionary<string, string?>? settings = null, TimeProvider? stageClock = null)
+        int silos, int stages, TinyModelOptions? model = null, IDictionary<string, string?>? settings = null, TimeProvider? stageClock = null,
+        bool metricsPort = false)
     {
         var checkpoint = TinyCheckpoint.WriteTemporary((model ?? TinyModelOptions.Llama) with { Tokenizer = TinyTokenizer.Gpt2Bpe });
         var configuration = new Dictionary<string, string?>
@@ -87,7 +93,9 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
             silo.UseClusterStages(config);
             silo.Configure<SiloMessagingOptions>(o => o.AssumeHomogenousSilosForTesting = false);
         });
-        builder.ConfigureClient(client => client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize));
+        builder.ConfigureClient(client => client
+            .Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize)
+            .AddActivityPropagation());
         var cluster = builder.Build();
         await cluster.DeployAsync();
 
@@ -95,15 +103,22 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
         var web = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = checkpoint.Path });
         web.Configuration.AddConfiguration(config);
         web.Logging.SetMinimumLevel(LogLevel.Warning);
-        web.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2));
+        web.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2);
+            if (metricsPort)
+            {
+                kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http1);
+            }
+        });
         web.Services.AddSingleton<IGrainFactory>(cluster.Client);
         web.Services.AddClusterGateway(web.Configuration);
         var gateway = web.Build();
         gateway.MapClusterGateway();
         await gateway.StartAsync();
-        var address = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var channel = GrpcChannel.ForAddress(address);
-        var underTest = new ClusterUnderTest(checkpoint, cluster, gateway, channel, stages);
+        var addresses = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList(); // in Listen order
+        var channel = GrpcChannel.ForAddress(addresses[0]);
+        var underTest = new ClusterUnderTest(checkpoint, cluster, gateway, channel, stages, metricsPort ? addresses[1] : null);
         await underTest.WaitUntilServingAsync();
         return underTest;
     }
