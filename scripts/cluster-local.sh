@@ -21,6 +21,10 @@ STAGES=${STAGES:-$SILOS}
 GRPC_PORT=${GRPC_PORT:-5000}
 METRICS_PORT=${METRICS_PORT:-9090}
 SILO_METRICS_BASE=${SILO_METRICS_BASE:-9100}
+# Orleans ports: silo i listens on SILO_PORT_BASE+i (silo to silo) and ORLEANS_GATEWAY_PORT_BASE+i (clients); change
+# both to run a second cluster on the same machine.
+SILO_PORT_BASE=${SILO_PORT_BASE:-11111}
+ORLEANS_GATEWAY_PORT_BASE=${ORLEANS_GATEWAY_PORT_BASE:-30000}
 REDIS=${REDIS:-}
 LOGS=${LOGS:-$(mktemp -d /tmp/cluster-local.XXXXXX)}
 mkdir -p "$LOGS"
@@ -51,11 +55,11 @@ stop() {
 trap stop INT TERM EXIT
 
 for ((i = 0; i < SILOS; i++)); do
-  dotnet "$SILO_DLL" "${shared[@]}" --Cluster:SiloPort=$((11111 + i)) --Cluster:GatewayPort=$((30000 + i)) \
-    --Cluster:PrimarySiloPort=11111 --Telemetry:MetricsUrl="http://127.0.0.1:$((SILO_METRICS_BASE + i))" ${SILO_ARGS:-} >"$LOGS/silo-$i.log" 2>&1 &
+  dotnet "$SILO_DLL" "${shared[@]}" --Cluster:SiloPort=$((SILO_PORT_BASE + i)) --Cluster:GatewayPort=$((ORLEANS_GATEWAY_PORT_BASE + i)) \
+    --Cluster:PrimarySiloPort=$SILO_PORT_BASE --Telemetry:MetricsUrl="http://127.0.0.1:$((SILO_METRICS_BASE + i))" ${SILO_ARGS:-} >"$LOGS/silo-$i.log" 2>&1 &
   pids+=($!)
 done
-dotnet "$GATEWAY_DLL" "${shared[@]}" --Cluster:GatewayPort=30000 \
+dotnet "$GATEWAY_DLL" "${shared[@]}" --Cluster:GatewayPort=$ORLEANS_GATEWAY_PORT_BASE \
   --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$GRPC_PORT" --Kestrel:Endpoints:Metrics:Url="http://127.0.0.1:$METRICS_PORT" ${GATEWAY_ARGS:-} >"$LOGS/gateway.log" 2>&1 &
 pids+=($!)
 
