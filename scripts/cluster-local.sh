@@ -36,9 +36,12 @@ if [[ ! -f "$MODEL/config.json" ]]; then
 fi
 MODEL=$(cd "$MODEL" && pwd)
 
-dotnet build silo/Cluster.Silo -c "$CONFIGURATION" -v quiet -nologo >"$LOGS/build-silo.log" 2>&1 || { cat "$LOGS/build-silo.log"; exit 1; }
-dotnet build gateway/Cluster.Gateway -c "$CONFIGURATION" -v quiet -nologo >"$LOGS/build-gateway.log" 2>&1 || { cat "$LOGS/build-gateway.log"; exit 1; }
-dotnet build gateway/Cluster.Client -c "$CONFIGURATION" -v quiet -nologo >"$LOGS/build-client.log" 2>&1 || { cat "$LOGS/build-client.log"; exit 1; }
+# SKIP_BUILD=1: use the binaries already built (tests run it right after building the solution).
+if [[ -z "${SKIP_BUILD:-}" ]]; then
+  for project in silo/Cluster.Silo gateway/Cluster.Gateway gateway/Cluster.Client; do
+    dotnet build "$project" -c "$CONFIGURATION" -v quiet -nologo >"$LOGS/build.log" 2>&1 || { cat "$LOGS/build.log"; exit 1; }
+  done
+fi
 
 SILO_DLL=silo/Cluster.Silo/bin/$CONFIGURATION/net10.0/Cluster.Silo.dll
 GATEWAY_DLL=gateway/Cluster.Gateway/bin/$CONFIGURATION/net10.0/cluster-gateway.dll
@@ -56,9 +59,27 @@ trap stop INT TERM EXIT
 
 for ((i = 0; i < SILOS; i++)); do
   dotnet "$SILO_DLL" "${shared[@]}" --Cluster:SiloPort=$((SILO_PORT_BASE + i)) --Cluster:GatewayPort=$((ORLEANS_GATEWAY_PORT_BASE + i)) \
-    --Cluster:PrimarySiloPort=$SILO_PORT_BASE --Telemetry:MetricsUrl="http://127.0.0.1:$((SILO_METRICS_BASE + i))" ${SILO_ARGS:-} >"$LOGS/silo-$i.log" 2>&1 &
+    --Cluster:PrimarySiloPort=$SILO_PORT_BASE --Cluster:AdvertisedIP=127.0.0.1 --Telemetry:MetricsUrl="http://127.0.0.1:$((SILO_METRICS_BASE + i))" ${SILO_ARGS:-} >"$LOGS/silo-$i.log" 2>&1 &
   pids+=($!)
 done
+# Every silo must have joined before the gateway activates the stages: placement spreads a replica's stages over
+# the silos present at activation. A silo's /ready (HTTP/1.1 on its metrics port) answers 200 once it has started.
+silo_ready() { # port
+  local status
+  { exec 3<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
+  printf 'GET /ready HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' >&3
+  read -r _ status _ <&3 || true
+  exec 3<&- 3>&-
+  [[ "$status" == 200 ]]
+}
+for ((i = 0; i < SILOS; i++)); do
+  for ((t = 0; t < 180; t++)); do
+    silo_ready $((SILO_METRICS_BASE + i)) && break
+    kill -0 "${pids[$i]}" 2>/dev/null || { echo "Silo $i exited during start-up; logs in $LOGS:" >&2; tail -n 20 "$LOGS/silo-$i.log" >&2; exit 1; }
+    sleep 1
+  done
+done
+
 dotnet "$GATEWAY_DLL" "${shared[@]}" --Cluster:GatewayPort=$ORLEANS_GATEWAY_PORT_BASE \
   --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$GRPC_PORT" --Kestrel:Endpoints:Metrics:Url="http://127.0.0.1:$METRICS_PORT" ${GATEWAY_ARGS:-} >"$LOGS/gateway.log" 2>&1 &
 pids+=($!)

@@ -11,7 +11,8 @@ public static class ClusterMembershipExtensions
     /// Joins the cluster named by <c>Cluster:ClusterId</c> / <c>Cluster:ServiceId</c> (default "cluster"): through Redis
     /// when <c>Cluster:Redis</c> holds a connection string, else on localhost, where <c>Cluster:SiloPort</c>,
     /// <c>Cluster:GatewayPort</c> and <c>Cluster:PrimarySiloPort</c> (defaults 11111, 30000, 11111) let several silo
-    /// processes share one machine: each takes its own ports and all name the first as primary.
+    /// processes share one machine: each takes its own ports and all name the first as primary. With Redis,
+    /// <c>Cluster:AdvertisedIP</c> sets the address the silo is known by.
     /// </summary>
     public static ISiloBuilder UseClusterMembership(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -23,7 +24,16 @@ public static class ClusterMembershipExtensions
         if (section["Redis"] is { Length: > 0 } redis)
         {
             silo.UseRedisClustering(redis);
-            silo.ConfigureEndpoints(siloPort, gatewayPort);
+            // The address other silos and clients reach this one at: Cluster:AdvertisedIP (e.g. the pod IP, or
+            // 127.0.0.1 for processes on one machine), else the host's first address.
+            if (section["AdvertisedIP"] is { Length: > 0 } advertised)
+            {
+                silo.ConfigureEndpoints(IPAddress.Parse(advertised), siloPort, gatewayPort);
+            }
+            else
+            {
+                silo.ConfigureEndpoints(siloPort, gatewayPort);
+            }
             silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId));
             return silo;
         }
