@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using Cluster.Gateway.Admission;
 using Cluster.Gateway.Telemetry;
 using Cluster.Contracts.Api;
 using Cluster.Contracts.Stages;
@@ -56,8 +57,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         if (Interlocked.Increment(ref _load) > _options.MaxWaitingRequests + _options.MaxRunningSequences)
         {
             Interlocked.Decrement(ref _load);
-            throw new RpcException(new Status(StatusCode.ResourceExhausted,
-                $"The queue is full ({_options.MaxWaitingRequests} waiting requests); retry later."));
+            throw Overloaded.Exception($"The queue is full ({_options.MaxWaitingRequests} waiting requests); retry later.", _options.RetryAfter);
         }
         _events.Writer.TryWrite(new SchedulerEvent.Arrived(sequence));
     }
@@ -227,8 +227,8 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 }
                 if (outcome.OverBudgetSessions.Contains(sequence.StageSessionId))
                 {
-                    Fail(sequence, new RpcException(new Status(StatusCode.ResourceExhausted,
-                        $"Stage {outcome.RefusedBy} has no KV-cache room left for {sequence.ReserveTokens} positions even after evicting idle sessions; retry later.")));
+                    Fail(sequence, Overloaded.Exception(
+                        $"Stage {outcome.RefusedBy} has no KV-cache room left for {sequence.ReserveTokens} positions even after evicting idle sessions; retry later.", _options.RetryAfter));
                 }
                 else if (sequence.CancelRequested)
                 {

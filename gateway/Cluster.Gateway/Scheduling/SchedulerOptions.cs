@@ -15,13 +15,16 @@ public sealed class SchedulerOptions
     /// <summary>Micro-batches in flight through the pipeline; 0 = one per stage, so every stage has work.</summary>
     public int MicroBatchesInFlight { get; set; }
 
+    /// <summary>The wait suggested to a client refused for lack of room (queue full, no KV-cache room).</summary>
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(1);
+
     public void Validate()
     {
-        if (MaxWaitingRequests < 0 || MaxRunningSequences < 1 || MaxBatchTokens < 1 || MicroBatchesInFlight < 0)
+        if (MaxWaitingRequests < 0 || MaxRunningSequences < 1 || MaxBatchTokens < 1 || MicroBatchesInFlight < 0 || RetryAfter < TimeSpan.Zero)
         {
             throw new ArgumentException(
                 $"Gateway:Scheduler needs MaxWaitingRequests >= 0 (got {MaxWaitingRequests}), MaxRunningSequences >= 1 (got {MaxRunningSequences}), " +
-                $"MaxBatchTokens >= 1 (got {MaxBatchTokens}), MicroBatchesInFlight >= 0 (got {MicroBatchesInFlight}).");
+                $"MaxBatchTokens >= 1 (got {MaxBatchTokens}), MicroBatchesInFlight >= 0 (got {MicroBatchesInFlight}), RetryAfter >= 0 (got {RetryAfter}).");
         }
     }
 }
