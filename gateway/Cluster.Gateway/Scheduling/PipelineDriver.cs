@@ -32,7 +32,15 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
         for (var s = 0; s < stages.Count; s++)
         {
             var started = Stopwatch.GetTimestamp();
-            var result = await stages[s].Forward(new StageBatch(stepId, entries, hidden));
+            StageResult result;
+            try
+            {
+                result = await stages[s].Forward(new StageBatch(stepId, entries, hidden));
+            }
+            catch (Exception error)
+            {
+                throw new StageCallException(keys[s], error); // which stage failed: the scheduler's retry and give-up name it
+            }
             roundTripSeconds[s] = Stopwatch.GetElapsedTime(started).TotalSeconds;
             computeSeconds[s] = result.ComputeSeconds;
             if (!result.Computed)
