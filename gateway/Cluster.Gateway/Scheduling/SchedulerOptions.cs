@@ -32,13 +32,20 @@ public sealed class SchedulerOptions
     /// <summary>The longest wait between retries: how late, at most, a recovered stage gets its next step.</summary>
     public TimeSpan FailoverMaxRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How often the gateway reads the cluster's active silos, to abandon stage calls outstanding when one leaves
+    /// (see <see cref="SiloLossWatch"/>); zero turns it off. Together with the silos' failure detection it bounds how
+    /// long a step waits on a dead silo.
+    /// </summary>
+    public TimeSpan MembershipPollPeriod { get; set; } = TimeSpan.FromSeconds(1);
+
     public void Validate()
     {
-        if (FailoverTimeout < TimeSpan.Zero || FailoverRetryDelay <= TimeSpan.Zero || FailoverMaxRetryDelay < FailoverRetryDelay)
+        if (FailoverTimeout < TimeSpan.Zero || FailoverRetryDelay <= TimeSpan.Zero || FailoverMaxRetryDelay < FailoverRetryDelay || MembershipPollPeriod < TimeSpan.Zero)
         {
             throw new ArgumentException(
-                $"Gateway:Scheduler needs FailoverTimeout >= 0 (got {FailoverTimeout}), FailoverRetryDelay > 0 (got {FailoverRetryDelay}) " +
-                $"and FailoverMaxRetryDelay >= FailoverRetryDelay (got {FailoverMaxRetryDelay}).");
+                $"Gateway:Scheduler needs FailoverTimeout >= 0 (got {FailoverTimeout}), FailoverRetryDelay > 0 (got {FailoverRetryDelay}), " +
+                $"FailoverMaxRetryDelay >= FailoverRetryDelay (got {FailoverMaxRetryDelay}) and MembershipPollPeriod >= 0 (got {MembershipPollPeriod}).");
         }
         if (MaxWaitingRequests < 0 || MaxRunningSequences < 1 || MaxBatchTokens < 1 || MicroBatchesInFlight < 0 || RetryAfter < TimeSpan.Zero)
         {

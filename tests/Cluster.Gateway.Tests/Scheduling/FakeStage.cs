@@ -45,6 +45,12 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
 
     private int _outageFailures;
 
+    /// <summary>
+    /// Set to make the next Forward call never answer, as a call forwarded to a silo that died is never answered; it
+    /// completes the given source when the call arrives.
+    /// </summary>
+    public TaskCompletionSource? HangNext { get; set; }
+
     /// <summary>Forgets a session's cache, as an eviction or a lost silo would.</summary>
     public void Drop(string sessionId) => _cached.TryRemove(sessionId, out _);
 
@@ -76,6 +82,13 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
                 FailNext = null;
                 leavesPipeline = true;
                 throw failure;
+            }
+            if (HangNext is { } hang)
+            {
+                HangNext = null;
+                leavesPipeline = true;
+                hang.TrySetResult();
+                await Task.Delay(Timeout.Infinite);
             }
             if (_outage is { } outage && Interlocked.Decrement(ref _outageCallsLeft) >= 0)
             {

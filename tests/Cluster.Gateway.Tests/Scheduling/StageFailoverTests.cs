@@ -68,6 +68,21 @@ public sealed class StageFailoverTests
     }
 
     [Fact]
+    public async Task CallNeverAnsweredBecauseItsSiloDiedIsAbandonedWhenASiloLeavesAndTheStreamsGetTheUndisturbedTokens()
+    {
+        await using var harness = new SchedulerHarness(stageCount: 3, Failover(TimeSpan.FromMinutes(1)));
+        var sequences = Enumerable.Range(0, 3).Select(i => harness.Submit(promptLength: 4 + i, maxNewTokens: 12)).ToList();
+        await sequences[0].Output.Reader.WaitToReadAsync();
+        var hung = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        harness.Stages[1].HangNext = hung;
+        await hung.Task.WaitAsync(TimeSpan.FromSeconds(30)); // a call is now waiting on the "dead" silo
+
+        harness.SignalSiloLoss(); // the silo is declared dead
+
+        await AssertUndisturbedAsync(sequences, promptLengthOfFirst: 4, count: 12);
+    }
+
+    [Fact]
     public async Task SequenceCancelledWhileItsStageIsUnreachableFinishesAsCancelled()
     {
         await using var harness = new SchedulerHarness(stageCount: 2, Failover(TimeSpan.FromMinutes(1)));
