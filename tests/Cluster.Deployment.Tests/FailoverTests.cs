@@ -50,6 +50,7 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
         await run.EveryStreamStarted.WaitAsync(RunTimeout);
         var tokensAtFault = run.Streams.Select(s => s.Ids.Count).ToList();
         var fault = Stopwatch.GetTimestamp();
+        var readiness = await cluster.WatchReadinessAsync(victim, TimeSpan.FromSeconds(60));
         cluster.Signal(victim, signal);
         var exited = cluster.WaitForSiloExitAsync(victim, TimeSpan.FromSeconds(60));
         await CompleteAsync(run, cluster, $"the run with SIG{signal} of silo {victim}");
@@ -73,7 +74,7 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
             $"SIG{signal} of silo {victim} (stage 1) with {Prompts.Length} streams at [{string.Join(", ", tokensAtFault)}] of {MaxNewTokens} tokens: " +
             $"fault → first token after the stall: earliest stream {Ms(recovered.Min())}, slowest stream {Ms(recovered.Max())}; " +
             $"largest inter-token gap {Ms(run.LargestInterTokenGap())} (undisturbed run: {Ms(baseline.LargestInterTokenGap())}); " +
-            $"stage 1 moved to silo {after[1]}; the silo process was gone {Ms(exit)} after the signal.";
+            $"stage 1 moved to silo {after[1]}; the silo process was gone {Ms(exit)} after the signal; its /ready answered [{string.Join(" → ", await readiness)}].";
         output.WriteLine(report);
         File.AppendAllText(Path.Combine(cluster.Logs, "recovery.txt"), report + Environment.NewLine);
         Console.WriteLine($"[failover] {report}");

@@ -92,6 +92,47 @@ internal sealed class LoopbackCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Polls silo <paramref name="silo"/>'s /ready until its side port stops answering (the process is going or gone).
+    /// Returns once the first answer came (so a fault sent next finds it watching), with the task of the distinct
+    /// answers in the order seen ("200 ready", "503 stopping", ...): whether it turned not-ready before it went.
+    /// </summary>
+    public async Task<Task<List<string>>> WatchReadinessAsync(int silo, TimeSpan timeout)
+    {
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var watch = PollReadinessAsync(silo, timeout, first);
+        await Task.WhenAny(first.Task, watch);
+        return watch;
+    }
+
+    private async Task<List<string>> PollReadinessAsync(int silo, TimeSpan timeout, TaskCompletionSource first)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var url = $"http://127.0.0.1:{9701 + _portOffset + silo}/ready";
+        var seen = new List<string>();
+        using var deadline = new CancellationTokenSource(timeout);
+        while (!deadline.IsCancellationRequested)
+        {
+            string answer;
+            try
+            {
+                using var response = await http.GetAsync(url, deadline.Token);
+                answer = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(deadline.Token)}";
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                break; // refused or cut: the side port is closed
+            }
+            if (seen.Count == 0 || seen[^1] != answer)
+            {
+                seen.Add(answer);
+            }
+            first.TrySetResult();
+            await Task.Delay(10);
+        }
+        return seen;
+    }
+
     public int SiloProcessId(int silo) => int.Parse(File.ReadAllText(Path.Combine(Logs, $"silo-{silo}.pid")).Trim());
 
     /// <summary>Sends a signal to silo <paramref name="silo"/>'s process (KILL or TERM) and returns at once.</summary>
