@@ -50,6 +50,7 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
         await run.EveryStreamStarted.WaitAsync(RunTimeout);
         var tokensAtFault = run.Streams.Select(s => s.Ids.Count).ToList();
         var fault = Stopwatch.GetTimestamp();
+        var faultClock = DateTime.Now; // the logs' timestamps are local time
         var readiness = await cluster.WatchReadinessAsync(victim, TimeSpan.FromSeconds(60));
         cluster.Signal(victim, signal);
         var exited = cluster.WaitForSiloExitAsync(victim, TimeSpan.FromSeconds(60));
@@ -71,7 +72,7 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
 
         var recovered = run.RecoveredAfter(fault);
         var report =
-            $"SIG{signal} of silo {victim} (stage 1) with {Prompts.Length} streams at [{string.Join(", ", tokensAtFault)}] of {MaxNewTokens} tokens: " +
+            $"SIG{signal} of silo {victim} (stage 1) at {faultClock:HH:mm:ss.fff} with {Prompts.Length} streams at [{string.Join(", ", tokensAtFault)}] of {MaxNewTokens} tokens: " +
             $"fault → first token after the stall: earliest stream {Ms(recovered.Min())}, slowest stream {Ms(recovered.Max())}; " +
             $"largest inter-token gap {Ms(run.LargestInterTokenGap())} (undisturbed run: {Ms(baseline.LargestInterTokenGap())}); " +
             $"stage 1 moved to silo {after[1]}; the silo process was gone {Ms(exit)} after the signal; its /ready answered [{string.Join(" → ", await readiness)}].";

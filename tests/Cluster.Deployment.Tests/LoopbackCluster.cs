@@ -36,6 +36,8 @@ internal sealed class LoopbackCluster : IAsyncDisposable
                 ["GRPC_PORT"] = $"{5600 + portOffset}", ["METRICS_PORT"] = $"{9700 + portOffset}", ["SILO_METRICS_BASE"] = $"{9701 + portOffset}",
                 ["SILO_PORT_BASE"] = $"{SiloPortBase}", ["ORLEANS_GATEWAY_PORT_BASE"] = $"{30600 + portOffset}",
                 ["SURVIVE_SILO_EXIT"] = "1", ["CONFIGURATION"] = Configuration,
+                // Timestamped logs: what a failed run's logs must show is when each step of the failover happened.
+                ["SILO_ARGS"] = "--Logging:Console:TimestampFormat=HH:mm:ss.fff", ["GATEWAY_ARGS"] = "--Logging:Console:TimestampFormat=HH:mm:ss.fff",
             },
         };
         if (BinariesBuilt)
