@@ -15,6 +15,7 @@ namespace Cluster.Deployment.Tests;
 /// tokens; the stage must end up on a surviving silo. The stall is measured and printed, not asserted (timing on a
 /// shared 2-core machine is noise): kill → each stream's first token after it, and the largest inter-token gap.
 /// </summary>
+[Collection(LoopbackProcesses.Name)]
 public sealed partial class FailoverTests(ITestOutputHelper output)
 {
     private static readonly string[] Prompts =
