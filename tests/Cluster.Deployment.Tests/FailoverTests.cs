@@ -35,9 +35,14 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
     [Fact]
     public Task EveryStreamCompletesWithTheUndisturbedTokensWhenTheSiloOfAStageIsStoppedGracefully() => RunAsync("TERM", portOffset: 30);
 
-    private async Task RunAsync(string signal, int portOffset)
+    /// <summary>With Orleans' distributed grain directory (see the silo's StageGrainDirectory) the surviving stages are not deactivated.</summary>
+    [Fact]
+    public Task EveryStreamCompletesWithTheUndisturbedTokensWhenTheSiloOfAStageIsKilledUnderTheDistributedGrainDirectory() =>
+        RunAsync("KILL", portOffset: 40, siloArgs: "--Cluster:DistributedGrainDirectory=true", survivorsKeepTheirStages: true);
+
+    private async Task RunAsync(string signal, int portOffset, string siloArgs = "", bool survivorsKeepTheirStages = false)
     {
-        await using var cluster = await LoopbackCluster.StartAsync(portOffset, silos: 3);
+        await using var cluster = await LoopbackCluster.StartAsync(portOffset, silos: 3, siloArgs);
         using var channel = GrpcChannel.ForAddress(cluster.GatewayAddress);
         var client = new Generation.GenerationClient(channel);
         var before = await StageSilosAsync(client, cluster);
@@ -70,13 +75,18 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
         }
         var after = await StageSilosAsync(client, cluster);
         Assert.True(after[1] != victim, $"Stage 1 is still reported on silo {victim} after SIG{signal}; stages are on silos [{string.Join(", ", after)}].");
+        var redone = DirectoryFailureDeactivations(cluster);
+        if (survivorsKeepTheirStages)
+        {
+            Assert.True(redone.Count == 0, $"Surviving stages were deactivated with the silo that held their directory registration:\n{string.Join("\n", redone)}");
+        }
 
         var recovered = run.RecoveredAfter(fault);
         var report =
             $"SIG{signal} of silo {victim} (stage 1) at {faultClock:HH:mm:ss.fff} with {Prompts.Length} streams at [{string.Join(", ", tokensAtFault)}] of {MaxNewTokens} tokens: " +
             $"fault → first token after the stall: earliest stream {Ms(recovered.Min())}, slowest stream {Ms(recovered.Max())}; " +
             $"largest inter-token gap {Ms(run.LargestInterTokenGap())} (undisturbed run: {Ms(baseline.LargestInterTokenGap())}); " +
-            $"stage 1 moved to silo {after[1]}; the silo process was gone {Ms(exit)} after the signal; its /ready answered [{string.Join(" → ", await readiness)}].";
+            $"stage 1 moved to silo {after[1]}; surviving stages deactivated with it: {redone.Count}{(siloArgs.Length > 0 ? $" ({siloArgs})" : "")}; the silo process was gone {Ms(exit)} after the signal; its /ready answered [{string.Join(" → ", await readiness)}].";
         output.WriteLine(report);
         File.AppendAllText(Path.Combine(cluster.Logs, "recovery.txt"), report + Environment.NewLine);
         Console.WriteLine($"[failover] {report}");
@@ -109,6 +119,11 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
             return int.Parse(match.Groups[1].Value) - cluster.SiloPortBase;
         }).ToList();
     }
+
+    // Log lines of stages deactivated because the silo holding their directory registration went (see StageGrain).
+    private static List<string> DirectoryFailureDeactivations(LoopbackCluster cluster) =>
+        Enumerable.Range(0, cluster.Silos).SelectMany(i => File.ReadLines(Path.Combine(cluster.Logs, $"silo-{i}.log")))
+            .Where(line => line.Contains("deactivating (DirectoryFailure", StringComparison.Ordinal)).ToList();
 
     private static int FirstDifference(List<int> a, List<int> b) =>
         Enumerable.Range(0, Math.Min(a.Count, b.Count)).FirstOrDefault(i => a[i] != b[i], Math.Min(a.Count, b.Count));

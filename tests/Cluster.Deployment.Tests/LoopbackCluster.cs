@@ -20,7 +20,7 @@ internal sealed class LoopbackCluster : IAsyncDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _portOffset;
 
-    private LoopbackCluster(int portOffset, int silos, string logs)
+    private LoopbackCluster(int portOffset, int silos, string logs, string siloArgs)
     {
         _portOffset = portOffset;
         Silos = silos;
@@ -37,7 +37,7 @@ internal sealed class LoopbackCluster : IAsyncDisposable
                 ["SILO_PORT_BASE"] = $"{SiloPortBase}", ["ORLEANS_GATEWAY_PORT_BASE"] = $"{30600 + portOffset}",
                 ["SURVIVE_SILO_EXIT"] = "1", ["CONFIGURATION"] = Configuration,
                 // Timestamped logs: what a failed run's logs must show is when each step of the failover happened.
-                ["SILO_ARGS"] = "--Logging:Console:TimestampFormat=HH:mm:ss.fff", ["GATEWAY_ARGS"] = "--Logging:Console:TimestampFormat=HH:mm:ss.fff",
+                ["SILO_ARGS"] = $"--Logging:Console:TimestampFormat=HH:mm:ss.fff {siloArgs}", ["GATEWAY_ARGS"] = "--Logging:Console:TimestampFormat=HH:mm:ss.fff",
             },
         };
         if (BinariesBuilt)
@@ -61,11 +61,12 @@ internal sealed class LoopbackCluster : IAsyncDisposable
     /// <summary>
     /// Starts a cluster whose ports are the loopback topology's bases (5600, 9700, 11600, 30600, 6600) plus
     /// <paramref name="portOffset"/>, so it collides neither with scripts/loopback-topology.sh nor with another offset.
+    /// <paramref name="siloArgs"/>: settings added to every silo's command line.
     /// </summary>
-    public static async Task<LoopbackCluster> StartAsync(int portOffset, int silos)
+    public static async Task<LoopbackCluster> StartAsync(int portOffset, int silos, string siloArgs = "")
     {
         var logs = Directory.CreateTempSubdirectory($"failover-{portOffset}-").FullName;
-        var cluster = new LoopbackCluster(portOffset, silos, logs);
+        var cluster = new LoopbackCluster(portOffset, silos, logs, siloArgs);
         try
         {
             await cluster._ready.Task.WaitAsync(StartTimeout);

@@ -17,6 +17,7 @@ public static class ClusterMembershipExtensions
     public static ISiloBuilder UseClusterMembership(this ISiloBuilder silo, IConfiguration configuration)
     {
         silo.UseFastFailureDetection(configuration); // a dead silo declared in seconds, not a minute: see MembershipDefaults
+        silo.UseStageGrainDirectory(configuration); // opt-in: surviving stages keep their caches when another silo goes
         var section = configuration.GetSection("Cluster");
         var clusterId = section["ClusterId"] ?? "cluster";
         var serviceId = section["ServiceId"] ?? "cluster";
