@@ -5,11 +5,14 @@ namespace Cluster.Gateway.Scheduling;
 /// back-off (doubling from <see cref="SchedulerOptions.FailoverRetryDelay"/> to <see cref="SchedulerOptions.FailoverMaxRetryDelay"/>);
 /// no step is launched meanwhile, since every step goes through every stage. The window runs from the first failure
 /// after the last step that got through; once it exceeds <see cref="SchedulerOptions.FailoverTimeout"/>, failed steps
-/// fail their sequences. Owned by the scheduler loop, like everything it schedules.
+/// fail their sequences (at once: the rest of the replica's sequences do not each wait out another window). A failure
+/// after a quiet spell longer than the window (nothing ran: no step got through, none failed) opens a new window.
+/// Owned by the scheduler loop, like everything it schedules.
 /// </summary>
 internal sealed class StepFailover(SchedulerOptions options, TimeProvider time)
 {
     private long? _failingSince;
+    private long _lastFailure;
     private TimeSpan _nextDelay = options.FailoverRetryDelay;
 
     /// <summary>A back-off is running: launch nothing until <see cref="RetryDue"/>.</summary>
@@ -32,7 +35,13 @@ internal sealed class StepFailover(SchedulerOptions options, TimeProvider time)
     /// </summary>
     public bool TryRetry(out TimeSpan? wakeAfter)
     {
-        _failingSince ??= time.GetTimestamp();
+        var now = time.GetTimestamp();
+        if (_failingSince is not null && time.GetElapsedTime(_lastFailure, now) > options.FailoverTimeout)
+        {
+            Succeeded(); // a new incident, not the one given up on long ago
+        }
+        _failingSince ??= now;
+        _lastFailure = now;
         wakeAfter = null;
         if (FailingFor >= options.FailoverTimeout)
         {
