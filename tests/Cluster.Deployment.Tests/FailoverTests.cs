@@ -40,6 +40,10 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
     public Task EveryStreamCompletesWithTheUndisturbedTokensWhenTheSiloOfAStageIsKilledUnderTheDistributedGrainDirectory() =>
         RunAsync("KILL", portOffset: 40, siloArgs: "--Cluster:DistributedGrainDirectory=true", survivorsKeepTheirStages: true);
 
+    [Fact]
+    public Task EveryStreamCompletesWithTheUndisturbedTokensWhenTheSiloOfAStageIsStoppedGracefullyUnderTheDistributedGrainDirectory() =>
+        RunAsync("TERM", portOffset: 50, siloArgs: "--Cluster:DistributedGrainDirectory=true", survivorsKeepTheirStages: true);
+
     private async Task RunAsync(string signal, int portOffset, string siloArgs = "", bool survivorsKeepTheirStages = false)
     {
         await using var cluster = await LoopbackCluster.StartAsync(portOffset, silos: 3, siloArgs);
