@@ -6,17 +6,23 @@ using Orleans.Runtime.Placement;
 namespace Cluster.Silo.Placement;
 
 /// <summary>
-/// Chooses silo (replica · stages + stage) mod N among the compatible silos sorted by address. Deterministic, so every
-/// silo that places a stage picks the same one; a new silo changes the choice only for stages activated after it joined.
+/// Places a stage on its <see cref="StageHome"/> among the compatible silos. Deterministic, so every silo that places a
+/// stage picks the same one; when silos join or leave, running stages move to their new home by themselves
+/// (StageGrain.Rebalance.cs).
 /// </summary>
 internal sealed class StagePlacementDirector(IOptions<ClusterModelsOptions> models) : IPlacementDirector
 {
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
-        var silos = context.GetCompatibleSilos(target).OrderBy(s => s).ToArray();
+        var silos = context.GetCompatibleSilos(target);
         if (silos.Length == 0)
         {
             return Task.FromResult(context.LocalSilo);
+        }
+        // A moving stage names its new home (and may be left out of the compatible silos while it moves).
+        if (IPlacementDirector.GetPlacementHint(target.RequestContextData, silos) is { } hint)
+        {
+            return Task.FromResult(hint);
         }
         StageKey key;
         try
@@ -28,8 +34,6 @@ internal sealed class StagePlacementDirector(IOptions<ClusterModelsOptions> mode
             // Not a stage key: the activation will fail with that message; where it fails does not matter.
             return Task.FromResult(context.LocalSilo);
         }
-        var stages = models.Value.Find(key.Model)?.Stages ?? 1;
-        var index = (int)(((long)key.Replica * stages + key.Stage) % silos.Length);
-        return Task.FromResult(silos[index]);
+        return Task.FromResult(StageHome.Choose(silos, key, models.Value.Find(key.Model)?.Stages ?? 1));
     }
 }

@@ -59,6 +59,9 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
 
     public int SiloCount => _cluster.Silos.Count;
 
+    /// <summary>Starts one more silo in the running cluster (a scale-out).</summary>
+    public Task AddSiloAsync() => _cluster.StartAdditionalSiloAsync();
+
     public IStageGrain Stage(int stage, int replica = 0) => Grains.GetGrain<IStageGrain>(new StageKey(ModelName, replica, stage).ToString());
 
     /// <param name="stageClock">The silos' stage clock (session expiry, turn timeouts); null: the system clock.</param>
