@@ -34,10 +34,6 @@ public sealed class AuthOptions
                 throw new ArgumentException($"{where}: MaxConcurrentStreams and TokensPerMinute must be >= 0 (0 = unlimited); got {key.MaxConcurrentStreams} and {key.TokensPerMinute}.");
             }
         }
-        if (Keys.Select(k => k.Name).Distinct(StringComparer.Ordinal).Count() != Keys.Count)
-        {
-            throw new ArgumentException($"Gateway:Auth:Keys: names must be distinct (sessions belong to a name); got {string.Join(", ", Keys.Select(k => k.Name))}.");
-        }
         if (Keys.Select(k => k.Key).Distinct(StringComparer.Ordinal).Count() != Keys.Count)
         {
             throw new ArgumentException("Gateway:Auth:Keys: two entries have the same key.");
@@ -45,7 +41,11 @@ public sealed class AuthOptions
     }
 }
 
-/// <summary>One API key: the tenant it stands for and that tenant's limits (0 = unlimited).</summary>
+/// <summary>
+/// One API key: the tenant it stands for and its limits (0 = unlimited). Several keys may name the same tenant: they
+/// share its sessions (to rotate a key, add the new one under the same name, roll the gateways, remove the old one);
+/// each key keeps its own limits.
+/// </summary>
 public sealed class ApiKeyOptions
 {
     /// <summary>The tenant: owns the sessions this key creates; shown in errors and logs instead of the key.</summary>

@@ -12,7 +12,6 @@ public sealed class AuthOptionsTests
     {
         { "a key shorter than the minimum", [new() { Name = "team", Key = "REPLACE-ME" }], $"at least {AuthOptions.MinKeyLength}" },
         { "no name", [new() { Key = GoodKey }], "needs a Name" },
-        { "two entries with one name", [new() { Name = "team", Key = GoodKey }, new() { Name = "team", Key = GoodKey + "x" }], "names must be distinct" },
         { "two entries with one key", [new() { Name = "a", Key = GoodKey }, new() { Name = "b", Key = GoodKey }], "same key" },
         { "a negative limit", [new() { Name = "team", Key = GoodKey, TokensPerMinute = -1 }], ">= 0" },
     };
@@ -31,11 +30,12 @@ public sealed class AuthOptionsTests
     {
         using var registry = new ApiKeyRegistry(Options.Create(new AuthOptions
         {
-            Keys = [new() { Name = "team-a", Key = GoodKey }, new() { Name = "team-b", Key = GoodKey + "b" }],
+            Keys = [new() { Name = "team-a", Key = GoodKey }, new() { Name = "team-b", Key = GoodKey + "b" }, new() { Name = "team-a", Key = GoodKey + "rotated" }],
         }));
         Assert.True(registry.Enabled);
         Assert.Equal("team-a", registry.Find(GoodKey)?.Name);
         Assert.Equal("team-b", registry.Find(GoodKey + "b")?.Name);
+        Assert.Equal("team-a", registry.Find(GoodKey + "rotated")?.Name); // a second key of the same tenant (rotation)
         string[] others = ["", GoodKey[..^1], GoodKey + " ", GoodKey.ToUpperInvariant(), "team-a"];
         var found = others.Where(k => registry.Find(k) is not null).ToList();
         Assert.True(found.Count == 0, $"Keys that are not configured found a tenant: [{string.Join(", ", found.Select(k => $"'{k}'"))}].");
