@@ -1,6 +1,6 @@
 using Cluster.Contracts.Api;
-using Cluster.Gateway.Auth;
 using Cluster.Contracts.Sessions;
+using Cluster.Gateway.Auth;
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Requests;
 using Cluster.Gateway.Scheduling;
