@@ -18,25 +18,27 @@ public sealed class SessionGrain(IOptions<SessionOptions> options, [FromKeyedSer
     private string? _turn;
     private DateTimeOffset _turnStarted;
 
-    public Task<bool> Create(string model, int replica)
+    public Task<bool> Create(string model, int replica, string owner = SessionOwner.Anonymous)
     {
         ArgumentException.ThrowIfNullOrEmpty(model);
         ArgumentOutOfRangeException.ThrowIfNegative(replica);
+        ArgumentNullException.ThrowIfNull(owner);
         if (_state is not null)
         {
             return Task.FromResult(false);
         }
-        _state = new SessionSnapshot(model, replica, [], 0);
+        _state = new SessionSnapshot(model, replica, [], 0, owner);
         return Task.FromResult(true);
     }
 
-    public Task<SessionSnapshot?> BeginTurn(string requestId)
+    public Task<SessionSnapshot?> BeginTurn(string requestId, string owner = SessionOwner.Anonymous)
     {
         ArgumentException.ThrowIfNullOrEmpty(requestId);
         if (_state is null)
         {
             return Task.FromResult<SessionSnapshot?>(null);
         }
+        CheckOwner(owner);
         if (_turn is not null && _turn != requestId && clock.GetUtcNow() - _turnStarted < options.Value.TurnTimeout)
         {
             throw new SessionBusyException($"Session '{this.GetPrimaryKeyString()}' is busy with request '{_turn}'; one turn at a time.");
@@ -62,12 +64,25 @@ public sealed class SessionGrain(IOptions<SessionOptions> options, [FromKeyedSer
         return Task.CompletedTask;
     }
 
-    public Task<SessionSnapshot?> Delete()
+    public Task<SessionSnapshot?> Delete(string owner = SessionOwner.Anonymous)
     {
+        if (_state is not null)
+        {
+            CheckOwner(owner);
+        }
         var state = _state;
         _state = null;
         _turn = null;
         DeactivateOnIdle();
         return Task.FromResult(state);
+    }
+
+    /// <summary>Checked before anything else, so another tenant can neither read, block (by a turn) nor delete the session.</summary>
+    private void CheckOwner(string owner)
+    {
+        if (!string.Equals(_state!.Owner, owner, StringComparison.Ordinal))
+        {
+            throw new SessionOwnedByAnotherException($"Session '{this.GetPrimaryKeyString()}' belongs to another API key.");
+        }
     }
 }
