@@ -62,7 +62,9 @@ public sealed class OtlpExportTests
         public static async Task<OtlpReceiver> StartAsync()
         {
             var exports = Channel.CreateUnbounded<OtlpExport>();
-            var builder = WebApplication.CreateSlimBuilder();
+            // An empty content root: the test folder holds the gateway's appsettings.json, whose Kestrel endpoints
+            // (:5000, :9090) this receiver must not bind.
+            var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = Directory.CreateTempSubdirectory("otlp-receiver").FullName });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
             builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0));
             var app = builder.Build();
