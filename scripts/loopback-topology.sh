@@ -6,6 +6,7 @@
 #
 #   scripts/loopback-topology.sh                    # models/default, 2 silos, 16 requests
 #   REQUESTS=64 SILOS=3 scripts/loopback-topology.sh
+#   LOAD_ARGS="--concurrency 1 4 16 --requests 48 --chart sweep.png" scripts/loopback-topology.sh   # a load-test report
 #
 # Ports default away from cluster-local.sh's, so a cluster you are running is not disturbed.
 set -euo pipefail
@@ -65,6 +66,7 @@ done
 grep -q "Cluster ready" "$LOGS/cluster.log" || { echo "The cluster was not ready within 300 s." >&2; exit 1; }
 cat "$LOGS/cluster.log"
 
-# The load tool exits non-zero when any request failed.
-dotnet "$LOADTEST" gateway --address "http://127.0.0.1:$GRPC_PORT" --concurrency 4 --requests "$REQUESTS" \
-  --prompt-tokens 16 --max-new-tokens 16 --warmup 1 --json "$LOGS/load.json"
+# The load tool exits non-zero when any request failed. LOAD_ARGS replaces the default load (e.g. a sweep with a chart).
+LOAD_ARGS=${LOAD_ARGS:---concurrency 4 --requests $REQUESTS --prompt-tokens 16 --max-new-tokens 16 --warmup 1}
+# shellcheck disable=SC2086 # LOAD_ARGS is a list of arguments
+dotnet "$LOADTEST" gateway --address "http://127.0.0.1:$GRPC_PORT" $LOAD_ARGS --json "$LOGS/load.json"

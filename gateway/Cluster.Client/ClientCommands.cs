@@ -4,7 +4,7 @@ namespace Cluster.Client;
 
 /// <summary>
 /// The command line: the root command generates (<c>cluster-client "prompt"</c>); subcommands tokenize, count,
-/// list models and delete sessions. Every command takes <c>--address</c>.
+/// list models and delete sessions. Every command takes <c>--address</c> and <c>--api-key</c>.
 /// </summary>
 public static class ClientCommands
 {
@@ -16,6 +16,7 @@ public static class ClientCommands
         ArgumentNullException.ThrowIfNull(generate);
         var root = new RootCommand("Client of the inference cluster's gRPC API. Without a subcommand: generate a continuation of PROMPT and stream it.");
         root.Options.Add(GatewayConnection.Address);
+        root.Options.Add(GatewayConnection.ApiKey);
         generate.AddTo(root);
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(CountCommand.Create());

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Cluster.Contracts.Api;
 using Grpc.Core;
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 
 namespace Cluster.Client;
@@ -17,16 +18,34 @@ public static class GatewayConnection
         Recursive = true,
     };
 
+    /// <summary>Environment variable the API key is read from when --api-key is not given (keeps it out of shell history).</summary>
+    public const string ApiKeyVariable = "CLUSTER_API_KEY";
+
+    public static Option<string?> ApiKey { get; } = new("--api-key")
+    {
+        Description = $"API key, sent as 'authorization: Bearer <key>' (default: ${ApiKeyVariable}; none: no header)",
+        DefaultValueFactory = _ => Environment.GetEnvironmentVariable(ApiKeyVariable),
+        Recursive = true,
+    };
+
     /// <summary>Connects to the address the command line names and runs <paramref name="call"/>; returns its exit code, or 1 on a gRPC error.</summary>
     public static async Task<int> RunAsync(ParseResult parse, Func<Generation.GenerationClient, TextWriter, Task<int>> call)
     {
         TextWriter output = parse.InvocationConfiguration.Output;
         TextWriter error = parse.InvocationConfiguration.Error;
         string address = parse.GetValue(Address)!;
+        string? apiKey = parse.GetValue(ApiKey);
         try
         {
             using GrpcChannel channel = GrpcChannel.ForAddress(address);
-            return await call(new Generation.GenerationClient(channel), output);
+            CallInvoker invoker = string.IsNullOrEmpty(apiKey)
+                ? channel.CreateCallInvoker()
+                : channel.Intercept(headers =>
+                {
+                    headers.Add("authorization", $"Bearer {apiKey}");
+                    return headers;
+                });
+            return await call(new Generation.GenerationClient(invoker), output);
         }
         catch (RpcException e)
         {

@@ -13,6 +13,14 @@ public sealed class GatewayOptions
     /// <summary>Upper bound on max_new_tokens (also bounded by each model's context length).</summary>
     public int MaxNewTokensLimit { get; set; } = 4096;
 
+    /// <summary>
+    /// <c>Gateway:MaxRequestBytes</c>, the gRPC receive limit: room for a prompt at the character limit
+    /// (<see cref="Requests.ModelLimits.MaxPromptCharacters"/>, 1,000,000) at up to 3 UTF-8 bytes each, and no more.
+    /// </summary>
+    public const int DefaultMaxRequestBytes = 4 * 1024 * 1024;
+
+    public int MaxRequestBytes { get; set; } = DefaultMaxRequestBytes;
+
     public void Validate()
     {
         if (Models.Count == 0)
@@ -29,6 +37,10 @@ public sealed class GatewayOptions
         if (!string.IsNullOrEmpty(DefaultModel) && Models.All(m => m.Name != DefaultModel))
         {
             throw new ArgumentException($"Gateway:DefaultModel '{DefaultModel}' is not in Cluster:Models ({string.Join(", ", Models.Select(m => m.Name))}).");
+        }
+        if (MaxRequestBytes < 1024)
+        {
+            throw new ArgumentException($"Gateway:MaxRequestBytes must be >= 1024; got {MaxRequestBytes}.");
         }
         if (MaxNewTokensLimit < 1)
         {

@@ -1,3 +1,4 @@
+using Cluster.Gateway.Auth;
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Scheduling;
 using Cluster.Gateway.Services;
@@ -13,7 +14,12 @@ public static class GatewayServiceExtensions
 {
     public static IServiceCollection AddClusterGateway(this IServiceCollection services, IConfiguration configuration)
     {
-        services.AddGrpc(grpc => grpc.EnableDetailedErrors = false);
+        services.AddGrpc(grpc =>
+        {
+            grpc.EnableDetailedErrors = false;
+            // Set deliberately, not left to the library's default: a larger message is RESOURCE_EXHAUSTED before it is parsed.
+            grpc.MaxReceiveMessageSize = configuration.GetValue("Gateway:MaxRequestBytes", GatewayOptions.DefaultMaxRequestBytes);
+        });
         services.AddGrpcReflection();
         services.AddOptions<GatewayOptions>()
             .Bind(configuration.GetSection("Gateway"))
@@ -25,14 +31,23 @@ public static class GatewayServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ModelCatalog>());
         services.AddGrpcHealthChecks().AddCheck<ModelsReadyHealthCheck>("models");
         services.AddClusterGatewayTelemetry(configuration);
+        services.AddApiKeyAuth(configuration);
         return services;
     }
 
     public static WebApplication MapClusterGateway(this WebApplication app)
     {
-        app.MapGrpcService<GenerationService>();
+        bool keysRequired = app.UseApiKeyAuth();
+        var generation = app.MapGrpcService<GenerationService>();
+        // Health stays open for probes. Reflection is a development aid (grpcurl sends -H 'authorization: Bearer ...'):
+        // with keys configured it needs one too, so an anonymous client cannot even enumerate the API.
+        var reflection = app.MapGrpcReflectionService();
+        if (keysRequired)
+        {
+            generation.RequireAuthorization();
+            reflection.RequireAuthorization();
+        }
         app.MapGrpcHealthChecksService();
-        app.MapGrpcReflectionService();
         app.MapClusterGatewayTelemetry();
         return app;
     }

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Hosting;
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, ContentRootPath = AppContext.BaseDirectory });
 builder.UseOrleans(silo => silo
     .UseClusterMembership(builder.Configuration)
+    .UseKubernetesHostingInPod(builder.Configuration) // pod identity and pod watching, only inside Kubernetes
     .UseClusterStages(builder.Configuration));
 builder.Services.AddClusterSiloTelemetry(builder.Configuration); // /metrics, /healthz, /ready on Telemetry:MetricsUrl; OTLP when OTEL_* set
 builder.Services.AddGracefulShutdown(builder.Configuration); // SIGTERM drains within Cluster:ShutdownTimeout (30 s)

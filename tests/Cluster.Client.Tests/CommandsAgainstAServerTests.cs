@@ -36,6 +36,18 @@ public sealed class CommandsAgainstAServerTests
     }
 
     [Fact]
+    public async Task An_api_key_goes_as_a_bearer_token_and_none_sends_no_header()
+    {
+        await using FakeGateway gateway = await FakeGateway.StartAsync();
+
+        (int exit, _, string error) = await RunAsync("hi", "--address", gateway.Address, "--api-key", "secret-key");
+        Assert.True(exit == 0 && gateway.Service.LastAuthorization == "Bearer secret-key", $"exit {exit} ({error}); authorization header: '{gateway.Service.LastAuthorization}'.");
+
+        (exit, _, error) = await RunAsync("hi", "--address", gateway.Address, "--api-key", "");
+        Assert.True(exit == 0 && gateway.Service.LastAuthorization is null, $"exit {exit} ({error}); an empty key sent authorization '{gateway.Service.LastAuthorization}'.");
+    }
+
+    [Fact]
     public async Task Grpc_errors_print_the_status_and_exit_non_zero()
     {
         await using FakeGateway gateway = await FakeGateway.StartAsync();

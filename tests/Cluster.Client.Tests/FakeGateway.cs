@@ -54,9 +54,13 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
 {
     public GenerateRequest? LastRequest { get; private set; }
 
+    /// <summary>The authorization header of the last Generate call; null when it had none.</summary>
+    public string? LastAuthorization { get; private set; }
+
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
     {
         LastRequest = request;
+        LastAuthorization = context.RequestHeaders.GetValue("authorization");
         if (request.Text == "fail")
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "sampling.top_p must be in (0, 1]; got 1.5"));

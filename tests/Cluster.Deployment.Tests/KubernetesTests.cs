@@ -191,8 +191,17 @@ public class KubernetesTests
                 var envNames = c.Objs("env").Select(e => e.Str("name")).ToList();
                 problems.Check(envNames.Distinct().Count() == envNames.Count, $"{cw}.env", $"duplicate names: {string.Join(", ", envNames.GroupBy(n => n).Where(g => g.Count() > 1).Select(g => g.Key))}");
                 foreach (var ef in c.Objs("envFrom"))
+                {
                     if (ef.At("configMapRef.name")?.ToString() is { } cm)
                         problems.Check(objects.Any(o => o.Kind == "ConfigMap" && o.Name == cm), $"{cw}.envFrom", $"ConfigMap '{cm}' does not exist");
+                    if (ef.Obj("secretRef") is { } sr && sr.Str("name") is { } secret)
+                        problems.Check(SecretExists(objects, secret) || sr["optional"]?.ToString() == "true", $"{cw}.envFrom",
+                            $"Secret '{secret}' is neither rendered nor described by a {ExampleSecretFiles} file");
+                }
+                foreach (var e in c.Objs("env"))
+                    if (e.At("valueFrom.secretKeyRef") is JsonObject sk)
+                        problems.Check(SecretExists(objects, sk.Str("name") ?? "", sk.Str("key")), $"{cw}.env[{e.Str("name")}]",
+                            $"Secret key {sk.Str("name")}/{sk.Str("key")} is neither rendered nor in a {ExampleSecretFiles} file");
                 foreach (var m in c.Objs("volumeMounts"))
                 {
                     CheckFields(m, "volumeMount", $"{cw}.volumeMounts[{m.Str("name")}]", problems);
@@ -228,6 +237,48 @@ public class KubernetesTests
             problems.Check(objects.Any(o => o.Kind == rb.Node.At("roleRef.kind")?.ToString() && o.Name == rb.Node.At("roleRef.name")?.ToString()), $"{w}: roleRef", "names no existing Role");
             foreach (var s in rb.Node.Objs("subjects"))
                 problems.Check(s.Str("kind") != "ServiceAccount" || objects.Any(o => o.Kind == "ServiceAccount" && o.Name == s.Str("name") && o.Namespace == s.Str("namespace")), $"{w}: subjects", $"ServiceAccount {s.Str("namespace")}/{s.Str("name")} does not exist");
+        }
+        problems.AssertNone(layer);
+    }
+
+    /// <summary>Secrets created out of band (never rendered, so re-applying cannot overwrite them) are described by example files.</summary>
+    const string ExampleSecretFiles = "k8s/base/*.example.yaml";
+
+    static List<JsonObject> ExampleSecrets() =>
+        [.. Directory.GetFiles(Repo.PathOf("k8s/base"), "*.example.yaml").SelectMany(Yaml.LoadAll).OfType<JsonObject>().Where(o => o.Str("kind") == "Secret")];
+
+    static bool SecretExists(List<K8sObject> objects, string name, string? key = null) =>
+        objects.Where(o => o.Kind == "Secret").Select(o => o.Node).Concat(ExampleSecrets()).Any(o =>
+            o.At("metadata.name")?.ToString() == name && (key is null || o.Obj("stringData")?.ContainsKey(key) == true || o.Obj("data")?.ContainsKey(key) == true));
+
+    [Theory]
+    [MemberData(nameof(Layers))]
+    public void The_gateway_takes_its_api_keys_from_a_secret_created_out_of_band(string layer)
+    {
+        var objects = Render(layer);
+        var problems = new Problems();
+        var gateway = Workloads(objects).Single(w => w.Name == GatewayName);
+        var refs = Kustomize.PodSpec(gateway)!.Objs("containers").Single(c => c.Str("name") == "gateway").Objs("envFrom").Select(e => e.Obj("secretRef")).OfType<JsonObject>().ToList();
+        problems.Check(refs.Count == 1, $"{gateway}: envFrom", $"expected one secretRef (the API keys), found {refs.Count}");
+        var examples = ExampleSecrets();
+        foreach (var secretRef in refs)
+        {
+            var name = secretRef.Str("name");
+            problems.Check(secretRef["optional"]?.ToString() != "true", $"{gateway}: envFrom.secretRef", $"'{name}' is optional: a gateway without it would start open to the internet");
+            problems.Check(objects.All(o => o.Kind != "Secret" || o.Name != name), layer, $"Secret '{name}' is rendered: re-applying the kustomization would reset the real keys to the example's");
+            var example = examples.SingleOrDefault(e => e.At("metadata.name")?.ToString() == name);
+            problems.Check(example is not null, ExampleSecretFiles, $"no example for Secret '{name}' (how to create it)");
+            if (example is null) continue;
+            problems.Check(example.At("metadata.namespace")?.ToString() == Namespace, $"{ExampleSecretFiles}: {name}", $"namespace must be '{Namespace}'");
+            // The gateway binds Gateway:Auth:Keys:<n>:<field> (AuthOptions); '__' is ':' in environment variable names.
+            foreach (var (key, value) in example.Obj("stringData") ?? [])
+            {
+                problems.Check(Regex.IsMatch(key, @"^Gateway__Auth__Keys__\d+__(Name|Key|MaxConcurrentStreams|TokensPerMinute)$"), $"{ExampleSecretFiles}: {name}", $"'{key}' is not a Gateway__Auth__Keys__<n>__<Name|Key|MaxConcurrentStreams|TokensPerMinute> setting");
+                problems.Check(value.IsString(), $"{ExampleSecretFiles}: {name}.{key}", "must be a string (quote it)");
+                // Below the gateway's 32-character minimum, so an example applied unchanged fails closed.
+                if (key.EndsWith("__Key"))
+                    problems.Check(value!.ToString().Length < 32, $"{ExampleSecretFiles}: {name}.{key}", "the placeholder is long enough to be accepted as a real key; keep it under 32 characters");
+            }
         }
         problems.AssertNone(layer);
     }
@@ -343,6 +394,13 @@ public class KubernetesTests
                 }
             }
         }
+        // Under default-deny, a container port no rule admits is silently unreachable (a port added without its policy).
+        foreach (var wl in workloads)
+            foreach (var port in Kustomize.PodSpec(wl)!.Objs("containers").SelectMany(c => c.Objs("ports")).Select(p => p.Int("containerPort")).OfType<long>())
+                problems.Check(allowed.ContainsKey((wl.Name, port)), layer, $"{wl}: container port {port} is admitted by no NetworkPolicy rule (default-deny drops it)");
+        // Metrics: Prometheus inside the cluster, never the outside.
+        foreach (var name in new[] { SiloName, GatewayName })
+            problems.Check(allowed.GetValueOrDefault((name, 9090L)) is { Count: > 0 } m && !m.Contains("outside"), layer, $"{name}:9090 (metrics) must admit in-cluster scrapers and not the outside");
         foreach (var ((workload, port), sources) in allowed.Where(a => a.Value.Contains("outside")))
             problems.Check(workload == GatewayName && port == 5000, layer, $"{workload}:{port} is reachable from outside the cluster; only {GatewayName}:5000 may be");
         problems.Check(allowed.GetValueOrDefault((GatewayName, 5000L))?.Contains("outside") == true, layer, $"{GatewayName}:5000 (gRPC) is not reachable from outside");

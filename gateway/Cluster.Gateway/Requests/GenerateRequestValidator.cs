@@ -49,7 +49,7 @@ public static class GenerateRequestValidator
         int? requestedMaxNewTokens = CheckMaxNewTokens(sampling, limits);
         int topLogprobs = CheckTopLogprobs(request);
         IReadOnlyList<string> stopSequences = CheckStopSequences(sampling, limits);
-        IReadOnlyList<int> stopTokenIds = [.. sampling.StopTokenIds.Distinct()];
+        IReadOnlyList<int> stopTokenIds = CheckStopTokenIds(sampling, limits);
         PromptTokens.CheckInVocabulary(stopTokenIds, limits, "sampling.stop_token_ids: token id");
 
         bool addBos = PromptTokens.AddsBos(tokenizer, request.HasAddSpecialTokens ? request.AddSpecialTokens : null, freshSequence: sessionHistoryLength == 0);
@@ -160,6 +160,12 @@ public static class GenerateRequestValidator
 
         return [.. sampling.Stop.Distinct(StringComparer.Ordinal)];
     }
+
+    /// <summary>Bounded like the stop sequences: each is checked after every sampled token.</summary>
+    private static IReadOnlyList<int> CheckStopTokenIds(SamplingParameters sampling, ModelLimits limits) =>
+        sampling.StopTokenIds.Count <= limits.MaxStopTokenIds
+            ? [.. sampling.StopTokenIds.Distinct()]
+            : throw InvalidArgument.Error($"sampling.stop_token_ids has {sampling.StopTokenIds.Count} ids; at most {limits.MaxStopTokenIds} are allowed");
 
     private static IReadOnlyList<int> TokenizePrompt(GenerateRequest request, CheckpointTokenizer tokenizer, ModelLimits limits, bool addBos)
     {

@@ -8,4 +8,5 @@ public sealed record ModelLimits(
     int DefaultMaxNewTokens = 256,
     int MaxStopSequences = 16,
     int MaxStopSequenceLength = 256,
-    int MaxPromptCharacters = 1_000_000);
+    int MaxPromptCharacters = 1_000_000,
+    int MaxStopTokenIds = 256);

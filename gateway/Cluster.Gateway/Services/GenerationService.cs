@@ -1,5 +1,6 @@
 using Cluster.Contracts.Api;
 using Cluster.Contracts.Sessions;
+using Cluster.Gateway.Auth;
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Requests;
 using Cluster.Gateway.Scheduling;
@@ -11,23 +12,29 @@ using Grpc.Core;
 namespace Cluster.Gateway.Services;
 
 /// <summary>The public API: validates, tokenizes, hands Generate calls to a replica's scheduler and streams what it produces.</summary>
+[BindServiceMethod(typeof(StrictRequestBinding), nameof(StrictRequestBinding.BindService))]
 internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFactory grains) : Generation.GenerationBase
 {
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
     {
+        var clock = RequestClock.StartNow(); // before the session lookup and tokenizing, which the client waits for too
         var cancellation = context.CancellationToken;
+        var tenant = Tenant.Of(context);
+        // Held until the method returns, however the stream ends (finished, failed, cancelled).
+        using var streamSlot = tenant?.Limits.OpenStream();
         // The request's span: under the ASP.NET Core server span when that is traced; the root of its trace otherwise.
         using var span = GatewayTelemetry.Source.StartActivity("generate", ActivityKind.Internal);
-        var model = await catalog.GetAsync(request.Model, cancellation);
+        var model = await catalog.GetAsync(RequestFields.Model(request.Model), cancellation);
         var requestId = Guid.NewGuid().ToString("N");
-        var turn = await SessionTurn.BeginAsync(grains, request.SessionId, requestId, model);
+        var turn = await SessionTurn.BeginAsync(grains, RequestFields.SessionId(request.SessionId), requestId, model, OwnerOf(tenant));
         RunningSequence? submitted = null;
         try
         {
             var validated = GenerateRequestValidator.Validate(request, model.Name, model.Tokenizer, model.Limits, turn?.Snapshot.History.Length ?? 0, requestId);
+            tenant?.Limits.ChargeTokens(validated.PromptTokens.Count + validated.Sampling.MaxNewTokens);
             var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
             var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, turn?.Snapshot.History ?? [], turn?.Snapshot.CachedLength ?? 0,
-                TextStream.Create(model.Tokenizer, validated.StopSequences));
+                TextStream.Create(model.Tokenizer, validated.StopSequences), clock);
             if (span is not null)
             {
                 sequence.TraceContext = span.Context;
@@ -56,6 +63,8 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
         }
     }
 
+    private static string OwnerOf(Tenant? tenant) => tenant?.Name ?? SessionOwner.Anonymous;
+
     private static void TagRequest(Activity span, RunningSequence sequence, int replica)
     {
         span.SetTag("model", sequence.Request.Model);
@@ -75,7 +84,7 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
 
     public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
     {
-        var model = await catalog.GetAsync(request.Model, context.CancellationToken);
+        var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);
         var response = new TokenizeResponse();
         foreach (var id in TokenizerRequestValidator.Tokenize(request, model.Tokenizer, model.Limits))
         {
@@ -86,32 +95,43 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
 
     public override async Task<CountTokensResponse> CountTokens(CountTokensRequest request, ServerCallContext context)
     {
-        var model = await catalog.GetAsync(request.Model, context.CancellationToken);
+        var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);
         return new CountTokensResponse { Count = (uint)TokenizerRequestValidator.CountTokens(request, model.Tokenizer, model.Limits) };
     }
 
     public override async Task<DetokenizeResponse> Detokenize(DetokenizeRequest request, ServerCallContext context)
     {
-        var model = await catalog.GetAsync(request.Model, context.CancellationToken);
+        var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);
         return new DetokenizeResponse { Text = TokenizerRequestValidator.Detokenize(request, model.Tokenizer, model.Limits) };
     }
 
     public override async Task<CreateSessionResponse> CreateSession(CreateSessionRequest request, ServerCallContext context)
     {
-        var model = await catalog.GetAsync(request.Model, context.CancellationToken);
+        var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);
         var sessionId = Guid.NewGuid().ToString("N");
-        await grains.GetGrain<ISessionGrain>(sessionId).Create(model.Name, model.LeastLoadedReplica().Index);
+        await grains.GetGrain<ISessionGrain>(sessionId).Create(model.Name, model.LeastLoadedReplica().Index, OwnerOf(Tenant.Of(context)));
         return new CreateSessionResponse { SessionId = sessionId };
     }
 
     public override async Task<DeleteSessionResponse> DeleteSession(DeleteSessionRequest request, ServerCallContext context)
     {
-        if (string.IsNullOrEmpty(request.SessionId))
+        if (string.IsNullOrEmpty(RequestFields.SessionId(request.SessionId)))
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "session_id is empty."));
         }
-        var snapshot = await grains.GetGrain<ISessionGrain>(request.SessionId).Delete()
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"Session '{request.SessionId}' does not exist."));
+        SessionSnapshot? snapshot;
+        try
+        {
+            snapshot = await grains.GetGrain<ISessionGrain>(request.SessionId).Delete(OwnerOf(Tenant.Of(context)));
+        }
+        catch (SessionOwnedByAnotherException other)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, other.Message));
+        }
+        if (snapshot is null)
+        {
+            throw new RpcException(new Status(StatusCode.NotFound, $"Session '{request.SessionId}' does not exist."));
+        }
         var model = await catalog.GetAsync(snapshot.Model, context.CancellationToken);
         await model.Replica(snapshot.Replica).Pipeline.ReleaseAsync([request.SessionId], keep: false);
         return new DeleteSessionResponse();

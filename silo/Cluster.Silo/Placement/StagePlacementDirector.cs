@@ -6,21 +6,26 @@ using Orleans.Runtime.Placement;
 namespace Cluster.Silo.Placement;
 
 /// <summary>
-/// Chooses silo (replica · stages + stage) mod N among the compatible silos sorted by address. Deterministic, so every
-/// silo that places a stage picks the same one; a new silo changes the choice only for stages activated after it joined.
-/// Only live silos: Orleans' compatible silos are those its membership view holds Active (never Dead or ShuttingDown),
-/// so after a silo dies or is stopped, a stage it held re-activates on a survivor (with N-1 silos, the index maps
-/// again). Until the dead silo is declared, its stage is still registered there and is not placed anew at all: calls
-/// fail and the gateway retries (see the gateway's StepFailover).
+/// Places a stage on its <see cref="StageHome"/> among the compatible silos. Deterministic, so every silo that places a
+/// stage picks the same one; when silos join or leave, running stages move to their new home by themselves
+/// (StageGrain.Rebalance.cs). Only live silos: Orleans' compatible silos are those its membership view holds Active
+/// (never Dead or ShuttingDown), so a stage whose silo died or stopped re-activates on a survivor. Until the dead silo
+/// is declared, its stage is still registered there and is not placed anew: calls fail and the gateway retries (the
+/// gateway's StepFailover).
 /// </summary>
 internal sealed class StagePlacementDirector(IOptions<ClusterModelsOptions> models) : IPlacementDirector
 {
     public Task<SiloAddress> OnAddActivation(PlacementStrategy strategy, PlacementTarget target, IPlacementContext context)
     {
-        var silos = context.GetCompatibleSilos(target).OrderBy(s => s).ToArray();
+        var silos = context.GetCompatibleSilos(target);
         if (silos.Length == 0)
         {
             return Task.FromResult(context.LocalSilo);
+        }
+        // A moving stage names its new home (and may be left out of the compatible silos while it moves).
+        if (IPlacementDirector.GetPlacementHint(target.RequestContextData, silos) is { } hint)
+        {
+            return Task.FromResult(hint);
         }
         StageKey key;
         try
@@ -32,8 +37,6 @@ internal sealed class StagePlacementDirector(IOptions<ClusterModelsOptions> mode
             // Not a stage key: the activation will fail with that message; where it fails does not matter.
             return Task.FromResult(context.LocalSilo);
         }
-        var stages = models.Value.Find(key.Model)?.Stages ?? 1;
-        var index = (int)(((long)key.Replica * stages + key.Stage) % silos.Length);
-        return Task.FromResult(silos[index]);
+        return Task.FromResult(StageHome.Choose(silos, key, models.Value.Find(key.Model)?.Stages ?? 1));
     }
 }

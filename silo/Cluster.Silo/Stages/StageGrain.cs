@@ -34,6 +34,7 @@ public sealed partial class StageGrain(
     private string _layers = "";
     private long _tokensComputed;
     private long _steps;
+    private int _stagesPerReplica;
 
     private ModelShard Shard => _executor.Shard;
 
@@ -49,6 +50,7 @@ public sealed partial class StageGrain(
         var stageOptions = options.Value;
         var layerCount = ModelConfigReader.ReadFromDirectory(deployment.Path).LayerCount;
         var layers = StageLayers.For(deployment, _key.Stage, layerCount);
+        _stagesPerReplica = deployment.Stages;
         // Off the grain scheduler: reading and converting weights takes seconds and must not stall the silo's threads.
         var shard = await Task.Run(() => ModelShard.Load(deployment.Path, layers, stageOptions.ToEngineOptions()), cancellationToken);
         _executor = new StageExecutor(shard);
@@ -56,6 +58,7 @@ public sealed partial class StageGrain(
         _layers = layers.ToString();
         _gauge = SiloTelemetry.Register(_key.Model, _key.Replica, _key.Stage);
         this.RegisterGrainTimer(_ => ExpireIdleSessions(), new GrainTimerCreationOptions(stageOptions.ExpiryCheckPeriod, stageOptions.ExpiryCheckPeriod) { KeepAlive = false });
+        StartRebalancing(stageOptions.RebalanceCheckPeriod);
         LogLoaded(logger, _key.ToString(), layers.ToString(), shard.Placement.Device.ToString(), shard.Placement.DType.ToString());
     }
 

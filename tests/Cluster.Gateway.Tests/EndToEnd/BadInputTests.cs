@@ -56,6 +56,21 @@ public sealed class BadInputTests
         { "a stop sequence too long", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Stop.Add(new string('x', 257))) }, StatusCode.InvalidArgument, ["stop[0]", "257", "256"] },
         { "an empty stop sequence", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Stop.Add("")) }, StatusCode.InvalidArgument, ["stop[0]", "empty"] },
         { "stop token id out of vocabulary", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.StopTokenIds.Add(5000)) }, StatusCode.InvalidArgument, ["stop_token_ids", "5000"] },
+        // Every float field with NaN and both infinities.
+        { "temperature -Infinity", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Temperature = float.NegativeInfinity) }, StatusCode.InvalidArgument, ["temperature", "-Infinity"] },
+        { "top_p +Infinity", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = float.PositiveInfinity) }, StatusCode.InvalidArgument, ["top_p", "(0, 1]", "Infinity"] },
+        { "top_p -Infinity", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = float.NegativeInfinity) }, StatusCode.InvalidArgument, ["top_p", "-Infinity"] },
+        { "repetition_penalty NaN", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.RepetitionPenalty = float.NaN) }, StatusCode.InvalidArgument, ["repetition_penalty", "NaN"] },
+        { "repetition_penalty +Infinity", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.RepetitionPenalty = float.PositiveInfinity) }, StatusCode.InvalidArgument, ["repetition_penalty", "finite", "Infinity"] },
+        { "repetition_penalty -Infinity", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.RepetitionPenalty = float.NegativeInfinity) }, StatusCode.InvalidArgument, ["repetition_penalty", "-Infinity"] },
+        // Sizes an attacker picks.
+        { "thousands of stop sequences", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Stop.AddRange(Enumerable.Range(0, 5000).Select(i => $"s{i}"))) }, StatusCode.InvalidArgument, ["sampling.stop", "5000", "at most 16"] },
+        { "a 100,000-character stop sequence", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.Stop.Add(new string('x', 100_000))) }, StatusCode.InvalidArgument, ["stop[0]", "100000", "256"] },
+        { "thousands of stop token ids", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.StopTokenIds.AddRange(Enumerable.Range(0, 5000).Select(i => i % 1000))) }, StatusCode.InvalidArgument, ["stop_token_ids", "5000", "at most 256"] },
+        { "a prompt over the character limit", new GenerateRequest { Text = new string('a', 1_000_001) }, StatusCode.InvalidArgument, ["prompt text", "1000001", "1000000"] },
+        { "a 10 MB prompt (over the gRPC receive limit)", new GenerateRequest { Text = new string('a', 10 * 1024 * 1024) }, StatusCode.ResourceExhausted, ["exceeds the maximum configured message size"] },
+        { "an over-long session id", new GenerateRequest { Text = "hi", SessionId = new string('s', 10_000) }, StatusCode.InvalidArgument, ["session_id", "10000", "128"] },
+        { "an over-long model name", new GenerateRequest { Text = "hi", Model = new string('m', 10_000) }, StatusCode.InvalidArgument, ["model", "10000", "256"] },
     };
 
     [Fact]
@@ -99,6 +114,10 @@ public sealed class BadInputTests
             ("DeleteSession, empty id", () => client.DeleteSessionAsync(new DeleteSessionRequest()).ResponseAsync, StatusCode.InvalidArgument, "session_id"),
             ("DeleteSession, unknown id", () => client.DeleteSessionAsync(new DeleteSessionRequest { SessionId = "no-such-session" }).ResponseAsync, StatusCode.NotFound, "no-such-session"),
             ("Detokenize, id out of vocabulary", () => client.DetokenizeAsync(new DetokenizeRequest { TokenIds = { 1, 999_999 } }).ResponseAsync, StatusCode.InvalidArgument, "999999"),
+            ("Tokenize, text over the character limit", () => client.TokenizeAsync(new TokenizeRequest { Text = new string('a', 1_000_001) }).ResponseAsync, StatusCode.InvalidArgument, "1000000"),
+            ("CountTokens, over-long model name", () => client.CountTokensAsync(new CountTokensRequest { Model = new string('m', 10_000), Text = "hi" }).ResponseAsync, StatusCode.InvalidArgument, "model is 10000 characters"),
+            ("DeleteSession, over-long id", () => client.DeleteSessionAsync(new DeleteSessionRequest { SessionId = new string('s', 10_000) }).ResponseAsync, StatusCode.InvalidArgument, "session_id is 10000 characters"),
+            ("CreateSession, over-long model name", () => client.CreateSessionAsync(new CreateSessionRequest { Model = new string('m', 10_000) }).ResponseAsync, StatusCode.InvalidArgument, "model is 10000 characters"),
         };
         var failures = new List<string>();
         foreach (var (name, call, status, mentions) in calls)
@@ -119,6 +138,69 @@ public sealed class BadInputTests
         }
         Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
         Assert.NotEmpty((await client.TokenizeAsync(new TokenizeRequest { Text = "still up?" })).Tokens);
+    }
+
+    /// <summary>Raw request bytes the typed client cannot produce: name, bytes, status, what the message must mention.</summary>
+    public static TheoryData<string, byte[], StatusCode, string[]> WireCases() => new()
+    {
+        { "invalid UTF-8 in the prompt text", [0x12, 0x03, (byte)'h', 0xFF, (byte)'i'], StatusCode.InvalidArgument, ["text", "UTF-8"] },
+        { "a UTF-16 surrogate encoded in UTF-8 in the prompt", [0x12, 0x03, 0xED, 0xA0, 0x80], StatusCode.InvalidArgument, ["text", "UTF-8"] },
+        { "invalid UTF-8 in a stop sequence", [0x12, 0x02, (byte)'h', (byte)'i', 0x2A, 0x04, 0x3A, 0x02, 0xC3, 0x28], StatusCode.InvalidArgument, ["sampling.stop", "UTF-8"] },
+        { "invalid UTF-8 in the session id", [0x12, 0x02, (byte)'h', (byte)'i', 0x22, 0x02, 0xFF, 0xFE], StatusCode.InvalidArgument, ["session_id", "UTF-8"] },
+        { "garbage: an invalid wire type", [0x0F, 0xFF, 0x13, 0x37], StatusCode.InvalidArgument, ["not a valid cluster.v1.GenerateRequest"] },
+        { "garbage: a truncated varint", [0x28, 0x96], StatusCode.InvalidArgument, ["not a valid cluster.v1.GenerateRequest"] },
+        { "a length beyond the end of the message", [0x12, 0x64, (byte)'h', (byte)'i'], StatusCode.InvalidArgument, ["not a valid cluster.v1.GenerateRequest"] },
+        { "a nested message that is garbage", [0x12, 0x02, (byte)'h', (byte)'i', 0x2A, 0x02, 0xFF, 0xFF], StatusCode.InvalidArgument, ["not a valid cluster.v1.GenerateRequest"] },
+    };
+
+    [Fact]
+    public async Task RequestBytesThatAreNotAValidMessageGetInvalidArgumentAndTheServerKeepsServing()
+    {
+        await using var cluster = await StartAsync();
+        var bytes = Marshallers.Create(b => b, b => b);
+        var generate = new Method<byte[], byte[]>(MethodType.ServerStreaming, "cluster.v1.Generation", "Generate", bytes, bytes);
+        var tokenize = new Method<byte[], byte[]>(MethodType.Unary, "cluster.v1.Generation", "Tokenize", bytes, bytes);
+        var invoker = cluster.Channel.CreateCallInvoker();
+        var failures = new List<string>();
+        async Task Expect(string name, Func<Task> call, StatusCode status, string[] mentions)
+        {
+            try
+            {
+                await call();
+                failures.Add($"{name}: expected {status}; it succeeded.");
+            }
+            catch (RpcException error) when (error.StatusCode != status || mentions.Any(m => !error.Status.Detail.Contains(m, StringComparison.OrdinalIgnoreCase)))
+            {
+                failures.Add($"{name}: expected {status} mentioning [{string.Join(", ", mentions.Select(m => $"'{m}'"))}]; got {error.StatusCode}: {error.Status.Detail}");
+            }
+            catch (RpcException)
+            {
+                // As expected.
+            }
+        }
+
+        foreach (var row in WireCases())
+        {
+            var (name, payload, status, mentions) = ((string)row[0], (byte[])row[1], (StatusCode)row[2], (string[])row[3]);
+            await Expect(name, async () =>
+            {
+                using var call = invoker.AsyncServerStreamingCall(generate, null, new CallOptions(), payload);
+                while (await call.ResponseStream.MoveNext(CancellationToken.None))
+                {
+                }
+            }, status, mentions);
+        }
+        await Expect("Tokenize, invalid UTF-8 in the text", () => invoker.AsyncUnaryCall(tokenize, null, new CallOptions(), [0x12, 0x02, 0xFF, 0xFE]).ResponseAsync,
+            StatusCode.InvalidArgument, ["text", "UTF-8"]);
+        // A compressed request, 10 MB of prompt in a few kilobytes on the wire: grpc-dotnet applies the receive limit to
+        // the inflated size and stops inflating there (checked: a 300 MB gzip bomb allocated about 11 MB in all).
+        var gzip = new Metadata { { "grpc-internal-encoding-request", "gzip" } };
+        await Expect("a gzip-compressed 10 MB prompt", () => cluster.Client.CountTokensAsync(new CountTokensRequest { Text = new string('a', 10 * 1024 * 1024) }, gzip).ResponseAsync,
+            StatusCode.ResourceExhausted, ["exceeds the maximum configured message size"]);
+
+        Assert.True(failures.Count == 0, string.Join(Environment.NewLine, failures));
+        var ok = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = "still up?", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 3 } });
+        Assert.NotEmpty(ok.Tokens);
     }
 
     private static Task<ClusterUnderTest> StartAsync() => ClusterUnderTest.StartAsync(silos: 2, stages: 2, settings: new Dictionary<string, string?>

@@ -59,13 +59,21 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
 
     public int SiloCount => _cluster.Silos.Count;
 
+    /// <summary>Starts one more silo in the running cluster (a scale-out).</summary>
+    public Task AddSiloAsync() => _cluster.StartAdditionalSiloAsync();
+
     public IStageGrain Stage(int stage, int replica = 0) => Grains.GetGrain<IStageGrain>(new StageKey(ModelName, replica, stage).ToString());
 
     /// <param name="stageClock">The silos' stage clock (session expiry, turn timeouts); null: the system clock.</param>
     /// <param name="metricsPort">Also listen on a second loopback port over HTTP/1.1, as the gateway's "Metrics" endpoint does.</param>
+    /// <param name="apiKey">The key the start-up wait presents (for a gateway started with Gateway:Auth:Keys).</param>
+    /// <param name="kestrelFromSettings">
+    /// Listen where <paramref name="settings"/>' Kestrel:Endpoints say (as the real gateway does), not on a loopback port
+    /// chosen here; <paramref name="clientHandler"/> then reaches it (e.g. trusting a test certificate).
+    /// </param>
     public static async Task<ClusterUnderTest> StartAsync(
         int silos, int stages, TinyModelOptions? model = null, IDictionary<string, string?>? settings = null, TimeProvider? stageClock = null,
-        bool metricsPort = false)
+        bool metricsPort = false, string? apiKey = null, bool kestrelFromSettings = false, HttpMessageHandler? clientHandler = null)
     {
         var checkpoint = TinyCheckpoint.WriteTemporary((model ?? TinyModelOptions.Llama) with { Tokenizer = TinyTokenizer.Gpt2Bpe });
         var configuration = new Dictionary<string, string?>
@@ -105,6 +113,10 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
         web.Logging.SetMinimumLevel(LogLevel.Warning);
         web.WebHost.ConfigureKestrel(kestrel =>
         {
+            if (kestrelFromSettings)
+            {
+                return;
+            }
             kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2);
             if (metricsPort)
             {
@@ -117,9 +129,9 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
         gateway.MapClusterGateway();
         await gateway.StartAsync();
         var addresses = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList(); // in Listen order
-        var channel = GrpcChannel.ForAddress(addresses[0]);
+        var channel = GrpcChannel.ForAddress(addresses[0], new GrpcChannelOptions { HttpHandler = clientHandler });
         var underTest = new ClusterUnderTest(checkpoint, cluster, gateway, channel, stages, metricsPort ? addresses[1] : null);
-        await underTest.WaitUntilServingAsync();
+        await underTest.WaitUntilServingAsync(apiKey);
         return underTest;
     }
 
@@ -150,11 +162,14 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
         string.Join("; ", statuses.Select((s, i) => $"stage {i}: {s.ActiveSessions} active + {s.IdleSessions} idle sessions, {s.KvBytes}/{s.KvBudgetBytes} bytes, {s.TokensComputed} tokens computed"));
 
     /// <summary>ListModels answers once every stage has loaded; bounded so a stuck load fails the test with its reason.</summary>
-    private async Task WaitUntilServingAsync()
+    private async Task WaitUntilServingAsync(string? apiKey)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await Client.ListModelsAsync(new ListModelsRequest(), cancellationToken: timeout.Token);
+        await Client.ListModelsAsync(new ListModelsRequest(), headers: Bearer(apiKey), cancellationToken: timeout.Token);
     }
+
+    /// <summary>The <c>authorization: Bearer</c> header for <paramref name="apiKey"/>; null (no header) for null.</summary>
+    public static Grpc.Core.Metadata? Bearer(string? apiKey) => apiKey is null ? null : new() { { "authorization", $"Bearer {apiKey}" } };
 
     public async ValueTask DisposeAsync()
     {

@@ -33,6 +33,25 @@ public sealed class SessionGrainTests(TwoSiloCluster cluster)
     }
 
     [Fact]
+    public async Task OnlyTheOwnerMayBeginATurnOrDeleteAndAnotherOwnersAttemptsChangeNothing()
+    {
+        var session = Session("conversation-owned");
+        Assert.True(await session.Create("llama", 0, "team-a"));
+
+        var turn = await Assert.ThrowsAsync<SessionOwnedByAnotherException>(() => session.BeginTurn("by-b", "team-b"));
+        Assert.DoesNotContain("team-a", turn.Message); // the owner's name is not told to others
+        await Assert.ThrowsAsync<SessionOwnedByAnotherException>(() => session.BeginTurn("anonymous"));
+        await Assert.ThrowsAsync<SessionOwnedByAnotherException>(() => session.Delete("team-b"));
+
+        var own = await session.BeginTurn("by-a", "team-a"); // not blocked by the refused turns
+        Assert.Equal("team-a", own!.Owner);
+        await session.EndTurn("by-a", [7], 0);
+        var deleted = await session.Delete("team-a");
+        Assert.Equal([7], deleted!.History);
+        Assert.Null(await session.Delete("team-b")); // gone: NOT_FOUND for anyone
+    }
+
+    [Fact]
     public async Task ASecondTurnIsRefusedWhileOneRunsAndTakesOverAfterTheTimeout()
     {
         var session = Session("conversation-2");
