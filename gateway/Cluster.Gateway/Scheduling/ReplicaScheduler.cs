@@ -118,6 +118,9 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             case SchedulerEvent.Released released:
                 _capacity.Release(released.ReservedPositions);
                 break;
+            case SchedulerEvent.BackToWaiting back:
+                ReturnToWaiting(back.Sequence);
+                break;
         }
     }
 
@@ -131,9 +134,16 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 break; // first come, first served: a big request is not overtaken forever by small ones
             }
             _waiting.RemoveFirst();
-            sequence.QueueTime = sequence.Clock.Elapsed;
             _running.Add(sequence);
-            RecordAdmission(sequence, sequence.QueueTime.Value);
+            if (sequence.QueueTime is null)
+            {
+                sequence.QueueTime = sequence.Clock.Elapsed;
+                RecordAdmission(sequence, sequence.QueueTime.Value);
+            }
+            else
+            {
+                RecordReadmission(sequence); // back from waiting for a stage's room: its queue time and prompt are already counted
+            }
         }
     }
 
@@ -227,8 +237,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 }
                 if (outcome.OverBudgetSessions.Contains(sequence.StageSessionId))
                 {
-                    Fail(sequence, Overloaded.Exception(
-                        $"Stage {outcome.RefusedBy} has no KV-cache room left for {sequence.ReserveTokens} positions even after evicting idle sessions; retry later.", _options.RetryAfter));
+                    WaitForStageRoom(sequence, outcome.RefusedBy);
                 }
                 else if (sequence.CancelRequested)
                 {
@@ -342,6 +351,76 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         {
             _events.Writer.TryWrite(new SchedulerEvent.Released(reservedPositions));
         }
+    }
+
+    /// <summary>
+    /// A stage had no KV-cache room for an admitted sequence (another gateway's sequences, or sessions this gateway
+    /// does not count, fill it). Rather than failing a request that fits, it leaves the running set, its cache is
+    /// parked on the stages (idle: evictable, so the room it holds is not lost to everyone), its reservation goes back,
+    /// and after a back-off it queues again at the front, keeping its tokens; a stage that evicted its cache meanwhile
+    /// answers MissingSessions and it replays from position 0. Refused only after <see cref="SchedulerOptions.StageRoomRetries"/>.
+    /// </summary>
+    private void WaitForStageRoom(RunningSequence sequence, StageKey? refusedBy)
+    {
+        sequence.StageRoomRefusals++;
+        if (sequence.StageRoomRefusals > _options.StageRoomRetries)
+        {
+            Fail(sequence, Overloaded.Exception(
+                $"Stage {refusedBy} had no KV-cache room for {sequence.ReserveTokens} positions even after evicting idle sessions, {sequence.StageRoomRefusals} times; retry later.",
+                _options.RetryAfter));
+            return;
+        }
+        if (sequence.CancelRequested)
+        {
+            Finish(sequence, FinishReason.Cancelled);
+            return;
+        }
+        _running.Remove(sequence);
+        GatewayTelemetry.RequestsRunning.Add(-1, GatewayTelemetry.ModelTag(sequence.Request.Model));
+        sequence.InFlight = true; // parked: neither stepped nor retired until it is back in the queue
+        _ = ParkAsync(sequence, StageRoomBackOff(sequence.StageRoomRefusals));
+    }
+
+    private TimeSpan StageRoomBackOff(int refusals)
+    {
+        var delay = _options.StageRoomRetryDelay * Math.Pow(2, Math.Min(refusals - 1, 16));
+        return delay < _options.RetryAfter ? delay : _options.RetryAfter;
+    }
+
+    private async Task ParkAsync(RunningSequence sequence, TimeSpan backOff)
+    {
+        try
+        {
+            await _pipeline.ReleaseAsync([sequence.StageSessionId], keep: true);
+        }
+        catch (Exception ex)
+        {
+            // Harmless: the session stays active on a stage until the next step or the final release reaches it.
+            _logger.LogWarning(ex, "Parking {Session} on the stages failed.", sequence.StageSessionId);
+        }
+        // Only now: a sequence admitted into these positions must not reach a stage ahead of the park.
+        _events.Writer.TryWrite(new SchedulerEvent.Released(sequence.ReserveTokens));
+        await Task.Delay(backOff);
+        _events.Writer.TryWrite(new SchedulerEvent.BackToWaiting(sequence));
+    }
+
+    private void ReturnToWaiting(RunningSequence sequence)
+    {
+        sequence.InFlight = false;
+        if (sequence.CancelRequested)
+        {
+            Finish(sequence, FinishReason.Cancelled); // holds no reservation now, and is in neither list
+            return;
+        }
+        _waiting.AddFirst(sequence); // it was admitted before everyone waiting: first come, first served
+        GatewayTelemetry.RequestsWaiting.Add(1, GatewayTelemetry.ModelTag(sequence.Request.Model));
+    }
+
+    private static void RecordReadmission(RunningSequence sequence)
+    {
+        var model = GatewayTelemetry.ModelTag(sequence.Request.Model);
+        GatewayTelemetry.RequestsWaiting.Add(-1, model);
+        GatewayTelemetry.RequestsRunning.Add(1, model);
     }
 
     private static void RecordAdmission(RunningSequence sequence, TimeSpan queueTime)

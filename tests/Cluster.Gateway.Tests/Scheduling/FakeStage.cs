@@ -22,6 +22,12 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
     /// <summary>Set to make the next Forward throw this.</summary>
     public Exception? FailNext { get; set; }
 
+    /// <summary>
+    /// Set to refuse a step for lack of KV-cache room: the sessions it returns for a batch are answered as
+    /// OverBudgetSessions and nothing is computed, as a real stage whose budget others fill answers; none: the step runs.
+    /// </summary>
+    public Func<StageBatch, IReadOnlyList<string>>? RefuseRoom { get; set; }
+
     /// <summary>Forgets a session's cache, as an eviction or a lost silo would.</summary>
     public void Drop(string sessionId) => _cached.TryRemove(sessionId, out _);
 
@@ -59,6 +65,11 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
             {
                 leavesPipeline = true;
                 return new StageResult(null, [], missing, [], 0);
+            }
+            if (RefuseRoom?.Invoke(batch) is { Count: > 0 } overBudget)
+            {
+                leavesPipeline = true;
+                return new StageResult(null, [], [], overBudget, 0);
             }
             foreach (var entry in batch.Entries)
             {
