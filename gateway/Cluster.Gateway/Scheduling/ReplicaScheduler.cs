@@ -57,7 +57,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         if (Interlocked.Increment(ref _load) > _options.MaxWaitingRequests + _options.MaxRunningSequences)
         {
             Interlocked.Decrement(ref _load);
-            throw Overloaded.Exception($"The queue is full ({_options.MaxWaitingRequests} waiting requests); retry later.", _options.RetryAfter);
+            throw QueueFull();
         }
         _events.Writer.TryWrite(new SchedulerEvent.Arrived(sequence));
     }
@@ -74,6 +74,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             {
                 Handle(e);
                 Admit();
+                RefuseBeyondQueue();
                 Launch();
             }
             catch (Exception ex)
@@ -146,6 +147,32 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Submit bounds waiting + running; when the KV budget, not <see cref="SchedulerOptions.MaxRunningSequences"/>, is
+    /// what keeps sequences waiting, that alone would let the queue grow past <see cref="SchedulerOptions.MaxWaitingRequests"/>.
+    /// What is left waiting beyond it once admission has taken its fill is refused now, newest first, rather than
+    /// waiting for a place it was promised it would not wait for. Sequences back from waiting for a stage's room keep theirs.
+    /// </summary>
+    private void RefuseBeyondQueue()
+    {
+        var node = _waiting.Last;
+        var excess = _waiting.Count - _options.MaxWaitingRequests;
+        while (excess > 0 && node is not null)
+        {
+            var sequence = node.Value;
+            node = node.Previous;
+            if (sequence.StageRoomRefusals > 0)
+            {
+                continue;
+            }
+            Fail(sequence, QueueFull());
+            excess--;
+        }
+    }
+
+    private RpcException QueueFull() =>
+        Overloaded.Exception($"The queue is full ({_options.MaxWaitingRequests} waiting requests); retry later.", _options.RetryAfter);
 
     private void Launch()
     {
