@@ -88,6 +88,27 @@ public sealed class StageRoomTests
     }
 
     [Fact]
+    public async Task ASequenceCancelledWhileItWaitsForRoomFinishesCancelledAndIsFreedOnEveryStage()
+    {
+        // Retries enough to outlast the test: only the cancel can end it.
+        var options = new SchedulerOptions { StageRoomRetries = 10_000, StageRoomRetryDelay = TimeSpan.FromMilliseconds(20), RetryAfter = TimeSpan.FromMilliseconds(100) };
+        await using var harness = new SchedulerHarness(stageCount: 2, options);
+        var refusals = new StrongBox();
+        var sequence = harness.Submit(promptLength: 5, maxNewTokens: 10);
+        harness.Stages[1].RefuseRoom = Refuse(sequence.StageSessionId, times: int.MaxValue, refusals);
+        await WaitForAsync(() => Volatile.Read(ref refusals.Value) >= 2, "the last stage to refuse the sequence twice");
+
+        harness.Scheduler.Cancel(sequence);
+        var responses = await SchedulerHarness.ReadAllAsync(sequence);
+
+        Assert.True(responses.Count == 1 && responses[0].FinishReason == FinishReason.Cancelled,
+            $"Expected only a final CANCELLED message; got {responses.Count} messages ending {responses[^1].FinishReason}.");
+        await WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
+            "every stage to be told to free the cancelled sequence");
+        await WaitForAsync(() => harness.Capacity.Reserved == 0, $"the cancelled sequence's reservation to come back (still reserved: {harness.Capacity.Reserved})");
+    }
+
+    [Fact]
     public async Task WithNoRetriesASequenceRefusedForRoomFailsAtOnce()
     {
         await using var harness = new SchedulerHarness(stageCount: 1, new SchedulerOptions { StageRoomRetries = 0 });
