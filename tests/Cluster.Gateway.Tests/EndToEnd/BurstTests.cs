@@ -82,6 +82,7 @@ public sealed class BurstTests(ITestOutputHelper output)
         var after = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = "still serving?", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 3 } });
         Assert.Equal(3, after.Tokens.Count);
         var statuses = await cluster.WaitForStagesAsync(s => s.Sessions == 0 && s.KvBytes == 0, $"every stage to free the burst ({summary})");
+        output.WriteLine($"{setup}: stages' cache peaks {string.Join(", ", statuses.Select(s => s.KvPeakBytes))} bytes of a {budget}-byte budget each");
         for (var s = 0; s < Stages; s++)
         {
             Assert.True(statuses[s].KvPeakBytes > 0 && statuses[s].KvPeakBytes <= budget,
@@ -105,12 +106,13 @@ public sealed class BurstTests(ITestOutputHelper output)
     private static List<string> Prompts(int count) => Enumerable.Range(0, count).Select(i => $"Burst {i}").ToList();
 
     /// <summary>What one call of the burst ended with: its tokens and last message, or its error.</summary>
-    private sealed record Call(string Prompt, List<int> Tokens, GenerateResponse? Last, RpcException? Error)
+    private sealed record Call(string Prompt, List<int> Tokens, GenerateResponse? Last, RpcException? Error, TimeSpan Elapsed)
     {
         /// <summary>Runs one greedy call to its end; bounded, so a hung call ends as CANCELLED and fails the test by name.</summary>
         public static async Task<Call> RunAsync(Generation.GenerationClient client, string prompt, uint maxNewTokens)
         {
             using var bound = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var clock = System.Diagnostics.Stopwatch.StartNew();
             var tokens = new List<int>();
             GenerateResponse? last = null;
             try
@@ -122,16 +124,19 @@ public sealed class BurstTests(ITestOutputHelper output)
                     tokens.AddRange(response.TokenIds);
                     last = response;
                 }
-                return new Call(prompt, tokens, last, last is null ? new RpcException(new Status(StatusCode.Unknown, "The stream ended without a message.")) : null);
+                return new Call(prompt, tokens, last, last is null ? new RpcException(new Status(StatusCode.Unknown, "The stream ended without a message.")) : null, clock.Elapsed);
             }
             catch (RpcException error)
             {
-                return new Call(prompt, tokens, last, error);
+                return new Call(prompt, tokens, last, error, clock.Elapsed);
             }
         }
 
+        /// <summary>Counts by outcome, and the slowest of each (for the record, not asserted).</summary>
         public static string Summarize(IReadOnlyCollection<Call> calls) =>
-            $"{calls.Count(c => c.Error is null)} of {calls.Count} completed, " +
-            string.Join(", ", calls.Where(c => c.Error is not null).GroupBy(c => c.Error!.StatusCode).Select(g => $"{g.Count()} {g.Key}"));
+            $"{calls.Count(c => c.Error is null)} of {calls.Count} completed (slowest {Slowest(calls.Where(c => c.Error is null))} ms), " +
+            string.Join(", ", calls.Where(c => c.Error is not null).GroupBy(c => c.Error!.StatusCode).Select(g => $"{g.Count()} {g.Key} (slowest {Slowest(g)} ms)"));
+
+        private static string Slowest(IEnumerable<Call> calls) => calls.Select(c => c.Elapsed.TotalMilliseconds).DefaultIfEmpty().Max().ToString("F0");
     }
 }
