@@ -51,12 +51,14 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         var needed = _capacity.TokensReserved(sequence.ReserveTokens);
         if (needed > _capacity.Tokens)
         {
+            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "too_large"));
             throw new RpcException(new Status(StatusCode.ResourceExhausted,
                 $"The request needs {sequence.ReserveTokens} positions of KV cache (prompt + max_new_tokens); a replica's stages hold at most {_capacity.Tokens}. Lower max_new_tokens or the prompt."));
         }
         if (Interlocked.Increment(ref _load) > _options.MaxWaitingRequests + _options.MaxRunningSequences)
         {
             Interlocked.Decrement(ref _load);
+            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "queue_full"));
             throw QueueFull();
         }
         _events.Writer.TryWrite(new SchedulerEvent.Arrived(sequence));
@@ -166,6 +168,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             {
                 continue;
             }
+            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "queue_full"));
             Fail(sequence, QueueFull());
             excess--;
         }
@@ -392,6 +395,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         sequence.StageRoomRefusals++;
         if (sequence.StageRoomRefusals > _options.StageRoomRetries)
         {
+            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "stage_room"));
             Fail(sequence, Overloaded.Exception(
                 $"Stage {refusedBy} had no KV-cache room for {sequence.ReserveTokens} positions even after evicting idle sessions, {sequence.StageRoomRefusals} times; retry later.",
                 _options.RetryAfter));
@@ -403,6 +407,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             return;
         }
         _running.Remove(sequence);
+        GatewayTelemetry.StageRoomWaits.Add(1, GatewayTelemetry.ModelTag(sequence.Request.Model));
         GatewayTelemetry.RequestsRunning.Add(-1, GatewayTelemetry.ModelTag(sequence.Request.Model));
         sequence.InFlight = true; // parked: neither stepped nor retired until it is back in the queue
         _ = ParkAsync(sequence, StageRoomBackOff(sequence.StageRoomRefusals));

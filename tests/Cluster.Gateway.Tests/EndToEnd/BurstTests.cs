@@ -25,7 +25,7 @@ public sealed class BurstTests(ITestOutputHelper output)
     public async Task ABurstOfSixTimesTheKvBudgetEitherCompletesWithTheSoloTokensOrIsRefusedWithARetryHintWithinTheBudget()
     {
         var budget = BudgetBytes(TinyModelOptions.Llama);
-        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: Stages, settings: Settings(budget));
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: Stages, settings: Settings(budget), metricsPort: true);
         using var reference = new ReferenceEngine(cluster.CheckpointPath);
         var prompts = Prompts(BlocksPerStage * BudgetMultiple);
 
@@ -45,7 +45,7 @@ public sealed class BurstTests(ITestOutputHelper output)
         var settings = Settings(budget);
         // Room comes back as the other gateway's sequences finish: tries enough (about 25 s) that waiting always wins here.
         settings["Gateway:Scheduler:StageRoomRetries"] = "100";
-        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: Stages, settings: settings);
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: Stages, settings: settings, metricsPort: true);
         var second = await cluster.AddGatewayAsync();
         using var reference = new ReferenceEngine(cluster.CheckpointPath);
         var prompts = Prompts(BlocksPerStage * BudgetMultiple);
@@ -53,6 +53,9 @@ public sealed class BurstTests(ITestOutputHelper output)
         var outcomes = await Task.WhenAll(prompts.Select((p, i) => Call.RunAsync(i % 2 == 0 ? cluster.Client : second, p, MaxNewTokens)));
 
         await AssertOverloadHandledAsync(cluster, reference, outcomes, budget, "two gateways");
+        var waits = await CounterAsync(cluster, "cluster_stage_room_waits_total", "");
+        output.WriteLine($"two gateways: running sequences went back to wait for a stage's room {waits} times");
+        Assert.True(waits > 0, $"Eight sequences admitted by two gateways at stages holding four should have made a stage refuse some for room; cluster_stage_room_waits_total is {waits}.");
         var refusedForRoom = outcomes.Where(o => o.Error?.Status.Detail.Contains("no KV-cache room") == true).ToList();
         Assert.True(refusedForRoom.Count == 0,
             $"Requests their gateway admitted should wait for a stage's room, not be refused: {string.Join("; ", refusedForRoom.Select(o => $"'{o.Prompt}': {o.Error!.Status.Detail}"))}");
@@ -79,6 +82,10 @@ public sealed class BurstTests(ITestOutputHelper output)
                 $"{setup}: '{completed.Prompt}' in the burst ended {completed.Last!.FinishReason}: solo [{string.Join(",", solo)}], burst [{string.Join(",", completed.Tokens)}].");
         }
 
+        // At least: the counter is process-wide, and other tests' gateways may refuse too.
+        var counted = await CounterAsync(cluster, "cluster_requests_refused_total", "reason=\"queue_full\"");
+        Assert.True(counted >= refused.Count, $"{setup}: cluster_requests_refused_total{{reason=\"queue_full\"}} is {counted}; {refused.Count} calls were refused.");
+
         var after = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = "still serving?", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 3 } });
         Assert.Equal(3, after.Tokens.Count);
         var statuses = await cluster.WaitForStagesAsync(s => s.Sessions == 0 && s.KvBytes == 0, $"every stage to free the burst ({summary})");
@@ -88,6 +95,16 @@ public sealed class BurstTests(ITestOutputHelper output)
             Assert.True(statuses[s].KvPeakBytes > 0 && statuses[s].KvPeakBytes <= budget,
                 $"{setup}: stage {s}'s caches peaked at {statuses[s].KvPeakBytes} bytes; its budget is {budget} ({summary}).");
         }
+    }
+
+    /// <summary>The sum of a counter's series for this test's model (and <paramref name="label"/>, e.g. reason="x") on the gateway's /metrics.</summary>
+    private static async Task<double> CounterAsync(ClusterUnderTest cluster, string name, string label)
+    {
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.MetricsAddress!) };
+        var exposition = await http.GetStringAsync("/metrics");
+        return exposition.Split('\n')
+            .Where(line => line.StartsWith(name + "{", StringComparison.Ordinal) && line.Contains($"model=\"{ClusterUnderTest.ModelName}\"") && line.Contains(label))
+            .Sum(line => double.Parse(line[(line.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     /// <summary>One stage's budget: <see cref="BlocksPerStage"/> blocks of K and V for its half of the layers, in float32.</summary>
