@@ -99,6 +99,9 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 _waiting.AddLast(arrived.Sequence);
                 GatewayTelemetry.RequestsWaiting.Add(1, GatewayTelemetry.ModelTag(arrived.Sequence.Request.Model));
                 break;
+            case SchedulerEvent.BackToWaiting back:
+                ReturnToWaiting(back.Sequence);
+                break;
             case SchedulerEvent.Cancelled cancelled:
                 var sequence = cancelled.Sequence;
                 if (sequence.Finished)
@@ -120,9 +123,6 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 break;
             case SchedulerEvent.Released released:
                 _capacity.Release(released.ReservedPositions);
-                break;
-            case SchedulerEvent.BackToWaiting back:
-                ReturnToWaiting(back.Sequence);
                 break;
         }
     }

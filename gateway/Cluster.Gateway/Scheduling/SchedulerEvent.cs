@@ -5,13 +5,13 @@ internal abstract record SchedulerEvent
 {
     public sealed record Arrived(RunningSequence Sequence) : SchedulerEvent;
 
+    /// <summary>A sequence a stage refused for lack of room was parked on the stages and has waited its back-off: it queues again.</summary>
+    public sealed record BackToWaiting(RunningSequence Sequence) : SchedulerEvent;
+
     public sealed record Cancelled(RunningSequence Sequence) : SchedulerEvent;
 
     public sealed record Completed(long StepId, IReadOnlyList<PlannedChunk> Chunks, PipelineOutcome? Outcome, Exception? Error) : SchedulerEvent;
 
     /// <summary>The stages freed (or parked) a retired sequence's cache: its reserved positions are the replica's again.</summary>
     public sealed record Released(int ReservedPositions) : SchedulerEvent;
-
-    /// <summary>A sequence a stage refused for lack of room was parked on the stages and has waited its back-off: it queues again.</summary>
-    public sealed record BackToWaiting(RunningSequence Sequence) : SchedulerEvent;
 }

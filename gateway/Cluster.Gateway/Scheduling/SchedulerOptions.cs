@@ -15,9 +15,6 @@ public sealed class SchedulerOptions
     /// <summary>Micro-batches in flight through the pipeline; 0 = one per stage, so every stage has work.</summary>
     public int MicroBatchesInFlight { get; set; }
 
-    /// <summary>The wait suggested to a client refused for lack of room (queue full, no KV-cache room).</summary>
-    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(1);
-
     /// <summary>
     /// How many times a running sequence that a stage refuses for lack of KV-cache room (the stages are shared with
     /// other gateways, or hold sessions this gateway does not count) goes back to waiting before it is refused with
@@ -31,18 +28,21 @@ public sealed class SchedulerOptions
     /// </summary>
     public TimeSpan StageRoomRetryDelay { get; set; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>The wait suggested to a client refused for lack of room (queue full, no KV-cache room).</summary>
+    public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(1);
+
     public void Validate()
     {
-        if (StageRoomRetries < 0 || StageRoomRetryDelay < TimeSpan.Zero)
-        {
-            throw new ArgumentException(
-                $"Gateway:Scheduler needs StageRoomRetries >= 0 (got {StageRoomRetries}) and StageRoomRetryDelay >= 0 (got {StageRoomRetryDelay}).");
-        }
         if (MaxWaitingRequests < 0 || MaxRunningSequences < 1 || MaxBatchTokens < 1 || MicroBatchesInFlight < 0 || RetryAfter < TimeSpan.Zero)
         {
             throw new ArgumentException(
                 $"Gateway:Scheduler needs MaxWaitingRequests >= 0 (got {MaxWaitingRequests}), MaxRunningSequences >= 1 (got {MaxRunningSequences}), " +
                 $"MaxBatchTokens >= 1 (got {MaxBatchTokens}), MicroBatchesInFlight >= 0 (got {MicroBatchesInFlight}), RetryAfter >= 0 (got {RetryAfter}).");
+        }
+        if (StageRoomRetries < 0 || StageRoomRetryDelay < TimeSpan.Zero)
+        {
+            throw new ArgumentException(
+                $"Gateway:Scheduler needs StageRoomRetries >= 0 (got {StageRoomRetries}) and StageRoomRetryDelay >= 0 (got {StageRoomRetryDelay}).");
         }
     }
 }

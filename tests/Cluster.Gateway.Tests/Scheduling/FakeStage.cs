@@ -16,17 +16,17 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
 
     public ConcurrentQueue<(IReadOnlyList<string> Ids, bool Keep)> Releases { get; } = new();
 
-    /// <summary>While set, Release waits for it to complete: a release still on its way to the stage.</summary>
-    public TaskCompletionSource? HoldReleases { get; set; }
-
-    /// <summary>Set to make the next Forward throw this.</summary>
-    public Exception? FailNext { get; set; }
-
     /// <summary>
     /// Set to refuse a step for lack of KV-cache room: the sessions it returns for a batch are answered as
     /// OverBudgetSessions and nothing is computed, as a real stage whose budget others fill answers; none: the step runs.
     /// </summary>
     public Func<StageBatch, IReadOnlyList<string>>? RefuseRoom { get; set; }
+
+    /// <summary>While set, Release waits for it to complete: a release still on its way to the stage.</summary>
+    public TaskCompletionSource? HoldReleases { get; set; }
+
+    /// <summary>Set to make the next Forward throw this.</summary>
+    public Exception? FailNext { get; set; }
 
     /// <summary>Forgets a session's cache, as an eviction or a lost silo would.</summary>
     public void Drop(string sessionId) => _cached.TryRemove(sessionId, out _);
