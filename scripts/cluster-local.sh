@@ -10,7 +10,8 @@
 # SILO_METRICS_BASE+i (9100+i). Traces go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set in the environment.
 #
 # Set REDIS=host:port to use Redis membership instead (what separate machines use). SILO_ARGS and GATEWAY_ARGS
-# add settings, e.g. SILO_ARGS="--Cluster:Stages:CpuThreads=1".
+# add settings, e.g. SILO_ARGS="--Cluster:Stages:CpuThreads=1". Silo i's process id is in $LOGS/silo-i.pid;
+# SURVIVE_SILO_EXIT=1 keeps the cluster up when a silo exits (fault tests kill one), else any exit stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +62,7 @@ for ((i = 0; i < SILOS; i++)); do
   dotnet "$SILO_DLL" "${shared[@]}" --Cluster:SiloPort=$((SILO_PORT_BASE + i)) --Cluster:GatewayPort=$((ORLEANS_GATEWAY_PORT_BASE + i)) \
     --Cluster:PrimarySiloPort=$SILO_PORT_BASE --Cluster:AdvertisedIP=127.0.0.1 --Telemetry:MetricsUrl="http://127.0.0.1:$((SILO_METRICS_BASE + i))" ${SILO_ARGS:-} >"$LOGS/silo-$i.log" 2>&1 &
   pids+=($!)
+  echo $! >"$LOGS/silo-$i.pid" # so a fault test can kill one silo
 done
 # Every silo must have joined before the gateway activates the stages: placement spreads a replica's stages over
 # the silos present at activation. A silo's /ready (HTTP/1.1 on its metrics port) answers 200 once it has started.
@@ -93,7 +95,11 @@ for ((t = 0; t < 180; t++)); do
     echo "Metrics: http://127.0.0.1:$METRICS_PORT/metrics (gateway), http://127.0.0.1:$SILO_METRICS_BASE/metrics (silo 0) .. +$((SILOS - 1))"
     echo "Try:  dotnet run --project gateway/Cluster.Client -c $CONFIGURATION -- \"And God said unto Moses\" -t 0.7"
     echo "Ctrl+C stops the cluster."
-    wait -n "${pids[@]}" || true
+    if [[ -n "${SURVIVE_SILO_EXIT:-}" ]]; then
+      wait "${pids[-1]}" || true # a fault test kills silos on purpose: only the gateway's exit ends the cluster
+    else
+      wait -n "${pids[@]}" || true
+    fi
     echo "A process exited; see $LOGS." >&2
     exit 1
   fi

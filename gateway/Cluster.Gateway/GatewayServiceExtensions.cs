@@ -25,6 +25,8 @@ public static class GatewayServiceExtensions
             .Bind(configuration.GetSection("Gateway"))
             .Configure(options => configuration.GetSection("Cluster:Models").Bind(options.Models));
         services.AddOptions<SchedulerOptions>().Bind(configuration.GetSection("Gateway:Scheduler"));
+        services.AddSingleton<SiloLossWatch>();
+        services.AddHostedService(sp => sp.GetRequiredService<SiloLossWatch>());
         services.AddSingleton<ModelCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelCatalog>());
         services.AddGrpcHealthChecks().AddCheck<ModelsReadyHealthCheck>("models");

@@ -25,6 +25,11 @@ public static class OrleansClientExtensions
             client.UseLocalhostClustering(section.GetValue("GatewayPort", 30000), serviceId, clusterId);
         }
         client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize);
+        // The client drops a gateway whose connection breaks at once; the refresh is how it learns of silos that
+        // joined (a replacement) or were declared dead without it noticing: every 5 s instead of Orleans' minute.
+        // Cluster:Membership:GatewayListRefreshPeriod overrides it (the section the silos read their failure detection from).
+        client.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(5));
+        client.Services.AddOptions<Orleans.Configuration.GatewayOptions>().Bind(configuration.GetSection("Cluster:Membership"));
         client.AddActivityPropagation(); // a request's trace continues into the stage grains on the silos
         return client;
     }

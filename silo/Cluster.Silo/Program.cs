@@ -10,4 +10,5 @@ builder.UseOrleans(silo => silo
     .UseKubernetesHostingInPod(builder.Configuration) // pod identity and pod watching, only inside Kubernetes
     .UseClusterStages(builder.Configuration));
 builder.Services.AddClusterSiloTelemetry(builder.Configuration); // /metrics, /healthz, /ready on Telemetry:MetricsUrl; OTLP when OTEL_* set
+builder.Services.AddGracefulShutdown(builder.Configuration); // SIGTERM drains within Cluster:ShutdownTimeout (30 s)
 builder.Build().Run();

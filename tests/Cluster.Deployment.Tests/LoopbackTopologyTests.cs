@@ -8,6 +8,7 @@ namespace Cluster.Deployment.Tests;
 /// and the gateway, runs the load tool for a bounded number of requests, and stops everything. The binaries are the
 /// ones this test run built (the solution builds them all), so the script skips building.
 /// </summary>
+[Collection(LoopbackProcesses.Name)]
 public sealed class LoopbackTopologyTests
 {
     [Fact]

@@ -16,6 +16,7 @@ internal sealed class ModelCatalog(
     IGrainFactory grains,
     IOptions<GatewayOptions> options,
     IOptions<SchedulerOptions> schedulerOptions,
+    SiloLossWatch siloLoss,
     ILoggerFactory loggers) : IHostedService, IAsyncDisposable
 {
     private readonly Dictionary<string, Task<ServedModel>> _models = new(StringComparer.Ordinal);
@@ -76,7 +77,7 @@ internal sealed class ModelCatalog(
             var keys = deployment.StageKeys(r).ToList();
             var stages = keys.Select(k => grains.GetGrain<IStageGrain>(k.ToString())).ToList();
             var descriptions = await DescribeAsync(deployment.Name, stages, logger);
-            var pipeline = new PipelineDriver(stages, keys);
+            var pipeline = new PipelineDriver(stages, keys, () => siloLoss.NextLoss);
             var first = descriptions[0];
             var eos = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : first.EosTokenIds;
             var scheduler = new ReplicaScheduler(pipeline, new ReplicaCapacity(descriptions), schedulerOptions.Value,

@@ -15,9 +15,10 @@ internal sealed record PipelineOutcome(
 /// <summary>
 /// Carries one micro-batch through a replica's stages, hop by hop: the gateway drives every hop, so a stage grain
 /// is free for the next micro-batch as soon as it has answered, and with P micro-batches in flight all P stages
-/// compute at once. Hidden states travel as raw bytes between hops.
+/// compute at once. Hidden states travel as raw bytes between hops. <paramref name="siloLost"/> (the next departure
+/// of a silo, see <see cref="SiloLossWatch"/>) makes a hop still waiting when a silo leaves fail as unreachable.
 /// </summary>
-internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnlyList<StageKey> keys)
+internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnlyList<StageKey> keys, Func<Task>? siloLost = null)
 {
     public int StageCount => stages.Count;
 
@@ -32,7 +33,15 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
         for (var s = 0; s < stages.Count; s++)
         {
             var started = Stopwatch.GetTimestamp();
-            var result = await stages[s].Forward(new StageBatch(stepId, entries, hidden));
+            StageResult result;
+            try
+            {
+                result = await ForwardAsync(s, new StageBatch(stepId, entries, hidden));
+            }
+            catch (Exception error)
+            {
+                throw new StageCallException(keys[s], error); // which stage failed: the scheduler's retry and give-up name it
+            }
             roundTripSeconds[s] = Stopwatch.GetElapsedTime(started).TotalSeconds;
             computeSeconds[s] = result.ComputeSeconds;
             if (!result.Computed)
@@ -46,6 +55,23 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
             hidden = result.Hidden ?? throw new InvalidOperationException($"Stage {keys[s]} returned no hidden states for step {stepId}.");
         }
         throw new InvalidOperationException("A pipeline needs at least one stage.");
+    }
+
+    private async Task<StageResult> ForwardAsync(int stage, StageBatch batch)
+    {
+        var lost = siloLost?.Invoke(); // before the call: a departure while it is outstanding must not slip between the two
+        var call = stages[stage].Forward(batch);
+        if (lost is null || call.IsCompleted)
+        {
+            return await call;
+        }
+        if (await Task.WhenAny(call, lost) == call)
+        {
+            return await call;
+        }
+        _ = call.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted); // its late failure is nobody's now
+        throw new SiloUnavailableException(
+            $"A silo left the cluster while step {batch.StepId} waited on stage {keys[stage]}; the call is abandoned and the step retried.");
     }
 
     /// <summary>Frees (or parks, with <paramref name="keep"/>) sessions' caches on every stage.</summary>

@@ -22,6 +22,8 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
     private readonly SchedulerOptions _options;
     private readonly TokenResponses _responses;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly StepFailover _failover;
     private readonly Channel<SchedulerEvent> _events = Channel.CreateUnbounded<SchedulerEvent>(new() { SingleReader = true });
     private readonly LinkedList<RunningSequence> _waiting = new();
     private readonly List<RunningSequence> _running = [];
@@ -30,8 +32,11 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
     private long _nextStepId;
     private int _load;
 
-    public ReplicaScheduler(PipelineDriver pipeline, ReplicaCapacity capacity, SchedulerOptions options, TokenResponses responses, ILogger logger)
+    public ReplicaScheduler(PipelineDriver pipeline, ReplicaCapacity capacity, SchedulerOptions options, TokenResponses responses, ILogger logger,
+        TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
+        _failover = new StepFailover(options, _time);
         _pipeline = pipeline;
         _capacity = capacity;
         _options = options;
@@ -124,6 +129,9 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             case SchedulerEvent.Released released:
                 _capacity.Release(released.ReservedPositions);
                 break;
+            case SchedulerEvent.RetryDue:
+                _failover.RetryDue();
+                break;
         }
     }
 
@@ -179,7 +187,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
 
     private void Launch()
     {
-        while (_inFlight < MicroBatchesInFlight)
+        while (_inFlight < MicroBatchesInFlight && !_failover.Waiting) // a stage is unreachable: wait out the back-off
         {
             var ready = _running.Where(s => !s.InFlight && !s.Finished && s.PendingTokens > 0).ToList();
             if (ready.Count == 0)
@@ -241,14 +249,10 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
     {
         if (completed.Error is { } error)
         {
-            _logger.LogWarning(error, "Step {StepId} failed.", completed.StepId);
-            foreach (var chunk in completed.Chunks)
-            {
-                chunk.Sequence.InFlight = false;
-                Fail(chunk.Sequence, ToRpcException(error));
-            }
+            ApplyFailure(completed, error);
             return;
         }
+        _failover.Succeeded();
         var outcome = completed.Outcome!;
         if (outcome.MissingSessions.Count > 0 || outcome.OverBudgetSessions.Count > 0)
         {
@@ -297,6 +301,55 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 Finish(sequence, FinishReason.Cancelled);
             }
         }
+    }
+
+    /// <summary>
+    /// A step threw. An unreachable stage (its silo died or is stopping) puts the step's sequences back, as if the step
+    /// had never been sent: they keep what the stages computed before it, and a stage re-sent positions it holds just
+    /// computes them again. The retry finds the stage's next activation, which answers MissingSessions if it lost the
+    /// caches, and the replay rebuilds them. Any other error, or the failover window spent, fails the sequences.
+    /// </summary>
+    private void ApplyFailure(SchedulerEvent.Completed completed, Exception error)
+    {
+        var transient = TransientStageErrors.IsTransient(error);
+        if (transient && _failover.TryRetry(out var wakeAfter))
+        {
+            _logger.LogWarning("Step {StepId} failed ({Reason}); its {Count} sequences retry, {FailingFor:F1} s into the failover window.",
+                completed.StepId, error.Message, completed.Chunks.Count, _failover.FailingFor.TotalSeconds);
+            foreach (var chunk in completed.Chunks)
+            {
+                chunk.Sequence.InFlight = false;
+                if (chunk.Sequence.CancelRequested)
+                {
+                    Finish(chunk.Sequence, FinishReason.Cancelled);
+                }
+            }
+            if (wakeAfter is { } delay)
+            {
+                _ = WakeAfterAsync(delay);
+            }
+            return;
+        }
+        _logger.LogWarning(error, "Step {StepId} failed.", completed.StepId);
+        var status = transient ? GiveUp(error) : ToRpcException(error);
+        foreach (var chunk in completed.Chunks)
+        {
+            chunk.Sequence.InFlight = false;
+            Fail(chunk.Sequence, status);
+        }
+    }
+
+    private RpcException GiveUp(Exception error)
+    {
+        var stage = error is StageCallException call ? $"Stage {call.Stage}" : "A stage";
+        return new RpcException(new Status(StatusCode.Unavailable,
+            $"{stage} has been unreachable for {_failover.FailingFor.TotalSeconds:F1} s (failover window {_options.FailoverTimeout.TotalSeconds:F0} s): {(error.InnerException ?? error).Message}"));
+    }
+
+    private async Task WakeAfterAsync(TimeSpan delay)
+    {
+        await Task.Delay(delay, _time);
+        _events.Writer.TryWrite(new SchedulerEvent.RetryDue());
     }
 
     private void AppendToken(RunningSequence sequence, SampledTokenResult token)
@@ -488,6 +541,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
 
     private static RpcException ToRpcException(Exception error) => error switch
     {
+        StageCallException call => ToRpcException(call.InnerException!),
         RpcException rpc => rpc,
         ArgumentException argument => new RpcException(new Status(StatusCode.InvalidArgument, argument.Message)),
         TimeoutException or Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException =>

@@ -9,7 +9,8 @@ namespace Cluster.Gateway.Scheduling;
 /// their KV caches, what it has generated, and where its output goes. Owned by the scheduler loop: only that loop
 /// reads or writes it (the gRPC handler only reads <see cref="Output"/>).
 /// </summary>
-internal sealed class RunningSequence(GenerationRequest request, string stageSessionId, IReadOnlyList<int> history, int cachedLength, TextStream text)
+internal sealed class RunningSequence(GenerationRequest request, string stageSessionId, IReadOnlyList<int> history, int cachedLength, TextStream text,
+    RequestClock? clock = null)
 {
     public GenerationRequest Request { get; } = request;
 
@@ -58,7 +59,8 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
 
     public bool Finished { get; set; }
 
-    public Stopwatch Clock { get; } = Stopwatch.StartNew();
+    /// <summary>Started when the request arrived, so TTFT and queue time include reading, validating and tokenizing it.</summary>
+    public RequestClock Clock { get; } = clock ?? RequestClock.StartNow();
 
     public TimeSpan? QueueTime { get; set; }
 

@@ -14,4 +14,7 @@ internal abstract record SchedulerEvent
 
     /// <summary>The stages freed (or parked) a retired sequence's cache: its reserved positions are the replica's again.</summary>
     public sealed record Released(int ReservedPositions) : SchedulerEvent;
+
+    /// <summary>The back-off after a transiently failed step is over: steps may be launched again.</summary>
+    public sealed record RetryDue : SchedulerEvent;
 }

@@ -31,8 +31,35 @@ public sealed class SchedulerOptions
     /// <summary>The wait suggested to a client refused for lack of room (queue full, no KV-cache room).</summary>
     public TimeSpan RetryAfter { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a replica keeps retrying steps that fail because a stage is unreachable (its silo died or is
+    /// stopping) before its streams fail with UNAVAILABLE. It must cover the silo's death being declared (a few
+    /// seconds with the silos' Cluster:Membership defaults), the stage re-activating on a surviving silo (loading its
+    /// layers) and the replay of the sequences' histories; 60 s leaves room for a large model's weights to load.
+    /// </summary>
+    public TimeSpan FailoverTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>The first wait before retrying a transiently failed step; it doubles at each further failure.</summary>
+    public TimeSpan FailoverRetryDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between retries: how late, at most, a recovered stage gets its next step.</summary>
+    public TimeSpan FailoverMaxRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How often the gateway reads the cluster's active silos, to abandon stage calls outstanding when one leaves
+    /// (see <see cref="SiloLossWatch"/>); zero turns it off. Together with the silos' failure detection it bounds how
+    /// long a step waits on a dead silo.
+    /// </summary>
+    public TimeSpan MembershipPollPeriod { get; set; } = TimeSpan.FromSeconds(1);
+
     public void Validate()
     {
+        if (FailoverTimeout < TimeSpan.Zero || FailoverRetryDelay <= TimeSpan.Zero || FailoverMaxRetryDelay < FailoverRetryDelay || MembershipPollPeriod < TimeSpan.Zero)
+        {
+            throw new ArgumentException(
+                $"Gateway:Scheduler needs FailoverTimeout >= 0 (got {FailoverTimeout}), FailoverRetryDelay > 0 (got {FailoverRetryDelay}), " +
+                $"FailoverMaxRetryDelay >= FailoverRetryDelay (got {FailoverMaxRetryDelay}) and MembershipPollPeriod >= 0 (got {MembershipPollPeriod}).");
+        }
         if (MaxWaitingRequests < 0 || MaxRunningSequences < 1 || MaxBatchTokens < 1 || MicroBatchesInFlight < 0 || RetryAfter < TimeSpan.Zero)
         {
             throw new ArgumentException(

@@ -17,6 +17,7 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
 {
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
     {
+        var clock = RequestClock.StartNow(); // before the session lookup and tokenizing, which the client waits for too
         var cancellation = context.CancellationToken;
         var tenant = Tenant.Of(context);
         // Held until the method returns, however the stream ends (finished, failed, cancelled).
@@ -33,7 +34,7 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
             tenant?.Limits.ChargeTokens(validated.PromptTokens.Count + validated.Sampling.MaxNewTokens);
             var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
             var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, turn?.Snapshot.History ?? [], turn?.Snapshot.CachedLength ?? 0,
-                TextStream.Create(model.Tokenizer, validated.StopSequences));
+                TextStream.Create(model.Tokenizer, validated.StopSequences), clock);
             if (span is not null)
             {
                 sequence.TraceContext = span.Context;

@@ -12,10 +12,12 @@ public static class ClusterMembershipExtensions
     /// when <c>Cluster:Redis</c> holds a connection string, else on localhost, where <c>Cluster:SiloPort</c>,
     /// <c>Cluster:GatewayPort</c> and <c>Cluster:PrimarySiloPort</c> (defaults 11111, 30000, 11111) let several silo
     /// processes share one machine: each takes its own ports and all name the first as primary. With Redis,
-    /// <c>Cluster:AdvertisedIP</c> sets the address the silo is known by.
+    /// <c>Cluster:AdvertisedIP</c> sets the address the silo is known by. Failure detection: <see cref="MembershipDefaults"/>.
     /// </summary>
     public static ISiloBuilder UseClusterMembership(this ISiloBuilder silo, IConfiguration configuration)
     {
+        silo.UseFastFailureDetection(configuration); // a dead silo declared in seconds, not a minute: see MembershipDefaults
+        silo.UseStageGrainDirectory(configuration); // opt-in: surviving stages keep their caches when another silo goes
         var section = configuration.GetSection("Cluster");
         var clusterId = section["ClusterId"] ?? "cluster";
         var serviceId = section["ServiceId"] ?? "cluster";

@@ -10,4 +10,12 @@ public sealed class SessionOptions
     /// id takes over (the gateway that began it is presumed dead), and the stale turn's <c>EndTurn</c> is refused.
     /// </summary>
     public TimeSpan TurnTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    public static readonly TimeSpan DefaultRetention = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// How long Redis keeps a session not written since (each turn writes it). Sessions unused for an hour are cleared
+    /// when their grain is collected; this bounds what a crash leaves behind.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = DefaultRetention;
 }

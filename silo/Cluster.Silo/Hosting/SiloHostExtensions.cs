@@ -13,8 +13,8 @@ public static class SiloHostExtensions
 {
     /// <summary>
     /// Makes this silo host stage and session grains: options (<c>Cluster:Models</c>, <c>Cluster:Stages</c>,
-    /// <c>Cluster:Sessions</c>, validated at start), the device gate, the stage clock, stage placement and the message
-    /// size limit. The silo executable and the test clusters both configure silos through this.
+    /// <c>Cluster:Sessions</c>, validated at start), the device gate, the stage clock, stage placement, the message
+    /// size limit and the sessions' storage. The silo executable and the test clusters both configure silos through this.
     /// </summary>
     public static ISiloBuilder UseClusterStages(this ISiloBuilder silo, IConfiguration configuration)
     {
@@ -30,6 +30,6 @@ public static class SiloHostExtensions
         services.AddPlacementDirector<StagePlacementStrategy, StagePlacementDirector>();
         services.Configure<SiloMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize);
         silo.AddActivityPropagation(); // the gateway's step span parents the stage grains' spans
-        return silo;
+        return silo.UseSessionStorage(configuration);
     }
 }

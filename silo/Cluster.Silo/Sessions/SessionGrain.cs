@@ -6,52 +6,73 @@ using Microsoft.Extensions.Options;
 namespace Cluster.Silo.Sessions;
 
 /// <summary>
-/// A conversation's history in memory (see <see cref="ISessionGrain"/>). One turn at a time; a turn that its gateway
-/// never ends stops blocking after <see cref="SessionOptions.TurnTimeout"/>: then another request may begin a turn, and
-/// the stale turn's <see cref="EndTurn"/> is refused. The state lives as long as the activation: a session unused for
+/// A conversation's history (see <see cref="ISessionGrain"/>), written to grain storage at every change
+/// (<see cref="SessionStorageExtensions"/>: Redis with Redis membership, else memory), so a session outlives the silo
+/// that held it: the next turn activates it elsewhere with its history, and stages that lost its caches replay it.
+/// One turn at a time; a turn that its gateway never ends stops blocking after <see cref="SessionOptions.TurnTimeout"/>:
+/// then another request may begin a turn, and the stale turn's <see cref="EndTurn"/> is refused. A session unused for
 /// an hour is collected and forgotten (its stage caches will have expired long before).
 /// </summary>
 [CollectionAgeLimit(Minutes = 60)]
-public sealed class SessionGrain(IOptions<SessionOptions> options, [FromKeyedServices(StageClock.Key)] TimeProvider clock) : Grain, ISessionGrain
+public sealed class SessionGrain(
+    IOptions<SessionOptions> options,
+    [FromKeyedServices(StageClock.Key)] TimeProvider clock,
+    [PersistentState("session", SessionStorageExtensions.StorageName)] IPersistentState<SessionRecord> stored) : Grain, ISessionGrain
 {
-    private SessionSnapshot? _state;
-    private string? _turn;
-    private DateTimeOffset _turnStarted;
+    private SessionSnapshot? Session
+    {
+        get => stored.State.Session;
+        set => stored.State.Session = value;
+    }
 
-    public Task<bool> Create(string model, int replica, string owner = SessionOwner.Anonymous)
+    private string? Turn
+    {
+        get => stored.State.Turn;
+        set => stored.State.Turn = value;
+    }
+
+    private DateTimeOffset TurnStarted
+    {
+        get => stored.State.TurnStarted;
+        set => stored.State.TurnStarted = value;
+    }
+
+    public async Task<bool> Create(string model, int replica, string owner = SessionOwner.Anonymous)
     {
         ArgumentException.ThrowIfNullOrEmpty(model);
         ArgumentOutOfRangeException.ThrowIfNegative(replica);
         ArgumentNullException.ThrowIfNull(owner);
-        if (_state is not null)
+        if (Session is not null)
         {
-            return Task.FromResult(false);
+            return false;
         }
-        _state = new SessionSnapshot(model, replica, [], 0, owner);
-        return Task.FromResult(true);
+        Session = new SessionSnapshot(model, replica, [], 0, owner);
+        await stored.WriteStateAsync();
+        return true;
     }
 
-    public Task<SessionSnapshot?> BeginTurn(string requestId, string owner = SessionOwner.Anonymous)
+    public async Task<SessionSnapshot?> BeginTurn(string requestId, string owner = SessionOwner.Anonymous)
     {
         ArgumentException.ThrowIfNullOrEmpty(requestId);
-        if (_state is null)
+        if (Session is null)
         {
-            return Task.FromResult<SessionSnapshot?>(null);
+            return null;
         }
         CheckOwner(owner);
-        if (_turn is not null && _turn != requestId && clock.GetUtcNow() - _turnStarted < options.Value.TurnTimeout)
+        if (Turn is not null && Turn != requestId && clock.GetUtcNow() - TurnStarted < options.Value.TurnTimeout)
         {
-            throw new SessionBusyException($"Session '{this.GetPrimaryKeyString()}' is busy with request '{_turn}'; one turn at a time.");
+            throw new SessionBusyException($"Session '{this.GetPrimaryKeyString()}' is busy with request '{Turn}'; one turn at a time.");
         }
-        _turn = requestId;
-        _turnStarted = clock.GetUtcNow();
-        return Task.FromResult<SessionSnapshot?>(_state);
+        Turn = requestId;
+        TurnStarted = clock.GetUtcNow();
+        await stored.WriteStateAsync(); // so the turn can end on another silo if this one dies while it runs
+        return Session;
     }
 
-    public Task EndTurn(string requestId, int[] history, int cachedLength)
+    public async Task EndTurn(string requestId, int[] history, int cachedLength)
     {
         ArgumentNullException.ThrowIfNull(history);
-        if (_state is null || _turn != requestId)
+        if (Session is null || Turn != requestId)
         {
             throw new InvalidOperationException($"Session '{this.GetPrimaryKeyString()}' has no running turn '{requestId}' (ended, timed out and taken over, or the session was deleted).");
         }
@@ -59,28 +80,40 @@ public sealed class SessionGrain(IOptions<SessionOptions> options, [FromKeyedSer
         {
             throw new ArgumentOutOfRangeException(nameof(cachedLength), $"Cached length {cachedLength} is outside the history of {history.Length} tokens.");
         }
-        _state = _state with { History = history, CachedLength = cachedLength };
-        _turn = null;
-        return Task.CompletedTask;
+        Session = Session with { History = history, CachedLength = cachedLength };
+        Turn = null;
+        await stored.WriteStateAsync();
     }
 
-    public Task<SessionSnapshot?> Delete(string owner = SessionOwner.Anonymous)
+    public async Task<SessionSnapshot?> Delete(string owner = SessionOwner.Anonymous)
     {
-        if (_state is not null)
+        if (Session is not null)
         {
             CheckOwner(owner);
         }
-        var state = _state;
-        _state = null;
-        _turn = null;
+        var state = Session;
+        if (state is not null)
+        {
+            await stored.ClearStateAsync();
+        }
         DeactivateOnIdle();
-        return Task.FromResult(state);
+        return state;
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        // Unused for the collection age: forgotten, as before storage. Any other reason (shutdown, migration, a failure)
+        // keeps it, so the next turn finds it wherever it activates.
+        if (reason.ReasonCode == DeactivationReasonCode.ActivationIdle && stored.RecordExists)
+        {
+            await stored.ClearStateAsync(cancellationToken);
+        }
     }
 
     /// <summary>Checked before anything else, so another tenant can neither read, block (by a turn) nor delete the session.</summary>
     private void CheckOwner(string owner)
     {
-        if (!string.Equals(_state!.Owner, owner, StringComparison.Ordinal))
+        if (!string.Equals(Session!.Owner, owner, StringComparison.Ordinal))
         {
             throw new SessionOwnedByAnotherException($"Session '{this.GetPrimaryKeyString()}' belongs to another API key.");
         }

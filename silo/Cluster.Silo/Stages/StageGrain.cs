@@ -64,6 +64,7 @@ public sealed partial class StageGrain(
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        LogDeactivating(logger, _key?.ToString() ?? this.GetPrimaryKeyString(), reason.ReasonCode.ToString(), reason.Description ?? "", _sessions?.ActiveCount ?? 0);
         if (_gauge is not null)
         {
             SiloTelemetry.Unregister(_gauge);
@@ -161,6 +162,9 @@ public sealed partial class StageGrain(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stage {Stage} loaded layers {Layers} on {Device} in {DType}")]
     private static partial void LogLoaded(ILogger logger, string stage, string layers, string device, string dtype);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stage {Stage} deactivating ({Reason}: {Description}); dropping {Sessions} active sessions' caches")]
+    private static partial void LogDeactivating(ILogger logger, string stage, string reason, string description, int sessions);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Stage {Stage} failed step {StepId}")]
     private static partial void LogStepFailed(ILogger logger, Exception error, string stage, long stepId);

@@ -28,6 +28,35 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
     /// <summary>Set to make the next Forward throw this.</summary>
     public Exception? FailNext { get; set; }
 
+    private Exception? _outage;
+    private int _outageCallsLeft;
+
+    /// <summary>
+    /// Makes the next <paramref name="calls"/> Forward calls throw <paramref name="error"/>, as calls to a stage whose
+    /// silo died do until it re-activates elsewhere; int.MaxValue: it never comes back. With <paramref name="loseCaches"/>
+    /// the stage comes back empty, as a fresh activation on another silo does.
+    /// </summary>
+    public void Outage(Exception error, int calls, bool loseCaches)
+    {
+        if (loseCaches)
+        {
+            _cached.Clear();
+        }
+        _outage = error;
+        Volatile.Write(ref _outageCallsLeft, calls);
+    }
+
+    /// <summary>Forward calls that threw the outage's error.</summary>
+    public int OutageFailures => Volatile.Read(ref _outageFailures);
+
+    private int _outageFailures;
+
+    /// <summary>
+    /// Set to make the next Forward call never answer, as a call forwarded to a silo that died is never answered; it
+    /// completes the given source when the call arrives.
+    /// </summary>
+    public TaskCompletionSource? HangNext { get; set; }
+
     /// <summary>Forgets a session's cache, as an eviction or a lost silo would.</summary>
     public void Drop(string sessionId) => _cached.TryRemove(sessionId, out _);
 
@@ -59,6 +88,19 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
                 FailNext = null;
                 leavesPipeline = true;
                 throw failure;
+            }
+            if (HangNext is { } hang)
+            {
+                HangNext = null;
+                leavesPipeline = true;
+                hang.TrySetResult();
+                await Task.Delay(Timeout.Infinite);
+            }
+            if (_outage is { } outage && Interlocked.Decrement(ref _outageCallsLeft) >= 0)
+            {
+                Interlocked.Increment(ref _outageFailures);
+                leavesPipeline = true;
+                throw outage;
             }
             var missing = batch.Entries.Where(e => e.StartPosition > _cached.GetValueOrDefault(e.SessionId)).Select(e => e.SessionId).ToList();
             if (missing.Count > 0)

@@ -27,13 +27,18 @@ internal sealed class SchedulerHarness : IAsyncDisposable
         var keys = Enumerable.Range(0, stageCount).Select(i => new StageKey("fake", 0, i)).ToList();
         var descriptions = Stages.Select(s => s.Describe().Result).ToList();
         Capacity = new ReplicaCapacity(descriptions);
-        Scheduler = new ReplicaScheduler(new PipelineDriver(Stages, keys), Capacity, options ?? new SchedulerOptions(),
+        Scheduler = new ReplicaScheduler(new PipelineDriver(Stages, keys, () => Volatile.Read(ref _siloLoss).Task), Capacity, options ?? new SchedulerOptions(),
             new TokenResponses(Tokenizer, eosTokenIds ?? [], descriptions.Select(d => d.Silo).ToList()), NullLogger.Instance);
     }
 
     public static CheckpointTokenizer Tokenizer => SharedTokenizer.Value.Tokenizer;
 
     public FakePipelineProbe Probe { get; } = new();
+
+    private TaskCompletionSource _siloLoss = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>A silo leaves the cluster: what <see cref="SiloLossWatch"/> tells the pipeline (each departure completes the task handed out before it).</summary>
+    public void SignalSiloLoss() => Interlocked.Exchange(ref _siloLoss, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
 
     public List<FakeStage> Stages { get; }
 
