@@ -485,7 +485,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         }
         // Only now: a sequence admitted into these positions must not reach a stage ahead of the park.
         _events.Writer.TryWrite(new SchedulerEvent.Released(sequence.ReserveTokens));
-        await Task.Delay(backOff);
+        await Task.Delay(backOff, _time);
         _events.Writer.TryWrite(new SchedulerEvent.BackToWaiting(sequence));
     }
 
