@@ -28,6 +28,9 @@ public static class GatewayConnection
         Recursive = true,
     };
 
+    /// <summary>The trailer a refusal for lack of room carries: the wait the gateway suggests before a retry, in milliseconds.</summary>
+    public const string RetryAfterTrailer = "retry-after-ms";
+
     /// <summary>Connects to the address the command line names and runs <paramref name="call"/>; returns its exit code, or 1 on a gRPC error.</summary>
     public static async Task<int> RunAsync(ParseResult parse, Func<Generation.GenerationClient, TextWriter, Task<int>> call)
     {
@@ -52,6 +55,10 @@ public static class GatewayConnection
             await output.FlushAsync();
             await error.WriteLineAsync();
             await error.WriteLineAsync($"error: {e.StatusCode} ({(int)e.StatusCode}): {e.Status.Detail}");
+            if (e.Trailers.GetValue(RetryAfterTrailer) is { } retryAfterMs)
+            {
+                await error.WriteLineAsync($"The gateway suggests retrying after {retryAfterMs} ms.");
+            }
             return 1;
         }
         catch (UriFormatException e)

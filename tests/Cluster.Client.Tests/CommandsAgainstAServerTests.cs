@@ -60,6 +60,17 @@ public sealed class CommandsAgainstAServerTests
     }
 
     [Fact]
+    public async Task A_refusal_for_lack_of_room_prints_the_gateways_retry_hint()
+    {
+        await using FakeGateway gateway = await FakeGateway.StartAsync();
+
+        (int exit, _, string error) = await RunAsync("busy", "--address", gateway.Address);
+
+        Assert.True(exit != 0 && error.Contains("ResourceExhausted (8): The queue is full", StringComparison.Ordinal) && error.Contains("retrying after 1500 ms", StringComparison.Ordinal),
+            $"exit {exit}, error: {error}");
+    }
+
+    [Fact]
     public async Task Count_prints_the_count()
     {
         await using FakeGateway gateway = await FakeGateway.StartAsync();

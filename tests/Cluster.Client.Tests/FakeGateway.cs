@@ -13,7 +13,8 @@ namespace Cluster.Client.Tests;
 
 /// <summary>
 /// A gateway that answers from a script, on a real Kestrel port (h2c): Generate streams three tokens, and a prompt
-/// of "fail" is INVALID_ARGUMENT. Records the last GenerateRequest it received.
+/// of "fail" is INVALID_ARGUMENT, one of "busy" RESOURCE_EXHAUSTED with a retry-after-ms trailer. Records the last
+/// GenerateRequest it received.
 /// </summary>
 internal sealed class FakeGateway : IAsyncDisposable
 {
@@ -64,6 +65,10 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
         if (request.Text == "fail")
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "sampling.top_p must be in (0, 1]; got 1.5"));
+        }
+        if (request.Text == "busy")
+        {
+            throw new RpcException(new Status(StatusCode.ResourceExhausted, "The queue is full (2 waiting requests); retry later."), new Metadata { { "retry-after-ms", "1500" } });
         }
 
         (string Text, int Id)[] tokens = [("오늘", 101), ("", 102), (" 맑음 👍", 103)];

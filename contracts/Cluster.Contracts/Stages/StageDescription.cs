@@ -18,7 +18,7 @@ public sealed record StageDescription(
     [property: Id(12)] int KvBlockTokens,
     [property: Id(13)] int[] EosTokenIds);
 
-/// <summary>A stage's own counts.</summary>
+/// <summary>A stage's own counts. <see cref="KvPeakBytes"/>: the most its sessions' caches ever held at once (since activation).</summary>
 [GenerateSerializer, Immutable]
 public sealed record StageStatus(
     [property: Id(0)] int ActiveSessions,
@@ -28,7 +28,8 @@ public sealed record StageStatus(
     [property: Id(4)] long TokensComputed,
     [property: Id(5)] long Steps,
     [property: Id(6)] long Evictions,
-    [property: Id(7)] string Silo)
+    [property: Id(7)] string Silo,
+    [property: Id(8)] long KvPeakBytes = 0)
 {
     public int Sessions => ActiveSessions + IdleSessions;
 }

@@ -56,13 +56,15 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         var needed = _capacity.TokensReserved(sequence.ReserveTokens);
         if (needed > _capacity.Tokens)
         {
+            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "too_large"));
             throw new RpcException(new Status(StatusCode.ResourceExhausted,
                 $"The request needs {sequence.ReserveTokens} positions of KV cache (prompt + max_new_tokens); a replica's stages hold at most {_capacity.Tokens}. Lower max_new_tokens or the prompt."));
         }
         if (Interlocked.Increment(ref _load) > _options.MaxWaitingRequests + _options.MaxRunningSequences)
         {
             Interlocked.Decrement(ref _load);
-            throw Overloaded.Exception($"The queue is full ({_options.MaxWaitingRequests} waiting requests); retry later.", _options.RetryAfter);
+            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "queue_full"));
+            throw QueueFull();
         }
         _events.Writer.TryWrite(new SchedulerEvent.Arrived(sequence));
     }
@@ -79,6 +81,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             {
                 Handle(e);
                 Admit();
+                RefuseBeyondQueue();
                 Launch();
             }
             catch (Exception ex)
@@ -100,6 +103,9 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             case SchedulerEvent.Arrived arrived:
                 _waiting.AddLast(arrived.Sequence);
                 GatewayTelemetry.RequestsWaiting.Add(1, GatewayTelemetry.ModelTag(arrived.Sequence.Request.Model));
+                break;
+            case SchedulerEvent.BackToWaiting back:
+                ReturnToWaiting(back.Sequence);
                 break;
             case SchedulerEvent.Cancelled cancelled:
                 var sequence = cancelled.Sequence;
@@ -139,11 +145,45 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 break; // first come, first served: a big request is not overtaken forever by small ones
             }
             _waiting.RemoveFirst();
-            sequence.QueueTime = sequence.Clock.Elapsed;
             _running.Add(sequence);
-            RecordAdmission(sequence, sequence.QueueTime.Value);
+            if (sequence.QueueTime is null)
+            {
+                sequence.QueueTime = sequence.Clock.Elapsed;
+                RecordAdmission(sequence, sequence.QueueTime.Value);
+            }
+            else
+            {
+                RecordReadmission(sequence); // back from waiting for a stage's room: its queue time and prompt are already counted
+            }
         }
     }
+
+    /// <summary>
+    /// Submit bounds waiting + running; when the KV budget, not <see cref="SchedulerOptions.MaxRunningSequences"/>, is
+    /// what keeps sequences waiting, that alone would let the queue grow past <see cref="SchedulerOptions.MaxWaitingRequests"/>.
+    /// What is left waiting beyond it once admission has taken its fill is refused now, newest first, rather than
+    /// waiting for a place it was promised it would not wait for. Sequences back from waiting for a stage's room keep theirs.
+    /// </summary>
+    private void RefuseBeyondQueue()
+    {
+        var node = _waiting.Last;
+        var excess = _waiting.Count - _options.MaxWaitingRequests;
+        while (excess > 0 && node is not null)
+        {
+            var sequence = node.Value;
+            node = node.Previous;
+            if (sequence.StageRoomRefusals > 0)
+            {
+                continue;
+            }
+            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "queue_full"));
+            Fail(sequence, QueueFull());
+            excess--;
+        }
+    }
+
+    private RpcException QueueFull() =>
+        Overloaded.Exception($"The queue is full ({_options.MaxWaitingRequests} waiting requests); retry later.", _options.RetryAfter);
 
     private void Launch()
     {
@@ -231,8 +271,7 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
                 }
                 if (outcome.OverBudgetSessions.Contains(sequence.StageSessionId))
                 {
-                    Fail(sequence, Overloaded.Exception(
-                        $"Stage {outcome.RefusedBy} has no KV-cache room left for {sequence.ReserveTokens} positions even after evicting idle sessions; retry later.", _options.RetryAfter));
+                    WaitForStageRoom(sequence, outcome.RefusedBy);
                 }
                 else if (sequence.CancelRequested)
                 {
@@ -395,6 +434,78 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
         {
             _events.Writer.TryWrite(new SchedulerEvent.Released(reservedPositions));
         }
+    }
+
+    /// <summary>
+    /// A stage had no KV-cache room for an admitted sequence (another gateway's sequences, or sessions this gateway
+    /// does not count, fill it). Rather than failing a request that fits, it leaves the running set, its cache is
+    /// parked on the stages (idle: evictable, so the room it holds is not lost to everyone), its reservation goes back,
+    /// and after a back-off it queues again at the front, keeping its tokens; a stage that evicted its cache meanwhile
+    /// answers MissingSessions and it replays from position 0. Refused only after <see cref="SchedulerOptions.StageRoomRetries"/>.
+    /// </summary>
+    private void WaitForStageRoom(RunningSequence sequence, StageKey? refusedBy)
+    {
+        sequence.StageRoomRefusals++;
+        if (sequence.StageRoomRefusals > _options.StageRoomRetries)
+        {
+            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "stage_room"));
+            Fail(sequence, Overloaded.Exception(
+                $"Stage {refusedBy} had no KV-cache room for {sequence.ReserveTokens} positions even after evicting idle sessions, {sequence.StageRoomRefusals} times; retry later.",
+                _options.RetryAfter));
+            return;
+        }
+        if (sequence.CancelRequested)
+        {
+            Finish(sequence, FinishReason.Cancelled);
+            return;
+        }
+        _running.Remove(sequence);
+        GatewayTelemetry.StageRoomWaits.Add(1, GatewayTelemetry.ModelTag(sequence.Request.Model));
+        GatewayTelemetry.RequestsRunning.Add(-1, GatewayTelemetry.ModelTag(sequence.Request.Model));
+        sequence.InFlight = true; // parked: neither stepped nor retired until it is back in the queue
+        _ = ParkAsync(sequence, StageRoomBackOff(sequence.StageRoomRefusals));
+    }
+
+    private TimeSpan StageRoomBackOff(int refusals)
+    {
+        var delay = _options.StageRoomRetryDelay * Math.Pow(2, Math.Min(refusals - 1, 16));
+        return delay < _options.RetryAfter ? delay : _options.RetryAfter;
+    }
+
+    private async Task ParkAsync(RunningSequence sequence, TimeSpan backOff)
+    {
+        try
+        {
+            await _pipeline.ReleaseAsync([sequence.StageSessionId], keep: true);
+        }
+        catch (Exception ex)
+        {
+            // Harmless: the session stays active on a stage until the next step or the final release reaches it.
+            _logger.LogWarning(ex, "Parking {Session} on the stages failed.", sequence.StageSessionId);
+        }
+        // Only now: a sequence admitted into these positions must not reach a stage ahead of the park.
+        _events.Writer.TryWrite(new SchedulerEvent.Released(sequence.ReserveTokens));
+        await Task.Delay(backOff, _time);
+        _events.Writer.TryWrite(new SchedulerEvent.BackToWaiting(sequence));
+    }
+
+    private void ReturnToWaiting(RunningSequence sequence)
+    {
+        sequence.InFlight = false;
+        if (sequence.CancelRequested)
+        {
+            Finish(sequence, FinishReason.Cancelled); // holds no reservation now, and is in neither list
+            return;
+        }
+        _waiting.AddFirst(sequence); // it was admitted before everyone waiting: first come, first served
+        GatewayTelemetry.RequestsWaiting.Add(1, GatewayTelemetry.ModelTag(sequence.Request.Model));
+    }
+
+    private static void RecordReadmission(RunningSequence sequence)
+    {
+        var model = GatewayTelemetry.ModelTag(sequence.Request.Model);
+        GatewayTelemetry.RequestsWaiting.Add(-1, model);
+        GatewayTelemetry.RequestsRunning.Add(1, model);
     }
 
     private static void RecordAdmission(RunningSequence sequence, TimeSpan queueTime)

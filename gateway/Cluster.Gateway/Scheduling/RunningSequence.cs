@@ -40,7 +40,14 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
 
     public SequenceOutput Output { get; } = new();
 
+    /// <summary>
+    /// A step with this sequence is on its way through the stages, or the sequence is parked waiting for a stage's room:
+    /// either way the loop neither steps it nor retires it until that comes back (a cancel is noted and applied then).
+    /// </summary>
     public bool InFlight { get; set; }
+
+    /// <summary>How many times a stage refused this sequence for lack of KV-cache room after it was admitted.</summary>
+    public int StageRoomRefusals { get; set; }
 
     /// <summary>
     /// Completes once every stage has answered this sequence's release. A session's turn ends only after it, so the

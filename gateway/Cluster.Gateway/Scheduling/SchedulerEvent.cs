@@ -5,6 +5,9 @@ internal abstract record SchedulerEvent
 {
     public sealed record Arrived(RunningSequence Sequence) : SchedulerEvent;
 
+    /// <summary>A sequence a stage refused for lack of room was parked on the stages and has waited its back-off: it queues again.</summary>
+    public sealed record BackToWaiting(RunningSequence Sequence) : SchedulerEvent;
+
     public sealed record Cancelled(RunningSequence Sequence) : SchedulerEvent;
 
     public sealed record Completed(long StepId, IReadOnlyList<PlannedChunk> Chunks, PipelineOutcome? Outcome, Exception? Error) : SchedulerEvent;

@@ -34,6 +34,14 @@ internal static class GatewayTelemetry
     public static readonly Counter<long> PromptTokens = Meter.CreateCounter<long>("cluster_prompt_tokens_total", description: "Prompt tokens of admitted requests (history of a session turn included).");
     public static readonly Counter<long> GenerationTokens = Meter.CreateCounter<long>("cluster_generation_tokens_total", description: "Tokens generated.");
 
+    public static readonly Counter<long> RequestsRefused = Meter.CreateCounter<long>("cluster_requests_refused_total",
+        description: "Requests refused with RESOURCE_EXHAUSTED by a scheduler, by reason: queue_full, stage_room (retries spent), too_large (never fits).");
+    public static readonly Counter<long> StageRoomWaits = Meter.CreateCounter<long>("cluster_stage_room_waits_total",
+        description: "Times a running request went back to waiting because a stage had no KV-cache room for it.");
+
+    /// <summary>The tags of <see cref="RequestsRefused"/>.</summary>
+    public static TagList RefusalTags(string model, string reason) => new() { ModelTag(model), { "reason", reason } };
+
     private static Histogram<double> Seconds(string name, string description) =>
         Meter.CreateHistogram(name, "s", description, tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondsBuckets });
 

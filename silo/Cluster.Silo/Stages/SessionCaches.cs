@@ -22,6 +22,15 @@ public sealed class SessionCaches(long budgetBytes, long bytesPerToken, TimeProv
     /// <summary>Bytes held by every session's cache (summed on demand, so it can never drift from the caches).</summary>
     public long UsedBytes => _sessions.Values.Sum(s => s.Bytes);
 
+    /// <summary>
+    /// The most <see cref="UsedBytes"/> ever reached, as of the last <see cref="NotePeak"/>. Caches grow only when a
+    /// step computes, so noting it after each step sees every peak.
+    /// </summary>
+    public long PeakBytes { get; private set; }
+
+    /// <summary>Call after a step allocated (or failed part-way through allocating): updates <see cref="PeakBytes"/>.</summary>
+    public void NotePeak() => PeakBytes = Math.Max(PeakBytes, UsedBytes);
+
     public StageSession? Find(string sessionId) => _sessions.GetValueOrDefault(sessionId);
 
     /// <summary>

@@ -106,6 +106,7 @@ public sealed partial class StageGrain(
             var result = await gate.RunAsync(() => _executor.Execute(batch, admission.Sessions, parent));
             _tokensComputed += batch.Entries.Sum(e => e.TokenIds.Length);
             _steps++;
+            _sessions.NotePeak();
             SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
             _gauge.UpdateKvUsage(_sessions);
             span?.SetTag("compute_seconds", result.ComputeSeconds);
@@ -114,6 +115,7 @@ public sealed partial class StageGrain(
         catch (Exception error)
         {
             span?.SetStatus(ActivityStatusCode.Error, error.Message);
+            _sessions.NotePeak(); // what the step allocated before it failed counted too
             _sessions.Abandon(admission);
             LogStepFailed(logger, error, _key.ToString(), batch.StepId);
             throw;
@@ -147,7 +149,8 @@ public sealed partial class StageGrain(
     }
 
     public Task<StageStatus> GetStatus() => Task.FromResult(new StageStatus(
-        _sessions.ActiveCount, _sessions.IdleCount, _sessions.UsedBytes, _sessions.BudgetBytes, _tokensComputed, _steps, _sessions.Evictions, SiloName));
+        _sessions.ActiveCount, _sessions.IdleCount, _sessions.UsedBytes, _sessions.BudgetBytes, _tokensComputed, _steps, _sessions.Evictions, SiloName,
+        _sessions.PeakBytes));
 
     private string SiloName => silo.SiloAddress.ToString();
 

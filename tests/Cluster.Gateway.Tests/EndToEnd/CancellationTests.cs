@@ -78,6 +78,53 @@ public sealed class CancellationTests
         Assert.NotEmpty(after.Tokens);
     }
 
+    [Fact]
+    public async Task AWaitingCallWhoseDeadlinePassesEndsWithDeadlineExceededAndLeavesTheQueueWithoutReachingAStage()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2, settings: new Dictionary<string, string?>
+        {
+            ["Gateway:Scheduler:MaxRunningSequences"] = "1", // whoever comes second waits
+        });
+        var clock = Stopwatch.StartNew();
+        await ShardedGenerationTests.GenerateAsync(cluster, LongRequest("Measure a long run"));
+        var solo = clock.Elapsed;
+        var before = (await cluster.WaitForStagesAsync(s => s.Sessions == 0, "every stage to free the measuring run"))[0].TokensComputed;
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var running = cluster.Client.Generate(LongRequest("I hold the only running place"), cancellationToken: timeout.Token);
+        Assert.True(await running.ResponseStream.MoveNext(timeout.Token), "The running call ended before its first message.");
+        // Well inside the running call's remaining time, so the deadline passes while this call still waits.
+        using var waiting = cluster.Client.Generate(LongRequest("I wait and run out of time"), deadline: DateTime.UtcNow + solo / 8);
+        var error = await Assert.ThrowsAsync<RpcException>(() => waiting.ResponseStream.MoveNext(CancellationToken.None));
+        Assert.True(error.StatusCode == StatusCode.DeadlineExceeded,
+            $"A call waiting behind a {LongRun}-token run (solo {solo.TotalMilliseconds:F0} ms) with a deadline of {solo.TotalMilliseconds / 8:F0} ms ended with {error.StatusCode}: {error.Status.Detail}.");
+
+        // Queued after it: had the expired call stayed in the queue, it would run (first come, first served) before this one.
+        var next = cluster.Client.Generate(new GenerateRequest { Text = "next", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 3, IgnoreEos = true } },
+            cancellationToken: timeout.Token);
+        var runningLast = await LastAsync(running, timeout.Token);
+        var nextLast = await LastAsync(next, timeout.Token);
+        await cluster.WaitForStagesAsync(s => s.Sessions == 0, "every stage to free the running call and the next one");
+
+        // Stage 0 computes each prompt, then each generated token but the last: the two calls that ran, nothing more.
+        var expected = runningLast.Usage.PromptTokens + runningLast.Usage.GeneratedTokens - 1 + nextLast.Usage.PromptTokens + nextLast.Usage.GeneratedTokens - 1;
+        var computed = (await cluster.Stage(0).GetStatus()).TokensComputed - before;
+        Assert.True(computed == expected,
+            $"Stage 0 computed {computed} tokens for the running call ({runningLast.Usage.PromptTokens} + {runningLast.Usage.GeneratedTokens}) and the next " +
+            $"({nextLast.Usage.PromptTokens} + {nextLast.Usage.GeneratedTokens}); expected {expected}: the expired call must not have reached a stage.");
+    }
+
+    private static async Task<GenerateResponse> LastAsync(AsyncServerStreamingCall<GenerateResponse> call, CancellationToken cancellation)
+    {
+        var last = call.ResponseStream.Current;
+        while (await call.ResponseStream.MoveNext(cancellation))
+        {
+            last = call.ResponseStream.Current;
+        }
+        Assert.True(last is { FinishReason: not FinishReason.Unspecified }, $"A call ended without a final message; its last was {last}.");
+        return last!;
+    }
+
     private static GenerateRequest LongRequest(string prompt) =>
         new() { Text = prompt, Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = LongRun, IgnoreEos = true } };
 

@@ -30,9 +30,14 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
     private readonly InProcessTestCluster _cluster;
     private readonly WebApplication _gateway;
     private readonly GrpcChannel _channel;
+    private readonly List<WebApplication> _moreGateways = [];
+    private readonly List<GrpcChannel> _moreChannels = [];
+    private readonly IConfiguration _configuration;
 
-    private ClusterUnderTest(TempDirectory checkpoint, InProcessTestCluster cluster, WebApplication gateway, GrpcChannel channel, int stages, string? metricsAddress)
+    private ClusterUnderTest(TempDirectory checkpoint, InProcessTestCluster cluster, WebApplication gateway, GrpcChannel channel, int stages, string? metricsAddress,
+        IConfiguration configuration)
     {
+        _configuration = configuration;
         MetricsAddress = metricsAddress;
         _checkpoint = checkpoint;
         _cluster = cluster;
@@ -107,8 +112,35 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
         var cluster = builder.Build();
         await cluster.DeployAsync();
 
+        var gateway = await StartGatewayAsync(config, cluster.Client, checkpoint.Path, metricsPort, kestrelFromSettings);
+        var addresses = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList(); // in Listen order
+        var channel = GrpcChannel.ForAddress(addresses[0], new GrpcChannelOptions { HttpHandler = clientHandler });
+        var underTest = new ClusterUnderTest(checkpoint, cluster, gateway, channel, stages, metricsPort ? addresses[1] : null, config);
+        await underTest.WaitUntilServingAsync(apiKey);
+        return underTest;
+    }
+
+    /// <summary>
+    /// Starts one more gateway, with the same settings, on its own loopback port in front of the same silos (as
+    /// several gateway pods share the stages); it stops with the cluster. Returns a client of it, once it serves.
+    /// </summary>
+    public async Task<Generation.GenerationClient> AddGatewayAsync()
+    {
+        var gateway = await StartGatewayAsync(_configuration, _cluster.Client, _checkpoint.Path, metricsPort: false, kestrelFromSettings: false);
+        _moreGateways.Add(gateway);
+        var address = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var channel = GrpcChannel.ForAddress(address);
+        _moreChannels.Add(channel);
+        var client = new Generation.GenerationClient(channel);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await client.ListModelsAsync(new ListModelsRequest(), cancellationToken: timeout.Token);
+        return client;
+    }
+
+    private static async Task<WebApplication> StartGatewayAsync(IConfiguration config, IGrainFactory grains, string contentRoot, bool metricsPort, bool kestrelFromSettings)
+    {
         // Content root in the checkpoint folder: the gateway's own appsettings.json (Kestrel on :5000) must not apply here.
-        var web = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = checkpoint.Path });
+        var web = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = contentRoot });
         web.Configuration.AddConfiguration(config);
         web.Logging.SetMinimumLevel(LogLevel.Warning);
         web.WebHost.ConfigureKestrel(kestrel =>
@@ -123,16 +155,12 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
                 kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http1);
             }
         });
-        web.Services.AddSingleton<IGrainFactory>(cluster.Client);
+        web.Services.AddSingleton(grains);
         web.Services.AddClusterGateway(web.Configuration);
         var gateway = web.Build();
         gateway.MapClusterGateway();
         await gateway.StartAsync();
-        var addresses = gateway.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToList(); // in Listen order
-        var channel = GrpcChannel.ForAddress(addresses[0], new GrpcChannelOptions { HttpHandler = clientHandler });
-        var underTest = new ClusterUnderTest(checkpoint, cluster, gateway, channel, stages, metricsPort ? addresses[1] : null);
-        await underTest.WaitUntilServingAsync(apiKey);
-        return underTest;
+        return gateway;
     }
 
     /// <summary>Every stage of replica 0's own counts, in stage order.</summary>
@@ -174,6 +202,12 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _channel.Dispose();
+        _moreChannels.ForEach(c => c.Dispose());
+        foreach (var more in _moreGateways)
+        {
+            await more.StopAsync();
+            await more.DisposeAsync();
+        }
         await _gateway.StopAsync();
         await _gateway.DisposeAsync();
         await _cluster.StopAllSilosAsync();

@@ -16,6 +16,12 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
 
     public ConcurrentQueue<(IReadOnlyList<string> Ids, bool Keep)> Releases { get; } = new();
 
+    /// <summary>
+    /// Set to refuse a step for lack of KV-cache room: the sessions it returns for a batch are answered as
+    /// OverBudgetSessions and nothing is computed, as a real stage whose budget others fill answers; none: the step runs.
+    /// </summary>
+    public Func<StageBatch, IReadOnlyList<string>>? RefuseRoom { get; set; }
+
     /// <summary>While set, Release waits for it to complete: a release still on its way to the stage.</summary>
     public TaskCompletionSource? HoldReleases { get; set; }
 
@@ -101,6 +107,11 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
             {
                 leavesPipeline = true;
                 return new StageResult(null, [], missing, [], 0);
+            }
+            if (RefuseRoom?.Invoke(batch) is { Count: > 0 } overBudget)
+            {
+                leavesPipeline = true;
+                return new StageResult(null, [], [], overBudget, 0);
             }
             foreach (var entry in batch.Entries)
             {

@@ -1,4 +1,5 @@
 using Cluster.Contracts.Api;
+using Cluster.Gateway.Admission;
 using Cluster.Gateway.Scheduling;
 using Grpc.Core;
 
@@ -166,6 +167,34 @@ public sealed class ReplicaSchedulerTests
         {
             Assert.Equal(FinishReason.Length, (await SchedulerHarness.ReadAllAsync(sequence))[^1].FinishReason);
         }
+    }
+
+    [Fact]
+    public async Task WhenTheKvBudgetKeepsSequencesWaitingTheQueueStillHoldsNoMoreThanItsBoundAndRefusesTheRestWithARetryHint()
+    {
+        // One block per stage: one sequence runs; MaxRunningSequences alone would let 8 + 2 in.
+        var options = new SchedulerOptions { MaxRunningSequences = 8, MaxWaitingRequests = 2, RetryAfter = TimeSpan.FromMilliseconds(300) };
+        await using var harness = new SchedulerHarness(stageCount: 2, options, kvBudgetBytes: 64 * 256);
+        var sequences = Enumerable.Range(0, 5).Select(_ => harness.Submit(promptLength: 4, maxNewTokens: 50)).ToList();
+
+        var outcomes = new List<string>();
+        foreach (var sequence in sequences)
+        {
+            try
+            {
+                outcomes.Add((await SchedulerHarness.ReadAllAsync(sequence))[^1].FinishReason.ToString());
+            }
+            catch (RpcException error)
+            {
+                outcomes.Add($"{error.StatusCode} {Overloaded.RetryAfter(error)?.TotalMilliseconds}");
+            }
+        }
+
+        string[] expected = ["Length", "Length", "Length", "ResourceExhausted 300", "ResourceExhausted 300"];
+        Assert.True(expected.SequenceEqual(outcomes),
+            $"One running and two waiting should complete, the two beyond the queue be refused with the hint: expected [{string.Join(", ", expected)}], got [{string.Join(", ", outcomes)}].");
+        Assert.True(sequences.Skip(3).All(s => harness.Stages[0].Batches.All(b => b.Entries.All(e => e.SessionId != s.StageSessionId))),
+            "A sequence refused for a full queue must never reach a stage.");
     }
 
     [Fact]

@@ -121,6 +121,22 @@ public sealed class SessionCachesTests : IDisposable
     }
 
     [Fact]
+    public void PeakBytesKeepsTheMostEverHeldAfterSessionsAreFreed()
+    {
+        using var caches = ThreeBlocks();
+        Run(caches, "a");
+        caches.NotePeak();
+        Run(caches, "b");
+        caches.NotePeak();
+        caches.Release(["a", "b"], keep: false);
+        Run(caches, "c");
+        caches.NotePeak();
+
+        Assert.True(caches.PeakBytes == 2 * _blockBytes && caches.UsedBytes == _blockBytes,
+            $"Two one-block sessions, both freed, then one: peak {caches.PeakBytes} bytes (expected {2 * _blockBytes}), now {caches.UsedBytes} (expected {_blockBytes}).");
+    }
+
+    [Fact]
     public void SessionsHoldingFewerPositionsThanTheEntryStartsAtAreMissing()
     {
         using var caches = ThreeBlocks();
