@@ -13,7 +13,8 @@ public sealed record StageResult(
     [property: Id(1)] IReadOnlyList<SampledTokenResult> Tokens,
     [property: Id(2)] IReadOnlyList<string> MissingSessions,
     [property: Id(3)] IReadOnlyList<string> OverBudgetSessions,
-    [property: Id(4)] double ComputeSeconds)
+    [property: Id(4)] double ComputeSeconds,
+    [property: Id(5)] string Silo = "")
 {
     public bool Computed => MissingSessions.Count == 0 && OverBudgetSessions.Count == 0;
 }

@@ -10,7 +10,8 @@ internal sealed record PipelineOutcome(
     IReadOnlyList<string> OverBudgetSessions,
     StageKey? RefusedBy,
     double[] StageComputeSeconds,
-    double[] StageRoundTripSeconds);
+    double[] StageRoundTripSeconds,
+    string[] StageSilos);
 
 /// <summary>
 /// Carries one micro-batch through a replica's stages, hop by hop: the gateway drives every hop, so a stage grain
@@ -30,6 +31,7 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
         HiddenStates? hidden = null;
         var computeSeconds = new double[stages.Count];
         var roundTripSeconds = new double[stages.Count];
+        var silos = new string[stages.Count];
         for (var s = 0; s < stages.Count; s++)
         {
             var started = Stopwatch.GetTimestamp();
@@ -44,13 +46,14 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
             }
             roundTripSeconds[s] = Stopwatch.GetElapsedTime(started).TotalSeconds;
             computeSeconds[s] = result.ComputeSeconds;
+            silos[s] = result.Silo;
             if (!result.Computed)
             {
-                return new PipelineOutcome([], result.MissingSessions, result.OverBudgetSessions, keys[s], computeSeconds, roundTripSeconds);
+                return new PipelineOutcome([], result.MissingSessions, result.OverBudgetSessions, keys[s], computeSeconds, roundTripSeconds, silos);
             }
             if (s == stages.Count - 1)
             {
-                return new PipelineOutcome(result.Tokens, [], [], null, computeSeconds, roundTripSeconds);
+                return new PipelineOutcome(result.Tokens, [], [], null, computeSeconds, roundTripSeconds, silos);
             }
             hidden = result.Hidden ?? throw new InvalidOperationException($"Stage {keys[s]} returned no hidden states for step {stepId}.");
         }

@@ -51,7 +51,11 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
     private int MicroBatchesInFlight => _options.MicroBatchesInFlight > 0 ? _options.MicroBatchesInFlight : _pipeline.StageCount;
 
     /// <summary>Queues a sequence; its output stream starts at the next step that has room for it.</summary>
-    public void Submit(RunningSequence sequence)
+    /// <param name="onAccepted">
+    /// Runs once the queue has taken the sequence and before it can run (the per-key token charge): a request refused for
+    /// room costs its key nothing. If it throws, the sequence is not queued and the exception propagates.
+    /// </param>
+    public void Submit(RunningSequence sequence, Action? onAccepted = null)
     {
         var needed = _capacity.TokensReserved(sequence.ReserveTokens);
         if (needed > _capacity.Tokens)
@@ -65,6 +69,15 @@ internal sealed class ReplicaScheduler : IAsyncDisposable
             Interlocked.Decrement(ref _load);
             GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "queue_full"));
             throw QueueFull();
+        }
+        try
+        {
+            onAccepted?.Invoke();
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _load);
+            throw;
         }
         _events.Writer.TryWrite(new SchedulerEvent.Arrived(sequence));
     }

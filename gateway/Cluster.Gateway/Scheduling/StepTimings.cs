@@ -1,10 +1,11 @@
 namespace Cluster.Gateway.Scheduling;
 
-/// <summary>Where one sequence's steps spent their time, per stage: summed compute and round-trip seconds.</summary>
+/// <summary>Where one sequence's steps spent their time, per stage: summed compute and round-trip seconds, and the silo each stage last ran on.</summary>
 internal sealed class StepTimings
 {
     private double[] _compute = [];
     private double[] _roundTrip = [];
+    private string?[] _silos = [];
 
     public int Count { get; private set; }
 
@@ -12,17 +13,25 @@ internal sealed class StepTimings
 
     public IReadOnlyList<double> RoundTripSeconds => _roundTrip;
 
+    /// <summary>The silo stage s last answered from (null: not known); after a failover or a move, the new one.</summary>
+    public string? SiloOf(int stage) => stage < _silos.Length ? _silos[stage] : null;
+
     public void Add(PipelineOutcome outcome)
     {
         if (_compute.Length < outcome.StageComputeSeconds.Length)
         {
             Array.Resize(ref _compute, outcome.StageComputeSeconds.Length);
             Array.Resize(ref _roundTrip, outcome.StageRoundTripSeconds.Length);
+            Array.Resize(ref _silos, outcome.StageComputeSeconds.Length);
         }
         for (var s = 0; s < outcome.StageComputeSeconds.Length; s++)
         {
             _compute[s] += outcome.StageComputeSeconds[s];
             _roundTrip[s] += outcome.StageRoundTripSeconds[s];
+            if (s < outcome.StageSilos.Length && !string.IsNullOrEmpty(outcome.StageSilos[s]))
+            {
+                _silos[s] = outcome.StageSilos[s];
+            }
         }
         Count++;
     }

@@ -5,6 +5,7 @@ using Cluster.Tokenizers;
 namespace Cluster.Gateway.Scheduling;
 
 /// <summary>Builds the streamed messages of a model's requests: tokens with their log-probabilities, and the final usage and timings.</summary>
+/// <param name="stageSilos">Where the stages were at startup: named when a step did not say where it ran.</param>
 internal sealed class TokenResponses(CheckpointTokenizer tokenizer, IReadOnlyList<int> eosTokenIds, IReadOnlyList<string> stageSilos)
 {
     public FinishReason FinishReasonAfter(RunningSequence sequence, int tokenId)
@@ -57,7 +58,7 @@ internal sealed class TokenResponses(CheckpointTokenizer tokenizer, IReadOnlyLis
             last.Timings.Stages.Add(new StageTiming
             {
                 Stage = (uint)s,
-                Silo = s < stageSilos.Count ? stageSilos[s] : "",
+                Silo = sequence.Steps.SiloOf(s) ?? (s < stageSilos.Count ? stageSilos[s] : ""),
                 ComputeSeconds = sequence.Steps.ComputeSeconds[s],
                 OverheadSeconds = Math.Max(0, sequence.Steps.RoundTripSeconds[s] - sequence.Steps.ComputeSeconds[s]),
             });

@@ -31,7 +31,6 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
         try
         {
             var validated = GenerateRequestValidator.Validate(request, model.Name, model.Tokenizer, model.Limits, turn?.Snapshot.History.Length ?? 0, requestId);
-            tenant?.Limits.ChargeTokens(validated.PromptTokens.Count + validated.Sampling.MaxNewTokens);
             var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
             var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, turn?.Snapshot.History ?? [], turn?.Snapshot.CachedLength ?? 0,
                 TextStream.Create(model.Tokenizer, validated.StopSequences), clock);
@@ -40,7 +39,8 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
                 sequence.TraceContext = span.Context;
                 TagRequest(span, sequence, replica.Index);
             }
-            replica.Scheduler.Submit(sequence);
+            // Charged once the queue accepted it: a request refused for room costs its key no tokens.
+            replica.Scheduler.Submit(sequence, tenant is null ? null : () => tenant.Limits.ChargeTokens(validated.PromptTokens.Count + validated.Sampling.MaxNewTokens));
             submitted = sequence;
             using var cancel = cancellation.Register(() => replica.Scheduler.Cancel(sequence));
             await foreach (var response in sequence.Output.Reader.ReadAllAsync(cancellation))

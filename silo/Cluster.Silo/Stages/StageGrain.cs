@@ -97,7 +97,7 @@ public sealed partial class StageGrain(
         {
             span?.SetTag("refused.missing_sessions", admission.MissingSessions.Count);
             span?.SetTag("refused.over_budget_sessions", admission.OverBudgetSessions.Count);
-            return new StageResult(null, [], admission.MissingSessions, admission.OverBudgetSessions, 0);
+            return new StageResult(null, [], admission.MissingSessions, admission.OverBudgetSessions, 0, SiloName);
         }
         try
         {
@@ -110,7 +110,7 @@ public sealed partial class StageGrain(
             SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
             _gauge.UpdateKvUsage(_sessions);
             span?.SetTag("compute_seconds", result.ComputeSeconds);
-            return result;
+            return result with { Silo = SiloName }; // where this step ran: stages move (failover, scale-out)
         }
         catch (Exception error)
         {

@@ -37,5 +37,9 @@ public sealed class StageRebalancingTests
         var after = await ShardedGenerationTests.GenerateAsync(cluster, request);
         Assert.True(before.Tokens.SequenceEqual(after.Tokens),
             $"Tokens changed after the stages moved: before [{string.Join(", ", before.Tokens)}], after [{string.Join(", ", after.Tokens)}].");
+        // The answer's timings name where each stage ran for it, not where it was when the gateway started.
+        var reported = after.Last.Timings.Stages.Select(t => t.Silo).ToList();
+        var actual = (await cluster.StatusesAsync()).Select(s => s.Silo).ToList();
+        Assert.True(reported.SequenceEqual(actual), $"Timings name the stages' silos [{string.Join(", ", reported)}]; they ran on [{string.Join(", ", actual)}].");
     }
 }

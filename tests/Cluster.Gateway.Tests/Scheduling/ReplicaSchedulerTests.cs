@@ -170,6 +170,28 @@ public sealed class ReplicaSchedulerTests
     }
 
     [Fact]
+    public async Task TheAcceptanceHookRunsOnlyForAcceptedRequestsAndARefusingHookLeavesNoTraceInTheQueue()
+    {
+        // The per-key token charge rides on this hook: a request refused for room must not pay, and a request whose
+        // charge fails must not hold a place in the queue.
+        await using var harness = new SchedulerHarness(stageCount: 1, new SchedulerOptions { MaxRunningSequences = 1, MaxWaitingRequests = 1 });
+        var charged = 0;
+        var refusedByHook = Assert.Throws<RpcException>(() => harness.Submit(promptLength: 2, maxNewTokens: 50,
+            onAccepted: () => throw new RpcException(new Status(StatusCode.ResourceExhausted, "no tokens left"))));
+        Assert.Equal("no tokens left", refusedByHook.Status.Detail);
+        var admitted = Enumerable.Range(0, 2).Select(_ => harness.Submit(promptLength: 2, maxNewTokens: 50, onAccepted: () => charged++)).ToList();
+
+        var queueFull = Assert.Throws<RpcException>(() => harness.Submit(promptLength: 2, maxNewTokens: 5, onAccepted: () => charged++));
+
+        Assert.Contains("queue is full", queueFull.Status.Detail);
+        Assert.True(charged == 2, $"The hook ran {charged} times; expected once for each of the 2 accepted requests, not for the refused one.");
+        foreach (var sequence in admitted)
+        {
+            Assert.Equal(FinishReason.Length, (await SchedulerHarness.ReadAllAsync(sequence))[^1].FinishReason);
+        }
+    }
+
+    [Fact]
     public async Task WhenTheKvBudgetKeepsSequencesWaitingTheQueueStillHoldsNoMoreThanItsBoundAndRefusesTheRestWithARetryHint()
     {
         // One block per stage: one sequence runs; MaxRunningSequences alone would let 8 + 2 in.

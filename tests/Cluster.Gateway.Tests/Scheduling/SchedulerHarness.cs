@@ -46,14 +46,15 @@ internal sealed class SchedulerHarness : IAsyncDisposable
 
     public ReplicaScheduler Scheduler { get; }
 
-    public RunningSequence Submit(int promptLength, int maxNewTokens, string? sessionId = null, IReadOnlyList<int>? history = null, int cachedLength = 0, IReadOnlyList<int>? stopTokenIds = null)
+    public RunningSequence Submit(int promptLength, int maxNewTokens, string? sessionId = null, IReadOnlyList<int>? history = null, int cachedLength = 0, IReadOnlyList<int>? stopTokenIds = null,
+        Action? onAccepted = null)
     {
         var prompt = Enumerable.Range(0, promptLength).Select(i => 10 + i % 90).ToList();
         var request = new GenerationRequest($"req-{Interlocked.Increment(ref _requests)}", "fake", prompt, sessionId,
             new ResolvedSampling(0f, 0, 1f, 1f, 7, maxNewTokens), [], stopTokenIds ?? [], false, true, 0);
         var sequence = new RunningSequence(request, sessionId ?? request.RequestId, history ?? [], cachedLength,
             TextStream.Create(Tokenizer, []));
-        Scheduler.Submit(sequence);
+        Scheduler.Submit(sequence, onAccepted);
         return sequence;
     }
 
