@@ -53,7 +53,9 @@ public sealed class CancellationTests
     public async Task ACallWhoseDeadlinePassesEndsWithDeadlineExceededAndFreesItsCacheOnEveryStage()
     {
         await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
-        // How long a long run takes here, so that the deadline falls well inside it on fast and slow machines alike.
+        // How long a long run takes here, so that the deadline falls well inside it on fast and slow machines alike;
+        // measured warm, or activation and JIT would stretch it past the run it is meant to cut short.
+        await WarmUpAsync(cluster);
         var clock = Stopwatch.StartNew();
         await ShardedGenerationTests.GenerateAsync(cluster, LongRequest("Measure a long run"));
         var solo = clock.Elapsed;
@@ -85,6 +87,9 @@ public sealed class CancellationTests
         {
             ["Gateway:Scheduler:MaxRunningSequences"] = "1", // whoever comes second waits
         });
+        // Warm first (grain activations, JIT): a cold measuring run would be several times the running call's length,
+        // and a deadline derived from it could outlast the running call (seen in CI: the "waiting" call then ran).
+        await WarmUpAsync(cluster);
         var clock = Stopwatch.StartNew();
         await ShardedGenerationTests.GenerateAsync(cluster, LongRequest("Measure a long run"));
         var solo = clock.Elapsed;
@@ -124,6 +129,9 @@ public sealed class CancellationTests
         Assert.True(last is { FinishReason: not FinishReason.Unspecified }, $"A call ended without a final message; its last was {last}.");
         return last!;
     }
+
+    private static Task WarmUpAsync(ClusterUnderTest cluster) =>
+        ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = "warm up", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 8, IgnoreEos = true } });
 
     private static GenerateRequest LongRequest(string prompt) =>
         new() { Text = prompt, Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = LongRun, IgnoreEos = true } };
