@@ -13,22 +13,32 @@ namespace Cluster.Gateway.Tests.EndToEnd;
 /// </summary>
 public sealed class SessionDurabilityTests
 {
-    [Fact]
-    public async Task ASessionContinuesWithItsHistoryAfterItsGrainActivationIsGone()
+    [Theory]
+    [InlineData("memory")]
+    [InlineData("redis")] // the storage of a cluster on Redis membership: the session is read back from Redis
+    public async Task ASessionContinuesWithItsHistoryAfterItsGrainActivationIsGone(string storage)
     {
-        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        using var redis = storage == "redis" ? await RedisServer.StartAsync() : null;
+        var settings = redis is null ? null : new Dictionary<string, string?> { ["Cluster:Redis"] = redis.ConnectionString };
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2, settings: settings);
         using var reference = new ReferenceEngine(cluster.CheckpointPath);
         var session = (await cluster.Client.CreateSessionAsync(new CreateSessionRequest())).SessionId;
         var sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 6, IgnoreEos = true };
         var turn1 = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = "Remember me", SessionId = session, Sampling = sampling });
 
+        if (redis is not null)
+        {
+            using var connection = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(redis.ConnectionString);
+            var keys = connection.GetServer(redis.ConnectionString).Keys(pattern: "*").Select(k => k.ToString()).ToList();
+            Assert.True(keys.Any(k => k.Contains(session)), $"Redis should hold session {session}; it holds [{string.Join(", ", keys)}].");
+        }
         await cluster.Grains.GetGrain<ISessionGrain>(session).Cast<IGrainManagementExtension>().DeactivateOnIdle();
 
         var turn2 = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = " and go on", SessionId = session, Sampling = sampling });
         var history = reference.Tokenizer.Encode("Remember me").Concat(turn1.Tokens).Concat(reference.Tokenizer.Encode(" and go on", addBos: false)).ToList();
         var engine = reference.Generate(history, 6);
         Assert.True(engine.SequenceEqual(turn2.Tokens),
-            $"After its activation was gone, turn 2 should continue the whole history: engine [{string.Join(",", engine)}], cluster [{string.Join(",", turn2.Tokens)}].");
+            $"After its activation was gone ({storage} storage), turn 2 should continue the whole history: engine [{string.Join(",", engine)}], cluster [{string.Join(",", turn2.Tokens)}].");
         Assert.True(turn2.Last.Usage.CachedPromptTokens > 0, "The stages still held the session's caches; turn 2 should have used them.");
     }
 
