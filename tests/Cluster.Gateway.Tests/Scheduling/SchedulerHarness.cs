@@ -79,5 +79,19 @@ internal sealed class SchedulerHarness : IAsyncDisposable
 
     public static List<int> TokenIds(IEnumerable<GenerateResponse> responses) => responses.SelectMany(r => r.TokenIds).ToList();
 
+    /// <summary>Polls <paramref name="condition"/> (state the scheduler's loop changes) until it holds; fails after 30 s naming <paramref name="what"/>.</summary>
+    public static async Task WaitForAsync(Func<bool> condition, string what)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (!condition())
+        {
+            if (timeout.IsCancellationRequested)
+            {
+                Assert.Fail($"Timed out after 30 s waiting for {what}.");
+            }
+            await Task.Delay(10);
+        }
+    }
+
     public ValueTask DisposeAsync() => Scheduler.DisposeAsync();
 }

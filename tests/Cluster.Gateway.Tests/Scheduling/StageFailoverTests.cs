@@ -89,7 +89,7 @@ public sealed class StageFailoverTests
         var sequence = harness.Submit(promptLength: 4, maxNewTokens: 50);
         await sequence.Output.Reader.WaitToReadAsync();
         harness.Stages[1].Outage(new SiloUnavailableException("dead"), calls: int.MaxValue, loseCaches: false);
-        await WaitForAsync(() => harness.Stages[1].OutageFailures > 0, "a step to fail on the unreachable stage");
+        await SchedulerHarness.WaitForAsync(() => harness.Stages[1].OutageFailures > 0, "a step to fail on the unreachable stage");
 
         harness.Scheduler.Cancel(sequence);
 
@@ -105,19 +105,6 @@ public sealed class StageFailoverTests
             var streamed = SchedulerHarness.TokenIds(responses);
             Assert.True(expected.SequenceEqual(streamed), $"Sequence {i}: expected [{string.Join(",", expected)}], streamed [{string.Join(",", streamed)}].");
             Assert.Equal(FinishReason.Length, responses[^1].FinishReason);
-        }
-    }
-
-    private static async Task WaitForAsync(Func<bool> condition, string what)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!condition())
-        {
-            if (timeout.IsCancellationRequested)
-            {
-                Assert.Fail($"Timed out after 30 s waiting for {what}.");
-            }
-            await Task.Delay(10);
         }
     }
 }
