@@ -21,8 +21,18 @@ public sealed class GatewayOptions
 
     public int MaxRequestBytes { get; set; } = DefaultMaxRequestBytes;
 
+    /// <summary>
+    /// How often a running session turn is renewed on its session grain, so that a turn whose gateway died stops
+    /// blocking the session after the silos' <c>Cluster:Sessions:TurnTimeout</c> (1 min), which must be well above this.
+    /// </summary>
+    public TimeSpan SessionTurnRenewPeriod { get; set; } = TimeSpan.FromSeconds(15);
+
     public void Validate()
     {
+        if (SessionTurnRenewPeriod <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"Gateway:SessionTurnRenewPeriod must be positive; got {SessionTurnRenewPeriod}.");
+        }
         if (Models.Count == 0)
         {
             throw new ArgumentException("Cluster:Models lists no model; the gateway has nothing to serve.");

@@ -26,6 +26,13 @@ public interface ISessionGrain : IGrainWithStringKey
     Task EndTurn(string requestId, int[] history, int cachedLength);
 
     /// <summary>
+    /// Keeps the running turn <paramref name="requestId"/> from timing out: its gateway calls it while the turn runs,
+    /// so a turn whose gateway died stops blocking the session soon. False when the turn is no longer running (ended,
+    /// taken over after a timeout, or the session deleted).
+    /// </summary>
+    Task<bool> RenewTurn(string requestId);
+
+    /// <summary>
     /// Forgets the session; returns what it was (null if it did not exist) so the caller can free its stages.
     /// Throws <see cref="SessionOwnedByAnotherException"/>, and keeps the session, when <paramref name="owner"/> is not its owner.
     /// </summary>

@@ -8,12 +8,13 @@ using System.Diagnostics;
 using Cluster.Gateway.Streaming;
 using Cluster.Gateway.Telemetry;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 
 namespace Cluster.Gateway.Services;
 
 /// <summary>The public API: validates, tokenizes, hands Generate calls to a replica's scheduler and streams what it produces.</summary>
 [BindServiceMethod(typeof(StrictRequestBinding), nameof(StrictRequestBinding.BindService))]
-internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFactory grains) : Generation.GenerationBase
+internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFactory grains, IOptions<GatewayOptions> options) : Generation.GenerationBase
 {
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
     {
@@ -26,7 +27,7 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
         using var span = GatewayTelemetry.Source.StartActivity("generate", ActivityKind.Internal);
         var model = await catalog.GetAsync(RequestFields.Model(request.Model), cancellation);
         var requestId = Guid.NewGuid().ToString("N");
-        var turn = await SessionTurn.BeginAsync(grains, RequestFields.SessionId(request.SessionId), requestId, model, OwnerOf(tenant));
+        var turn = await SessionTurn.BeginAsync(grains, RequestFields.SessionId(request.SessionId), requestId, model, OwnerOf(tenant), options.Value.SessionTurnRenewPeriod);
         RunningSequence? submitted = null;
         try
         {

@@ -5,17 +5,35 @@ using Grpc.Core;
 
 namespace Cluster.Gateway.Services;
 
-/// <summary>One turn of a session: begun before the request is scheduled, ended with the tokens and cached length it leaves.</summary>
-internal sealed class SessionTurn(ISessionGrain grain, string sessionId, string requestId, SessionSnapshot snapshot)
+/// <summary>
+/// One turn of a session: begun before the request is scheduled, renewed on the session grain while it runs (so a
+/// turn whose gateway died times out soon and the session is free again), ended with the tokens and cached length it
+/// leaves.
+/// </summary>
+internal sealed class SessionTurn
 {
-    public string SessionId { get; } = sessionId;
-    public SessionSnapshot Snapshot { get; } = snapshot;
+    private readonly ISessionGrain _grain;
+    private readonly string _requestId;
+    private readonly CancellationTokenSource _stopRenewing = new();
+    private readonly Task _renewing;
+
+    private SessionTurn(ISessionGrain grain, string sessionId, string requestId, SessionSnapshot snapshot, TimeSpan renewPeriod)
+    {
+        _grain = grain;
+        _requestId = requestId;
+        SessionId = sessionId;
+        Snapshot = snapshot;
+        _renewing = RenewAsync(renewPeriod, _stopRenewing.Token);
+    }
+
+    public string SessionId { get; }
+    public SessionSnapshot Snapshot { get; }
 
     /// <summary>
     /// Null for a one-shot request (no session id). NOT_FOUND, PERMISSION_DENIED (another API key's session),
     /// FAILED_PRECONDITION or INVALID_ARGUMENT as the session requires.
     /// </summary>
-    public static async Task<SessionTurn?> BeginAsync(IGrainFactory grains, string sessionId, string requestId, ServedModel model, string owner)
+    public static async Task<SessionTurn?> BeginAsync(IGrainFactory grains, string sessionId, string requestId, ServedModel model, string owner, TimeSpan renewPeriod)
     {
         if (string.IsNullOrEmpty(sessionId))
         {
@@ -39,7 +57,7 @@ internal sealed class SessionTurn(ISessionGrain grain, string sessionId, string 
         {
             throw new RpcException(new Status(StatusCode.NotFound, $"Session '{sessionId}' does not exist (never created, deleted, or expired)."));
         }
-        var turn = new SessionTurn(grain, sessionId, requestId, snapshot);
+        var turn = new SessionTurn(grain, sessionId, requestId, snapshot, renewPeriod);
         if (snapshot.Model != model.Name)
         {
             await turn.EndAsync(null);
@@ -54,9 +72,23 @@ internal sealed class SessionTurn(ISessionGrain grain, string sessionId, string 
     /// </summary>
     public async Task EndAsync(RunningSequence? sequence)
     {
+        try
+        {
+            await EndTurnAsync(sequence);
+        }
+        finally
+        {
+            await _stopRenewing.CancelAsync();
+            await _renewing;
+            _stopRenewing.Dispose();
+        }
+    }
+
+    private async Task EndTurnAsync(RunningSequence? sequence)
+    {
         if (sequence is null)
         {
-            await grain.EndTurn(requestId, Snapshot.History, Snapshot.CachedLength);
+            await _grain.EndTurn(_requestId, Snapshot.History, Snapshot.CachedLength);
             return;
         }
         try
@@ -68,6 +100,28 @@ internal sealed class SessionTurn(ISessionGrain grain, string sessionId, string 
             // The failure already went to the client; the tokens computed so far still stand.
         }
         await sequence.StagesReleased.Task;
-        await grain.EndTurn(requestId, [.. sequence.Tokens], sequence.ComputedLength);
+        await _grain.EndTurn(_requestId, [.. sequence.Tokens], sequence.ComputedLength);
+    }
+
+    private async Task RenewAsync(TimeSpan period, CancellationToken stop)
+    {
+        using var timer = new PeriodicTimer(period);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop))
+            {
+                try
+                {
+                    await _grain.RenewTurn(_requestId);
+                }
+                catch (Exception) when (!stop.IsCancellationRequested)
+                {
+                    // A renewal lost to a failover: the next one (or the stored turn) still holds the session.
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 }

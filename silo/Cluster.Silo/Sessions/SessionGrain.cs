@@ -9,7 +9,7 @@ namespace Cluster.Silo.Sessions;
 /// A conversation's history (see <see cref="ISessionGrain"/>), written to grain storage at every change
 /// (<see cref="SessionStorageExtensions"/>: Redis with Redis membership, else memory), so a session outlives the silo
 /// that held it: the next turn activates it elsewhere with its history, and stages that lost its caches replay it.
-/// One turn at a time; a turn that its gateway never ends stops blocking after <see cref="SessionOptions.TurnTimeout"/>:
+/// One turn at a time; a turn that its gateway neither ends nor renews stops blocking after <see cref="SessionOptions.TurnTimeout"/>:
 /// then another request may begin a turn, and the stale turn's <see cref="EndTurn"/> is refused. A session unused for
 /// an hour is collected and forgotten (its stage caches will have expired long before).
 /// </summary>
@@ -83,6 +83,18 @@ public sealed class SessionGrain(
         Session = Session with { History = history, CachedLength = cachedLength };
         Turn = null;
         await stored.WriteStateAsync();
+    }
+
+    public Task<bool> RenewTurn(string requestId)
+    {
+        if (Session is null || Turn != requestId)
+        {
+            return Task.FromResult(false);
+        }
+        // In memory only: after a crash the stored start is older, so the turn times out sooner, which is what a dead
+        // silo's turns should do; its gateway's EndTurn is still accepted until another request takes over.
+        TurnStarted = clock.GetUtcNow();
+        return Task.FromResult(true);
     }
 
     public async Task<SessionSnapshot?> Delete(string owner = SessionOwner.Anonymous)

@@ -52,6 +52,29 @@ public sealed class SessionGrainTests(TwoSiloCluster cluster)
     }
 
     [Fact]
+    public async Task ARenewedTurnKeepsTheSessionPastTheTimeoutAndAnUnrenewedOneIsTakenOver()
+    {
+        var session = Session("conversation-renewed");
+        await session.Create("llama", 0);
+        await session.BeginTurn("long");
+        for (var i = 0; i < 4; i++)
+        {
+            cluster.Clock.Advance(TimeSpan.FromSeconds(45)); // 3 minutes in all, each step inside the 1-minute timeout
+            Assert.True(await session.RenewTurn("long"), $"Renewal {i} of the running turn was refused.");
+        }
+        var busy = await Assert.ThrowsAsync<SessionBusyException>(() => session.BeginTurn("other"));
+        Assert.Contains("busy with request 'long'", busy.Message);
+
+        cluster.Clock.Advance(TimeSpan.FromSeconds(61)); // its gateway died: no renewal for longer than the timeout
+        Assert.NotNull(await session.BeginTurn("other"));
+        Assert.False(await session.RenewTurn("long"), "The taken-over turn's renewal should be refused.");
+        await Assert.ThrowsAnyAsync<InvalidOperationException>(() => session.EndTurn("long", [1], 1));
+        await session.EndTurn("other", [5], 1);
+        Assert.False(await session.RenewTurn("other"), "An ended turn's renewal should be refused.");
+        await session.Delete();
+    }
+
+    [Fact]
     public async Task ASecondTurnIsRefusedWhileOneRunsAndTakesOverAfterTheTimeout()
     {
         var session = Session("conversation-2");
@@ -62,7 +85,7 @@ public sealed class SessionGrainTests(TwoSiloCluster cluster)
         Assert.Contains("busy with request 'first'", busy.Message);
         Assert.NotNull(await session.BeginTurn("first")); // the same request retrying its begin is fine
 
-        cluster.Clock.Advance(TimeSpan.FromMinutes(11)); // default TurnTimeout: 10 minutes
+        cluster.Clock.Advance(TimeSpan.FromMinutes(2)); // default TurnTimeout: 1 minute
         Assert.NotNull(await session.BeginTurn("second"));
         await Assert.ThrowsAnyAsync<InvalidOperationException>(() => session.EndTurn("first", [9], 1));
         await session.EndTurn("second", [7, 8], 2);
