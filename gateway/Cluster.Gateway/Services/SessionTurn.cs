@@ -91,14 +91,9 @@ internal sealed class SessionTurn
             await _grain.EndTurn(_requestId, Snapshot.History, Snapshot.CachedLength);
             return;
         }
-        try
-        {
-            await sequence.Output.Reader.Completion;
-        }
-        catch (Exception)
-        {
-            // The failure already went to the client; the tokens computed so far still stand.
-        }
+        // Set once the scheduler has retired the sequence (finished, failed or cancelled) and the stages answered its
+        // release. Not the output channel's completion: that also waits for every message to be read, which never
+        // happens when the client went away mid-stream, and the turn would then never end.
         await sequence.StagesReleased.Task;
         await _grain.EndTurn(_requestId, [.. sequence.Tokens], sequence.ComputedLength);
     }
