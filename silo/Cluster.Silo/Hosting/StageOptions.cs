@@ -18,8 +18,8 @@ public sealed class StageOptions
     public TimeSpan ExpiryCheckPeriod { get; set; } = TimeSpan.FromMinutes(1);
 
     /// <summary>
-    /// How often each stage grain checks that it runs on the silo placement would choose now, and moves there (while no
-    /// sequence runs on it) when silos joined or left; zero turns moving off. See <c>StageGrain.Rebalance.cs</c>.
+    /// How often each stage grain checks whether it should move to a silo that hosts no stage (while its own silo hosts
+    /// several and no sequence runs on it); zero turns moving off. See <c>StageGrain.Rebalance.cs</c>.
     /// </summary>
     public TimeSpan RebalanceCheckPeriod { get; set; } = TimeSpan.FromSeconds(10);
 

@@ -7,8 +7,8 @@ namespace Cluster.Silo.Placement;
 
 /// <summary>
 /// Places a stage on its <see cref="StageHome"/> among the compatible silos. Deterministic, so every silo that places a
-/// stage picks the same one; when silos join or leave, running stages move to their new home by themselves
-/// (StageGrain.Rebalance.cs). Only live silos: Orleans' compatible silos are those its membership view holds Active
+/// stage picks the same one. When silos join later, stages on crowded silos move to the empty ones by themselves
+/// (StageGrain.Rebalance.cs, <see cref="StageSpread"/>). Only live silos: Orleans' compatible silos are those its membership view holds Active
 /// (never Dead or ShuttingDown), so a stage whose silo died or stopped re-activates on a survivor. Until the dead silo
 /// is declared, its stage is still registered there and is not placed anew: calls fail and the gateway retries (the
 /// gateway's StepFailover).

@@ -2,55 +2,68 @@ using Cluster.Silo.Placement;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime.Placement;
+using Orleans.Serialization.TypeSystem;
 
 namespace Cluster.Silo.Stages;
 
 /// <summary>
-/// Stages follow the cluster as it grows or shrinks: placement only runs when a stage activates, so without this a
-/// silo that joins later would host nothing until a restart. Every <c>Cluster:Stages:RebalanceCheckPeriod</c> the stage
-/// asks where placement would put it now; when that is another silo in two checks running (so a membership change in
-/// progress does not make it hop), and no sequence is running on it, it migrates there. Its caches stay behind: a
-/// session that parked one is replayed from its history on the next turn, as after an eviction. Reloading the layers on
-/// the new silo is the cost, paid once per membership change and never in the middle of a sequence.
+/// Stages follow the cluster as it grows: placement only runs when a stage activates, so without this a silo that
+/// joins later would host nothing until a restart. Every <c>Cluster:Stages:RebalanceCheckPeriod</c> the stage looks at
+/// where all stages are (the management grain's statistics) and, while a silo hosts none and this stage's silo hosts
+/// several, moves to the empty silo <see cref="StageSpread"/> assigns it: only when two checks in a row agree (so a
+/// membership change in progress does not make it hop) and no sequence is running on it. Its caches stay behind: a
+/// session that parked one is replayed from its history on the next turn, as after an eviction. Reloading the layers
+/// on the new silo is the cost, paid once per scale-out and never in the middle of a sequence.
 /// </summary>
 public sealed partial class StageGrain
 {
-    private SiloAddress? _pendingHome;
+    private static readonly string StageGrainType = RuntimeTypeNameFormatter.Format(typeof(StageGrain));
+    private SiloAddress? _pendingMove;
 
     private void StartRebalancing(TimeSpan period)
     {
         if (period > TimeSpan.Zero)
         {
-            this.RegisterGrainTimer(_ => CheckHome(), new GrainTimerCreationOptions(period, period) { KeepAlive = false });
+            this.RegisterGrainTimer(_ => CheckSpread(), new GrainTimerCreationOptions(period, period) { KeepAlive = false });
         }
     }
 
-    private Task CheckHome()
+    private async Task CheckSpread()
     {
         var membership = ServiceProvider.GetRequiredService<IClusterMembershipService>();
         var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
-        if (active.Count == 0)
+        if (active.Count < 2)
         {
-            return Task.CompletedTask;
+            _pendingMove = null;
+            return;
         }
-        var home = StageHome.Choose(active, _key, _stagesPerReplica);
-        if (home.Equals(silo.SiloAddress))
+        var stagesBySilo = active.ToDictionary(s => s, _ => new List<string>());
+        var myType = this.GetGrainId().Type;
+        foreach (var stat in await GrainFactory.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics([StageGrainType]))
         {
-            _pendingHome = null;
-            return Task.CompletedTask;
+            if (stat.GrainId.Type.Equals(myType) && stagesBySilo.TryGetValue(stat.SiloAddress, out var keys))
+            {
+                keys.Add(stat.GrainId.Key.ToString()!);
+            }
         }
-        if (!home.Equals(_pendingHome))
+        var target = StageSpread.TargetFor(this.GetPrimaryKeyString(), stagesBySilo);
+        if (target is null || target.Equals(silo.SiloAddress))
         {
-            _pendingHome = home; // first sighting: move only if the next check agrees
-            return Task.CompletedTask;
+            _pendingMove = null;
+            return;
+        }
+        if (!target.Equals(_pendingMove))
+        {
+            _pendingMove = target; // first sighting: move only if the next check agrees
+            return;
         }
         if (_sessions.ActiveCount > 0)
         {
-            return Task.CompletedTask; // never under a running sequence; a later check finds it idle
+            return; // never under a running sequence; a later check finds it idle
         }
-        LogMoving(logger, _key.ToString(), silo.SiloAddress.ToString(), home.ToString(), active.Count);
-        // The hint travels with the migration (captured now), so placement need not recompute the home.
-        RequestContext.Set(IPlacementDirector.PlacementHintKey, home);
+        LogMoving(logger, _key.ToString(), silo.SiloAddress.ToString(), target.ToString(), stagesBySilo[silo.SiloAddress].Count);
+        // The hint travels with the migration (captured now): placement puts the new activation on the target.
+        RequestContext.Set(IPlacementDirector.PlacementHintKey, target);
         try
         {
             this.MigrateOnIdle();
@@ -59,9 +72,8 @@ public sealed partial class StageGrain
         {
             RequestContext.Remove(IPlacementDirector.PlacementHintKey);
         }
-        return Task.CompletedTask;
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Stage {Stage} moves from {From} to {To}: placement over {Silos} silos chooses it now")]
-    private static partial void LogMoving(ILogger logger, string stage, string from, string to, int silos);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stage {Stage} moves from {From} (hosting {Stages} stages) to {To}, which hosts none")]
+    private static partial void LogMoving(ILogger logger, string stage, string from, string to, int stages);
 }
