@@ -1,0 +1,215 @@
+using Cluster.Contracts.Api;
+using Cluster.Contracts.Stages;
+using Cluster.Gateway.Telemetry;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Cluster.Gateway.Scheduling;
+
+/// <summary>
+/// Update: what a micro-batch brought back is applied to its sequences (a token appended and streamed, stop rules
+/// checked, a replay or a retry arranged), and sequences that end are retired and their caches released.
+/// </summary>
+internal sealed partial class ReplicaScheduler
+{
+    private void Apply(SchedulerEvent.Completed completed)
+    {
+        if (completed.Error is { } error)
+        {
+            ApplyFailure(completed, error);
+            return;
+        }
+        _failover.Succeeded();
+        var outcome = completed.Outcome!;
+        if (outcome.MissingSessions.Count > 0 || outcome.OverBudgetSessions.Count > 0)
+        {
+            // Nothing was applied: every sequence of the step goes again at the next one. A sequence whose cache a
+            // stage lost replays its whole history from position 0 (steps are idempotent per position).
+            foreach (var chunk in completed.Chunks)
+            {
+                var sequence = chunk.Sequence;
+                sequence.InFlight = false;
+                sequence.Steps.Add(outcome);
+                if (outcome.MissingSessions.Contains(sequence.StageSessionId))
+                {
+                    _logger.LogInformation("Stage {Stage} no longer holds {Session}; replaying its {Tokens} tokens.", outcome.RefusedBy, sequence.StageSessionId, sequence.ComputedLength);
+                    sequence.ComputedLength = 0;
+                    sequence.CachedAtStart = 0;
+                }
+                if (outcome.OverBudgetSessions.Contains(sequence.StageSessionId))
+                {
+                    WaitForStageRoom(sequence, outcome.RefusedBy);
+                }
+                else if (sequence.CancelRequested)
+                {
+                    Finish(sequence, FinishReason.Cancelled);
+                }
+            }
+            return;
+        }
+        var sampled = outcome.Tokens.ToDictionary(t => t.SessionId);
+        foreach (var chunk in completed.Chunks)
+        {
+            var sequence = chunk.Sequence;
+            sequence.InFlight = false;
+            sequence.Steps.Add(outcome);
+            sequence.ComputedLength = chunk.Start + chunk.Length;
+            if (chunk.Samples)
+            {
+                if (!sampled.TryGetValue(sequence.StageSessionId, out var token))
+                {
+                    Fail(sequence, new RpcException(new Status(StatusCode.Internal, $"The last stage returned no token for {sequence.StageSessionId} at step {completed.StepId}.")));
+                    continue;
+                }
+                AppendToken(sequence, token);
+            }
+            if (!sequence.Finished && sequence.CancelRequested)
+            {
+                Finish(sequence, FinishReason.Cancelled);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A step threw. An unreachable stage (its silo died or is stopping) puts the step's sequences back, as if the step
+    /// had never been sent: they keep what the stages computed before it, and a stage re-sent positions it holds just
+    /// computes them again. The retry finds the stage's next activation, which answers MissingSessions if it lost the
+    /// caches, and the replay rebuilds them. Any other error, or the failover window spent, fails the sequences.
+    /// </summary>
+    private void ApplyFailure(SchedulerEvent.Completed completed, Exception error)
+    {
+        var transient = TransientStageErrors.IsTransient(error);
+        if (transient && _failover.TryRetry(out var wakeAfter))
+        {
+            _logger.LogWarning("Step {StepId} failed ({Reason}); its {Count} sequences retry, {FailingFor:F1} s into the failover window.",
+                completed.StepId, error.Message, completed.Chunks.Count, _failover.FailingFor.TotalSeconds);
+            foreach (var chunk in completed.Chunks)
+            {
+                chunk.Sequence.InFlight = false;
+                if (chunk.Sequence.CancelRequested)
+                {
+                    Finish(chunk.Sequence, FinishReason.Cancelled);
+                }
+            }
+            if (wakeAfter is { } delay)
+            {
+                _ = WakeAfterAsync(delay);
+            }
+            return;
+        }
+        _logger.LogWarning(error, "Step {StepId} failed.", completed.StepId);
+        var status = transient ? GiveUp(error) : ToRpcException(error);
+        foreach (var chunk in completed.Chunks)
+        {
+            chunk.Sequence.InFlight = false;
+            Fail(chunk.Sequence, status);
+        }
+    }
+
+    private RpcException GiveUp(Exception error)
+    {
+        var stage = error is StageCallException call ? $"Stage {call.Stage}" : "A stage";
+        return new RpcException(new Status(StatusCode.Unavailable,
+            $"{stage} has been unreachable for {_failover.FailingFor.TotalSeconds:F1} s (failover window {_options.FailoverTimeout.TotalSeconds:F0} s): {(error.InnerException ?? error).Message}"));
+    }
+
+    private async Task WakeAfterAsync(TimeSpan delay)
+    {
+        await Task.Delay(delay, _time);
+        _events.Writer.TryWrite(new SchedulerEvent.RetryDue());
+    }
+
+    private void AppendToken(RunningSequence sequence, SampledTokenResult token)
+    {
+        RecordToken(sequence);
+        sequence.Tokens.Add(token.TokenId);
+        sequence.Generated++;
+        var delta = sequence.Text.Push(token.TokenId);
+        var finish = delta.Stopped ? FinishReason.Stop : _responses.FinishReasonAfter(sequence, token.TokenId);
+        var response = _responses.ForToken(sequence, token, delta.Text);
+        if (finish == FinishReason.Unspecified)
+        {
+            sequence.Output.Write(response);
+            return;
+        }
+        Finish(sequence, finish, response);
+    }
+
+    private void Finish(RunningSequence sequence, FinishReason reason, GenerateResponse? last = null)
+    {
+        if (sequence.Finished)
+        {
+            return;
+        }
+        last ??= new GenerateResponse();
+        if (!sequence.Text.Stopped)
+        {
+            last.Text += sequence.Text.Finish().Text; // what was held back for a stop sequence that never came
+        }
+        _responses.Complete(sequence, reason, last);
+        sequence.Output.Write(last);
+        Retire(sequence); // before the stream ends, so a client that sends its next request at once finds the room it left
+        sequence.Output.Complete();
+    }
+
+    private void Fail(RunningSequence sequence, Exception error)
+    {
+        if (sequence.Finished)
+        {
+            return;
+        }
+        Retire(sequence);
+        sequence.Output.Complete(error);
+    }
+
+    private void Retire(RunningSequence sequence)
+    {
+        sequence.Finished = true;
+        Interlocked.Decrement(ref _load);
+        var model = GatewayTelemetry.ModelTag(sequence.Request.Model);
+        var reserved = _running.Remove(sequence) ? sequence.ReserveTokens : 0;
+        if (reserved > 0)
+        {
+            GatewayTelemetry.RequestsRunning.Add(-1, model);
+        }
+        else if (_waiting.Remove(sequence))
+        {
+            GatewayTelemetry.RequestsWaiting.Add(-1, model);
+        }
+        GatewayTelemetry.RequestLatency.Record(sequence.Clock.Elapsed.TotalSeconds, model);
+        var keep = sequence.Request.SessionId is not null;
+        _ = ReleaseAsync(sequence, keep, reserved);
+    }
+
+    /// <summary>
+    /// Frees (or parks) the cache on every stage, then gives its reserved positions back to the replica: not before,
+    /// or the next admitted sequence could reach a stage ahead of the release and find no room there.
+    /// </summary>
+    private async Task ReleaseAsync(RunningSequence sequence, bool keep, int reservedPositions)
+    {
+        try
+        {
+            await _pipeline.ReleaseAsync([sequence.StageSessionId], keep);
+        }
+        catch (Exception ex)
+        {
+            // The stages' idle expiry frees what a lost release leaves behind.
+            _logger.LogWarning(ex, "Releasing {Session} on the stages failed.", sequence.StageSessionId);
+        }
+        sequence.StagesReleased.TrySetResult();
+        if (reservedPositions > 0)
+        {
+            _events.Writer.TryWrite(new SchedulerEvent.Released(reservedPositions));
+        }
+    }
+
+    private static RpcException ToRpcException(Exception error) => error switch
+    {
+        StageCallException call => ToRpcException(call.InnerException!),
+        RpcException rpc => rpc,
+        ArgumentException argument => new RpcException(new Status(StatusCode.InvalidArgument, argument.Message)),
+        TimeoutException or Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException =>
+            new RpcException(new Status(StatusCode.Unavailable, $"A stage did not answer: {error.Message}")),
+        _ => new RpcException(new Status(StatusCode.Internal, $"A stage failed: {error.GetType().Name}: {error.Message}")),
+    };
+}
