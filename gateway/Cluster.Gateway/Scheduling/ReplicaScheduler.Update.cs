@@ -208,8 +208,7 @@ internal sealed partial class ReplicaScheduler
         StageCallException call => ToRpcException(call.InnerException!),
         RpcException rpc => rpc,
         ArgumentException argument => new RpcException(new Status(StatusCode.InvalidArgument, argument.Message)),
-        TimeoutException or Orleans.Runtime.SiloUnavailableException or Orleans.Runtime.OrleansMessageRejectionException =>
-            new RpcException(new Status(StatusCode.Unavailable, $"A stage did not answer: {error.Message}")),
+        // Unreachable-stage errors never come here: they are transient, retried, and end in GiveUp's UNAVAILABLE.
         _ => new RpcException(new Status(StatusCode.Internal, $"A stage failed: {error.GetType().Name}: {error.Message}")),
     };
 }
