@@ -34,7 +34,7 @@ public sealed partial class StageGrain(
     private string _layers = "";
     private long _tokensComputed;
     private long _steps;
-    private int _stagesPerReplica;
+    private string? _siloName;
 
     private ModelShard Shard => _executor.Shard;
 
@@ -50,7 +50,6 @@ public sealed partial class StageGrain(
         var stageOptions = options.Value;
         var layerCount = ModelConfigReader.ReadFromDirectory(deployment.Path).LayerCount;
         var layers = StageLayers.For(deployment, _key.Stage, layerCount);
-        _stagesPerReplica = deployment.Stages;
         // Off the grain scheduler: reading and converting weights takes seconds and must not stall the silo's threads.
         var shard = await Task.Run(() => ModelShard.Load(deployment.Path, layers, stageOptions.ToEngineOptions()), cancellationToken);
         _executor = new StageExecutor(shard);
@@ -152,7 +151,8 @@ public sealed partial class StageGrain(
         _sessions.ActiveCount, _sessions.IdleCount, _sessions.UsedBytes, _sessions.BudgetBytes, _tokensComputed, _steps, _sessions.Evictions, SiloName,
         _sessions.PeakBytes));
 
-    private string SiloName => silo.SiloAddress.ToString();
+    // Formatted once: every step's result and span carries it.
+    private string SiloName => _siloName ??= silo.SiloAddress.ToString();
 
     private static long BytesPerToken(ModelShard shard)
     {
