@@ -19,6 +19,7 @@ public sealed partial class StageGrain
 {
     private static readonly string StageGrainType = RuntimeTypeNameFormatter.Format(typeof(StageGrain));
     private SiloAddress? _pendingMove;
+    private HashSet<SiloAddress>? _settledAmong; // the active silos when a check last found nothing to move
 
     private void StartRebalancing(TimeSpan period)
     {
@@ -37,6 +38,12 @@ public sealed partial class StageGrain
             _pendingMove = null;
             return;
         }
+        // Stages spread out only when silos come or go: until the membership changes, a settled stage does not ask
+        // every silo for its statistics again.
+        if (_pendingMove is null && _settledAmong is not null && _settledAmong.SetEquals(active))
+        {
+            return;
+        }
         var stagesBySilo = active.ToDictionary(s => s, _ => new List<string>());
         var myType = this.GetGrainId().Type;
         foreach (var stat in await GrainFactory.GetGrain<IManagementGrain>(0).GetDetailedGrainStatistics([StageGrainType]))
@@ -50,8 +57,10 @@ public sealed partial class StageGrain
         if (target is null || target.Equals(silo.SiloAddress))
         {
             _pendingMove = null;
+            _settledAmong = [.. active];
             return;
         }
+        _settledAmong = null;
         if (!target.Equals(_pendingMove))
         {
             _pendingMove = target; // first sighting: move only if the next check agrees
