@@ -1,0 +1,180 @@
+using System.Diagnostics;
+
+namespace Cluster.Kernels;
+
+/// <summary>
+/// A small persistent team of threads that run one piece of work in parts: the caller runs part 0, the
+/// workers parts 1..n-1. A decode step makes ~50 kernel calls of 0.1–1 ms; <c>Parallel.For</c> costs tens of
+/// microseconds per call (task queueing, wake-ups), so the workers spin briefly after each call, then yield,
+/// then block on a semaphore, and the caller waits for them by spinning (the parts are equal). One call at a
+/// time: concurrent callers are serialized.
+/// </summary>
+public sealed unsafe class KernelTeam : IDisposable
+{
+    // Spinning keeps a worker ready for the next call of the same step; yielding lets other runnable threads
+    // (libtorch's OpenMP workers between our calls) have the core; then the worker sleeps until woken.
+    private static readonly long SpinTicks = Stopwatch.Frequency / 20_000;  // 50 µs
+    private static readonly long YieldTicks = Stopwatch.Frequency / 1_000;  // 1 ms
+
+    private readonly Worker[] _workers;
+    private readonly Lock _gate = new();
+    private delegate*<void*, int, int, void> _work;
+    private void* _state;
+    private int _generation;
+    private int _parts;
+    private int _remaining;
+    private Exception? _failure;
+    private volatile bool _disposed;
+
+    /// <param name="threads">Threads that compute, the caller's included; at least 1.</param>
+    public KernelTeam(int threads)
+    {
+        if (threads < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threads), $"A kernel team needs at least 1 thread, was {threads}.");
+        }
+        Threads = threads;
+        _workers = new Worker[threads - 1];
+        for (var i = 0; i < _workers.Length; i++)
+        {
+            _workers[i] = new Worker(this, i + 1);
+        }
+    }
+
+    /// <summary>Threads that compute, the caller's included.</summary>
+    public int Threads { get; }
+
+    /// <summary>Runs <paramref name="work"/>(state, part, parts) for part 0..parts-1 at once; returns when all are done.</summary>
+    public void Run(delegate*<void*, int, int, void> work, void* state, int parts)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (parts < 1 || parts > Threads)
+        {
+            throw new ArgumentOutOfRangeException(nameof(parts), $"Parts must be between 1 and the team's {Threads} threads, was {parts}.");
+        }
+        if (parts == 1)
+        {
+            work(state, 0, 1);
+            return;
+        }
+        lock (_gate)
+        {
+            _work = work;
+            _state = state;
+            _failure = null;
+            Volatile.Write(ref _remaining, parts - 1);
+            _parts = parts;
+            Interlocked.Increment(ref _generation);
+            foreach (var worker in _workers)
+            {
+                worker.WakeIfSleeping();
+            }
+            try
+            {
+                work(state, 0, parts);
+            }
+            finally
+            {
+                var spinner = new SpinWait();
+                while (Volatile.Read(ref _remaining) != 0)
+                {
+                    spinner.SpinOnce(sleep1Threshold: -1);
+                }
+            }
+            if (_failure is { } failure)
+            {
+                throw new AggregateException("A kernel worker failed.", failure);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        Interlocked.Increment(ref _generation);
+        foreach (var worker in _workers)
+        {
+            worker.WakeIfSleeping();
+        }
+    }
+
+    private sealed class Worker
+    {
+        private readonly KernelTeam _team;
+        private readonly int _part;
+        private readonly SemaphoreSlim _wake = new(0);
+        private int _sleeping;
+
+        public Worker(KernelTeam team, int part)
+        {
+            _team = team;
+            _part = part;
+            new Thread(Loop) { IsBackground = true, Name = $"Cluster.Kernels worker {part}" }.Start();
+        }
+
+        public void WakeIfSleeping()
+        {
+            if (Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+            {
+                _wake.Release();
+            }
+        }
+
+        private void Loop()
+        {
+            var seen = Volatile.Read(ref _team._generation);
+            while (true)
+            {
+                seen = WaitForNext(seen);
+                if (_team._disposed)
+                {
+                    return;
+                }
+                if (_part < _team._parts)
+                {
+                    try
+                    {
+                        _team._work(_team._state, _part, _team._parts);
+                    }
+                    catch (Exception e)
+                    {
+                        _team._failure ??= e;
+                    }
+                    Interlocked.Decrement(ref _team._remaining);
+                }
+            }
+        }
+
+        private int WaitForNext(int seen)
+        {
+            var start = Stopwatch.GetTimestamp();
+            while (true)
+            {
+                var generation = Volatile.Read(ref _team._generation);
+                if (generation != seen)
+                {
+                    return generation;
+                }
+                var waited = Stopwatch.GetTimestamp() - start;
+                if (waited < SpinTicks)
+                {
+                    Thread.SpinWait(20);
+                }
+                else if (waited < SpinTicks + YieldTicks)
+                {
+                    Thread.Yield();
+                }
+                else
+                {
+                    Interlocked.Exchange(ref _sleeping, 1); // a full fence: the read below cannot move above it
+                    if (Volatile.Read(ref _team._generation) != seen && Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+                    {
+                        continue; // a call came in while going to sleep, and nobody will release us: take it
+                    }
+                    _wake.Wait(); // released by WakeIfSleeping, which cleared _sleeping
+                    start = Stopwatch.GetTimestamp();
+                }
+            }
+        }
+    }
+}

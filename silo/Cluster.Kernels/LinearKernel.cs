@@ -1,0 +1,175 @@
+namespace Cluster.Kernels;
+
+/// <summary>
+/// y(M, N) = x(M, K) · W(N, K)ᵀ (+ bias(N)), as nn.Linear computes it: x and y fp32 row-major, W row-major
+/// (N, K) in fp32 or bf16. Built for decode shapes (M from 1 to a few dozen), where the cost is reading W:
+/// W is walked four rows at a time, each tile of W rows is multiplied by every row of x while it is in cache
+/// (x stays in L2), so W is read from memory once; the rows of W are split over a <see cref="KernelTeam"/>.
+/// </summary>
+public static unsafe class LinearKernel
+{
+    // Below this many weight elements a call is too short to pay for waking the team (~1-5 µs).
+    private const long MinimumWeightsPerPart = 16 * 1024;
+
+    private static KernelTeam? _team;
+    private static readonly Lock TeamGate = new();
+
+    /// <summary>The process-wide team the kernels run on; one thread per core unless <see cref="UseThreads"/> said otherwise.</summary>
+    public static KernelTeam Team
+    {
+        get
+        {
+            if (Volatile.Read(ref _team) is { } team)
+            {
+                return team;
+            }
+            lock (TeamGate)
+            {
+                return _team ??= new KernelTeam(Environment.ProcessorCount);
+            }
+        }
+    }
+
+    /// <summary>Sets the number of threads of the shared team (the caller's included); replaces the team if it differs.</summary>
+    public static void UseThreads(int threads)
+    {
+        if (threads < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threads), $"Kernel threads must be at least 1, was {threads}.");
+        }
+        lock (TeamGate)
+        {
+            if (_team?.Threads == threads)
+            {
+                return;
+            }
+            var old = _team;
+            _team = new KernelTeam(threads);
+            old?.Dispose();
+        }
+    }
+
+    /// <summary>y = x·Wᵀ + bias with fp32 weights.</summary>
+    /// <param name="x">(rows, inFeatures), row-major.</param>
+    /// <param name="weight">(outFeatures, inFeatures), row-major.</param>
+    /// <param name="bias">(outFeatures), or null.</param>
+    /// <param name="y">(rows, outFeatures), row-major; written, never read.</param>
+    public static void Float32(float* x, int rows, int inFeatures, float* weight, int outFeatures, float* bias, float* y,
+        KernelTeam? team = null, KernelPath? path = null) =>
+        Run<Float32Weights>(x, rows, inFeatures, (byte*)weight, outFeatures, bias, y, team, path);
+
+    /// <summary>y = x·Wᵀ + bias with bf16 weights (raw bits, as <c>ushort</c>), fp32 products and sums.</summary>
+    /// <param name="x">(rows, inFeatures), row-major.</param>
+    /// <param name="weight">(outFeatures, inFeatures), row-major bf16 bits.</param>
+    /// <param name="bias">(outFeatures) fp32, or null.</param>
+    /// <param name="y">(rows, outFeatures), row-major; written, never read.</param>
+    public static void BFloat16(float* x, int rows, int inFeatures, ushort* weight, int outFeatures, float* bias, float* y,
+        KernelTeam? team = null, KernelPath? path = null) =>
+        Run<BFloat16Weights>(x, rows, inFeatures, (byte*)weight, outFeatures, bias, y, team, path);
+
+    private static void Run<TW>(float* x, int rows, int inFeatures, byte* weight, int outFeatures, float* bias, float* y,
+        KernelTeam? team, KernelPath? path) where TW : IWeightFormat
+    {
+        Check(rows >= 0, nameof(rows), "at least 0", rows);
+        Check(inFeatures >= 1, nameof(inFeatures), "at least 1", inFeatures);
+        Check(outFeatures >= 1, nameof(outFeatures), "at least 1", outFeatures);
+        var chosen = path ?? KernelPaths.Best;
+        if (!KernelPaths.IsSupported(chosen))
+        {
+            throw new PlatformNotSupportedException($"Kernel path {chosen} does not run on this CPU; the best it runs is {KernelPaths.Best}.");
+        }
+        if (rows == 0)
+        {
+            return;
+        }
+        var job = new Job { X = x, W = weight, Bias = bias, Y = y, M = rows, N = outFeatures, K = inFeatures, Path = chosen };
+        var runner = team ?? Team;
+        var tiles = outFeatures / 4;
+        var byWork = (long)outFeatures * inFeatures / MinimumWeightsPerPart;
+        var parts = (int)Math.Clamp(Math.Min(byWork, tiles), 1, runner.Threads);
+        runner.Run(&RunPart<TW>, &job, parts);
+    }
+
+    private static void Check(bool ok, string name, string limit, int value)
+    {
+        if (!ok)
+        {
+            throw new ArgumentOutOfRangeException(name, $"{name} must be {limit}, was {value}.");
+        }
+    }
+
+    private struct Job
+    {
+        public float* X;
+        public byte* W;
+        public float* Bias;
+        public float* Y;
+        public int M, N, K;
+        public KernelPath Path;
+    }
+
+    /// <summary>Part <paramref name="part"/> of <paramref name="parts"/>: an equal share of W's 4-row tiles; the last part also takes the N % 4 leftover rows.</summary>
+    private static void RunPart<TW>(void* state, int part, int parts) where TW : IWeightFormat
+    {
+        ref var job = ref *(Job*)state;
+        var tiles = job.N / 4;
+        var first = (int)((long)tiles * part / parts) * 4;
+        var end = (int)((long)tiles * (part + 1) / parts) * 4;
+        if (part == parts - 1)
+        {
+            end = job.N;
+        }
+        if (job.Path == KernelPath.Scalar)
+        {
+            LinearTiles.TileScalar<TW>(job.X, job.M, WeightRow<TW>(ref job, first), end - first, job.K, job.Y + first, job.N, BiasAt(ref job, first));
+            return;
+        }
+        var n = first;
+        for (; n + 4 <= end; n += 4)
+        {
+            RowsOfX<TW, FourRows>(ref job, n);
+        }
+        for (; n < end; n++)
+        {
+            RowsOfX<TW, OneRow>(ref job, n);
+        }
+    }
+
+    /// <summary>W rows [n, n + TN) against every row of x, four x rows at a time.</summary>
+    private static void RowsOfX<TW, TN>(ref Job job, int n) where TW : IWeightFormat where TN : IRowCount
+    {
+        var w = WeightRow<TW>(ref job, n);
+        var bias = BiasAt(ref job, n);
+        var wide = job.Path == KernelPath.Vector512;
+        var m = 0;
+        for (; m + 4 <= job.M; m += 4)
+        {
+            Tile<TW, FourRows, TN>(wide, ref job, m, n, w, bias);
+        }
+        switch (job.M - m)
+        {
+            case 3: Tile<TW, ThreeRows, TN>(wide, ref job, m, n, w, bias); break;
+            case 2: Tile<TW, TwoRows, TN>(wide, ref job, m, n, w, bias); break;
+            case 1: Tile<TW, OneRow, TN>(wide, ref job, m, n, w, bias); break;
+        }
+    }
+
+    private static void Tile<TW, TM, TN>(bool wide, ref Job job, int m, int n, byte* w, float* bias)
+        where TW : IWeightFormat where TM : IRowCount where TN : IRowCount
+    {
+        var x = job.X + (long)m * job.K;
+        var y = job.Y + (long)m * job.N + n;
+        if (wide)
+        {
+            LinearTiles.Tile512<TW, TM, TN>(x, w, job.K, y, job.N, bias);
+        }
+        else
+        {
+            LinearTiles.Tile256<TW, TM, TN>(x, w, job.K, y, job.N, bias);
+        }
+    }
+
+    private static byte* WeightRow<TW>(ref Job job, int n) where TW : IWeightFormat => job.W + (long)n * job.K * TW.ElementSize;
+
+    private static float* BiasAt(ref Job job, int n) => job.Bias == null ? null : job.Bias + n;
+}
