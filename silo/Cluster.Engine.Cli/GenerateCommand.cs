@@ -27,9 +27,10 @@ internal static class GenerateCommand
         var topLogprobs = new Option<int>("--top-logprobs") { Description = "Alternatives to show per generated token (0-20)" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "auto" };
         var dtype = new Option<string>("--dtype") { Description = "auto, float32, bfloat16 or float16", DefaultValueFactory = _ => "auto" };
+        var weightDType = new Option<string>("--weight-dtype") { Description = "Weight matrices: auto (as --dtype), float32 or bfloat16 (with float32 activations)", DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate a continuation and show tokens, probabilities and timings")
         {
-            checkpoint, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, topLogprobs, device, dtype,
+            checkpoint, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, topLogprobs, device, dtype, weightDType,
         };
         command.SetAction(parse =>
         {
@@ -43,7 +44,7 @@ internal static class GenerateCommand
                 Seed = parse.GetValue(seed),
                 TopLogprobs = parse.GetValue(topLogprobs),
             };
-            var options = new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! };
+            var options = new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)!, WeightDType = parse.GetValue(weightDType)! };
             return Run(parse.GetValue(checkpoint)!, parse.GetValue(prompt)!, parameters, options, Console.Out);
         });
         return command;
@@ -63,7 +64,7 @@ internal static class GenerateCommand
         var loadClock = Stopwatch.StartNew();
         var tokenizer = CheckpointTokenizer.Load(checkpoint);
         using var model = ModelShard.Load(checkpoint, options: options);
-        output.WriteLine($"Model: {model.Config.ModelType}, {model.Config.LayerCount} layers, vocabulary {model.Config.VocabularySize}, context {model.Config.ContextLength}, {model.Placement.Device.type}/{model.Placement.DType}, loaded in {loadClock.ElapsedMilliseconds} ms");
+        output.WriteLine($"Model: {model.Config.ModelType}, {model.Config.LayerCount} layers, vocabulary {model.Config.VocabularySize}, context {model.Config.ContextLength}, {model.Placement.Device.type}/{model.Placement.DType} (weights {model.Placement.WeightDType}), loaded in {loadClock.ElapsedMilliseconds} ms");
 
         var promptIds = tokenizer.Encode(promptText);
         TokenTable.PrintTokenization(tokenizer, promptIds, output);

@@ -1,10 +1,13 @@
+using Cluster.Kernels;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Cluster.Engine.Configuration;
 
-/// <summary>The resolved device and dtype of <see cref="EngineOptions"/>.</summary>
-public sealed record ComputePlacement(Device Device, ScalarType DType)
+/// <summary>The resolved device and dtypes of <see cref="EngineOptions"/>.</summary>
+/// <param name="DType">Activations, embeddings, norms, biases, KV cache.</param>
+/// <param name="WeightDType">Weight matrices of the linear layers: <paramref name="DType"/>, or bf16 under fp32 activations.</param>
+public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarType WeightDType)
 {
     public static ComputePlacement Resolve(EngineOptions options)
     {
@@ -17,6 +20,17 @@ public sealed record ComputePlacement(Device Device, ScalarType DType)
             "float16" or "fp16" => ScalarType.Float16,
             _ => throw new ArgumentException($"Engine dtype \"{options.DType}\" is not one of auto, float32, bfloat16, float16."),
         };
+        var weightDType = options.WeightDType.ToLowerInvariant() switch
+        {
+            "auto" => dtype,
+            "float32" or "fp32" => ScalarType.Float32,
+            "bfloat16" or "bf16" => ScalarType.BFloat16,
+            _ => throw new ArgumentException($"Engine WeightDType \"{options.WeightDType}\" is not one of auto, float32, bfloat16."),
+        };
+        if (weightDType != dtype && !(dtype == ScalarType.Float32 && weightDType == ScalarType.BFloat16))
+        {
+            throw new ArgumentException($"Engine WeightDType \"{options.WeightDType}\" with DType \"{options.DType}\": weights may differ from the activations only as bfloat16 weights under float32 activations.");
+        }
         if (options.CpuThreads is { } threads)
         {
             if (threads < 1)
@@ -24,8 +38,9 @@ public sealed record ComputePlacement(Device Device, ScalarType DType)
                 throw new ArgumentException($"Engine CpuThreads must be at least 1, was {threads}.");
             }
             torch.set_num_threads(threads);
+            LinearKernel.UseThreads(threads);
         }
-        return new ComputePlacement(device, dtype);
+        return new ComputePlacement(device, dtype, weightDType);
     }
 
     private static Device ResolveDevice(string name)

@@ -12,6 +12,13 @@ public sealed record EngineOptions
     /// </summary>
     public string DType { get; init; } = "auto";
 
+    /// <summary>
+    /// The dtype of the weight matrices (projections, feed-forward, LM head): <c>auto</c> (the same as
+    /// <see cref="DType"/>), <c>float32</c> or <c>bfloat16</c>. <c>bfloat16</c> with fp32 <see cref="DType"/> keeps
+    /// activations, embeddings, norms and the KV cache in fp32 and halves the bytes a decode step reads.
+    /// </summary>
+    public string WeightDType { get; init; } = "auto";
+
     /// <summary>Intra-op threads for CPU compute; null keeps libtorch's default (one per core).</summary>
     public int? CpuThreads { get; init; }
 }

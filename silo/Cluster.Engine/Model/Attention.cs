@@ -12,21 +12,17 @@ namespace Cluster.Engine.Model;
 /// </summary>
 public sealed class Attention : IDisposable
 {
-    private readonly Tensor _qkvWeight;        // (qDim + 2·kvDim, H)
-    private readonly Tensor? _qkvBias;         // (qDim + 2·kvDim)
-    private readonly Tensor _outputWeight;     // (H, qDim)
-    private readonly Tensor? _outputBias;      // (H)
+    private readonly Linear _qkv;              // (qDim + 2·kvDim, H), bias (qDim + 2·kvDim) or none
+    private readonly Linear _output;           // (H, qDim), bias (H) or none
     private readonly RotaryEmbedding? _rotary; // shared by all layers of the shard; not owned
     private readonly int _heads;
     private readonly int _kvHeads;
     private readonly int _headDim;
 
-    public Attention(ModelConfig config, Tensor qkvWeight, Tensor? qkvBias, Tensor outputWeight, Tensor? outputBias, RotaryEmbedding? rotary)
+    public Attention(ModelConfig config, Linear qkv, Linear output, RotaryEmbedding? rotary)
     {
-        _qkvWeight = qkvWeight;
-        _qkvBias = qkvBias;
-        _outputWeight = outputWeight;
-        _outputBias = outputBias;
+        _qkv = qkv;
+        _output = output;
         _rotary = rotary;
         _heads = config.HeadCount;
         _kvHeads = config.KeyValueHeadCount;
@@ -40,7 +36,7 @@ public sealed class Attention : IDisposable
         var t = x.shape[0];
         var qDim = _heads * _headDim;
         var kvDim = _kvHeads * _headDim;
-        var qkv = nn.functional.linear(x, _qkvWeight, _qkvBias);         // (T, qDim + 2·kvDim)
+        var qkv = _qkv.Forward(x);                                        // (T, qDim + 2·kvDim)
         var q = qkv.narrow(1, 0, qDim).view(t, _heads, _headDim);          // (T, nHeads, headDim)
         var k = qkv.narrow(1, qDim, kvDim).view(t, _kvHeads, _headDim);    // (T, nKv, headDim)
         var v = qkv.narrow(1, qDim + kvDim, kvDim).view(t, _kvHeads, _headDim);
@@ -56,7 +52,7 @@ public sealed class Attention : IDisposable
             outputs[i] = AttendOneSequence(q, k, v, step, i, cacheLayer); // (t_i, nHeads·headDim)
         }
         var attended = outputs.Length == 1 ? outputs[0] : torch.cat(outputs, dim: 0); // (T, nHeads·headDim)
-        return nn.functional.linear(attended, _outputWeight, _outputBias);             // (T, H)
+        return _output.Forward(attended);                                 // (T, H)
     }
 
     /// <summary>
@@ -70,7 +66,7 @@ public sealed class Attention : IDisposable
         var (b, t) = (x.shape[0], x.shape[1]);
         var qDim = _heads * _headDim;
         var kvDim = _kvHeads * _headDim;
-        var qkv = nn.functional.linear(x, _qkvWeight, _qkvBias);                // (B, T, qDim + 2·kvDim)
+        var qkv = _qkv.Forward(x);                                                // (B, T, qDim + 2·kvDim)
         var q = qkv.narrow(2, 0, qDim).view(b, t, _heads, _headDim);              // (B, T, nHeads, headDim)
         var k = qkv.narrow(2, qDim, kvDim).view(b, t, _kvHeads, _headDim);        // (B, T, nKv, headDim)
         var v = qkv.narrow(2, qDim + kvDim, kvDim).view(b, t, _kvHeads, _headDim);
@@ -85,7 +81,7 @@ public sealed class Attention : IDisposable
         var values = ExpandGroups(v, group);
         var attended = nn.functional.scaled_dot_product_attention(q.transpose(1, 2), keys, values, null, 0.0, true); // (B, nHeads, T, headDim)
         var merged = attended.transpose(1, 2).reshape(b, t, qDim);                // (B, T, nHeads·headDim)
-        return nn.functional.linear(merged, _outputWeight, _outputBias);         // (B, T, H)
+        return _output.Forward(merged);                                           // (B, T, H)
     }
 
     private Tensor ExpandGroups(Tensor kv, int group)
@@ -126,9 +122,7 @@ public sealed class Attention : IDisposable
 
     public void Dispose()
     {
-        _qkvWeight.Dispose();
-        _qkvBias?.Dispose();
-        _outputWeight.Dispose();
-        _outputBias?.Dispose();
+        _qkv.Dispose();
+        _output.Dispose();
     }
 }

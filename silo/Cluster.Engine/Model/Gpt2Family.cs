@@ -57,14 +57,12 @@ public sealed partial class Gpt2Family(ModelConfig config, string prefix) : Mode
         var c = Config;
         var p = $"{prefix}h.{layer}.";
         var attention = new Attention(c,
-            weights.LoadTransposed(p + "attn.c_attn.weight"),
-            weights.Load(p + "attn.c_attn.bias"),
-            weights.LoadTransposed(p + "attn.c_proj.weight"),
-            weights.Load(p + "attn.c_proj.bias"),
+            weights.LoadLinearTransposed(p + "attn.c_attn.weight", p + "attn.c_attn.bias"),
+            weights.LoadLinearTransposed(p + "attn.c_proj.weight", p + "attn.c_proj.bias"),
             rotary: null);
         var feedForward = new GeluFeedForward(
-            weights.LoadTransposed(p + "mlp.c_fc.weight"), weights.Load(p + "mlp.c_fc.bias"),
-            weights.LoadTransposed(p + "mlp.c_proj.weight"), weights.Load(p + "mlp.c_proj.bias"));
+            weights.LoadLinearTransposed(p + "mlp.c_fc.weight", p + "mlp.c_fc.bias"),
+            weights.LoadLinearTransposed(p + "mlp.c_proj.weight", p + "mlp.c_proj.bias"));
         return new DecoderBlock(
             new LayerNorm(weights.Load(p + "ln_1.weight"), weights.Load(p + "ln_1.bias"), c.NormEpsilon),
             attention,
@@ -75,9 +73,12 @@ public sealed partial class Gpt2Family(ModelConfig config, string prefix) : Mode
     public override LanguageModelHead CreateHead(WeightLoader weights, Tensor? tiedEmbedding)
     {
         var norm = new LayerNorm(weights.Load(prefix + "ln_f.weight"), weights.Load(prefix + "ln_f.bias"), Config.NormEpsilon);
-        return tiedEmbedding is not null
-            ? new LanguageModelHead(norm, tiedEmbedding, ownsWeight: false)
-            : new LanguageModelHead(norm, weights.Load(prefix + "wte.weight"), ownsWeight: true);
+        if (tiedEmbedding is not null)
+        {
+            var (projection, owned) = weights.TiedProjection(tiedEmbedding);
+            return new LanguageModelHead(norm, projection, owned);
+        }
+        return new LanguageModelHead(norm, weights.LoadLinear(prefix + "wte.weight"), ownsProjection: true);
     }
 
     [GeneratedRegex(@"(^|\.)h\.\d+\.attn\.(masked_)?bias$")]

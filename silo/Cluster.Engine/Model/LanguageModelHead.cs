@@ -3,19 +3,21 @@ using static TorchSharp.torch;
 namespace Cluster.Engine.Model;
 
 /// <summary>The last stage's end: final norm, then the projection to vocabulary logits (in fp32).</summary>
-public sealed class LanguageModelHead(IModule finalNorm, Tensor weight, bool ownsWeight) : IDisposable
+/// <param name="projection">(V, H), bias-free; a tied head shares the embedding's matrix (or a bf16 copy of it).</param>
+/// <param name="ownsProjection">False when the projection's weight is the shard's embedding matrix itself.</param>
+public sealed class LanguageModelHead(IModule finalNorm, Linear projection, bool ownsProjection) : IDisposable
 {
     /// <param name="hidden">(N, H) rows whose next-token logits are wanted.</param>
     /// <returns>(N, V), float32.</returns>
     public Tensor Forward(Tensor hidden) =>
-        nn.functional.linear(finalNorm.Forward(hidden), weight).to_type(ScalarType.Float32);
+        projection.Forward(finalNorm.Forward(hidden)).to_type(ScalarType.Float32); // (N, V)
 
     public void Dispose()
     {
         finalNorm.Dispose();
-        if (ownsWeight)
+        if (ownsProjection)
         {
-            weight.Dispose();
+            projection.Dispose();
         }
     }
 }

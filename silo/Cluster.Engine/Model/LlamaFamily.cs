@@ -60,18 +60,15 @@ public sealed partial class LlamaFamily(ModelConfig config) : ModelFamily(config
     {
         var c = Config;
         var p = $"model.layers.{layer}.";
-        var qkvBias = c.QkvBias
-            ? weights.LoadConcatenated(p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias")
-            : null;
         var attention = new Attention(c,
-            weights.LoadConcatenated(p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"),
-            qkvBias,
-            weights.Load(p + "self_attn.o_proj.weight"),
-            c.OutputProjectionBias ? weights.Load(p + "self_attn.o_proj.bias") : null,
+            weights.LoadLinearConcatenated(
+                [p + "self_attn.q_proj.weight", p + "self_attn.k_proj.weight", p + "self_attn.v_proj.weight"],
+                c.QkvBias ? [p + "self_attn.q_proj.bias", p + "self_attn.k_proj.bias", p + "self_attn.v_proj.bias"] : null),
+            weights.LoadLinear(p + "self_attn.o_proj.weight", c.OutputProjectionBias ? p + "self_attn.o_proj.bias" : null),
             rotary);
         var feedForward = new SwiGluFeedForward(
-            weights.LoadConcatenated(p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"),
-            weights.Load(p + "mlp.down_proj.weight"));
+            weights.LoadLinearConcatenated([p + "mlp.gate_proj.weight", p + "mlp.up_proj.weight"]),
+            weights.LoadLinear(p + "mlp.down_proj.weight"));
         return new DecoderBlock(
             new RmsNorm(weights.Load(p + "input_layernorm.weight"), c.NormEpsilon),
             attention,
@@ -84,11 +81,14 @@ public sealed partial class LlamaFamily(ModelConfig config) : ModelFamily(config
         var norm = new RmsNorm(weights.Load(FinalNorm), Config.NormEpsilon);
         if (!Config.TieWordEmbeddings)
         {
-            return new LanguageModelHead(norm, weights.Load(LmHead), ownsWeight: true);
+            return new LanguageModelHead(norm, weights.LoadLinear(LmHead), ownsProjection: true);
         }
-        return tiedEmbedding is not null
-            ? new LanguageModelHead(norm, tiedEmbedding, ownsWeight: false)
-            : new LanguageModelHead(norm, weights.Load(EmbedTokens), ownsWeight: true);
+        if (tiedEmbedding is not null)
+        {
+            var (projection, owned) = weights.TiedProjection(tiedEmbedding);
+            return new LanguageModelHead(norm, projection, owned);
+        }
+        return new LanguageModelHead(norm, weights.LoadLinear(EmbedTokens), ownsProjection: true);
     }
 
     [GeneratedRegex(@"^model\.layers\.\d+\.self_attn\.rotary_emb\.inv_freq$|^model\.rotary_emb\.inv_freq$")]

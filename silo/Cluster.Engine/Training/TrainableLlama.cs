@@ -3,6 +3,7 @@ using Cluster.Engine.Model;
 using Cluster.Engine.Weights;
 using TorchSharp;
 using TorchSharp.Modules;
+using Linear = Cluster.Engine.Model.Linear;
 using static TorchSharp.torch;
 
 namespace Cluster.Engine.Training;
@@ -42,16 +43,16 @@ public sealed class TrainableLlama : IDisposable
         {
             var p = $"model.layers.{layer}.";
             var attention = new Attention(config,
-                Normal(p + "self_attn.qkv_proj.weight", [q + 2 * kv, h], 0.02, generator), null,
-                Normal(p + "self_attn.o_proj.weight", [h, q], residualStd, generator), null, _rotary);
+                new Linear(Normal(p + "self_attn.qkv_proj.weight", [q + 2 * kv, h], 0.02, generator), null),
+                new Linear(Normal(p + "self_attn.o_proj.weight", [h, q], residualStd, generator), null), _rotary);
             var feedForward = new SwiGluFeedForward(
-                Normal(p + "mlp.gate_up_proj.weight", [2 * i, h], 0.02, generator),
-                Normal(p + "mlp.down_proj.weight", [h, i], residualStd, generator));
+                new Linear(Normal(p + "mlp.gate_up_proj.weight", [2 * i, h], 0.02, generator), null),
+                new Linear(Normal(p + "mlp.down_proj.weight", [h, i], residualStd, generator), null));
             _blocks[layer] = new DecoderBlock(
                 new RmsNorm(Ones(p + "input_layernorm.weight", h), config.NormEpsilon), attention,
                 new RmsNorm(Ones(p + "post_attention_layernorm.weight", h), config.NormEpsilon), feedForward);
         }
-        _head = new LanguageModelHead(new RmsNorm(Ones("model.norm.weight", h), config.NormEpsilon), _embedding.TokenWeight, ownsWeight: false);
+        _head = new LanguageModelHead(new RmsNorm(Ones("model.norm.weight", h), config.NormEpsilon), new Linear(_embedding.TokenWeight, null), ownsProjection: false);
     }
 
     public ModelConfig Config { get; }

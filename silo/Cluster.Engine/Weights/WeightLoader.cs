@@ -1,4 +1,5 @@
 using Cluster.Engine.Configuration;
+using Cluster.Engine.Model;
 using static TorchSharp.torch;
 
 namespace Cluster.Engine.Weights;
@@ -37,16 +38,40 @@ public sealed class WeightLoader(CheckpointWeights checkpoint, IReadOnlyList<Wei
     }
 
     /// <summary>Reads one expected tensor, converted to the compute dtype and device.</summary>
-    public Tensor Load(string name)
+    public Tensor Load(string name) => Load(name, placement.DType);
+
+    /// <summary>A linear layer: its (out, in) weight in the weights' dtype, its bias (if any) in the compute dtype.</summary>
+    public Linear LoadLinear(string weight, string? bias = null) =>
+        new(Load(weight, placement.WeightDType), bias is null ? null : Load(bias));
+
+    /// <summary>A fused linear layer: weights (and biases) of several projections concatenated along the output dim.</summary>
+    public Linear LoadLinearConcatenated(string[] weights, string[]? biases = null) =>
+        new(LoadConcatenated(placement.WeightDType, weights), biases is null ? null : LoadConcatenated(placement.DType, biases));
+
+    /// <summary>A GPT-2 Conv1D layer, its weight stored (in, out), as an nn.Linear-style (out, in) layer.</summary>
+    public Linear LoadLinearTransposed(string weight, string bias)
+    {
+        using var stored = Load(weight, placement.DType);
+        using var transposed = stored.t();
+        return new Linear(transposed.to_type(placement.WeightDType).contiguous(), Load(bias));
+    }
+
+    /// <summary>A tied LM head's projection: the embedding matrix itself, or its copy in the weights' dtype.</summary>
+    public (Linear Projection, bool Owned) TiedProjection(Tensor embedding) =>
+        embedding.dtype == placement.WeightDType
+            ? (new Linear(embedding, null), false)
+            : (new Linear(embedding.to_type(placement.WeightDType), null), true);
+
+    private Tensor Load(string name, ScalarType dtype)
     {
         var spec = _expected.TryGetValue(name, out var s) ? s : throw new InvalidOperationException($"\"{name}\" is not an expected weight.");
-        return checkpoint.Load(name, spec.Shape, placement.DType, placement.Device);
+        return checkpoint.Load(name, spec.Shape, dtype, placement.Device);
     }
 
     /// <summary>Reads several expected tensors and concatenates them along dim 0 (fused projections).</summary>
-    public Tensor LoadConcatenated(params string[] names)
+    private Tensor LoadConcatenated(ScalarType dtype, string[] names)
     {
-        var parts = names.Select(Load).ToArray();
+        var parts = names.Select(n => Load(n, dtype)).ToArray();
         try
         {
             return TorchSharp.torch.cat(parts, 0);
@@ -58,12 +83,5 @@ public sealed class WeightLoader(CheckpointWeights checkpoint, IReadOnlyList<Wei
                 part.Dispose();
             }
         }
-    }
-
-    /// <summary>Reads a GPT-2 Conv1D weight, stored (in, out), as an nn.Linear-style (out, in) matrix.</summary>
-    public Tensor LoadTransposed(string name)
-    {
-        using var stored = Load(name);
-        return stored.t().contiguous();
     }
 }

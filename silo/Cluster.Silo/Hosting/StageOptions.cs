@@ -29,10 +29,16 @@ public sealed class StageOptions
     /// <summary>Passed to <see cref="EngineOptions.DType"/>: auto, float32, bfloat16, float16.</summary>
     public string DType { get; set; } = "auto";
 
+    /// <summary>
+    /// Passed to <see cref="EngineOptions.WeightDType"/>: auto (as DType), float32, bfloat16. bfloat16 under float32
+    /// DType keeps the linear layers' weights in bf16 (half the bytes a decode step reads) and everything else fp32.
+    /// </summary>
+    public string WeightDType { get; set; } = "auto";
+
     /// <summary>Intra-op CPU threads (process-wide in libtorch); null keeps libtorch's default of one per core.</summary>
     public int? CpuThreads { get; set; }
 
-    public EngineOptions ToEngineOptions() => new() { Device = Device, DType = DType, CpuThreads = CpuThreads };
+    public EngineOptions ToEngineOptions() => new() { Device = Device, DType = DType, WeightDType = WeightDType, CpuThreads = CpuThreads };
 }
 
 internal sealed class StageOptionsValidator : IValidateOptions<StageOptions>
@@ -60,9 +66,9 @@ internal sealed class StageOptionsValidator : IValidateOptions<StageOptions>
         {
             failures.Add($"{StageOptions.SectionName}:CpuThreads must be at least 1 when set; got {options.CpuThreads}.");
         }
-        if (string.IsNullOrWhiteSpace(options.Device) || string.IsNullOrWhiteSpace(options.DType))
+        if (string.IsNullOrWhiteSpace(options.Device) || string.IsNullOrWhiteSpace(options.DType) || string.IsNullOrWhiteSpace(options.WeightDType))
         {
-            failures.Add($"{StageOptions.SectionName}:Device and DType must not be empty (use \"auto\").");
+            failures.Add($"{StageOptions.SectionName}:Device, DType and WeightDType must not be empty (use \"auto\").");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
