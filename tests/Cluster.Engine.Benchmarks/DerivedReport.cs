@@ -11,8 +11,8 @@ internal static class DerivedReport
         foreach (var report in summaries.SelectMany(s => s.Reports).Where(r => r.ResultStatistics is not null))
         {
             var name = report.BenchmarkCase.Descriptor.WorkloadMethod.Name;
-            var parameter = report.BenchmarkCase.Parameters.Items.FirstOrDefault()?.Value;
-            means[parameter is null ? name : $"{name}/{parameter}"] = report.ResultStatistics!.Mean / 1e9;
+            var parameters = report.BenchmarkCase.Parameters.Items.Select(p => p.Value?.ToString());
+            means[string.Join("/", parameters.Prepend(name))] = report.ResultStatistics!.Mean / 1e9;
         }
         if (means.Count == 0)
         {
@@ -31,6 +31,16 @@ internal static class DerivedReport
             {
                 var ratio = single > 0 ? $", {n / step / (1 / single):F1}x the tokens/s of one sequence" : "";
                 Console.WriteLine($"  decode, {n} sequence(s) at context {DecodeBenchmarks.DecodeContext}: {step * 1e3:F1} ms/step = {n / step:F1} tokens/s{ratio}");
+            }
+        }
+        foreach (var way in Enum.GetValues<LinearLayersBenchmarks.Way>())
+        {
+            var times = new[] { 1, 8, 32 }.Select(rows => means.GetValueOrDefault($"FortyNineMatrices/{rows}/{way}")).ToArray();
+            if (times.Any(t => t > 0))
+            {
+                var bytes = LinearLayersBenchmarks.WeightCount * (way == LinearLayersBenchmarks.Way.LibtorchBf16 || way == LinearLayersBenchmarks.Way.OursBf16 ? 2 : 4);
+                var bandwidth = times[0] > 0 && way != LinearLayersBenchmarks.Way.LibtorchOpOnly ? $", batch 1 reads the weights at {bytes / times[0] / 1e9:F1} GB/s" : "";
+                Console.WriteLine($"  49 linear layers, {way}: {string.Join(" / ", times.Select(t => t > 0 ? $"{t * 1e3:F1}" : "-"))} ms at 1 / 8 / 32 rows{bandwidth}");
             }
         }
         if (means.TryGetValue("Copy512MiB", out var copy))
