@@ -4,6 +4,10 @@ using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cluster.Engine.Benchmarks;
 
+// The engine's module initializer asks libtorch's OpenMP threads to sleep after each op (OpenMpWaitPolicy); it
+// must run before the first benchmark's setup loads libtorch.
+System.Runtime.CompilerServices.RuntimeHelpers.RunModuleConstructor(typeof(Cluster.Engine.Model.Linear).Module.ModuleHandle);
+
 // In-process: TorchSharp's native libraries (patched for this system at build time) live in this output folder.
 var config = DefaultConfig.Instance
     .AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(3).WithIterationCount(10))
