@@ -1,4 +1,5 @@
 using Cluster.Contracts.Stages;
+using Cluster.Hosting;
 using Cluster.Engine.Caching;
 using Cluster.Engine.Configuration;
 using Cluster.Engine.Model;
