@@ -49,6 +49,7 @@ public static class GatewayServiceExtensions
         }
         app.MapGrpcHealthChecksService();
         app.MapClusterGatewayTelemetry();
+        app.MapProbes();
         return app;
     }
 }

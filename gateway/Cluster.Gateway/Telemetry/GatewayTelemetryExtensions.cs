@@ -1,4 +1,3 @@
-using Cluster.Gateway.Models;
 using Cluster.Hosting;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
@@ -25,14 +24,13 @@ public static class GatewayTelemetryExtensions
         return services;
     }
 
-    /// <summary>/metrics (Prometheus), /healthz (the process answers), /ready (every model's stages loaded).</summary>
+    /// <summary>/metrics (Prometheus). The side port's probes, /healthz and /ready, are the services' (<c>MapProbes</c>).</summary>
     public static WebApplication MapClusterGatewayTelemetry(this WebApplication app)
     {
         app.MapPrometheusScrapingEndpoint();
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/ready", (ModelCatalog catalog) => catalog.IsReady ? Results.Text("ready") : Results.Text("models loading", statusCode: 503));
         return app;
     }
 
+    // The side port's paths are not traced: scrapes and probes every few seconds would drown the requests' traces.
     private static bool IsSidePortPath(PathString path) => path.StartsWithSegments("/metrics") || path.StartsWithSegments("/healthz") || path.StartsWithSegments("/ready");
 }

@@ -1,6 +1,7 @@
 using Cluster.Contracts;
 using Cluster.Hosting;
 using Cluster.Silo.Placement;
+using Cluster.Silo.Sessions;
 using Cluster.Silo.Stages;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,6 +1,5 @@
 using Cluster.Contracts.Stages;
 using Cluster.Hosting;
-using Cluster.Silo.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime.Placement;
 
