@@ -35,7 +35,6 @@ internal static class GenerateCommand
         {
             var parameters = new SamplingParameters
             {
-                MaxNewTokens = parse.GetValue(maxNewTokens),
                 Temperature = parse.GetValue(temperature),
                 TopK = parse.GetValue(topK),
                 TopP = parse.GetValue(topP),
@@ -43,17 +42,19 @@ internal static class GenerateCommand
                 Seed = parse.GetValue(seed),
                 TopLogprobs = parse.GetValue(topLogprobs),
             };
+            var stop = new StopConditions { MaxNewTokens = parse.GetValue(maxNewTokens) };
             var options = new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! };
-            return Run(parse.GetValue(checkpoint)!, parse.GetValue(prompt)!, parameters, options, Console.Out);
+            return Run(parse.GetValue(checkpoint)!, parse.GetValue(prompt)!, parameters, stop, options, Console.Out);
         });
         return command;
     }
 
-    public static int Run(string checkpoint, string promptText, SamplingParameters parameters, EngineOptions options, TextWriter output)
+    public static int Run(string checkpoint, string promptText, SamplingParameters parameters, StopConditions stop, EngineOptions options, TextWriter output)
     {
         try
         {
             parameters.Validate();
+            stop.Validate();
         }
         catch (ArgumentException e)
         {
@@ -74,7 +75,7 @@ internal static class GenerateCommand
         var steps = new List<GeneratedToken>();
         var clock = Stopwatch.StartNew();
         output.Write("Output: ");
-        foreach (var token in generator.Generate(promptIds, parameters, eos))
+        foreach (var token in generator.Generate(promptIds, parameters, stop, eos))
         {
             steps.Add(token);
             output.Write(detokenizer.Push(token.TokenId));

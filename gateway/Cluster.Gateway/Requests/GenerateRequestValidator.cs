@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Cluster.Contracts.Api;
+using Cluster.Contracts.Sampling;
 using Cluster.Tokenizers;
 
 namespace Cluster.Gateway.Requests;
@@ -56,13 +57,13 @@ public static class GenerateRequestValidator
         IReadOnlyList<int> prompt = TokenizePrompt(request, tokenizer, limits, addBos);
         int maxNewTokens = CheckContext(sessionHistoryLength, prompt.Count, requestedMaxNewTokens, limits);
 
-        var resolved = new ResolvedSampling(
+        var resolved = new SamplingSettings(
             temperature,
             topK,
             topP,
             repetitionPenalty,
             sampling.HasSeed ? sampling.Seed : (drawSeed ?? RandomSeed)(),
-            maxNewTokens);
+            topLogprobs);
 
         return new GenerationRequest(
             requestId,
@@ -70,11 +71,11 @@ public static class GenerateRequestValidator
             prompt,
             request.SessionId.Length == 0 ? null : request.SessionId,
             resolved,
+            maxNewTokens,
             stopSequences,
             stopTokenIds,
             sampling.IgnoreEos,
-            request.Logprobs || topLogprobs > 0,
-            topLogprobs);
+            request.Logprobs || topLogprobs > 0);
     }
 
     private static float CheckTemperature(SamplingParameters sampling)

@@ -19,9 +19,6 @@ public class SamplingParametersValidationTests
         { "NaN repetition_penalty", new SamplingParameters { RepetitionPenalty = float.NaN }, "repetition_penalty", nameof(SamplingParameters.RepetitionPenalty) },
         { "negative top_logprobs", new SamplingParameters { TopLogprobs = -1 }, "top_logprobs", nameof(SamplingParameters.TopLogprobs) },
         { "top_logprobs > 20", new SamplingParameters { TopLogprobs = 21 }, "top_logprobs", nameof(SamplingParameters.TopLogprobs) },
-        { "max_new_tokens = 0", new SamplingParameters { MaxNewTokens = 0 }, "max_new_tokens", nameof(SamplingParameters.MaxNewTokens) },
-        { "negative max_new_tokens", new SamplingParameters { MaxNewTokens = -5 }, "max_new_tokens", nameof(SamplingParameters.MaxNewTokens) },
-        { "negative stop id", new SamplingParameters { StopTokenIds = [3, -1] }, "stop_token_ids", nameof(SamplingParameters.StopTokenIds) },
     };
 
     [Theory]
@@ -47,7 +44,7 @@ public class SamplingParametersValidationTests
     public void Validate_AcceptsDefaultsAndBoundaryValues()
     {
         new SamplingParameters().Validate();
-        new SamplingParameters { Temperature = 0f, TopK = 0, TopP = 1f, TopLogprobs = 20, MaxNewTokens = 1 }.Validate();
+        new SamplingParameters { Temperature = 0f, TopK = 0, TopP = 1f, TopLogprobs = 20 }.Validate();
         new SamplingParameters { TopP = float.Epsilon, RepetitionPenalty = 0.01f, TopLogprobs = 0 }.Validate();
     }
 

@@ -25,8 +25,9 @@ internal sealed class ReferenceEngine : IDisposable
 
     public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f, bool ignoreEos = false)
     {
-        var parameters = new SamplingParameters { Temperature = temperature, TopK = topK, TopP = topP, Seed = seed, MaxNewTokens = maxNewTokens, IgnoreEos = ignoreEos };
-        return new SequenceGenerator(_model).Generate(promptIds, parameters, Eos).Select(t => t.TokenId).ToList();
+        var parameters = new SamplingParameters { Temperature = temperature, TopK = topK, TopP = topP, Seed = seed };
+        var stop = new StopConditions { MaxNewTokens = maxNewTokens, IgnoreEos = ignoreEos };
+        return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos).Select(t => t.TokenId).ToList();
     }
 
     public void Dispose() => _model.Dispose();
