@@ -12,6 +12,7 @@ namespace Cluster.Contracts.Sampling;
 /// <param name="RepetitionPenalty">1 = off.</param>
 /// <param name="Seed">Always set: the gateway draws one when the client sent none, so a replay samples the same tokens.</param>
 /// <param name="TopLogprobs">Alternatives to report with each token (0 to 20).</param>
+/// <param name="MinP">0 = off. New fields go last, defaulting to the value that turns them off.</param>
 [GenerateSerializer, Immutable]
 public sealed record SamplingSettings(
     [property: Id(0)] float Temperature,
@@ -19,4 +20,5 @@ public sealed record SamplingSettings(
     [property: Id(2)] float TopP,
     [property: Id(3)] float RepetitionPenalty,
     [property: Id(4)] ulong Seed,
-    [property: Id(5)] int TopLogprobs);
+    [property: Id(5)] int TopLogprobs,
+    [property: Id(6)] float MinP = 0f);

@@ -14,6 +14,7 @@ public static class GenerateRequestValidator
 {
     public const float DefaultTemperature = 1f;
     public const float DefaultTopP = 1f;
+    public const float DefaultMinP = 0f;
     public const float DefaultRepetitionPenalty = 1f;
     public const int MaxTopLogprobs = 20;
 
@@ -45,6 +46,7 @@ public static class GenerateRequestValidator
         SamplingParameters sampling = request.Sampling ?? new SamplingParameters();
         float temperature = CheckTemperature(sampling);
         float topP = CheckTopP(sampling);
+        float minP = CheckMinP(sampling);
         int topK = CheckTopK(sampling);
         float repetitionPenalty = CheckRepetitionPenalty(sampling);
         int? requestedMaxNewTokens = CheckMaxNewTokens(sampling, limits);
@@ -63,7 +65,8 @@ public static class GenerateRequestValidator
             topP,
             repetitionPenalty,
             sampling.HasSeed ? sampling.Seed : (drawSeed ?? RandomSeed)(),
-            topLogprobs);
+            topLogprobs,
+            minP);
 
         return new GenerationRequest(
             requestId,
@@ -102,6 +105,19 @@ public static class GenerateRequestValidator
         return value > 0 && value <= 1 // false for NaN
             ? value
             : throw InvalidArgument.Error($"sampling.top_p must be in (0, 1]; got {InvalidArgument.Show(value)}");
+    }
+
+    private static float CheckMinP(SamplingParameters sampling)
+    {
+        if (!sampling.HasMinP)
+        {
+            return DefaultMinP;
+        }
+
+        float value = sampling.MinP;
+        return value >= 0 && value <= 1 // false for NaN
+            ? value
+            : throw InvalidArgument.Error($"sampling.min_p must be in [0, 1]; got {InvalidArgument.Show(value)}");
     }
 
     private static int CheckTopK(SamplingParameters sampling) =>

@@ -5,8 +5,8 @@ namespace Cluster.Engine.Sampling;
 /// <see cref="StopConditions"/>). Immutable; <see cref="TokenSampler"/> validates it once when it is created.
 /// </summary>
 /// <remarks>
-/// The processing order is the one Hugging Face and vLLM use: repetition penalty, then temperature, then top-k,
-/// then top-p, then a draw from what is left. See <see cref="TokenSampler"/> for the exact semantics.
+/// The processing order is vLLM's: repetition penalty, then temperature, then min-p, then top-k, then top-p, then a
+/// draw from what is left. See <see cref="TokenSampler"/> for the exact semantics.
 /// </remarks>
 public sealed record SamplingParameters
 {
@@ -28,6 +28,12 @@ public sealed record SamplingParameters
     /// 1 disables it (every token stays, however unlikely). Must be in (0, 1].
     /// </summary>
     public float TopP { get; init; } = 1f;
+
+    /// <summary>
+    /// Min-p (vLLM's <c>min_p</c>): after temperature, drop every token whose probability is below min_p times the most
+    /// likely token's. The most likely token always stays. 0 disables it. Must be in [0, 1].
+    /// </summary>
+    public float MinP { get; init; } = 0f;
 
     /// <summary>
     /// CTRL / Hugging Face repetition penalty, applied once to every distinct token already in the prompt or the
@@ -60,6 +66,8 @@ public sealed record SamplingParameters
         // Written as !(in range) so that NaN, which fails every comparison, is rejected too.
         if (!(TopP > 0f && TopP <= 1f))
             throw SettingError.Invalid(nameof(TopP), "top_p", "must be in (0, 1] (1 = disabled)", TopP);
+        if (!(MinP >= 0f && MinP <= 1f))
+            throw SettingError.Invalid(nameof(MinP), "min_p", "must be in [0, 1] (0 = disabled)", MinP);
         if (!float.IsFinite(RepetitionPenalty) || RepetitionPenalty <= 0f)
             throw SettingError.Invalid(nameof(RepetitionPenalty), "repetition_penalty", "must be a finite number > 0 (1 = disabled)", RepetitionPenalty);
         if (TopLogprobs is < 0 or > MaxTopLogprobs)

@@ -43,6 +43,7 @@ internal sealed class RequestSampler
         Temperature = settings.Temperature,
         TopK = settings.TopK,
         TopP = settings.TopP,
+        MinP = settings.MinP,
         RepetitionPenalty = settings.RepetitionPenalty,
         Seed = settings.Seed,
         TopLogprobs = settings.TopLogprobs,
