@@ -22,6 +22,7 @@ internal static class GenerateCommand
         var temperature = new Option<float>("--temperature", "-t") { Description = "0 = greedy", DefaultValueFactory = _ => 0f };
         var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = off)" };
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 1f };
+        var minP = new Option<float>("--min-p") { Description = "Drop tokens below this fraction of the top token's probability (0 = off)" };
         var repetitionPenalty = new Option<float>("--repetition-penalty") { Description = "1 = off", DefaultValueFactory = _ => 1f };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for reproducible sampling" };
         var topLogprobs = new Option<int>("--top-logprobs") { Description = "Alternatives to show per generated token (0-20)" };
@@ -29,31 +30,33 @@ internal static class GenerateCommand
         var dtype = new Option<string>("--dtype") { Description = "auto, float32, bfloat16 or float16", DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate a continuation and show tokens, probabilities and timings")
         {
-            checkpoint, prompt, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, topLogprobs, device, dtype,
+            checkpoint, prompt, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, topLogprobs, device, dtype,
         };
         command.SetAction(parse =>
         {
             var parameters = new SamplingParameters
             {
-                MaxNewTokens = parse.GetValue(maxNewTokens),
                 Temperature = parse.GetValue(temperature),
                 TopK = parse.GetValue(topK),
                 TopP = parse.GetValue(topP),
+                MinP = parse.GetValue(minP),
                 RepetitionPenalty = parse.GetValue(repetitionPenalty),
                 Seed = parse.GetValue(seed),
                 TopLogprobs = parse.GetValue(topLogprobs),
             };
+            var stop = new StopConditions { MaxNewTokens = parse.GetValue(maxNewTokens) };
             var options = new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! };
-            return Run(parse.GetValue(checkpoint)!, parse.GetValue(prompt)!, parameters, options, Console.Out);
+            return Run(parse.GetValue(checkpoint)!, parse.GetValue(prompt)!, parameters, stop, options, Console.Out);
         });
         return command;
     }
 
-    public static int Run(string checkpoint, string promptText, SamplingParameters parameters, EngineOptions options, TextWriter output)
+    public static int Run(string checkpoint, string promptText, SamplingParameters parameters, StopConditions stop, EngineOptions options, TextWriter output)
     {
         try
         {
             parameters.Validate();
+            stop.Validate();
         }
         catch (ArgumentException e)
         {
@@ -74,7 +77,7 @@ internal static class GenerateCommand
         var steps = new List<GeneratedToken>();
         var clock = Stopwatch.StartNew();
         output.Write("Output: ");
-        foreach (var token in generator.Generate(promptIds, parameters, eos))
+        foreach (var token in generator.Generate(promptIds, parameters, stop, eos))
         {
             steps.Add(token);
             output.Write(detokenizer.Push(token.TokenId));
