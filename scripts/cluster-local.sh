@@ -37,8 +37,33 @@ if [[ ! -f "$MODEL/config.json" ]]; then
 fi
 MODEL=$(cd "$MODEL" && pwd)
 
+# On a system whose libstdc++ lacks GLIBCXX_3.4.32 (Debian 12), the build patches TorchSharp's native library with
+# g++ and patchelf (build/TorchSharpGlibcxxFix.targets). A fresh machine with only the .NET SDK lacks both: install
+# them with apt-get, as .ci/run does, saying so first. Newer systems need neither and are left alone.
+install_build_tools() {
+  local libstdcxx need=() path
+  for path in /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib64/libstdc++.so.6 /usr/lib/libstdc++.so.6; do
+    [[ -f "$path" ]] && { libstdcxx=$path; break; }
+  done
+  if [[ -z "${libstdcxx:-}" ]] || grep -qF GLIBCXX_3.4.32 "$libstdcxx"; then
+    return 0
+  fi
+  command -v g++ >/dev/null || need+=(g++)
+  command -v patchelf >/dev/null || need+=(patchelf)
+  ((${#need[@]})) || return 0
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || { echo "The build needs ${need[*]} here ($libstdcxx lacks GLIBCXX_3.4.32, see build/TorchSharpGlibcxxFix.targets). Install them as root: apt-get install -y ${need[*]}" >&2; exit 2; }
+    sudo=(sudo)
+  fi
+  echo "Installing ${need[*]} with apt-get: the build patches TorchSharp's native library for this system's older libstdc++ ($libstdcxx lacks GLIBCXX_3.4.32; see build/TorchSharpGlibcxxFix.targets)."
+  { "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq && "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null; } \
+    || { echo "Could not install ${need[*]} with apt-get; install them yourself (apt-get install -y ${need[*]}) and run this again." >&2; exit 2; }
+}
+
 # SKIP_BUILD=1: use the binaries already built (tests run it right after building the solution).
 if [[ -z "${SKIP_BUILD:-}" ]]; then
+  install_build_tools
   for project in silo/Cluster.Silo gateway/Cluster.Gateway gateway/Cluster.Client; do
     dotnet build "$project" -c "$CONFIGURATION" -v quiet -nologo >"$LOGS/build.log" 2>&1 || { cat "$LOGS/build.log"; exit 1; }
   done
