@@ -34,12 +34,18 @@ public static class GatewayTelemetryExtensions
         return services;
     }
 
-    /// <summary>/metrics (Prometheus), /healthz (the process answers), /ready (every model's stages loaded).</summary>
+    /// <summary>
+    /// /metrics (Prometheus), /healthz (the process answers), /ready (every model's stages loaded; 503 again once the
+    /// gateway starts stopping, as gRPC health turns NOT_SERVING).
+    /// </summary>
     public static WebApplication MapClusterGatewayTelemetry(this WebApplication app)
     {
         app.MapPrometheusScrapingEndpoint();
         app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/ready", (ModelCatalog catalog) => catalog.IsReady ? Results.Text("ready") : Results.Text("models loading", statusCode: 503));
+        app.MapGet("/ready", (ModelCatalog catalog, IHostApplicationLifetime lifetime) =>
+            lifetime.ApplicationStopping.IsCancellationRequested ? Results.Text("stopping", statusCode: 503)
+            : catalog.IsReady ? Results.Text("ready")
+            : Results.Text("models loading", statusCode: 503));
         return app;
     }
 
