@@ -29,7 +29,12 @@ public static class GatewayServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<SiloLossWatch>());
         services.AddSingleton<ModelCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelCatalog>());
-        services.AddGrpcHealthChecks().AddCheck<ModelsReadyHealthCheck>("models");
+        // Health for the whole server ("", the library's default mapping) and for the Generation service by its name
+        // (what a client of that service asks): both SERVING once every model's stages are loaded, NOT_SERVING again
+        // from the moment the gateway starts stopping. Any other name is NOT_FOUND.
+        services.AddGrpcHealthChecks(health => health.Services.Map(Cluster.Contracts.Api.Generation.Descriptor.FullName, _ => true))
+            .AddCheck<ModelsReadyHealthCheck>("models")
+            .AddCheck<DrainingHealthCheck>("draining");
         services.AddClusterGatewayTelemetry(configuration);
         services.AddApiKeyAuth(configuration);
         return services;

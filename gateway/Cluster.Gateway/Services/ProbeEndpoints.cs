@@ -5,11 +5,17 @@ namespace Cluster.Gateway.Services;
 /// <summary>The HTTP probes beside /metrics on the side port (HTTP/1.1 Kestrel endpoint "Metrics", appsettings.json).</summary>
 internal static class ProbeEndpoints
 {
-    /// <summary>/healthz: the process answers. /ready: every model's stages are loaded.</summary>
+    /// <summary>
+    /// /healthz: the process answers. /ready: every model's stages are loaded; 503 again once the gateway starts
+    /// stopping, as gRPC health turns NOT_SERVING.
+    /// </summary>
     public static WebApplication MapProbes(this WebApplication app)
     {
         app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/ready", (ModelCatalog catalog) => catalog.IsReady ? Results.Text("ready") : Results.Text("models loading", statusCode: 503));
+        app.MapGet("/ready", (ModelCatalog catalog, IHostApplicationLifetime lifetime) =>
+            lifetime.ApplicationStopping.IsCancellationRequested ? Results.Text("stopping", statusCode: 503)
+            : catalog.IsReady ? Results.Text("ready")
+            : Results.Text("models loading", statusCode: 503));
         return app;
     }
 }

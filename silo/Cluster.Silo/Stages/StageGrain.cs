@@ -15,7 +15,7 @@ namespace Cluster.Silo.Stages;
 /// <summary>
 /// One pipeline stage of one model replica (see <see cref="IStageGrain"/>). Loads its layers on activation and stays
 /// active (reloading weights is the expensive part). Non-reentrant: one call at a time, so the session bookkeeping
-/// needs no locks; compute runs off the grain scheduler, on a pool thread, under the silo's <see cref="DeviceGate"/>.
+/// needs no locks; compute runs off the grain scheduler, on the silo's one device thread (<see cref="DeviceGate"/>).
 /// </summary>
 [StagePlacement]
 [CollectionAgeLimit(AlwaysActive = true)]
