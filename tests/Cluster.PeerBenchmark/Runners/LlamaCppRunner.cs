@@ -38,6 +38,16 @@ public sealed class LlamaCppRunner : IGreedyRunner
     /// <summary>The model's vocabulary size as llama.cpp loaded it (the length of every logits row).</summary>
     public int VocabularySize => _weights.Vocab.Count;
 
+    /// <summary>The model's shape as llama.cpp read it from the GGUF metadata.</summary>
+    public LlamaCppModelFacts Facts => new(
+        _weights.NativeHandle.LayerCount,
+        _weights.NativeHandle.EmbeddingSize,
+        _weights.NativeHandle.HeadCount,
+        _weights.NativeHandle.KVHeadCount,
+        _weights.NativeHandle.ContextSize,
+        _weights.Vocab.Count,
+        _weights.Metadata);
+
     public LockstepRun Run(IReadOnlyList<int[]> prompts, int newTokens)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(newTokens, 1);
@@ -104,3 +114,6 @@ public sealed class LlamaCppRunner : IGreedyRunner
 
     public void Dispose() => _weights.Dispose();
 }
+
+/// <summary>What llama.cpp read from a GGUF: its shape and every metadata key as text.</summary>
+public sealed record LlamaCppModelFacts(int Layers, int Width, int Heads, int KeyValueHeads, int TrainedContext, int Vocabulary, IReadOnlyDictionary<string, string> Metadata);
