@@ -41,7 +41,7 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
             }
 
             var agreements = CheckAgreement(engines, peers, runners.Select(r => r.Runner).ToList(), config.VocabularySize);
-            var results = runners.Select(r => Measure(r.Runner, r.BytesPerWeight, weightCount, bandwidth, config.VocabularySize, agreements)).ToList();
+            var results = MeasureAll(runners, weightCount, bandwidth, config.VocabularySize, agreements);
             var ratios = Ratios(engines, peers, results);
             return new PeerReport(checkpoint, Machine(), started, options with { Checkpoint = checkpoint }, bandwidth, weightCount, results, agreements, ratios);
         }
@@ -81,36 +81,52 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
         return agreements;
     }
 
-    private RunnerResult Measure(IGreedyRunner runner, int bytesPerWeight, long weightCount, double bandwidth, int vocabulary, List<TokenAgreement> agreements)
+    /// <summary>
+    /// Times every runner, metric by metric (each stream count, then prefill, all runners back to back), so that load
+    /// from other processes drifting over the run shifts every runner's figure of a metric alike instead of one runner's.
+    /// </summary>
+    private List<RunnerResult> MeasureAll(IReadOnlyList<(IGreedyRunner Runner, int BytesPerWeight)> runners, long weightCount, double bandwidth, int vocabulary, List<TokenAgreement> agreements)
     {
-        log.WriteLine($"timing {runner.Name}");
         var prompts = PromptSet(options.Streams.Max(), options.PromptTokens, vocabulary, seed: 2);
-        runner.Run(prompts.Take(2).ToList(), 4); // warm-up: first-call allocations, thread pools
-        var decode = new List<StreamResult>();
-        int[]? soloTokens = null;
+        var prefillPrompt = PromptSet(1, options.PrefillTokens, vocabulary, seed: 3)[0];
+        foreach (var (runner, _) in runners)
+        {
+            runner.Run(prompts.Take(2).ToList(), 4); // warm-up: first-call allocations, thread pools
+            runner.PrefillSeconds(prefillPrompt[..Math.Min(64, prefillPrompt.Length)]);
+        }
+        var decode = runners.ToDictionary(r => r.Runner.Name, _ => new List<StreamResult>());
+        var soloTokens = new Dictionary<string, int[]>();
         foreach (var streams in options.Streams)
         {
-            var run = runner.Run(prompts.Take(streams).ToList(), options.NewTokens);
-            decode.Add(new StreamResult(streams, run.DecodeTokensPerSecond, run.MillisecondsPerStep));
-            log.WriteLine($"  {streams,3} streams: {run.DecodeTokensPerSecond,7:F1} tok/s, {run.MillisecondsPerStep,7:F1} ms/step (prefill of {streams} x {options.PromptTokens} tokens {1000 * run.PrefillSeconds:F0} ms)");
-            // Stream 0 has the same prompt at every stream count: lockstep must not change its tokens (with an f32 KV cache).
-            if (streams == 1)
+            log.WriteLine($"timing {streams} stream(s), {options.NewTokens} tokens each");
+            foreach (var (runner, _) in runners)
             {
-                soloTokens = run.Tokens[0];
-            }
-            else if (soloTokens is not null)
-            {
-                var agreement = Compare(runner.Name + ", alone", [soloTokens], runner.Name + $", stream 0 of {streams}", [run.Tokens[0]], "lockstep against solo", required: false);
-                agreements.Add(agreement);
-                log.WriteLine($"    {Describe(agreement)}");
+                var run = runner.Run(prompts.Take(streams).ToList(), options.NewTokens);
+                decode[runner.Name].Add(new StreamResult(streams, run.DecodeTokensPerSecond, run.MillisecondsPerStep));
+                log.WriteLine($"  {runner.Name,-50} {run.DecodeTokensPerSecond,7:F1} tok/s, {run.MillisecondsPerStep,7:F1} ms/step (prefill of {streams} x {options.PromptTokens} tokens {1000 * run.PrefillSeconds:F0} ms)");
+                // Stream 0 has the same prompt at every stream count: lockstep should not change its tokens (with an f32 KV cache it must not).
+                if (streams == 1)
+                {
+                    soloTokens[runner.Name] = run.Tokens[0];
+                }
+                else if (soloTokens.TryGetValue(runner.Name, out var alone))
+                {
+                    var agreement = Compare(runner.Name + ", alone", [alone], runner.Name + $", stream 0 of {streams}", [run.Tokens[0]], "lockstep against solo", required: false);
+                    agreements.Add(agreement);
+                    log.WriteLine($"    {Describe(agreement)}");
+                }
             }
         }
-        var prefillPrompt = PromptSet(1, options.PrefillTokens, vocabulary, seed: 3)[0];
-        runner.PrefillSeconds(prefillPrompt[..Math.Min(64, prefillPrompt.Length)]); // warm-up
-        var prefillSeconds = Enumerable.Range(0, 2).Min(_ => runner.PrefillSeconds(prefillPrompt));
-        log.WriteLine($"  prefill of {options.PrefillTokens} tokens: {options.PrefillTokens / prefillSeconds:F0} tok/s");
-        var floorMs = 1000.0 * weightCount * bytesPerWeight / (bandwidth * 1e9);
-        return new RunnerResult(runner.Name, bytesPerWeight, decode, options.PrefillTokens / prefillSeconds, floorMs);
+        log.WriteLine($"timing prefill of {options.PrefillTokens} tokens (best of 2)");
+        var results = new List<RunnerResult>();
+        foreach (var (runner, bytesPerWeight) in runners)
+        {
+            var prefillSeconds = Enumerable.Range(0, 2).Min(_ => runner.PrefillSeconds(prefillPrompt));
+            log.WriteLine($"  {runner.Name,-50} {options.PrefillTokens / prefillSeconds:F0} tok/s");
+            var floorMs = 1000.0 * weightCount * bytesPerWeight / (bandwidth * 1e9);
+            results.Add(new RunnerResult(runner.Name, bytesPerWeight, decode[runner.Name], options.PrefillTokens / prefillSeconds, floorMs));
+        }
+        return results;
     }
 
     private static List<RatioColumn> Ratios(IReadOnlyList<EngineVariant> engines, IReadOnlyList<PeerVariant> peers, List<RunnerResult> results)
