@@ -50,13 +50,26 @@ public sealed class Attention : IDisposable
             k = _rotary.Apply(k, step.Positions);
         }
 
+        var attended = Attend(q, k, v, step, cacheLayer);                  // (T, nHeads·headDim)
+        return nn.functional.linear(attended, _outputWeight, _outputBias);             // (T, H)
+    }
+
+    /// <summary>
+    /// The attention itself, between the projections: writes every chunk's new keys and values into its cache and
+    /// attends each chunk's queries over its cache. Separate from <see cref="Forward"/> so the decode profile can time it.
+    /// </summary>
+    /// <param name="q">(T, nHeads, headDim), rotated.</param>
+    /// <param name="k">(T, nKv, headDim), rotated.</param>
+    /// <param name="v">(T, nKv, headDim).</param>
+    /// <returns>(T, nHeads·headDim).</returns>
+    internal Tensor Attend(Tensor q, Tensor k, Tensor v, StepLayout step, int cacheLayer)
+    {
         var outputs = new Tensor[step.Chunks.Count];
         for (var i = 0; i < step.Chunks.Count; i++)
         {
             outputs[i] = AttendOneSequence(q, k, v, step, i, cacheLayer); // (t_i, nHeads·headDim)
         }
-        var attended = outputs.Length == 1 ? outputs[0] : torch.cat(outputs, dim: 0); // (T, nHeads·headDim)
-        return nn.functional.linear(attended, _outputWeight, _outputBias);             // (T, H)
+        return outputs.Length == 1 ? outputs[0] : torch.cat(outputs, dim: 0); // (T, nHeads·headDim)
     }
 
     /// <summary>
