@@ -46,8 +46,8 @@ public sealed class Attention : IDisposable
         var v = qkv.narrow(1, qDim + kvDim, kvDim).view(t, _kvHeads, _headDim);
         if (_rotary is not null)
         {
-            q = _rotary.Apply(q, step.Positions);
-            k = _rotary.Apply(k, step.Positions);
+            q = _rotary.Apply(q, step); // (T, nHeads, headDim), rotated in place on CPU fp32
+            k = _rotary.Apply(k, step); // (T, nKv, headDim)
         }
 
         var attended = Attend(q, k, v, step, cacheLayer);                  // (T, nHeads·headDim)
