@@ -104,7 +104,7 @@ internal static class DecodeStepProfile
                 Time(ProfileTable.LogitsToHost, () => Clocked(() => CopyToHost(logits)));
                 Time(ProfileTable.Sampling, () => Clocked(() => SampleAll(host, config.VocabularySize, samplers, histories)));
                 Time(ProfileTable.Norms, () => parts.Norms(n));
-                Time(ProfileTable.Rotary, () => parts.Rotary(n));
+                Time(ProfileTable.Rotary, () => parts.Rotary(caches));
                 Time(ProfileTable.ResidualAndGate, () => parts.ResidualAddsAndGates(n));
                 Time(ProfileTable.StepLayouts, () => parts.StepLayouts(caches));
                 Time(ProfileTable.Embedding, () => parts.Embedding(n));

@@ -122,18 +122,19 @@ internal sealed class ModelParts : IDisposable
     }
 
     /// <summary>Rotary embedding of q and k in every layer.</summary>
-    public double Rotary(int n)
+    public double Rotary(KvCache[] caches)
     {
+        var n = caches.Length;
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
         var q = torch.randn(n, _config.HeadCount, _config.HeadDimension);         // (N, nHeads, headDim)
         var k = torch.randn(n, _config.KeyValueHeadCount, _config.HeadDimension); // (N, nKv, headDim)
-        var positions = torch.full(n, 128L, ScalarType.Int64);                    // (N)
+        var step = StepLayout.Create(DecodeChunks(caches), _config.ContextLength, _placement.Device);
         var clock = Stopwatch.StartNew();
         for (var layer = 0; layer < _config.LayerCount; layer++)
         {
-            _ = _rotary.Apply(q, positions);
-            _ = _rotary.Apply(k, positions);
+            _ = _rotary.Apply(q, step); // as Attention.Forward calls it (in place on CPU fp32)
+            _ = _rotary.Apply(k, step);
         }
         return clock.Elapsed.TotalMilliseconds;
     }
