@@ -3,6 +3,14 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cluster.Engine.Benchmarks;
+using Cluster.Engine.Benchmarks.Profile;
+
+// `profile`: where one decode step's time goes (issue #12); everything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "profile")
+{
+    DecodeStepProfile.Run(args[1..]);
+    return;
+}
 
 // In-process: TorchSharp's native libraries (patched for this system at build time) live in this output folder.
 var config = DefaultConfig.Instance
