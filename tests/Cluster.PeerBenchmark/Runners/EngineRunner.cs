@@ -30,7 +30,7 @@ public sealed class EngineRunner : IGreedyRunner
     public LockstepRun Run(IReadOnlyList<int[]> prompts, int newTokens)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(newTokens, 1);
-        var samplers = prompts.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0, MaxNewTokens = newTokens, IgnoreEos = true })).ToList();
+        var samplers = prompts.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0 })).ToList();
         var histories = prompts.Select(p => p.ToList()).ToList();
         var caches = prompts.Select(p => _model.CreateCache(p.Length + newTokens)).ToList();
         try
