@@ -3,6 +3,7 @@ using Cluster.Gateway.Models;
 using Cluster.Gateway.Scheduling;
 using Cluster.Gateway.Services;
 using Cluster.Gateway.Telemetry;
+using Cluster.Hosting;
 
 namespace Cluster.Gateway;
 
@@ -21,9 +22,8 @@ public static class GatewayServiceExtensions
             grpc.MaxReceiveMessageSize = configuration.GetValue("Gateway:MaxRequestBytes", GatewayOptions.DefaultMaxRequestBytes);
         });
         services.AddGrpcReflection();
-        services.AddOptions<GatewayOptions>()
-            .Bind(configuration.GetSection("Gateway"))
-            .Configure(options => configuration.GetSection("Cluster:Models").Bind(options.Models));
+        services.AddClusterModels(configuration);
+        services.AddOptions<GatewayOptions>().Bind(configuration.GetSection("Gateway"));
         services.AddOptions<SchedulerOptions>().Bind(configuration.GetSection("Gateway:Scheduler"));
         services.AddSingleton<SiloLossWatch>();
         services.AddHostedService(sp => sp.GetRequiredService<SiloLossWatch>());
@@ -54,6 +54,7 @@ public static class GatewayServiceExtensions
         }
         app.MapGrpcHealthChecksService();
         app.MapClusterGatewayTelemetry();
+        app.MapProbes();
         return app;
     }
 }

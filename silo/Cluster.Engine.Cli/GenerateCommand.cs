@@ -19,7 +19,7 @@ internal static class GenerateCommand
 {
     /// <summary>What the command line asks for.</summary>
     internal sealed record Settings(
-        string Checkpoint, string? PromptText, string? TokenIds, bool NoBos, bool IgnoreEos, bool Json, SamplingParameters Sampling, EngineOptions Engine);
+        string Checkpoint, string? PromptText, string? TokenIds, bool NoBos, bool Json, SamplingParameters Sampling, StopConditions Stop, EngineOptions Engine);
 
     public static Command Create()
     {
@@ -33,6 +33,7 @@ internal static class GenerateCommand
         var temperature = new Option<float>("--temperature", "-t") { Description = "0 = greedy", DefaultValueFactory = _ => 0f };
         var topK = new Option<int>("--top-k") { Description = "Keep the k most likely tokens (0 = off)" };
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 1f };
+        var minP = new Option<float>("--min-p") { Description = "Drop tokens below this fraction of the top token's probability (0 = off)" };
         var repetitionPenalty = new Option<float>("--repetition-penalty") { Description = "1 = off", DefaultValueFactory = _ => 1f };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for reproducible sampling" };
         var topLogprobs = new Option<int>("--top-logprobs") { Description = "Alternatives to show per generated token (0-20)" };
@@ -40,23 +41,23 @@ internal static class GenerateCommand
         var dtype = new Option<string>("--dtype") { Description = "auto, float32, bfloat16 or float16", DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate a continuation and show tokens, probabilities and timings")
         {
-            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, repetitionPenalty, seed, topLogprobs, device, dtype,
+            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, topLogprobs, device, dtype,
         };
         command.SetAction(parse =>
         {
             var sampling = new SamplingParameters
             {
-                MaxNewTokens = parse.GetValue(maxNewTokens),
                 Temperature = parse.GetValue(temperature),
                 TopK = parse.GetValue(topK),
                 TopP = parse.GetValue(topP),
+                MinP = parse.GetValue(minP),
                 RepetitionPenalty = parse.GetValue(repetitionPenalty),
                 Seed = parse.GetValue(seed),
                 TopLogprobs = parse.GetValue(topLogprobs),
             };
             var settings = new Settings(
-                parse.GetValue(checkpoint)!, parse.GetValue(prompt), parse.GetValue(tokenIds), parse.GetValue(noBos), parse.GetValue(ignoreEos), parse.GetValue(json),
-                sampling, new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! });
+                parse.GetValue(checkpoint)!, parse.GetValue(prompt), parse.GetValue(tokenIds), parse.GetValue(noBos), parse.GetValue(json),
+                sampling, new StopConditions { MaxNewTokens = parse.GetValue(maxNewTokens), IgnoreEos = parse.GetValue(ignoreEos) }, new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! });
             return Run(settings, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
@@ -69,6 +70,7 @@ internal static class GenerateCommand
         try
         {
             settings.Sampling.Validate();
+            settings.Stop.Validate();
             givenIds = PromptIdsFromCommandLine(settings);
         }
         catch (ArgumentException e)
@@ -86,8 +88,7 @@ internal static class GenerateCommand
             output.WriteLine(Invariant($"Model: {model.Config.ModelType}, {model.Config.LayerCount} layers, vocabulary {model.Config.VocabularySize}, context {model.Config.ContextLength}, {model.Placement.Device.type}/{model.Placement.DType}, loaded in {loadTime.TotalMilliseconds:F0} ms"));
             TokenTable.PrintTokenization(tokenizer, promptIds, output);
         }
-        // --ignore-eos: no end-of-sequence ids at all, so only the length limit ends the sequence.
-        IReadOnlyList<int> eos = settings.IgnoreEos ? [] : tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : model.Config.EosTokenIds;
+        var eos = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : model.Config.EosTokenIds;
 
         var generator = new SequenceGenerator(model);
         var detokenizer = tokenizer.CreateStreamingDetokenizer();
@@ -101,7 +102,7 @@ internal static class GenerateCommand
         IEnumerable<GeneratedToken> tokens;
         try
         {
-            tokens = generator.Generate(promptIds, settings.Sampling, eos);
+            tokens = generator.Generate(promptIds, settings.Sampling, settings.Stop, eos);
         }
         catch (ArgumentException e)
         {

@@ -3,6 +3,7 @@ using Cluster.Contracts;
 using Cluster.Contracts.Api;
 using Cluster.Contracts.Stages;
 using Cluster.Silo.Hosting;
+using Cluster.Silo.Stages;
 using Cluster.Testing;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
