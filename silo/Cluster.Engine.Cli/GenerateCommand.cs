@@ -19,7 +19,7 @@ internal static class GenerateCommand
 {
     /// <summary>What the command line asks for.</summary>
     internal sealed record Settings(
-        string Checkpoint, string? PromptText, string? TokenIds, bool NoBos, bool IgnoreEos, bool Json, SamplingParameters Sampling, StopConditions Stop, EngineOptions Engine);
+        string Checkpoint, string? PromptText, string? TokenIds, bool NoBos, bool Json, SamplingParameters Sampling, StopConditions Stop, EngineOptions Engine);
 
     public static Command Create()
     {
@@ -56,8 +56,8 @@ internal static class GenerateCommand
                 TopLogprobs = parse.GetValue(topLogprobs),
             };
             var settings = new Settings(
-                parse.GetValue(checkpoint)!, parse.GetValue(prompt), parse.GetValue(tokenIds), parse.GetValue(noBos), parse.GetValue(ignoreEos), parse.GetValue(json),
-                sampling, new StopConditions { MaxNewTokens = parse.GetValue(maxNewTokens) }, new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! });
+                parse.GetValue(checkpoint)!, parse.GetValue(prompt), parse.GetValue(tokenIds), parse.GetValue(noBos), parse.GetValue(json),
+                sampling, new StopConditions { MaxNewTokens = parse.GetValue(maxNewTokens), IgnoreEos = parse.GetValue(ignoreEos) }, new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)! });
             return Run(settings, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
@@ -88,8 +88,7 @@ internal static class GenerateCommand
             output.WriteLine(Invariant($"Model: {model.Config.ModelType}, {model.Config.LayerCount} layers, vocabulary {model.Config.VocabularySize}, context {model.Config.ContextLength}, {model.Placement.Device.type}/{model.Placement.DType}, loaded in {loadTime.TotalMilliseconds:F0} ms"));
             TokenTable.PrintTokenization(tokenizer, promptIds, output);
         }
-        // --ignore-eos: no end-of-sequence ids at all, so only the length limit ends the sequence.
-        IReadOnlyList<int> eos = settings.IgnoreEos ? [] : tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : model.Config.EosTokenIds;
+        var eos = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : model.Config.EosTokenIds;
 
         var generator = new SequenceGenerator(model);
         var detokenizer = tokenizer.CreateStreamingDetokenizer();

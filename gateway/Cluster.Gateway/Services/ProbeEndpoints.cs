@@ -7,7 +7,7 @@ internal static class ProbeEndpoints
 {
     /// <summary>
     /// /healthz: the process answers. /ready: every model's stages are loaded; 503 again once the gateway starts
-    /// stopping, as gRPC health turns NOT_SERVING.
+    /// stopping, as gRPC health turns NOT_SERVING (<see cref="DrainingHealthCheck"/>).
     /// </summary>
     public static WebApplication MapProbes(this WebApplication app)
     {
