@@ -22,6 +22,7 @@ public static class ClientCommands
         root.Subcommands.Add(CountCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(DeleteSessionCommand.Create());
+        SubcommandHelpAction.Install(root);
         return root;
     }
 }

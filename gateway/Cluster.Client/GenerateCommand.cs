@@ -24,6 +24,8 @@ public sealed class GenerateCommand
 
     public Option<float?> TopP { get; } = new("--top-p") { Description = "Nucleus sampling mass in (0, 1] (default 1 = off)" };
 
+    public Option<float?> MinP { get; } = new("--min-p") { Description = "Drop tokens below this fraction of the most likely token's probability, in [0, 1] (default 0 = off)" };
+
     public Option<float?> RepetitionPenalty { get; } = new("--repetition-penalty") { Description = "> 0 (default 1 = off)" };
 
     public Option<ulong?> Seed { get; } = new("--seed") { Description = "Seed for reproducible sampling (default: drawn by the server)" };
@@ -47,7 +49,7 @@ public sealed class GenerateCommand
     {
         ArgumentNullException.ThrowIfNull(command);
         command.Arguments.Add(Prompt);
-        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, RepetitionPenalty, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession })
+        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession })
         {
             command.Options.Add(option);
         }
@@ -68,6 +70,11 @@ public sealed class GenerateCommand
         if (parse.GetValue(TopP) is float topP)
         {
             sampling.TopP = topP;
+        }
+
+        if (parse.GetValue(MinP) is float minP)
+        {
+            sampling.MinP = minP;
         }
 
         if (parse.GetValue(RepetitionPenalty) is float penalty)

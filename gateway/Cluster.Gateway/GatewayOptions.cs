@@ -1,13 +1,11 @@
-using Cluster.Contracts.Stages;
+using Cluster.Hosting;
 
 namespace Cluster.Gateway;
 
-/// <summary>What the gateway serves. <see cref="Models"/> binds <c>Cluster:Models</c> (shared with the silos); the rest <c>Gateway</c>.</summary>
+/// <summary>How the gateway serves, section <c>Gateway</c>. What it serves is <c>Cluster:Models</c> (<see cref="ClusterModelsOptions"/>, shared with the silos).</summary>
 public sealed class GatewayOptions
 {
-    public List<ModelDeployment> Models { get; set; } = [];
-
-    /// <summary>The model a request without a model name gets; empty: the first of <see cref="Models"/>.</summary>
+    /// <summary>The model a request without a model name gets; empty: the first of <c>Cluster:Models</c>.</summary>
     public string DefaultModel { get; set; } = "";
 
     /// <summary>Upper bound on max_new_tokens (also bounded by each model's context length).</summary>
@@ -27,26 +25,20 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan SessionTurnRenewPeriod { get; set; } = TimeSpan.FromSeconds(15);
 
-    public void Validate()
+    /// <summary>The gateway's own settings; each entry of <paramref name="models"/> was checked by <see cref="ClusterModelsOptionsValidator"/> at start.</summary>
+    public void Validate(ClusterModelsOptions models)
     {
         if (SessionTurnRenewPeriod <= TimeSpan.Zero)
         {
             throw new ArgumentException($"Gateway:SessionTurnRenewPeriod must be positive; got {SessionTurnRenewPeriod}.");
         }
-        if (Models.Count == 0)
+        if (models.Models.Count == 0)
         {
             throw new ArgumentException("Cluster:Models lists no model; the gateway has nothing to serve.");
         }
-        foreach (var model in Models)
+        if (!string.IsNullOrEmpty(DefaultModel) && models.Find(DefaultModel) is null)
         {
-            if (string.IsNullOrWhiteSpace(model.Name) || model.Name.Contains('/') || string.IsNullOrWhiteSpace(model.Path) || model.Stages < 1 || model.Replicas < 1)
-            {
-                throw new ArgumentException($"Cluster:Models entry '{model.Name}' needs a Name without '/', a Path, Stages >= 1 and Replicas >= 1 (got Path '{model.Path}', Stages {model.Stages}, Replicas {model.Replicas}).");
-            }
-        }
-        if (!string.IsNullOrEmpty(DefaultModel) && Models.All(m => m.Name != DefaultModel))
-        {
-            throw new ArgumentException($"Gateway:DefaultModel '{DefaultModel}' is not in Cluster:Models ({string.Join(", ", Models.Select(m => m.Name))}).");
+            throw new ArgumentException($"Gateway:DefaultModel '{DefaultModel}' is not in Cluster:Models ({string.Join(", ", models.Models.Select(m => m.Name))}).");
         }
         if (MaxRequestBytes < 1024)
         {

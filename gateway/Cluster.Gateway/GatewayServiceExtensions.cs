@@ -3,6 +3,7 @@ using Cluster.Gateway.Models;
 using Cluster.Gateway.Scheduling;
 using Cluster.Gateway.Services;
 using Cluster.Gateway.Telemetry;
+using Cluster.Hosting;
 
 namespace Cluster.Gateway;
 
@@ -21,15 +22,19 @@ public static class GatewayServiceExtensions
             grpc.MaxReceiveMessageSize = configuration.GetValue("Gateway:MaxRequestBytes", GatewayOptions.DefaultMaxRequestBytes);
         });
         services.AddGrpcReflection();
-        services.AddOptions<GatewayOptions>()
-            .Bind(configuration.GetSection("Gateway"))
-            .Configure(options => configuration.GetSection("Cluster:Models").Bind(options.Models));
+        services.AddClusterModels(configuration);
+        services.AddOptions<GatewayOptions>().Bind(configuration.GetSection("Gateway"));
         services.AddOptions<SchedulerOptions>().Bind(configuration.GetSection("Gateway:Scheduler"));
         services.AddSingleton<SiloLossWatch>();
         services.AddHostedService(sp => sp.GetRequiredService<SiloLossWatch>());
         services.AddSingleton<ModelCatalog>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelCatalog>());
-        services.AddGrpcHealthChecks().AddCheck<ModelsReadyHealthCheck>("models");
+        // Health for the whole server ("", the library's default mapping) and for the Generation service by its name
+        // (what a client of that service asks): both SERVING once every model's stages are loaded, NOT_SERVING again
+        // from the moment the gateway starts stopping. Any other name is NOT_FOUND.
+        services.AddGrpcHealthChecks(health => health.Services.Map(Cluster.Contracts.Api.Generation.Descriptor.FullName, _ => true))
+            .AddCheck<ModelsReadyHealthCheck>("models")
+            .AddCheck<DrainingHealthCheck>("draining");
         services.AddClusterGatewayTelemetry(configuration);
         services.AddApiKeyAuth(configuration);
         return services;
@@ -49,6 +54,7 @@ public static class GatewayServiceExtensions
         }
         app.MapGrpcHealthChecksService();
         app.MapClusterGatewayTelemetry();
+        app.MapProbes();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using Cluster.Contracts;
+using Cluster.Hosting;
 using Orleans.Configuration;
 
 namespace Cluster.Gateway;
@@ -6,23 +7,21 @@ namespace Cluster.Gateway;
 public static class OrleansClientExtensions
 {
     /// <summary>
-    /// Finds the silos the way they find each other (see the silo's <c>UseClusterMembership</c>): through Redis when
-    /// <c>Cluster:Redis</c> holds a connection string, else the local cluster's silo gateway on <c>Cluster:GatewayPort</c>
-    /// (default 30000). Cluster and service ids (default "cluster") and the message size limit match the silos'.
+    /// Finds the silos the way they find each other (<see cref="ClusterConnection"/>, read as the silos read it): through
+    /// Redis when <c>Cluster:Redis</c> holds a connection string, else the local cluster's silo gateway on
+    /// <c>Cluster:GatewayPort</c>. The message size limit matches the silos'.
     /// </summary>
     public static IClientBuilder UseClusterMembership(this IClientBuilder client, IConfiguration configuration)
     {
-        var section = configuration.GetSection("Cluster");
-        var clusterId = section["ClusterId"] ?? "cluster";
-        var serviceId = section["ServiceId"] ?? "cluster";
-        if (section["Redis"] is { Length: > 0 } redis)
+        var cluster = ClusterConnection.From(configuration);
+        if (cluster.Redis is { } redis)
         {
             client.UseRedisClustering(redis);
-            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, serviceId));
+            client.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (cluster.ClusterId, cluster.ServiceId));
         }
         else
         {
-            client.UseLocalhostClustering(section.GetValue("GatewayPort", 30000), serviceId, clusterId);
+            client.UseLocalhostClustering(cluster.GatewayPort, cluster.ServiceId, cluster.ClusterId);
         }
         client.Configure<ClientMessagingOptions>(o => o.MaxMessageBodySize = ClusterMessaging.MaxMessageBodySize);
         // The client drops a gateway whose connection breaks at once; the refresh is how it learns of silos that

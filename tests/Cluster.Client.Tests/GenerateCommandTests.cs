@@ -13,7 +13,7 @@ public sealed class GenerateCommandTests
 
         var expected = new GenerateRequest { Text = "오늘 날씨 어때?", Sampling = new SamplingParameters() };
         Assert.True(request.Equals(expected), $"got {request}, expected {expected}");
-        Assert.False(request.Sampling.HasTemperature || request.Sampling.HasTopP || request.Sampling.HasRepetitionPenalty || request.Sampling.HasSeed || request.Sampling.HasMaxNewTokens || request.HasAddSpecialTokens,
+        Assert.False(request.Sampling.HasTemperature || request.Sampling.HasTopP || request.Sampling.HasMinP || request.Sampling.HasRepetitionPenalty || request.Sampling.HasSeed || request.Sampling.HasMaxNewTokens || request.HasAddSpecialTokens,
             $"an optional field was set: {request}");
     }
 
@@ -21,7 +21,7 @@ public sealed class GenerateCommandTests
     public void Every_option_maps_to_its_field()
     {
         GenerateRequest request = Parse(
-            "Hello", "--model", "tiny", "-n", "12", "--temperature", "0.7", "--top-k", "40", "--top-p", "0.9",
+            "Hello", "--model", "tiny", "-n", "12", "--temperature", "0.7", "--top-k", "40", "--top-p", "0.9", "--min-p", "0.05",
             "--repetition-penalty", "1.1", "--seed", "18446744073709551615", "--stop", "\n\n", "--stop", "END",
             "--stop-token-id", "7", "--stop-token-id", "9", "--ignore-eos", "--logprobs", "5", "--no-bos", "--session", "s-42");
 
@@ -39,6 +39,7 @@ public sealed class GenerateCommandTests
                 Temperature = 0.7f,
                 TopK = 40,
                 TopP = 0.9f,
+                MinP = 0.05f,
                 RepetitionPenalty = 1.1f,
                 Seed = ulong.MaxValue,
                 Stop = { "\n\n", "END" },

@@ -20,7 +20,7 @@ internal sealed class LoopbackCluster : IAsyncDisposable
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly int _portOffset;
 
-    private LoopbackCluster(int portOffset, int silos, string logs, string siloArgs)
+    private LoopbackCluster(int portOffset, int silos, string logs, string siloArgs, string? apiKey)
     {
         _portOffset = portOffset;
         Silos = silos;
@@ -37,9 +37,12 @@ internal sealed class LoopbackCluster : IAsyncDisposable
                 ["SILO_PORT_BASE"] = $"{SiloPortBase}", ["ORLEANS_GATEWAY_PORT_BASE"] = $"{30600 + portOffset}",
                 ["SURVIVE_SILO_EXIT"] = "1", ["CONFIGURATION"] = Configuration,
                 // Timestamped logs: what a failed run's logs must show is when each step of the failover happened.
-                ["SILO_ARGS"] = $"--Logging:Console:TimestampFormat=HH:mm:ss.fff {siloArgs}", ["GATEWAY_ARGS"] = "--Logging:Console:TimestampFormat=HH:mm:ss.fff",
+                ["SILO_ARGS"] = $"--Logging:Console:TimestampFormat=HH:mm:ss.fff {siloArgs}",
+                ["GATEWAY_ARGS"] = "--Logging:Console:TimestampFormat=HH:mm:ss.fff"
+                    + (apiKey is null ? "" : $" --Gateway:Auth:Keys:0:Name=loopback --Gateway:Auth:Keys:0:Key={apiKey}"),
             },
         };
+        script.Environment.Remove("CLUSTER_API_KEY"); // the script's own calls carry no key unless a test gives one
         if (BinariesBuilt)
         {
             script.Environment["SKIP_BUILD"] = "1"; // built with the solution; building again would only race other test assemblies
@@ -61,12 +64,13 @@ internal sealed class LoopbackCluster : IAsyncDisposable
     /// <summary>
     /// Starts a cluster whose ports are the loopback topology's bases (5600, 9700, 11600, 30600, 6600) plus
     /// <paramref name="portOffset"/>, so it collides neither with scripts/loopback-topology.sh nor with another offset.
-    /// <paramref name="siloArgs"/>: settings added to every silo's command line.
+    /// <paramref name="siloArgs"/>: settings added to every silo's command line. <paramref name="apiKey"/>: the gateway
+    /// requires this key (Gateway:Auth:Keys); the script itself is not given it.
     /// </summary>
-    public static async Task<LoopbackCluster> StartAsync(int portOffset, int silos, string siloArgs = "")
+    public static async Task<LoopbackCluster> StartAsync(int portOffset, int silos, string siloArgs = "", string? apiKey = null)
     {
         var logs = Directory.CreateTempSubdirectory($"failover-{portOffset}-").FullName;
-        var cluster = new LoopbackCluster(portOffset, silos, logs, siloArgs);
+        var cluster = new LoopbackCluster(portOffset, silos, logs, siloArgs, apiKey);
         try
         {
             await cluster._ready.Task.WaitAsync(StartTimeout);
@@ -134,6 +138,28 @@ internal sealed class LoopbackCluster : IAsyncDisposable
             await Task.Delay(10);
         }
         return seen;
+    }
+
+    /// <summary>
+    /// Sends SIGTERM to scripts/cluster-local.sh itself (as a service manager or Ctrl+C would stop it) and waits up to
+    /// <paramref name="timeout"/> for it to exit; returns its exit code. Fails naming the wait when it does not exit.
+    /// </summary>
+    public async Task<int> TerminateScriptAsync(TimeSpan timeout)
+    {
+        using (var term = Process.Start(new ProcessStartInfo("kill", ["-TERM", $"{_script.Id}"]))!)
+        {
+            await term.WaitForExitAsync();
+        }
+        using var deadline = new CancellationTokenSource(timeout);
+        try
+        {
+            await _script.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"scripts/cluster-local.sh did not exit within {timeout.TotalSeconds} s of SIGTERM. Logs in {Logs}.\n{Output}");
+        }
+        return _script.ExitCode;
     }
 
     public int SiloProcessId(int silo) => int.Parse(File.ReadAllText(Path.Combine(Logs, $"silo-{silo}.pid")).Trim());

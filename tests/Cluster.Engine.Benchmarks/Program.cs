@@ -3,6 +3,14 @@ using BenchmarkDotNet.Jobs;
 using BenchmarkDotNet.Running;
 using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cluster.Engine.Benchmarks;
+using Cluster.Engine.Benchmarks.Profile;
+
+// `profile`: where one decode step's time goes (issue #12); everything else goes to BenchmarkDotNet.
+if (args.Length > 0 && args[0] == "profile")
+{
+    DecodeStepProfile.Run(args[1..]);
+    return;
+}
 
 // The engine's module initializer asks libtorch's OpenMP threads to sleep after each op (OpenMpWaitPolicy); it
 // must run before the first benchmark's setup loads libtorch.

@@ -37,7 +37,7 @@ public sealed class EngineLoad(ModelShard model)
         {
             return [];
         }
-        var samplers = prompts.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0, MaxNewTokens = settings.MaxNewTokens.Min, IgnoreEos = true })).ToList();
+        var samplers = prompts.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0 })).ToList();
         var histories = prompts.Select(p => p.ToList()).ToList();
         var caches = prompts.Select(p => model.CreateCache(p.Length + settings.MaxNewTokens.Min)).ToList();
         try

@@ -1,3 +1,5 @@
+using Cluster.Contracts.Sampling;
+
 namespace Cluster.Contracts.Stages;
 
 /// <summary>
@@ -26,20 +28,16 @@ public sealed record StageEntry(
     [property: Id(4)] SamplingRequest? Sampling);
 
 /// <summary>
-/// How the last stage picks the token. <see cref="DrawIndex"/> is how many tokens this request has sampled before:
-/// a sampler rebuilt after a failover or eviction skips that many random draws, so a seeded request gives the same
-/// tokens whatever happened to the cache. <see cref="RequestId"/> separates a session's turns.
+/// How the last stage picks the token for one request: its <see cref="SamplingSettings"/>, and
+/// <see cref="DrawIndex"/>, how many tokens this request has sampled before: a sampler rebuilt after a failover or
+/// eviction skips that many random draws, so a seeded request gives the same tokens whatever happened to the cache.
+/// <see cref="RequestId"/> separates a session's turns.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record SamplingRequest(
     [property: Id(0)] string RequestId,
-    [property: Id(1)] float Temperature,
-    [property: Id(2)] int TopK,
-    [property: Id(3)] float TopP,
-    [property: Id(4)] float RepetitionPenalty,
-    [property: Id(5)] ulong Seed,
-    [property: Id(6)] int TopLogprobs,
-    [property: Id(7)] int DrawIndex);
+    [property: Id(1)] SamplingSettings Settings,
+    [property: Id(2)] int DrawIndex);
 
 /// <summary>
 /// Hidden states (tokens, width) as raw bytes in <see cref="DType"/> ("float32", "bfloat16", "float16"). Raw bytes

@@ -1,5 +1,6 @@
 using Cluster.Contracts.Stages;
 using Cluster.Gateway.Requests;
+using Cluster.Hosting;
 using Cluster.Gateway.Scheduling;
 using Cluster.Tokenizers;
 using Grpc.Core;
@@ -15,6 +16,7 @@ namespace Cluster.Gateway.Models;
 internal sealed class ModelCatalog(
     IGrainFactory grains,
     IOptions<GatewayOptions> options,
+    IOptions<ClusterModelsOptions> models,
     IOptions<SchedulerOptions> schedulerOptions,
     SiloLossWatch siloLoss,
     ILoggerFactory loggers) : IHostedService, IAsyncDisposable
@@ -24,15 +26,15 @@ internal sealed class ModelCatalog(
 
     public IReadOnlyCollection<string> Names => _models.Keys;
 
-    public string DefaultModel => string.IsNullOrEmpty(options.Value.DefaultModel) ? options.Value.Models.FirstOrDefault()?.Name ?? "" : options.Value.DefaultModel;
+    public string DefaultModel => string.IsNullOrEmpty(options.Value.DefaultModel) ? models.Value.Models.FirstOrDefault()?.Name ?? "" : options.Value.DefaultModel;
 
     public bool IsReady => _models.Values.All(m => m.IsCompletedSuccessfully);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        options.Value.Validate();
+        options.Value.Validate(models.Value);
         schedulerOptions.Value.Validate();
-        foreach (var deployment in options.Value.Models)
+        foreach (var deployment in models.Value.Models)
         {
             _models[deployment.Name] = Task.Run(() => BringUpAsync(deployment));
         }

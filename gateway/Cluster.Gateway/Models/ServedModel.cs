@@ -1,4 +1,5 @@
 using Cluster.Contracts.Stages;
+using Cluster.Hosting;
 using Cluster.Gateway.Requests;
 using Cluster.Gateway.Scheduling;
 using Cluster.Tokenizers;

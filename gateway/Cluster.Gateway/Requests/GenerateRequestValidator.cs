@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Cluster.Contracts.Api;
+using Cluster.Contracts.Sampling;
 using Cluster.Tokenizers;
 
 namespace Cluster.Gateway.Requests;
@@ -13,6 +14,7 @@ public static class GenerateRequestValidator
 {
     public const float DefaultTemperature = 1f;
     public const float DefaultTopP = 1f;
+    public const float DefaultMinP = 0f;
     public const float DefaultRepetitionPenalty = 1f;
     public const int MaxTopLogprobs = 20;
 
@@ -44,6 +46,7 @@ public static class GenerateRequestValidator
         SamplingParameters sampling = request.Sampling ?? new SamplingParameters();
         float temperature = CheckTemperature(sampling);
         float topP = CheckTopP(sampling);
+        float minP = CheckMinP(sampling);
         int topK = CheckTopK(sampling);
         float repetitionPenalty = CheckRepetitionPenalty(sampling);
         int? requestedMaxNewTokens = CheckMaxNewTokens(sampling, limits);
@@ -56,13 +59,14 @@ public static class GenerateRequestValidator
         IReadOnlyList<int> prompt = TokenizePrompt(request, tokenizer, limits, addBos);
         int maxNewTokens = CheckContext(sessionHistoryLength, prompt.Count, requestedMaxNewTokens, limits);
 
-        var resolved = new ResolvedSampling(
+        var resolved = new SamplingSettings(
             temperature,
             topK,
             topP,
             repetitionPenalty,
             sampling.HasSeed ? sampling.Seed : (drawSeed ?? RandomSeed)(),
-            maxNewTokens);
+            topLogprobs,
+            minP);
 
         return new GenerationRequest(
             requestId,
@@ -70,11 +74,11 @@ public static class GenerateRequestValidator
             prompt,
             request.SessionId.Length == 0 ? null : request.SessionId,
             resolved,
+            maxNewTokens,
             stopSequences,
             stopTokenIds,
             sampling.IgnoreEos,
-            request.Logprobs || topLogprobs > 0,
-            topLogprobs);
+            request.Logprobs || topLogprobs > 0);
     }
 
     private static float CheckTemperature(SamplingParameters sampling)
@@ -101,6 +105,19 @@ public static class GenerateRequestValidator
         return value > 0 && value <= 1 // false for NaN
             ? value
             : throw InvalidArgument.Error($"sampling.top_p must be in (0, 1]; got {InvalidArgument.Show(value)}");
+    }
+
+    private static float CheckMinP(SamplingParameters sampling)
+    {
+        if (!sampling.HasMinP)
+        {
+            return DefaultMinP;
+        }
+
+        float value = sampling.MinP;
+        return value >= 0 && value <= 1 // false for NaN
+            ? value
+            : throw InvalidArgument.Error($"sampling.min_p must be in [0, 1]; got {InvalidArgument.Show(value)}");
     }
 
     private static int CheckTopK(SamplingParameters sampling) =>

@@ -1,27 +1,23 @@
+using Cluster.Contracts.Sampling;
+
 namespace Cluster.Gateway.Requests;
 
 /// <summary>
-/// A validated Generate call, ready for the scheduler: the prompt as token ids, sampling settings with every default
-/// resolved (a seed is always set, drawn by the gateway when the client sent none, so replays after a failover
-/// sample the same tokens), and the limits already checked.
+/// A validated Generate call, ready for the scheduler: the prompt as token ids, the sampling settings every stage
+/// receives (every default resolved; a seed is always set, drawn by the gateway when the client sent none, so replays
+/// after a failover sample the same tokens), what stops the sequence, and the limits already checked.
 /// </summary>
+/// <param name="Sampling">What samples: sent unchanged to the last stage, whose <c>RequestSampler</c> maps it to the engine.</param>
+/// <param name="MaxNewTokens">What stops, with the stop sequences, the stop token ids and EOS: the gateway's stop checks.</param>
+/// <param name="Logprobs">Return each token's log-probability (also true when <see cref="SamplingSettings.TopLogprobs"/> &gt; 0).</param>
 public sealed record GenerationRequest(
     string RequestId,
     string Model,
     IReadOnlyList<int> PromptTokens,
     string? SessionId,
-    ResolvedSampling Sampling,
+    SamplingSettings Sampling,
+    int MaxNewTokens,
     IReadOnlyList<string> StopSequences,
     IReadOnlyList<int> StopTokenIds,
     bool IgnoreEos,
-    bool Logprobs,
-    int TopLogprobs);
-
-/// <summary>Sampling settings after defaults: temperature 0 means greedy.</summary>
-public sealed record ResolvedSampling(
-    float Temperature,
-    int TopK,
-    float TopP,
-    float RepetitionPenalty,
-    ulong Seed,
-    int MaxNewTokens);
+    bool Logprobs);

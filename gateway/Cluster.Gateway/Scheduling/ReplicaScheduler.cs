@@ -253,8 +253,7 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         var request = sequence.Request;
         var tokens = sequence.Tokens.GetRange(chunk.Start, chunk.Length).ToArray();
         var sampling = chunk.Samples
-            ? new SamplingRequest(request.RequestId, request.Sampling.Temperature, request.Sampling.TopK, request.Sampling.TopP,
-                request.Sampling.RepetitionPenalty, request.Sampling.Seed, request.Logprobs ? request.TopLogprobs : 0, sequence.Generated)
+            ? new SamplingRequest(request.RequestId, request.Sampling, sequence.Generated)
             : null;
         return new StageEntry(sequence.StageSessionId, chunk.Start, tokens, sequence.ReserveTokens, sampling);
     }

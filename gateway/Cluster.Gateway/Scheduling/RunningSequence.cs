@@ -34,7 +34,7 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
     public int Generated { get; set; }
 
     /// <summary>The most positions this sequence can reach: what the stages reserve for it.</summary>
-    public int ReserveTokens => HistoryLength + Request.PromptTokens.Count + Request.Sampling.MaxNewTokens;
+    public int ReserveTokens => HistoryLength + Request.PromptTokens.Count + Request.MaxNewTokens;
 
     public TextStream Text { get; } = text;
 

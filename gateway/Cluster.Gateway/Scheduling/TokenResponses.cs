@@ -15,7 +15,7 @@ internal sealed class TokenResponses(CheckpointTokenizer tokenizer, IReadOnlyLis
         {
             return FinishReason.Stop;
         }
-        return sequence.Generated >= request.Sampling.MaxNewTokens ? FinishReason.Length : FinishReason.Unspecified;
+        return sequence.Generated >= request.MaxNewTokens ? FinishReason.Length : FinishReason.Unspecified;
     }
 
     public GenerateResponse ForToken(RunningSequence sequence, SampledTokenResult token, string delta)

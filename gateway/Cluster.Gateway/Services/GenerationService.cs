@@ -41,7 +41,7 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
                 TagRequest(span, sequence, replica.Index);
             }
             // Charged once the queue accepted it: a request refused for room costs its key no tokens.
-            replica.Scheduler.Submit(sequence, tenant is null ? null : () => tenant.Limits.ChargeTokens(validated.PromptTokens.Count + validated.Sampling.MaxNewTokens));
+            replica.Scheduler.Submit(sequence, tenant is null ? null : () => tenant.Limits.ChargeTokens(validated.PromptTokens.Count + validated.MaxNewTokens));
             submitted = sequence;
             using var cancel = cancellation.Register(() => replica.Scheduler.Cancel(sequence));
             await foreach (var response in sequence.Output.Reader.ReadAllAsync(cancellation))
@@ -73,7 +73,7 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
         span.SetTag("request.id", sequence.Request.RequestId);
         span.SetTag("session.id", sequence.Request.SessionId);
         span.SetTag("prompt_tokens", sequence.Request.PromptTokens.Count);
-        span.SetTag("max_new_tokens", sequence.Request.Sampling.MaxNewTokens);
+        span.SetTag("max_new_tokens", sequence.Request.MaxNewTokens);
     }
 
     private static bool MarkFailed(Activity span, Exception error)

@@ -1,4 +1,4 @@
-using Cluster.Gateway.Models;
+using Cluster.Hosting;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -7,41 +7,30 @@ using OpenTelemetry.Trace;
 namespace Cluster.Gateway.Telemetry;
 
 /// <summary>
-/// Metrics on a Prometheus endpoint (always) and traces exported by OTLP (only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c>
-/// is set: without an exporter, spans would be built for nobody). The gRPC endpoint speaks HTTP/2 only, so
+/// Metrics on a Prometheus endpoint (always), and the cluster's OpenTelemetry defaults (<see cref="ClusterTelemetryDefaults"/>:
+/// OTLP export only when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set) with ASP.NET Core's spans of the gRPC calls. The gRPC endpoint speaks HTTP/2 only, so
 /// <c>/metrics</c>, <c>/healthz</c> and <c>/ready</c> are for the HTTP/1.1 Kestrel endpoint "Metrics" (appsettings.json, port 9090).
 /// </summary>
 public static class GatewayTelemetryExtensions
 {
-    /// <summary>The Orleans client's sources and meter (see DESIGN.md): grain calls as spans, messaging metrics.</summary>
-    public static readonly string[] OrleansSources = ["Microsoft.Orleans.Application", "Microsoft.Orleans.Runtime"];
-    public const string OrleansMeter = "Microsoft.Orleans";
-
     public static IServiceCollection AddClusterGatewayTelemetry(this IServiceCollection services, IConfiguration configuration)
     {
-        var otlp = !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        var telemetry = services.AddOpenTelemetry()
-            .ConfigureResource(resource => resource.AddService(configuration["OTEL_SERVICE_NAME"] ?? "cluster-gateway"))
-            .WithMetrics(metrics => metrics.AddMeter(GatewayTelemetry.MeterName, OrleansMeter).AddPrometheusExporter());
-        if (otlp)
+        var telemetry = services.AddClusterOpenTelemetry(configuration, "cluster-gateway", GatewayTelemetry.SourceName, GatewayTelemetry.MeterName)
+            .WithMetrics(metrics => metrics.AddMeter(GatewayTelemetry.MeterName, ClusterTelemetryDefaults.OrleansMeter).AddPrometheusExporter());
+        if (ClusterTelemetryDefaults.ExportsOtlp(configuration))
         {
-            telemetry.WithTracing(tracing => tracing
-                .AddSource(GatewayTelemetry.SourceName)
-                .AddSource(OrleansSources)
-                .AddAspNetCoreInstrumentation(o => o.Filter = context => !IsSidePortPath(context.Request.Path)));
-            telemetry.UseOtlpExporter(); // honours OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, OTEL_SERVICE_NAME
+            telemetry.WithTracing(tracing => tracing.AddAspNetCoreInstrumentation(o => o.Filter = context => !IsSidePortPath(context.Request.Path)));
         }
         return services;
     }
 
-    /// <summary>/metrics (Prometheus), /healthz (the process answers), /ready (every model's stages loaded).</summary>
+    /// <summary>/metrics (Prometheus). The side port's probes, /healthz and /ready, are the services' (<c>MapProbes</c>).</summary>
     public static WebApplication MapClusterGatewayTelemetry(this WebApplication app)
     {
         app.MapPrometheusScrapingEndpoint();
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/ready", (ModelCatalog catalog) => catalog.IsReady ? Results.Text("ready") : Results.Text("models loading", statusCode: 503));
         return app;
     }
 
+    // The side port's paths are not traced: scrapes and probes every few seconds would drown the requests' traces.
     private static bool IsSidePortPath(PathString path) => path.StartsWithSegments("/metrics") || path.StartsWithSegments("/healthz") || path.StartsWithSegments("/ready");
 }

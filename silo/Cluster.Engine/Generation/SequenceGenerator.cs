@@ -16,7 +16,12 @@ public sealed class SequenceGenerator(ModelShard model)
     /// <summary>Prompt processing time of the last <see cref="Generate"/> (up to the first sampled token).</summary>
     public TimeSpan LastPrefillTime { get; private set; }
 
-    public IEnumerable<GeneratedToken> Generate(IReadOnlyList<int> prompt, SamplingParameters parameters, IReadOnlyList<int> eosTokenIds, CancellationToken cancellation = default)
+    /// <param name="prompt">The prompt's token ids.</param>
+    /// <param name="parameters">How each token is drawn; the <see cref="TokenSampler"/> validates them.</param>
+    /// <param name="stop">When to stop; validated here, before the first forward.</param>
+    /// <param name="eosTokenIds">The model's end-of-sequence ids.</param>
+    /// <param name="cancellation">Checked before each forward.</param>
+    public IEnumerable<GeneratedToken> Generate(IReadOnlyList<int> prompt, SamplingParameters parameters, StopConditions stop, IReadOnlyList<int> eosTokenIds, CancellationToken cancellation = default)
     {
         if (!model.HasEmbedding || !model.HasHead)
         {
@@ -26,18 +31,19 @@ public sealed class SequenceGenerator(ModelShard model)
         {
             throw new ArgumentException("The prompt has no tokens.", nameof(prompt));
         }
-        parameters.Validate();
-        var total = prompt.Count + parameters.MaxNewTokens;
+        ArgumentNullException.ThrowIfNull(stop);
+        stop.Validate();
+        var sampler = new TokenSampler(parameters); // validates the sampling parameters before anything runs
+        var total = prompt.Count + stop.MaxNewTokens;
         if (total > model.Config.ContextLength)
         {
-            throw new ArgumentException($"Prompt of {prompt.Count} tokens plus max_new_tokens {parameters.MaxNewTokens} is {total}, beyond the context length of {model.Config.ContextLength}.");
+            throw new ArgumentException($"Prompt of {prompt.Count} tokens plus max_new_tokens {stop.MaxNewTokens} is {total}, beyond the context length of {model.Config.ContextLength}.");
         }
-        return Run(prompt, parameters, eosTokenIds, total, cancellation);
+        return Run(prompt, sampler, stop, eosTokenIds, total, cancellation);
     }
 
-    private IEnumerable<GeneratedToken> Run(IReadOnlyList<int> prompt, SamplingParameters parameters, IReadOnlyList<int> eosTokenIds, int total, CancellationToken cancellation)
+    private IEnumerable<GeneratedToken> Run(IReadOnlyList<int> prompt, TokenSampler sampler, StopConditions stop, IReadOnlyList<int> eosTokenIds, int total, CancellationToken cancellation)
     {
-        var sampler = new TokenSampler(parameters);
         var history = new List<int>(prompt);
         using var cache = model.CreateCache(total);
         var chunk = SequenceChunk.ForTokens(cache, 0, prompt);
@@ -52,7 +58,7 @@ public sealed class SequenceGenerator(ModelShard model)
                 LastPrefillTime = clock.Elapsed;
             }
             history.Add(sampled.TokenId);
-            var finish = StopRule.Check(sampled.TokenId, generated, parameters, eosTokenIds);
+            var finish = StopRule.Check(sampled.TokenId, generated, stop, eosTokenIds);
             yield return new GeneratedToken(sampled.TokenId, sampled.Logprob, sampled.TopAlternatives, finish);
             if (finish != FinishReason.None)
             {

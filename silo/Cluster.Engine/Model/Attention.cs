@@ -42,17 +42,34 @@ public sealed class Attention : IDisposable
         var v = qkv.narrow(1, qDim + kvDim, kvDim).view(t, _kvHeads, _headDim);
         if (_rotary is not null)
         {
-            q = _rotary.Apply(q, step.Positions);
-            k = _rotary.Apply(k, step.Positions);
+            q = _rotary.Apply(q, step); // (T, nHeads, headDim), rotated in place on CPU fp32
+            k = _rotary.Apply(k, step); // (T, nKv, headDim)
         }
 
+        var attended = Attend(q, k, v, step, cacheLayer);                  // (T, nHeads·headDim)
+        return _output.Forward(attended);                                  // (T, H)
+    }
+
+    /// <summary>
+    /// The attention itself, between the projections: writes every chunk's new keys and values into its cache and
+    /// attends each chunk's queries over its cache. Separate from <see cref="Forward"/> so the decode profile can time it.
+    /// </summary>
+    /// <param name="q">(T, nHeads, headDim), rotated.</param>
+    /// <param name="k">(T, nKv, headDim), rotated.</param>
+    /// <param name="v">(T, nKv, headDim).</param>
+    /// <returns>(T, nHeads·headDim).</returns>
+    internal Tensor Attend(Tensor q, Tensor k, Tensor v, StepLayout step, int cacheLayer)
+    {
+        if (q.device_type == DeviceType.CPU && q.dtype == ScalarType.Float32 && step.Chunks.Any(c => c.Length == 1 && c.Cache.IsHostFloat32))
+        {
+            return AttendWithDecodeKernel(q, k, v, step, cacheLayer);
+        }
         var outputs = new Tensor[step.Chunks.Count];
         for (var i = 0; i < step.Chunks.Count; i++)
         {
             outputs[i] = AttendOneSequence(q, k, v, step, i, cacheLayer); // (t_i, nHeads·headDim)
         }
-        var attended = outputs.Length == 1 ? outputs[0] : torch.cat(outputs, dim: 0); // (T, nHeads·headDim)
-        return _output.Forward(attended);                                 // (T, H)
+        return outputs.Length == 1 ? outputs[0] : torch.cat(outputs, dim: 0); // (T, nHeads·headDim)
     }
 
     /// <summary>
@@ -91,6 +108,41 @@ public sealed class Attention : IDisposable
         return group == 1
             ? heads
             : heads.unsqueeze(2).expand(b, _kvHeads, group, t, _headDim).reshape(b, _heads, t, _headDim); // (B, nHeads, T, headDim)
+    }
+
+    /// <summary>
+    /// On fp32 host caches: every single-token chunk in one call of the C# decode-attention kernel, which writes the new
+    /// key and value into each cache and attends over it in place; multi-token chunks (prefill) keep libtorch's
+    /// scaled-dot-product attention with their explicit mask. Each writes its rows of one output.
+    /// </summary>
+    private Tensor AttendWithDecodeKernel(Tensor q, Tensor k, Tensor v, StepLayout step, int cacheLayer)
+    {
+        var qDim = _heads * _headDim;
+        q = HostMemory.HasPackedRows(q, _headDim) ? q : q.contiguous(); // (T, nHeads, headDim), rows of heads packed
+        k = HostMemory.HasPackedRows(k, _headDim) ? k : k.contiguous(); // (T, nKv, headDim)
+        v = HostMemory.HasPackedRows(v, _headDim) ? v : v.contiguous(); // (T, nKv, headDim)
+        var output = torch.empty([step.TotalTokens, qDim], ScalarType.Float32, q.device); // (T, nHeads·headDim)
+        var (qData, kData, vData, outData) = (HostMemory.Float32Data(q), HostMemory.Float32Data(k), HostMemory.Float32Data(v), HostMemory.Float32Data(output));
+        var (qRow, kRow, vRow) = (q.stride(0) * sizeof(float), k.stride(0) * sizeof(float), v.stride(0) * sizeof(float));
+        var decodes = new List<Cluster.Kernels.DecodeAttentionSequence>(step.Chunks.Count);
+        for (var i = 0; i < step.Chunks.Count; i++)
+        {
+            var chunk = step.Chunks[i];
+            var offset = step.Offsets[i];
+            if (chunk.Length == 1 && chunk.Cache.IsHostFloat32)
+            {
+                decodes.Add(new(
+                    qData + (nint)(offset * qRow), kData + (nint)(offset * kRow), vData + (nint)(offset * vRow),
+                    chunk.Cache.KeyData(cacheLayer), chunk.Cache.ValueData(cacheLayer), chunk.Cache.Capacity,
+                    chunk.StartPosition, outData + (nint)((long)offset * qDim * sizeof(float))));
+            }
+            else
+            {
+                output.narrow(0, offset, chunk.Length).copy_(AttendOneSequence(q, k, v, step, i, cacheLayer)); // (t_i, nHeads·headDim)
+            }
+        }
+        Cluster.Kernels.DecodeAttention.Run(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(decodes), _heads, _kvHeads, _headDim);
+        return output;
     }
 
     private Tensor AttendOneSequence(Tensor q, Tensor k, Tensor v, StepLayout step, int index, int cacheLayer)

@@ -132,18 +132,35 @@ public sealed class ModelShard : IDisposable
 
     /// <summary>
     /// Final norm and LM head. By default only each chunk's last token, (chunks, V); with
-    /// <paramref name="allPositions"/>, every packed token, (T, V). float32.
+    /// <paramref name="allPositions"/>, every packed token, (T, V); with <paramref name="onlyChunks"/>, only the last
+    /// token of those chunks (indices into <paramref name="chunks"/>, in that order), (onlyChunks, V): a step computes
+    /// the head, the largest matrix of a small model, only for the sequences that sample. float32.
     /// </summary>
-    public Tensor Logits(Tensor hidden, IReadOnlyList<SequenceChunk> chunks, bool allPositions = false)
+    public Tensor Logits(Tensor hidden, IReadOnlyList<SequenceChunk> chunks, bool allPositions = false, IReadOnlyList<int>? onlyChunks = null)
     {
         var head = _head ?? throw new InvalidOperationException($"Shard {Layers} does not end at layer {Config.LayerCount} and holds no LM head.");
+        if (allPositions && onlyChunks is not null)
+        {
+            throw new ArgumentException("Logits takes either allPositions or onlyChunks, not both.", nameof(onlyChunks));
+        }
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
         var step = StepLayout.Create(chunks, Config.ContextLength, Placement.Device);
         CheckHidden(hidden, step);
+        var selected = onlyChunks ?? Enumerable.Range(0, chunks.Count).ToArray();
+        var lastRows = new long[selected.Count];
+        for (var i = 0; i < lastRows.Length; i++)
+        {
+            var c = selected[i];
+            if ((uint)c >= (uint)chunks.Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(onlyChunks), c, $"Chunk index {c} at position {i} is outside the step's {chunks.Count} chunks.");
+            }
+            lastRows[i] = step.Offsets[c] + chunks[c].Length - 1;
+        }
         var rows = allPositions
             ? hidden
-            : hidden.index_select(0, torch.tensor(step.Offsets.Select((o, i) => (long)(o + chunks[i].Length - 1)).ToArray(), ScalarType.Int64, Placement.Device)); // (N, H)
+            : hidden.index_select(0, torch.tensor(lastRows, ScalarType.Int64, Placement.Device)); // (N, H)
         return head.Forward(rows).MoveToOuterDisposeScope(); // (N, V)
     }
 

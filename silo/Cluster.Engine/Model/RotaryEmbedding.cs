@@ -77,6 +77,23 @@ public sealed class RotaryEmbedding : IDisposable
         return x.mul(cos).add(rotated.mul(sin));
     }
 
+    /// <summary>
+    /// Rotates a step's queries or keys (T, heads, headDim) by the step's positions. On fp32 host tensors whose heads are
+    /// packed in each row, the C# kernel rotates <paramref name="x"/> in place and returns it (one call instead of about
+    /// ten libtorch operations; inference only, never on a tensor autograd tracks); elsewhere it is <see cref="Apply(Tensor, Tensor)"/>.
+    /// </summary>
+    internal Tensor Apply(Tensor x, StepLayout step)
+    {
+        var headDim = x.shape[^1];
+        if (x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32 || _cos.dtype != ScalarType.Float32 || x.dim() != 3 || !HostMemory.HasPackedRows(x, headDim))
+        {
+            return Apply(x, step.Positions);
+        }
+        Cluster.Kernels.RotaryKernel.RotateInPlace(HostMemory.Float32Data(x), x.stride(0), (int)x.shape[1], (int)headDim,
+            step.PositionValues, HostMemory.Float32Data(_cos), HostMemory.Float32Data(_sin), (int)_cos.shape[0]);
+        return x;
+    }
+
     public void Dispose()
     {
         _cos.Dispose();

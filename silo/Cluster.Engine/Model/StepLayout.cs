@@ -10,8 +10,9 @@ namespace Cluster.Engine.Model;
 /// </summary>
 internal sealed class StepLayout
 {
-    private StepLayout(IReadOnlyList<SequenceChunk> chunks, int[] offsets, int totalTokens, Tensor positions, Tensor?[] masks)
+    private StepLayout(IReadOnlyList<SequenceChunk> chunks, int[] offsets, int totalTokens, int[] positionValues, Tensor positions, Tensor?[] masks)
     {
+        PositionValues = positionValues;
         Chunks = chunks;
         Offsets = offsets;
         TotalTokens = totalTokens;
@@ -26,6 +27,9 @@ internal sealed class StepLayout
 
     public int TotalTokens { get; }
 
+    /// <summary>Position of every packed token, on the host, for the C# kernels.</summary>
+    public int[] PositionValues { get; }
+
     /// <summary>Position of every packed token: (T), int64.</summary>
     public Tensor Positions { get; }
 
@@ -39,7 +43,7 @@ internal sealed class StepLayout
             throw new ArgumentException("A step needs at least one sequence chunk.", nameof(chunks));
         }
         var offsets = new int[chunks.Count];
-        var positions = new List<long>();
+        var positions = new List<int>();
         var masks = new Tensor?[chunks.Count];
         var seen = new HashSet<Caching.KvCache>(ReferenceEqualityComparer.Instance);
         for (var i = 0; i < chunks.Count; i++)
@@ -57,8 +61,9 @@ internal sealed class StepLayout
                 masks[i] = torch.ones(c.Length, c.StartPosition + c.Length, ScalarType.Bool, device).tril(c.StartPosition);
             }
         }
-        var positionTensor = torch.tensor(positions.ToArray(), ScalarType.Int64, device);
-        return new StepLayout(chunks, offsets, positions.Count, positionTensor, masks);
+        var positionValues = positions.ToArray();
+        var positionTensor = torch.tensor(positionValues.Select(p => (long)p).ToArray(), ScalarType.Int64, device);
+        return new StepLayout(chunks, offsets, positions.Count, positionValues, positionTensor, masks);
     }
 
     private static void Validate(SequenceChunk c, int index, int maxPositions, HashSet<Caching.KvCache> seen)

@@ -6,10 +6,10 @@ public enum FinishReason
     /// <summary>Not finished: keep generating.</summary>
     None,
 
-    /// <summary>An end-of-sequence token or one of <see cref="SamplingParameters.StopTokenIds"/> was generated.</summary>
+    /// <summary>An end-of-sequence token or one of <see cref="StopConditions.StopTokenIds"/> was generated.</summary>
     Stop,
 
-    /// <summary><see cref="SamplingParameters.MaxNewTokens"/> tokens were generated.</summary>
+    /// <summary><see cref="StopConditions.MaxNewTokens"/> tokens were generated.</summary>
     Length,
 
     /// <summary>The client cancelled or disconnected. Set by the scheduler; <see cref="StopRule"/> never returns it.</summary>

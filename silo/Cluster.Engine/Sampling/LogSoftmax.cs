@@ -1,3 +1,6 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Cluster.Engine.Sampling;
 
 /// <summary>
@@ -10,11 +13,30 @@ internal static class LogSoftmax
     /// logsumexp(logits) = max + log(Σ exp(logit - max)); subtracting the max keeps every exp in (0, 1] so nothing
     /// overflows. -inf logits contribute exp(-inf) = 0.
     /// </summary>
+    /// <remarks>
+    /// Sixteen logits at a time where the hardware has 512-bit vectors: widened to double, exponentiated and summed in
+    /// double lanes. The order of the additions differs from a sequential sum only at double rounding, far below the
+    /// float the logprobs are reported in.
+    /// </remarks>
     public static double LogNormalizer(ReadOnlySpan<float> logits, float max)
     {
         double sum = 0;
         double shift = max;
-        for (int i = 0; i < logits.Length; i++)
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float start = ref MemoryMarshal.GetReference(logits);
+            var shifts = Vector512.Create(shift);
+            var (low, high) = (Vector512<double>.Zero, Vector512<double>.Zero);
+            for (; i <= logits.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var (lower, upper) = Vector512.Widen(Vector512.LoadUnsafe(ref start, (nuint)i));
+                low += Vector512.Exp(lower - shifts);
+                high += Vector512.Exp(upper - shifts);
+            }
+            sum = Vector512.Sum(low + high);
+        }
+        for (; i < logits.Length; i++)
             sum += Math.Exp(logits[i] - shift);
         return LogNormalizerFromSum(max, sum);
     }

@@ -1,3 +1,7 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Cluster.Engine.Sampling;
 
 /// <summary>What one pass over the prepared logits learned, so later steps need not scan again.</summary>
@@ -22,8 +26,7 @@ internal static class PenalizedLogits
     public static LogitSummary Prepare(
         ReadOnlySpan<float> logits, IReadOnlyList<int> previousTokens, float repetitionPenalty, Span<float> destination)
     {
-        for (int i = 0; i < logits.Length; i++)
-            destination[i] = Sanitize(logits[i]);
+        SanitizeAll(logits, destination);
 
         if (repetitionPenalty != 1f)
             ApplyRepetitionPenalty(logits, previousTokens, repetitionPenalty, destination);
@@ -61,29 +64,92 @@ internal static class PenalizedLogits
         : float.IsPositiveInfinity(logit) ? float.MaxValue
         : logit;
 
+    /// <summary>destination[i] = Sanitize(logits[i]) for every i, 16 at a time where the hardware has 512-bit vectors.</summary>
+    private static void SanitizeAll(ReadOnlySpan<float> logits, Span<float> destination)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float source = ref MemoryMarshal.GetReference(logits);
+            ref float target = ref MemoryMarshal.GetReference(destination);
+            var negativeInfinity = Vector512.Create(float.NegativeInfinity);
+            var positiveInfinity = Vector512.Create(float.PositiveInfinity);
+            var largest = Vector512.Create(float.MaxValue);
+            for (; i <= logits.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var v = Vector512.LoadUnsafe(ref source, (nuint)i);
+                v = Vector512.ConditionalSelect(Vector512.Equals(v, v), v, negativeInfinity); // NaN is the only value unequal to itself
+                v = Vector512.ConditionalSelect(Vector512.Equals(v, positiveInfinity), largest, v);
+                v.StoreUnsafe(ref target, (nuint)i);
+            }
+        }
+        for (; i < logits.Length; i++)
+            destination[i] = Sanitize(logits[i]);
+    }
+
+    /// <summary>
+    /// The largest logit, the lowest id holding it, and how many are finite: one vector pass for the maximum and the count
+    /// of -inf, then a scan for the first id equal to the maximum (IEEE equality, so -0 and +0 tie and the lower id wins,
+    /// as a strict "greater than" scan in id order decides).
+    /// </summary>
     private static LogitSummary Summarize(ReadOnlySpan<float> logits)
     {
         float max = float.NegativeInfinity;
-        int argMax = -1;
-        int finiteCount = 0;
-        for (int i = 0; i < logits.Length; i++)
+        int negativeInfinities = 0;
+        int i = 0;
+        ref float start = ref MemoryMarshal.GetReference(logits);
+        if (Vector512.IsHardwareAccelerated && logits.Length >= Vector512<float>.Count)
         {
-            float logit = logits[i];
-            if (float.IsNegativeInfinity(logit))
-                continue;
-            finiteCount++;
-            if (logit > max) // strict: the first (lowest) id keeps a tie
+            var negativeInfinity = Vector512.Create(float.NegativeInfinity);
+            var maxima = negativeInfinity;
+            for (; i <= logits.Length - Vector512<float>.Count; i += Vector512<float>.Count)
             {
-                max = logit;
-                argMax = i;
+                var v = Vector512.LoadUnsafe(ref start, (nuint)i);
+                maxima = Vector512.Max(maxima, v);
+                negativeInfinities += BitOperations.PopCount(Vector512.Equals(v, negativeInfinity).ExtractMostSignificantBits());
             }
+            max = maxima.ToScalar();
+            for (int lane = 1; lane < Vector512<float>.Count; lane++)
+                max = MathF.Max(max, maxima[lane]);
         }
+        for (; i < logits.Length; i++)
+        {
+            if (float.IsNegativeInfinity(logits[i]))
+                negativeInfinities++;
+            else
+                max = MathF.Max(max, logits[i]);
+        }
+        int finiteCount = logits.Length - negativeInfinities;
         if (finiteCount == 0)
         {
             throw new InvalidOperationException(
                 $"All {logits.Length} logits are -inf or NaN (after the repetition penalty), so no token can be sampled. " +
                 "The model produced invalid output or every token was masked.");
         }
-        return new LogitSummary(max, argMax, finiteCount);
+        int argMax = FirstEqual(logits, max);
+        return new LogitSummary(logits[argMax], argMax, finiteCount);
+    }
+
+    /// <summary>The lowest index whose value equals <paramref name="value"/> (which occurs).</summary>
+    private static int FirstEqual(ReadOnlySpan<float> logits, float value)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float start = ref MemoryMarshal.GetReference(logits);
+            var target = Vector512.Create(value);
+            for (; i <= logits.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                ulong equal = Vector512.Equals(Vector512.LoadUnsafe(ref start, (nuint)i), target).ExtractMostSignificantBits();
+                if (equal != 0)
+                    return i + BitOperations.TrailingZeroCount(equal);
+            }
+        }
+        for (; i < logits.Length; i++)
+        {
+            if (logits[i] == value)
+                return i;
+        }
+        throw new InvalidOperationException($"The maximum {value} is not among the {logits.Length} logits.");
     }
 }

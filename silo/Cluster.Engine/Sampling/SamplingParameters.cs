@@ -1,12 +1,12 @@
 namespace Cluster.Engine.Sampling;
 
 /// <summary>
-/// How one request turns logits into tokens, and when it stops. Immutable; the gateway builds one per request
-/// from the client's settings and calls <see cref="Validate"/> before the request is scheduled.
+/// How one sequence turns logits into tokens: what samples, nothing about when to stop (that is
+/// <see cref="StopConditions"/>). Immutable; <see cref="TokenSampler"/> validates it once when it is created.
 /// </summary>
 /// <remarks>
-/// The processing order is the one Hugging Face and vLLM use: repetition penalty, then temperature, then top-k,
-/// then top-p, then a draw from what is left. See <see cref="TokenSampler"/> for the exact semantics.
+/// The processing order is vLLM's: repetition penalty, then temperature, then min-p, then top-k, then top-p, then a
+/// draw from what is left. See <see cref="TokenSampler"/> for the exact semantics.
 /// </remarks>
 public sealed record SamplingParameters
 {
@@ -30,6 +30,12 @@ public sealed record SamplingParameters
     public float TopP { get; init; } = 1f;
 
     /// <summary>
+    /// Min-p (vLLM's <c>min_p</c>): after temperature, drop every token whose probability is below min_p times the most
+    /// likely token's. The most likely token always stays. 0 disables it. Must be in [0, 1].
+    /// </summary>
+    public float MinP { get; init; } = 0f;
+
+    /// <summary>
     /// CTRL / Hugging Face repetition penalty, applied once to every distinct token already in the prompt or the
     /// output: a positive logit is divided by it, a negative one multiplied, so values above 1 always make a seen
     /// token less likely. 1 disables it. Must be finite and &gt; 0.
@@ -45,15 +51,6 @@ public sealed record SamplingParameters
     /// <summary>How many most likely alternatives to report with each token. Must be in [0, <see cref="MaxTopLogprobs"/>].</summary>
     public int TopLogprobs { get; init; } = 0;
 
-    /// <summary>The most tokens to generate; reaching it finishes with <see cref="FinishReason.Length"/>. Must be &gt; 0.</summary>
-    public int MaxNewTokens { get; init; } = 256;
-
-    /// <summary>Token ids that finish the request with <see cref="FinishReason.Stop"/>, even when <see cref="IgnoreEos"/> is set.</summary>
-    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
-
-    /// <summary>Keep generating past the model's end-of-sequence tokens (benchmarks); <see cref="StopTokenIds"/> still apply.</summary>
-    public bool IgnoreEos { get; init; }
-
     /// <summary>
     /// Throws <see cref="ArgumentException"/> for the first setting out of range. The message starts with the
     /// field's wire name (snake_case, as clients spell it), states the limit and the value received;
@@ -63,27 +60,17 @@ public sealed record SamplingParameters
     {
         // float.IsFinite is false for NaN and both infinities, so one test covers "NaN/inf".
         if (!float.IsFinite(Temperature) || Temperature < 0f)
-            throw Invalid(nameof(Temperature), "temperature", "must be a finite number >= 0 (0 = greedy)", Temperature);
+            throw SettingError.Invalid(nameof(Temperature), "temperature", "must be a finite number >= 0 (0 = greedy)", Temperature);
         if (TopK < 0)
-            throw Invalid(nameof(TopK), "top_k", "must be >= 0 (0 = disabled)", TopK);
+            throw SettingError.Invalid(nameof(TopK), "top_k", "must be >= 0 (0 = disabled)", TopK);
         // Written as !(in range) so that NaN, which fails every comparison, is rejected too.
         if (!(TopP > 0f && TopP <= 1f))
-            throw Invalid(nameof(TopP), "top_p", "must be in (0, 1] (1 = disabled)", TopP);
+            throw SettingError.Invalid(nameof(TopP), "top_p", "must be in (0, 1] (1 = disabled)", TopP);
+        if (!(MinP >= 0f && MinP <= 1f))
+            throw SettingError.Invalid(nameof(MinP), "min_p", "must be in [0, 1] (0 = disabled)", MinP);
         if (!float.IsFinite(RepetitionPenalty) || RepetitionPenalty <= 0f)
-            throw Invalid(nameof(RepetitionPenalty), "repetition_penalty", "must be a finite number > 0 (1 = disabled)", RepetitionPenalty);
+            throw SettingError.Invalid(nameof(RepetitionPenalty), "repetition_penalty", "must be a finite number > 0 (1 = disabled)", RepetitionPenalty);
         if (TopLogprobs is < 0 or > MaxTopLogprobs)
-            throw Invalid(nameof(TopLogprobs), "top_logprobs", $"must be in [0, {MaxTopLogprobs}]", TopLogprobs);
-        if (MaxNewTokens <= 0)
-            throw Invalid(nameof(MaxNewTokens), "max_new_tokens", "must be > 0", MaxNewTokens);
-        if (StopTokenIds is null)
-            throw new ArgumentException("stop_token_ids must not be null (use an empty list).", nameof(StopTokenIds));
-        foreach (int id in StopTokenIds)
-        {
-            if (id < 0)
-                throw Invalid(nameof(StopTokenIds), "stop_token_ids", "must contain only token ids >= 0", id);
-        }
+            throw SettingError.Invalid(nameof(TopLogprobs), "top_logprobs", $"must be in [0, {MaxTopLogprobs}]", TopLogprobs);
     }
-
-    private static ArgumentException Invalid(string propertyName, string wireName, string limit, object value) =>
-        new($"{wireName} {limit}; got {Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture)}.", propertyName);
 }

@@ -8,7 +8,7 @@ namespace Cluster.Engine.Sampling;
 /// whether it runs alone or batched with others, on any machine. Not thread-safe (a sequence samples one step at a time).
 /// </summary>
 /// <remarks>
-/// <para>Steps, in Hugging Face / vLLM order:</para>
+/// <para>Steps, in vLLM's order (its v1 sampler: penalties, temperature, min-p, then top-k and top-p):</para>
 /// <list type="number">
 /// <item>Sanitize: NaN logits become -inf (never chosen), +inf becomes <see cref="float.MaxValue"/>.
 /// If every logit is -inf, <see cref="Sample"/> throws <see cref="InvalidOperationException"/>.</item>
@@ -20,9 +20,15 @@ namespace Cluster.Engine.Sampling;
 /// <item>Greedy when <see cref="SamplingParameters.Temperature"/> is below <see cref="GreedyTemperatureThreshold"/>:
 /// the highest logit, ties to the lowest id; no random number is consumed.</item>
 /// <item>Temperature: probabilities ∝ exp((logit - max) / T).</item>
+/// <item>Min-p (<see cref="SamplingParameters.MinP"/>): drop every token whose probability is below min_p times the
+/// most likely token's, i.e. whose weight exp((logit - max) / T) is below min_p; the most likely token (weight 1)
+/// always stays. Computed over the whole vocabulary after temperature, as vLLM does. Min-p and top-k both keep a
+/// prefix of the ranking, so which of the two runs first does not change what survives; top-p, next, sees only the
+/// tokens both kept.</item>
 /// <item>Top-k: keep exactly the k best tokens, ranking by logit and breaking ties at the k-th value by lower id.</item>
 /// <item>Top-p: rank the survivors by probability (ties by lower id), keep the shortest prefix whose probability,
-/// renormalized over the survivors, sums to at least p (never fewer than one token). p = 1 keeps every token.</item>
+/// renormalized over the survivors of min-p and top-k, sums to at least p (never fewer than one token). p = 1 keeps
+/// every token.</item>
 /// <item>Draw from the kept tokens in proportion to their probabilities, with exactly one 64-bit draw of the
 /// sequence's <see cref="Xoshiro256StarStar"/> stream per step, so the stream position depends only on the step count.</item>
 /// </list>
@@ -123,8 +129,8 @@ public sealed class TokenSampler
             sumOfExp = null;
             return SampleFromTopK(penalized, summary.Max, topK, uniform);
         }
-        int tokenId = SampleFromAll(penalized, summary, uniform, out double total);
-        sumOfExp = _parameters.Temperature == 1f ? total : null;
+        int tokenId = SampleFromAll(penalized, summary, uniform, out double unfilteredTotal);
+        sumOfExp = _parameters.Temperature == 1f ? unfilteredTotal : null;
         return tokenId;
     }
 
@@ -141,6 +147,15 @@ public sealed class TokenSampler
             for (int i = 0; i < count; i++)
                 total += keptWeights[i] = Weight(penalized[keptIds[i]], max);
 
+            if (_parameters.MinP > 0f)
+            {
+                // The kept weights are in rank order, so min-p's survivors are a prefix of them.
+                count = MinPPrefixLength(keptWeights[..count]);
+                total = 0;
+                for (int i = 0; i < count; i++)
+                    total += keptWeights[i];
+            }
+
             if (_parameters.TopP < 1f)
                 count = TopPSelection.PrefixLength(keptWeights, total, _parameters.TopP);
 
@@ -153,16 +168,19 @@ public sealed class TokenSampler
         }
     }
 
-    private int SampleFromAll(ReadOnlySpan<float> penalized, LogitSummary summary, double uniform, out double total)
+    /// <param name="unfilteredTotal">Σ weights over the whole vocabulary, before min-p: what the log-normalizer needs.</param>
+    private int SampleFromAll(ReadOnlySpan<float> penalized, LogitSummary summary, double uniform, out double unfilteredTotal)
     {
         int vocab = penalized.Length;
         double[] weightsBuffer = ArrayPool<double>.Shared.Rent(vocab);
         try
         {
             Span<double> weightsById = weightsBuffer.AsSpan(0, vocab);
-            total = 0;
+            unfilteredTotal = 0;
             for (int id = 0; id < vocab; id++)
-                total += weightsById[id] = Weight(penalized[id], summary.Max);
+                unfilteredTotal += weightsById[id] = Weight(penalized[id], summary.Max);
+
+            double total = _parameters.MinP > 0f ? DropBelowMinP(weightsById) : unfilteredTotal;
 
             return _parameters.TopP < 1f
                 ? SampleFromNucleus(penalized, summary.FiniteCount, weightsById, total, uniform)
@@ -204,6 +222,30 @@ public sealed class TokenSampler
             ArrayPool<int>.Shared.Return(keptIdsBuffer);
             ArrayPool<double>.Shared.Return(keptWeightsBuffer);
         }
+    }
+
+    // A token's weight is its probability divided by the most likely token's, so min-p compares it with min_p itself.
+    private int MinPPrefixLength(ReadOnlySpan<double> rankedWeights)
+    {
+        int kept = 1; // the most likely token, weight 1
+        while (kept < rankedWeights.Length && rankedWeights[kept] >= _parameters.MinP)
+            kept++;
+        return kept;
+    }
+
+    // Zeroes the weights min-p drops (a zero weight is never drawn, nor a top-p candidate) and returns the sum of the rest.
+    private double DropBelowMinP(Span<double> weightsById)
+    {
+        double minP = _parameters.MinP;
+        double kept = 0;
+        for (int id = 0; id < weightsById.Length; id++)
+        {
+            if (weightsById[id] < minP)
+                weightsById[id] = 0;
+            else
+                kept += weightsById[id];
+        }
+        return kept;
     }
 
     // Unnormalized probability at this temperature; relative to the max so it lies in [0, 1] and never overflows.

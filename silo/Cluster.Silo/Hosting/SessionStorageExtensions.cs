@@ -1,3 +1,5 @@
+using Cluster.Hosting;
+using Cluster.Silo.Sessions;
 using Microsoft.Extensions.Configuration;
 using StackExchange.Redis;
 
@@ -5,9 +7,6 @@ namespace Cluster.Silo.Hosting;
 
 public static class SessionStorageExtensions
 {
-    /// <summary>The grain storage session grains write to.</summary>
-    public const string StorageName = "sessions";
-
     /// <summary>
     /// Where sessions are kept: in the Redis of <c>Cluster:Redis</c> when the cluster uses Redis membership (a session
     /// then outlives any silo, and entries left by a crash expire after <c>Cluster:Sessions:Retention</c>), else in
@@ -16,15 +15,15 @@ public static class SessionStorageExtensions
     /// </summary>
     public static ISiloBuilder UseSessionStorage(this ISiloBuilder silo, IConfiguration configuration)
     {
-        if (configuration["Cluster:Redis"] is { Length: > 0 } redis)
+        if (ClusterConnection.From(configuration).Redis is { } redis)
         {
             var retention = configuration.GetValue("Cluster:Sessions:Retention", SessionOptions.DefaultRetention);
-            return silo.AddRedisGrainStorage(StorageName, options =>
+            return silo.AddRedisGrainStorage(SessionGrain.StorageName, options =>
             {
                 options.ConfigurationOptions = ConfigurationOptions.Parse(redis);
                 options.EntryExpiry = retention;
             });
         }
-        return silo.AddMemoryGrainStorage(StorageName);
+        return silo.AddMemoryGrainStorage(SessionGrain.StorageName);
     }
 }

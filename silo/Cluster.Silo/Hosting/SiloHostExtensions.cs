@@ -1,5 +1,7 @@
 using Cluster.Contracts;
+using Cluster.Hosting;
 using Cluster.Silo.Placement;
+using Cluster.Silo.Sessions;
 using Cluster.Silo.Stages;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -19,8 +21,7 @@ public static class SiloHostExtensions
     public static ISiloBuilder UseClusterStages(this ISiloBuilder silo, IConfiguration configuration)
     {
         var services = silo.Services;
-        services.AddOptions<ClusterModelsOptions>().Bind(configuration.GetSection(ClusterModelsOptions.SectionName)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<ClusterModelsOptions>, ClusterModelsOptionsValidator>();
+        services.AddClusterModels(configuration);
         services.AddOptions<StageOptions>().Bind(configuration.GetSection(StageOptions.SectionName)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<StageOptions>, StageOptionsValidator>();
         services.AddOptions<SessionOptions>().Bind(configuration.GetSection(SessionOptions.SectionName));

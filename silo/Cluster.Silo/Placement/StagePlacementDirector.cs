@@ -1,5 +1,5 @@
 using Cluster.Contracts.Stages;
-using Cluster.Silo.Hosting;
+using Cluster.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime.Placement;
 

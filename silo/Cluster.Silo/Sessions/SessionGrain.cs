@@ -1,5 +1,5 @@
 using Cluster.Contracts.Sessions;
-using Cluster.Silo.Hosting;
+using Cluster.Silo.Stages;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -7,7 +7,7 @@ namespace Cluster.Silo.Sessions;
 
 /// <summary>
 /// A conversation's history (see <see cref="ISessionGrain"/>), written to grain storage at every change
-/// (<see cref="SessionStorageExtensions"/>: Redis with Redis membership, else memory), so a session outlives the silo
+/// (the grain storage <see cref="StorageName"/>: Redis with Redis membership, else memory), so a session outlives the silo
 /// that held it: the next turn activates it elsewhere with its history, and stages that lost its caches replay it.
 /// One turn at a time; a turn that its gateway neither ends nor renews stops blocking after <see cref="SessionOptions.TurnTimeout"/>:
 /// then another request may begin a turn, and the stale turn's <see cref="EndTurn"/> is refused. A session unused for
@@ -17,8 +17,11 @@ namespace Cluster.Silo.Sessions;
 public sealed class SessionGrain(
     IOptions<SessionOptions> options,
     [FromKeyedServices(StageClock.Key)] TimeProvider clock,
-    [PersistentState("session", SessionStorageExtensions.StorageName)] IPersistentState<SessionRecord> stored) : Grain, ISessionGrain
+    [PersistentState("session", SessionGrain.StorageName)] IPersistentState<SessionRecord> stored) : Grain, ISessionGrain
 {
+    /// <summary>The grain storage session grains write to (configured by the silo host: UseSessionStorage).</summary>
+    public const string StorageName = "sessions";
+
     private SessionSnapshot? Session
     {
         get => stored.State.Session;

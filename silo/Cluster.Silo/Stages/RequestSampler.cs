@@ -1,3 +1,4 @@
+using Cluster.Contracts.Sampling;
 using Cluster.Contracts.Stages;
 using Cluster.Engine.Sampling;
 
@@ -27,20 +28,24 @@ internal sealed class RequestSampler
         {
             return current._sampler;
         }
-        var sampler = new TokenSampler(Parameters(request));
+        var sampler = new TokenSampler(Parameters(request.Settings));
         sampler.SkipSteps(request.DrawIndex);
         session.Sampler = new RequestSampler(settings, sampler);
         return sampler;
     }
 
-    /// <summary>The engine's parameters; <see cref="SamplingParameters.Validate"/> names the wire field of a bad value.</summary>
-    public static SamplingParameters Parameters(SamplingRequest request) => new()
+    /// <summary>
+    /// The one mapping from the wire record to the engine's sampler settings, field for field.
+    /// <see cref="SamplingParameters.Validate"/> names the wire field of a bad value.
+    /// </summary>
+    public static SamplingParameters Parameters(SamplingSettings settings) => new()
     {
-        Temperature = request.Temperature,
-        TopK = request.TopK,
-        TopP = request.TopP,
-        RepetitionPenalty = request.RepetitionPenalty,
-        Seed = request.Seed,
-        TopLogprobs = request.TopLogprobs,
+        Temperature = settings.Temperature,
+        TopK = settings.TopK,
+        TopP = settings.TopP,
+        MinP = settings.MinP,
+        RepetitionPenalty = settings.RepetitionPenalty,
+        Seed = settings.Seed,
+        TopLogprobs = settings.TopLogprobs,
     };
 }

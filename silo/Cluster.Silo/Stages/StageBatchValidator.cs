@@ -62,7 +62,7 @@ internal static class StageBatchValidator
         }
         try
         {
-            RequestSampler.Parameters(sampling).Validate();
+            RequestSampler.Parameters(sampling.Settings).Validate();
         }
         catch (ArgumentException error)
         {

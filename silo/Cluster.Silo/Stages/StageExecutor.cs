@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using Cluster.Silo.Telemetry;
 using Cluster.Contracts.Stages;
@@ -55,25 +56,32 @@ internal sealed class StageExecutor(ModelShard shard)
 
     private List<SampledTokenResult> Sample(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries, IReadOnlyList<StageSession> sessions)
     {
-        var logits = shard.Logits(hidden, chunks).cpu(); // (N, V) float32, each entry's last token
+        // Only the entries that sample need logits: the head and the copy to the host skip the others (prefill chunks).
+        var sampling = Enumerable.Range(0, entries.Count).Where(i => entries[i].Sampling is not null).ToArray();
+        var logits = shard.Logits(hidden, chunks, onlyChunks: sampling).cpu(); // (M, V) float32, each sampling entry's last token
         var vocabulary = (int)logits.shape[1];
-        var all = logits.data<float>().ToArray(); // N·V, row-major
-        var results = new List<SampledTokenResult>();
-        for (var i = 0; i < entries.Count; i++)
+        var all = ArrayPool<float>.Shared.Rent(sampling.Length * vocabulary); // M·V, row-major
+        try
         {
-            if (entries[i].Sampling is not { } request)
+            logits.data<float>().CopyTo(all);
+            var results = new List<SampledTokenResult>(sampling.Length);
+            for (var row = 0; row < sampling.Length; row++)
             {
-                continue;
+                var i = sampling[row];
+                var sampler = RequestSampler.For(sessions[i], entries[i].Sampling!);
+                var token = sampler.Sample(all.AsSpan(row * vocabulary, vocabulary), sessions[i].History);
+                results.Add(new SampledTokenResult(
+                    entries[i].SessionId,
+                    token.TokenId,
+                    token.Logprob,
+                    token.TopAlternatives.Select(a => a.TokenId).ToArray(),
+                    token.TopAlternatives.Select(a => a.Logprob).ToArray()));
             }
-            var sampler = RequestSampler.For(sessions[i], request);
-            var token = sampler.Sample(all.AsSpan(i * vocabulary, vocabulary), sessions[i].History);
-            results.Add(new SampledTokenResult(
-                entries[i].SessionId,
-                token.TokenId,
-                token.Logprob,
-                token.TopAlternatives.Select(a => a.TokenId).ToArray(),
-                token.TopAlternatives.Select(a => a.Logprob).ToArray()));
+            return results;
         }
-        return results;
+        finally
+        {
+            ArrayPool<float>.Shared.Return(all);
+        }
     }
 }

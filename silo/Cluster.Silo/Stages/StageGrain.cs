@@ -1,8 +1,8 @@
 using Cluster.Contracts.Stages;
+using Cluster.Hosting;
 using Cluster.Engine.Caching;
 using Cluster.Engine.Configuration;
 using Cluster.Engine.Model;
-using Cluster.Silo.Hosting;
 using System.Diagnostics;
 using Cluster.Silo.Placement;
 using Cluster.Silo.Telemetry;
@@ -15,7 +15,7 @@ namespace Cluster.Silo.Stages;
 /// <summary>
 /// One pipeline stage of one model replica (see <see cref="IStageGrain"/>). Loads its layers on activation and stays
 /// active (reloading weights is the expensive part). Non-reentrant: one call at a time, so the session bookkeeping
-/// needs no locks; compute runs off the grain scheduler, on a pool thread, under the silo's <see cref="DeviceGate"/>.
+/// needs no locks; compute runs off the grain scheduler, on the silo's one device thread (<see cref="DeviceGate"/>).
 /// </summary>
 [StagePlacement]
 [CollectionAgeLimit(AlwaysActive = true)]
@@ -107,7 +107,7 @@ public sealed partial class StageGrain(
             _steps++;
             _sessions.NotePeak();
             SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
-            _gauge.UpdateKvUsage(_sessions);
+            ObserveKvUsage();
             span?.SetTag("compute_seconds", result.ComputeSeconds);
             return result with { Silo = SiloName }; // where this step ran: stages move (failover, scale-out)
         }
@@ -124,15 +124,24 @@ public sealed partial class StageGrain(
     public Task Release(IReadOnlyList<string> sessionIds, bool keep)
     {
         _sessions.Release(sessionIds, keep);
-        _gauge?.UpdateKvUsage(_sessions);
+        ObserveKvUsage();
         return Task.CompletedTask;
     }
 
     public Task<int> ExpireIdleSessions()
     {
         var expired = _sessions.Expire(options.Value.IdleSessionExpiry);
-        _gauge?.UpdateKvUsage(_sessions);
+        ObserveKvUsage();
         return Task.FromResult(expired);
+    }
+
+    // Sums the sessions' bytes only when someone observes the gauge.
+    private void ObserveKvUsage()
+    {
+        if (_gauge is not null && StageGauge.KvUsageObserved)
+        {
+            _gauge.RecordKvUsage(_sessions.UsedBytes, _sessions.BudgetBytes);
+        }
     }
 
     private void TagForward(Activity span, StageBatch batch)

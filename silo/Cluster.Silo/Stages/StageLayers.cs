@@ -1,4 +1,5 @@
 using Cluster.Contracts.Stages;
+using Cluster.Hosting;
 using Cluster.Engine.Model;
 
 namespace Cluster.Silo.Stages;

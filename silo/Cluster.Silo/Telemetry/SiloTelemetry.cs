@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Cluster.Silo.Stages;
 
 namespace Cluster.Silo.Telemetry;
 
@@ -46,12 +45,15 @@ public sealed class StageGauge(string model, int replica, int stage)
 
     public double KvUsage => Volatile.Read(ref _kvUsage);
 
-    /// <summary>Sums the sessions' bytes only when someone observes the gauge.</summary>
-    public void UpdateKvUsage(SessionCaches sessions)
+    /// <summary>Whether anyone observes the KV-cache gauge: when not, callers skip summing their sessions' bytes.</summary>
+    public static bool KvUsageObserved => SiloTelemetry.KvCacheUsage.Enabled;
+
+    /// <summary>Records the stage's KV-cache use as the share of its budget.</summary>
+    public void RecordKvUsage(long usedBytes, long budgetBytes)
     {
-        if (SiloTelemetry.KvCacheUsage.Enabled && sessions.BudgetBytes > 0)
+        if (budgetBytes > 0)
         {
-            Volatile.Write(ref _kvUsage, sessions.UsedBytes / (double)sessions.BudgetBytes);
+            Volatile.Write(ref _kvUsage, usedBytes / (double)budgetBytes);
         }
     }
 }

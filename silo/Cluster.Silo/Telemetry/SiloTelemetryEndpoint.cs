@@ -1,3 +1,4 @@
+using Cluster.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -29,7 +30,7 @@ internal sealed class SiloTelemetryEndpoint(string url, IHostApplicationLifetime
         builder.WebHost.UseUrls(url);
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigureEndpointDefaults(listen => listen.Protocols = HttpProtocols.Http1));
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(SiloTelemetry.MeterName, SiloTelemetryExtensions.OrleansMeter)
+            .AddMeter(SiloTelemetry.MeterName, ClusterTelemetryDefaults.OrleansMeter)
             .AddPrometheusExporter());
         _app = builder.Build();
         _app.MapPrometheusScrapingEndpoint();

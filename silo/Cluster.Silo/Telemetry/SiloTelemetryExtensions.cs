@@ -1,3 +1,4 @@
+using Cluster.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -9,9 +10,6 @@ namespace Cluster.Silo.Telemetry;
 
 public static class SiloTelemetryExtensions
 {
-    public static readonly string[] OrleansSources = ["Microsoft.Orleans.Application", "Microsoft.Orleans.Runtime"];
-    public const string OrleansMeter = "Microsoft.Orleans";
-
     /// <summary>
     /// The silo process's telemetry: the side port of <see cref="SiloTelemetryEndpoint"/> on <c>Telemetry:MetricsUrl</c>
     /// (default http://0.0.0.0:9090; a bare port number means all interfaces; "" or "0" turns it off), and traces
@@ -24,14 +22,7 @@ public static class SiloTelemetryExtensions
         {
             services.AddHostedService(sp => new SiloTelemetryEndpoint(url, sp.GetRequiredService<IHostApplicationLifetime>()));
         }
-        if (!string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-        {
-            services.AddOpenTelemetry()
-                .ConfigureResource(resource => resource.AddService(configuration["OTEL_SERVICE_NAME"] ?? "cluster-silo"))
-                .WithTracing(tracing => tracing.AddSource(SiloTelemetry.SourceName).AddSource(OrleansSources))
-                .WithMetrics(metrics => metrics.AddMeter(SiloTelemetry.MeterName, OrleansMeter))
-                .UseOtlpExporter(); // honours OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, OTEL_SERVICE_NAME
-        }
+        services.AddClusterOpenTelemetry(configuration, "cluster-silo", SiloTelemetry.SourceName, SiloTelemetry.MeterName);
         return services;
     }
 

@@ -15,7 +15,7 @@ public sealed class SequenceGeneratorTests(TinyModelFixture models) : IClassFixt
         var model = models.Model(architecture);
         var prompt = TestTokens.Sequence(6, seed: 13);
         var generated = new SequenceGenerator(model)
-            .Generate(prompt, new SamplingParameters { Temperature = 0, MaxNewTokens = 10 }, eosTokenIds: [])
+            .Generate(prompt, new SamplingParameters { Temperature = 0 }, new StopConditions { MaxNewTokens = 10 }, eosTokenIds: [])
             .ToList();
         Assert.Equal(10, generated.Count);
         Assert.Equal(FinishReason.Length, generated[^1].Finish);
@@ -39,7 +39,7 @@ public sealed class SequenceGeneratorTests(TinyModelFixture models) : IClassFixt
     {
         var prompt = TestTokens.Sequence(4, seed: 2);
         int[] Run(ulong seed) => new SequenceGenerator(models.Llama)
-            .Generate(prompt, new SamplingParameters { Temperature = 1.5f, Seed = seed, MaxNewTokens = 24 }, [])
+            .Generate(prompt, new SamplingParameters { Temperature = 1.5f, Seed = seed }, new StopConditions { MaxNewTokens = 24 }, [])
             .Select(t => t.TokenId).ToArray();
         var a = Run(7);
         var b = Run(7);
@@ -52,9 +52,9 @@ public sealed class SequenceGeneratorTests(TinyModelFixture models) : IClassFixt
     public void StopsAtTheFirstEosTokenAndReportsStop()
     {
         var prompt = TestTokens.Sequence(5, seed: 4);
-        var free = new SequenceGenerator(models.Llama).Generate(prompt, new SamplingParameters { Temperature = 0, MaxNewTokens = 12 }, []).ToList();
+        var free = new SequenceGenerator(models.Llama).Generate(prompt, new SamplingParameters { Temperature = 0 }, new StopConditions { MaxNewTokens = 12 }, []).ToList();
         var eos = free[4].TokenId; // make the fifth greedy token the end of sequence
-        var stopped = new SequenceGenerator(models.Llama).Generate(prompt, new SamplingParameters { Temperature = 0, MaxNewTokens = 12 }, [eos]).ToList();
+        var stopped = new SequenceGenerator(models.Llama).Generate(prompt, new SamplingParameters { Temperature = 0 }, new StopConditions { MaxNewTokens = 12 }, [eos]).ToList();
         var firstEos = free.FindIndex(t => t.TokenId == eos);
         Assert.Equal(firstEos + 1, stopped.Count);
         Assert.Equal(FinishReason.Stop, stopped[^1].Finish);
@@ -64,7 +64,7 @@ public sealed class SequenceGeneratorTests(TinyModelFixture models) : IClassFixt
     public void PromptPlusMaxNewTokensBeyondTheContextIsRefusedWithBothNumbers()
     {
         var error = Assert.Throws<ArgumentException>(() =>
-            new SequenceGenerator(models.Llama).Generate(TestTokens.Sequence(200, 1), new SamplingParameters { MaxNewTokens = 100 }, []));
+            new SequenceGenerator(models.Llama).Generate(TestTokens.Sequence(200, 1), new SamplingParameters(), new StopConditions { MaxNewTokens = 100 }, []));
         Assert.Contains("Prompt of 200 tokens plus max_new_tokens 100 is 300, beyond the context length of 256", error.Message);
     }
 }

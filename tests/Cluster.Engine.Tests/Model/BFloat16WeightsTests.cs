@@ -70,7 +70,7 @@ public sealed class BFloat16WeightsTests(ITestOutputHelper output)
         using var dir = TinyCheckpoint.WriteTemporary(architecture == "gpt2" ? TinyModelOptions.Gpt2 : TinyModelOptions.Llama);
         using var model = ModelShard.Load(dir.Path, options: Bf16Weights);
         var generated = new SequenceGenerator(model)
-            .Generate(TestTokens.Sequence(5, seed: 1), new SamplingParameters { Temperature = 0, MaxNewTokens = 12 }, [])
+            .Generate(TestTokens.Sequence(5, seed: 1), new SamplingParameters { Temperature = 0 }, new StopConditions { MaxNewTokens = 12 }, [])
             .ToList();
         Assert.Equal(12, generated.Count);
         Assert.All(generated, t => Assert.InRange(t.TokenId, 0, model.Config.VocabularySize - 1));
@@ -98,7 +98,7 @@ public sealed class BFloat16WeightsTests(ITestOutputHelper output)
         using var bf16 = ModelShard.Load(RepositoryFiles.DefaultModel, options: Bf16Weights);
         var prompt = tokenizer.Encode("And God said unto");
         var continuation = new SequenceGenerator(fp32)
-            .Generate(prompt, new SamplingParameters { Temperature = 0, MaxNewTokens = Steps }, [])
+            .Generate(prompt, new SamplingParameters { Temperature = 0 }, new StopConditions { MaxNewTokens = Steps }, [])
             .Select(t => t.TokenId).ToArray();
         var sequence = prompt.Concat(continuation).ToArray();
 

@@ -14,14 +14,14 @@ public class SamplingParametersValidationTests
         { "top_p = 0", new SamplingParameters { TopP = 0f }, "top_p", nameof(SamplingParameters.TopP) },
         { "top_p > 1", new SamplingParameters { TopP = 1.01f }, "top_p", nameof(SamplingParameters.TopP) },
         { "NaN top_p", new SamplingParameters { TopP = float.NaN }, "top_p", nameof(SamplingParameters.TopP) },
+        { "negative min_p", new SamplingParameters { MinP = -0.01f }, "min_p", nameof(SamplingParameters.MinP) },
+        { "min_p > 1", new SamplingParameters { MinP = 1.01f }, "min_p", nameof(SamplingParameters.MinP) },
+        { "NaN min_p", new SamplingParameters { MinP = float.NaN }, "min_p", nameof(SamplingParameters.MinP) },
         { "repetition_penalty = 0", new SamplingParameters { RepetitionPenalty = 0f }, "repetition_penalty", nameof(SamplingParameters.RepetitionPenalty) },
         { "negative repetition_penalty", new SamplingParameters { RepetitionPenalty = -1f }, "repetition_penalty", nameof(SamplingParameters.RepetitionPenalty) },
         { "NaN repetition_penalty", new SamplingParameters { RepetitionPenalty = float.NaN }, "repetition_penalty", nameof(SamplingParameters.RepetitionPenalty) },
         { "negative top_logprobs", new SamplingParameters { TopLogprobs = -1 }, "top_logprobs", nameof(SamplingParameters.TopLogprobs) },
         { "top_logprobs > 20", new SamplingParameters { TopLogprobs = 21 }, "top_logprobs", nameof(SamplingParameters.TopLogprobs) },
-        { "max_new_tokens = 0", new SamplingParameters { MaxNewTokens = 0 }, "max_new_tokens", nameof(SamplingParameters.MaxNewTokens) },
-        { "negative max_new_tokens", new SamplingParameters { MaxNewTokens = -5 }, "max_new_tokens", nameof(SamplingParameters.MaxNewTokens) },
-        { "negative stop id", new SamplingParameters { StopTokenIds = [3, -1] }, "stop_token_ids", nameof(SamplingParameters.StopTokenIds) },
     };
 
     [Theory]
@@ -47,8 +47,10 @@ public class SamplingParametersValidationTests
     public void Validate_AcceptsDefaultsAndBoundaryValues()
     {
         new SamplingParameters().Validate();
-        new SamplingParameters { Temperature = 0f, TopK = 0, TopP = 1f, TopLogprobs = 20, MaxNewTokens = 1 }.Validate();
+        new SamplingParameters { Temperature = 0f, TopK = 0, TopP = 1f, TopLogprobs = 20 }.Validate();
         new SamplingParameters { TopP = float.Epsilon, RepetitionPenalty = 0.01f, TopLogprobs = 0 }.Validate();
+        new SamplingParameters { MinP = 0f }.Validate();
+        new SamplingParameters { MinP = 1f }.Validate();
     }
 
     [Fact]

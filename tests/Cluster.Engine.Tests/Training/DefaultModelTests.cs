@@ -49,7 +49,7 @@ public sealed class DefaultModelTests
         var prompt = tokenizer.Encode("And God said unto");
 
         var ids = new SequenceGenerator(model)
-            .Generate(prompt, new SamplingParameters { MaxNewTokens = 24, Temperature = 0 }, tokenizer.EosTokenIds)
+            .Generate(prompt, new SamplingParameters { Temperature = 0 }, new StopConditions { MaxNewTokens = 24 }, tokenizer.EosTokenIds)
             .Select(t => t.TokenId).ToArray();
         var text = tokenizer.Decode(ids);
 

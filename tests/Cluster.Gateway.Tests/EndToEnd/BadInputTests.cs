@@ -28,6 +28,8 @@ public sealed class BadInputTests
         { "top_p zero", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = 0f) }, StatusCode.InvalidArgument, ["top_p", "(0, 1]"] },
         { "top_p negative", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = -0.5f) }, StatusCode.InvalidArgument, ["top_p", "-0.5"] },
         { "top_p NaN", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = float.NaN) }, StatusCode.InvalidArgument, ["top_p", "NaN"] },
+        { "min_p above 1", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MinP = 1.5f) }, StatusCode.InvalidArgument, ["sampling.min_p", "[0, 1]", "1.5"] },
+        { "min_p NaN", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MinP = float.NaN) }, StatusCode.InvalidArgument, ["min_p", "NaN"] },
         { "negative top_k", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopK = -1) }, StatusCode.InvalidArgument, ["top_k", ">= 0", "-1"] },
         { "zero max_new_tokens", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MaxNewTokens = 0) }, StatusCode.InvalidArgument, ["max_new_tokens", $"{MaxNewTokensLimit}", "got 0"] },
         { "max_new_tokens above the server's limit", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MaxNewTokens = MaxNewTokensLimit + 1) }, StatusCode.InvalidArgument, ["max_new_tokens", $"{MaxNewTokensLimit}", $"{MaxNewTokensLimit + 1}"] },

@@ -3,6 +3,7 @@ using Cluster.Contracts;
 using Cluster.Contracts.Api;
 using Cluster.Contracts.Stages;
 using Cluster.Silo.Hosting;
+using Cluster.Silo.Stages;
 using Cluster.Testing;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;
@@ -54,6 +55,12 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
 
     /// <summary>The gateway's HTTP/1.1 side port (/metrics, /healthz, /ready) when started with one; else null.</summary>
     public string? MetricsAddress { get; }
+
+    /// <summary>
+    /// Starts the (first) gateway's stop as SIGTERM does: ApplicationStopping fires. Nothing here then stops the host,
+    /// so its port keeps answering until the cluster is disposed: what the gateway says while it drains can be asked.
+    /// </summary>
+    public void BeginGatewayStop() => _gateway.Lifetime.StopApplication();
 
     /// <summary>Stages per replica.</summary>
     public int Stages { get; }

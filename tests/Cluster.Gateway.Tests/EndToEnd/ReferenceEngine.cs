@@ -20,13 +20,14 @@ internal sealed class ReferenceEngine : IDisposable
 
     private IReadOnlyList<int> Eos => Tokenizer.EosTokenIds.Count > 0 ? Tokenizer.EosTokenIds : _model.Config.EosTokenIds;
 
-    public List<int> Generate(string prompt, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f, bool ignoreEos = false) =>
-        Generate(Tokenizer.Encode(prompt), maxNewTokens, temperature, seed, topK, topP, ignoreEos);
+    public List<int> Generate(string prompt, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f, bool ignoreEos = false, float minP = 0f) =>
+        Generate(Tokenizer.Encode(prompt), maxNewTokens, temperature, seed, topK, topP, ignoreEos, minP);
 
-    public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f, bool ignoreEos = false)
+    public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f, bool ignoreEos = false, float minP = 0f)
     {
-        var parameters = new SamplingParameters { Temperature = temperature, TopK = topK, TopP = topP, Seed = seed, MaxNewTokens = maxNewTokens, IgnoreEos = ignoreEos };
-        return new SequenceGenerator(_model).Generate(promptIds, parameters, Eos).Select(t => t.TokenId).ToList();
+        var parameters = new SamplingParameters { Temperature = temperature, TopK = topK, TopP = topP, MinP = minP, Seed = seed };
+        var stop = new StopConditions { MaxNewTokens = maxNewTokens, IgnoreEos = ignoreEos };
+        return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos).Select(t => t.TokenId).ToList();
     }
 
     public void Dispose() => _model.Dispose();

@@ -1,6 +1,7 @@
 using Cluster.Contracts.Api;
 using Google.Protobuf.Reflection;
 using Grpc.Health.V1;
+using Grpc.Core;
 using Grpc.Reflection.V1Alpha;
 
 namespace Cluster.Gateway.Tests.EndToEnd;
@@ -35,5 +36,42 @@ public sealed class ServiceDiscoveryTests
         var methods = service.Method.Select(m => m.Name).ToList();
         var expected = Generation.Descriptor.Methods.Select(m => m.Name).ToList();
         Assert.True(expected.All(methods.Contains), $"Reflection's Generation has [{string.Join(", ", methods)}]; the contract has [{string.Join(", ", expected)}].");
+    }
+
+    /// <summary>
+    /// Health by service name: "" and cluster.v1.Generation are SERVING once the models are loaded and turn NOT_SERVING
+    /// as soon as the gateway starts stopping (ApplicationStopping, the first thing SIGTERM does); an unknown name is
+    /// NOT_FOUND.
+    /// </summary>
+    [Fact]
+    public async Task HealthOfTheGenerationServiceByNameIsServingAndTurnsNotServingWhenTheGatewayStartsStopping()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 1);
+        var health = new Health.HealthClient(cluster.Channel);
+        const string generation = "cluster.v1.Generation";
+        Assert.Equal(generation, Generation.Descriptor.FullName);
+
+        foreach (var name in new[] { "", generation })
+        {
+            var status = await CheckAsync(health, name);
+            Assert.True(status == HealthCheckResponse.Types.ServingStatus.Serving, $"Health of \"{name}\" with every model loaded: {status}.");
+        }
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => CheckAsync(health, "cluster.v1.NoSuchService"));
+        Assert.True(unknown.StatusCode == StatusCode.NotFound, $"An unknown service name: {unknown.Status}.");
+
+        cluster.BeginGatewayStop();
+
+        foreach (var name in new[] { "", generation })
+        {
+            var status = await CheckAsync(health, name);
+            Assert.True(status == HealthCheckResponse.Types.ServingStatus.NotServing, $"Health of \"{name}\" once the gateway is stopping: {status}.");
+        }
+    }
+
+    private static async Task<HealthCheckResponse.Types.ServingStatus> CheckAsync(Health.HealthClient health, string service)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var response = await health.CheckAsync(new HealthCheckRequest { Service = service }, cancellationToken: timeout.Token);
+        return response.Status;
     }
 }

@@ -62,6 +62,25 @@ public sealed class ShardedGenerationTests
     }
 
     [Fact]
+    public async Task MinPSamplingThroughTheClusterMatchesTheEngineAndChangesTheTokens()
+    {
+        // min_p travels .proto → validator → SamplingSettings → the last stage's sampler. The engine reference builds
+        // its SamplingParameters itself (not through the silo's mapping), so a field lost on the way shows up here.
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        using var reference = new ReferenceEngine(cluster.CheckpointPath);
+        var request = new GenerateRequest { Text = "Once upon a time", Sampling = new SamplingParameters { Temperature = 1.5f, TopP = 0.95f, MinP = 0.3f, Seed = 4321, MaxNewTokens = 16 } };
+
+        var first = await GenerateAsync(cluster, request);
+        var second = await GenerateAsync(cluster, request);
+        var engine = reference.Generate("Once upon a time", 16, temperature: 1.5f, seed: 4321, topP: 0.95f, minP: 0.3f);
+        var withoutMinP = reference.Generate("Once upon a time", 16, temperature: 1.5f, seed: 4321, topP: 0.95f);
+
+        Assert.Equal(first.Tokens, second.Tokens);
+        Assert.True(engine.SequenceEqual(first.Tokens), $"engine [{string.Join(",", engine)}], cluster [{string.Join(",", first.Tokens)}].");
+        Assert.False(engine.SequenceEqual(withoutMinP), $"min_p 0.3 and none gave the same 16 tokens [{string.Join(",", engine)}]; the test does not exercise min_p.");
+    }
+
+    [Fact]
     public async Task ListModelsShowsTheStagesOfAReplicaOnDifferentSilos()
     {
         await using var cluster = await ClusterUnderTest.StartAsync(silos: 3, stages: 3);

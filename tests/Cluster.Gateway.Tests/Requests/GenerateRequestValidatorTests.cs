@@ -1,4 +1,5 @@
 using Cluster.Contracts.Api;
+using Cluster.Contracts.Sampling;
 using Cluster.Gateway.Requests;
 using Cluster.Tokenizers;
 using Grpc.Core;
@@ -31,6 +32,10 @@ public sealed class GenerateRequestValidatorTests
         ["top_p above 1"] = new(r => r.Sampling.TopP = 1.5f, 0, "sampling.top_p must be in (0, 1]; got 1.5"),
         ["top_p NaN"] = new(r => r.Sampling.TopP = float.NaN, 0, "sampling.top_p must be in (0, 1]; got NaN"),
         ["top_p negative"] = new(r => r.Sampling.TopP = -0.1f, 0, "sampling.top_p must be in (0, 1]; got -0.1"),
+        ["min_p above 1"] = new(r => r.Sampling.MinP = 1.5f, 0, "sampling.min_p must be in [0, 1]; got 1.5"),
+        ["min_p negative"] = new(r => r.Sampling.MinP = -0.1f, 0, "sampling.min_p must be in [0, 1]; got -0.1"),
+        ["min_p NaN"] = new(r => r.Sampling.MinP = float.NaN, 0, "sampling.min_p must be in [0, 1]; got NaN"),
+        ["min_p infinite"] = new(r => r.Sampling.MinP = float.PositiveInfinity, 0, "sampling.min_p must be in [0, 1]; got Infinity"),
         ["top_k negative"] = new(r => r.Sampling.TopK = -1, 0, "sampling.top_k must be >= 0; got -1"),
         ["repetition_penalty 0"] = new(r => r.Sampling.RepetitionPenalty = 0f, 0, "sampling.repetition_penalty must be > 0 and finite; got 0"),
         ["repetition_penalty negative"] = new(r => r.Sampling.RepetitionPenalty = -1f, 0, "sampling.repetition_penalty must be > 0 and finite; got -1"),
@@ -115,13 +120,13 @@ public sealed class GenerateRequestValidatorTests
         Assert.Equal("req-1", validated.RequestId);
         Assert.Equal("tiny-gpt2", validated.Model);
         Assert.Null(validated.SessionId);
-        Assert.Equal(new ResolvedSampling(Temperature: 1f, TopK: 0, TopP: 1f, RepetitionPenalty: 1f, Seed: 42UL, MaxNewTokens: 16), validated.Sampling);
+        Assert.Equal(new SamplingSettings(Temperature: 1f, TopK: 0, TopP: 1f, RepetitionPenalty: 1f, Seed: 42UL, TopLogprobs: 0), validated.Sampling);
+        Assert.Equal(16, validated.MaxNewTokens);
         Assert.Equal(TestTokenizers.Gpt2.Encode("Hello world"), validated.PromptTokens);
         Assert.Empty(validated.StopSequences);
         Assert.Empty(validated.StopTokenIds);
         Assert.False(validated.IgnoreEos);
         Assert.False(validated.Logprobs);
-        Assert.Equal(0, validated.TopLogprobs);
     }
 
     [Fact]
@@ -137,6 +142,7 @@ public sealed class GenerateRequestValidatorTests
                 Temperature = 0f,
                 TopK = 5,
                 TopP = 0.9f,
+                MinP = 0.05f,
                 RepetitionPenalty = 1.2f,
                 Seed = 7,
                 MaxNewTokens = 32,
@@ -148,13 +154,13 @@ public sealed class GenerateRequestValidatorTests
 
         GenerationRequest validated = GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, 0, "r", () => throw new InvalidOperationException("the seed was set"));
 
-        Assert.Equal(new ResolvedSampling(0f, 5, 0.9f, 1.2f, 7UL, 32), validated.Sampling);
+        Assert.Equal(new SamplingSettings(0f, 5, 0.9f, 1.2f, 7UL, 20, MinP: 0.05f), validated.Sampling);
+        Assert.Equal(32, validated.MaxNewTokens);
         Assert.Equal("s-1", validated.SessionId);
         Assert.Equal(["\n\n", "END"], validated.StopSequences);
         Assert.Equal([1023, 5], validated.StopTokenIds);
         Assert.True(validated.IgnoreEos);
         Assert.True(validated.Logprobs);
-        Assert.Equal(20, validated.TopLogprobs);
     }
 
     [Fact]
@@ -162,7 +168,7 @@ public sealed class GenerateRequestValidatorTests
     {
         GenerationRequest validated = Validate(GoodRequest(r => r.TopLogprobs = 3), TestTokenizers.Gpt2);
 
-        Assert.True(validated.Logprobs && validated.TopLogprobs == 3, $"logprobs {validated.Logprobs}, top {validated.TopLogprobs}");
+        Assert.True(validated.Logprobs && validated.Sampling.TopLogprobs == 3, $"logprobs {validated.Logprobs}, top {validated.Sampling.TopLogprobs}");
     }
 
     [Fact]
@@ -172,9 +178,9 @@ public sealed class GenerateRequestValidatorTests
         GenerationRequest sessionTurn = Validate(GoodRequest(r => r.TokenIds = new TokenIds { Ids = { Ids(10) } }), TestTokenizers.Gpt2, sessionHistory: 51);
         GenerationRequest roomy = Validate(GoodRequest(), TestTokenizers.Gpt2, limits: Limits with { DefaultMaxNewTokens = 1000 });
 
-        Assert.Equal(4, oneShot.Sampling.MaxNewTokens);
-        Assert.Equal(3, sessionTurn.Sampling.MaxNewTokens);
-        Assert.True(roomy.Sampling.MaxNewTokens == Limits.MaxNewTokensLimit, $"a default above the limit should be capped at {Limits.MaxNewTokensLimit}, got {roomy.Sampling.MaxNewTokens}");
+        Assert.Equal(4, oneShot.MaxNewTokens);
+        Assert.Equal(3, sessionTurn.MaxNewTokens);
+        Assert.True(roomy.MaxNewTokens == Limits.MaxNewTokensLimit, $"a default above the limit should be capped at {Limits.MaxNewTokensLimit}, got {roomy.MaxNewTokens}");
     }
 
     [Fact]
@@ -186,13 +192,15 @@ public sealed class GenerateRequestValidatorTests
             r.Sampling.MaxNewTokens = 32; // 32 + 32 = the context length, exactly
             r.Sampling.Temperature = 0f;
             r.Sampling.TopP = 1f;
+            r.Sampling.MinP = 1f;
             r.Sampling.Stop.Add(["12345678", "a", "b", "c"]);
             r.Sampling.StopTokenIds.Add([0, 1023]);
             r.TopLogprobs = 20;
         }), TestTokenizers.Gpt2);
         GenerationRequest longText = Validate(GoodRequest(r => r.Text = new string('a', 100)), TestTokenizers.Gpt2, limits: Limits with { ContextLength = 1000 });
 
-        Assert.Equal(32, validated.Sampling.MaxNewTokens);
+        Assert.Equal(32, validated.MaxNewTokens);
+        Assert.Equal(1f, validated.Sampling.MinP);
         Assert.Equal(TestTokenizers.Gpt2.Encode(new string('a', 100)), longText.PromptTokens);
     }
 

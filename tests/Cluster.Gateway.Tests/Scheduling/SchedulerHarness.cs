@@ -1,4 +1,5 @@
 using Cluster.Contracts.Api;
+using Cluster.Contracts.Sampling;
 using Cluster.Contracts.Stages;
 using Cluster.Gateway.Requests;
 using Cluster.Gateway.Scheduling;
@@ -51,7 +52,7 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     {
         var prompt = Enumerable.Range(0, promptLength).Select(i => 10 + i % 90).ToList();
         var request = new GenerationRequest($"req-{Interlocked.Increment(ref _requests)}", "fake", prompt, sessionId,
-            new ResolvedSampling(0f, 0, 1f, 1f, 7, maxNewTokens), [], stopTokenIds ?? [], false, true, 0);
+            new SamplingSettings(0f, 0, 1f, 1f, 7, 0), maxNewTokens, [], stopTokenIds ?? [], false, true);
         var sequence = new RunningSequence(request, sessionId ?? request.RequestId, history ?? [], cachedLength,
             TextStream.Create(Tokenizer, []));
         Scheduler.Submit(sequence, onAccepted);

@@ -15,18 +15,20 @@ public sealed class RequestTraceTests
     public async Task OneRequestIsOneTraceWithEveryStepAndBothStagesUnderIt()
     {
         var spans = new List<Activity>();
+        var requestEnded = new SpanEnded("generate");
         // The silos are in-process, so this one provider sees the gateway's, the silos' and Orleans' spans. With
         // Microsoft.AspNetCore listened to, the gRPC receive is the trace's root (an unrecorded hosting activity
         // would otherwise be the parent, and the parent-based sampler drop the request's spans).
         using var tracing = Sdk.CreateTracerProviderBuilder()
             .AddSource("Microsoft.AspNetCore", "Cluster.Gateway", "Cluster.Silo", "Microsoft.Orleans.Application", "Microsoft.Orleans.Runtime")
             .AddInMemoryExporter(spans)
+            .AddProcessor(requestEnded) // after the exporter: processors run in order, so the span is in the list when it fires
             .Build();
         await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
         const int maxNew = 4;
 
         await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = "Hello, world", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = maxNew } });
-        var request = await WaitForAsync(spans, s => s.OperationName == "generate");
+        var request = await requestEnded.WaitAsync(TimeSpan.FromSeconds(5), () => Snapshot(spans));
 
         var seen = Snapshot(spans);
         var inTrace = seen.Where(s => s.TraceId == request.TraceId).ToList();
@@ -71,17 +73,31 @@ public sealed class RequestTraceTests
         }
     }
 
-    private static async Task<Activity> WaitForAsync(List<Activity> spans, Func<Activity, bool> match)
+    /// <summary>Completes with the first span named <c>operationName</c> to end; the test awaits it instead of polling the exported list.</summary>
+    private sealed class SpanEnded(string operationName) : BaseProcessor<Activity>
     {
-        for (var i = 0; i < 500; i++)
+        private readonly TaskCompletionSource<Activity> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public override void OnEnd(Activity data)
         {
-            if (Snapshot(spans).FirstOrDefault(match) is { } found)
+            if (data.OperationName == operationName)
             {
-                return found;
+                _ended.TrySetResult(data);
             }
-            await Task.Delay(10);
         }
-        Assert.Fail($"No matching span; seen: {string.Join(", ", Snapshot(spans).Select(s => s.OperationName))}");
-        return null!;
+
+        /// <summary>The matching span; fails after <paramref name="timeout"/> listing the spans that did end.</summary>
+        public async Task<Activity> WaitAsync(TimeSpan timeout, Func<List<Activity>> seen)
+        {
+            try
+            {
+                return await _ended.Task.WaitAsync(timeout);
+            }
+            catch (TimeoutException)
+            {
+                Assert.Fail($"No \"{operationName}\" span ended within {timeout.TotalSeconds} s of the response; spans that ended: {string.Join(", ", seen().Select(s => s.OperationName))}");
+                throw;
+            }
+        }
     }
 }

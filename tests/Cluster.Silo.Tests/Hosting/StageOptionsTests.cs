@@ -1,4 +1,4 @@
-using Cluster.Silo.Hosting;
+using Cluster.Silo.Stages;
 
 namespace Cluster.Silo.Tests.Hosting;
 

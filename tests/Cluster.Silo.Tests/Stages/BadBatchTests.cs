@@ -58,7 +58,8 @@ public sealed class BadBatchTests(TwoSiloCluster cluster)
     {
         var pipeline = cluster.Replica(3);
         var stage0 = await pipeline.Stage(0).Forward(new StageBatch(1, [new StageEntry("bad-sampling", 0, [5], 8, null)], null));
-        var sampling = Reference.Greedy("r") with { TopP = 0f };
+        var greedy = Reference.Greedy("r");
+        var sampling = greedy with { Settings = greedy.Settings with { TopP = 0f } };
 
         var error = await Assert.ThrowsAnyAsync<ArgumentException>(() =>
             pipeline.Stage(1).Forward(new StageBatch(1, [new StageEntry("bad-sampling", 0, [5], 8, sampling)], stage0.Hidden)));

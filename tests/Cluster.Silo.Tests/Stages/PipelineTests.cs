@@ -36,6 +36,21 @@ public abstract class PipelineTests(StageClusterFixture cluster)
     }
 
     [Fact]
+    public async Task SeededMinPSamplingEqualsTheWholeModel()
+    {
+        var prompt = Reference.Prompt(5, seed: 5);
+        var seeded = Reference.Seeded("r", seed: 43);
+        var sampling = seeded with { Settings = seeded.Settings with { Temperature = 1.5f, MinP = 0.3f } };
+        var expected = Reference.Generate(cluster.WholeModel, prompt, 12, sampling);
+        var pipeline = cluster.Replica(0);
+
+        var actual = await pipeline.Generate("seeded-min-p", prompt, 12, sampling);
+        await pipeline.Release("seeded-min-p", keep: false);
+
+        Reference.AssertSameTokens(expected, actual, $"seeded with min_p over {cluster.Stages} stages");
+    }
+
+    [Fact]
     public async Task TwoSessionsBatchedTogetherEachEqualTheirOwnRun()
     {
         var promptA = Reference.Prompt(6, seed: 3);

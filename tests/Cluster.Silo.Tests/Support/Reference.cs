@@ -1,3 +1,4 @@
+using Cluster.Contracts.Sampling;
 using Cluster.Contracts.Stages;
 using Cluster.Engine.Generation;
 using Cluster.Engine.Model;
@@ -8,27 +9,19 @@ namespace Cluster.Silo.Tests.Support;
 /// <summary>Sampling settings for the tests and the single-process reference they are compared with.</summary>
 public static class Reference
 {
-    public static SamplingRequest Greedy(string requestId) => new(requestId, 0f, 0, 1f, 1f, 0, 2, 0);
+    public static SamplingRequest Greedy(string requestId) => new(requestId, new SamplingSettings(0f, 0, 1f, 1f, 0, 2), 0);
 
     /// <summary>Every filter active, so a wrong draw index or a lost history shows up as a different token.</summary>
-    public static SamplingRequest Seeded(string requestId, ulong seed) => new(requestId, 0.9f, 50, 0.95f, 1.2f, seed, 3, 0);
+    public static SamplingRequest Seeded(string requestId, ulong seed) => new(requestId, new SamplingSettings(0.9f, 50, 0.95f, 1.2f, seed, 3), 0);
 
-    /// <summary>What <see cref="SequenceGenerator"/> on the whole model generates with the same settings.</summary>
-    public static List<GeneratedToken> Generate(ModelShard wholeModel, int[] prompt, int count, SamplingRequest sampling)
-    {
-        var parameters = new SamplingParameters
-        {
-            Temperature = sampling.Temperature,
-            TopK = sampling.TopK,
-            TopP = sampling.TopP,
-            RepetitionPenalty = sampling.RepetitionPenalty,
-            Seed = sampling.Seed,
-            TopLogprobs = sampling.TopLogprobs,
-            MaxNewTokens = count,
-            IgnoreEos = true,
-        };
-        return new SequenceGenerator(wholeModel).Generate(prompt, parameters, []).ToList();
-    }
+    /// <summary>
+    /// What <see cref="SequenceGenerator"/> on the whole model generates with the same settings, mapped by the silo's
+    /// own <see cref="Stages.RequestSampler.Parameters"/> so that a new sampling field needs no second mapping here.
+    /// </summary>
+    public static List<GeneratedToken> Generate(ModelShard wholeModel, int[] prompt, int count, SamplingRequest sampling) =>
+        new SequenceGenerator(wholeModel)
+            .Generate(prompt, Silo.Stages.RequestSampler.Parameters(sampling.Settings), new StopConditions { MaxNewTokens = count, IgnoreEos = true }, [])
+            .ToList();
 
     /// <summary>Fails with both sequences when the cluster's tokens differ from the reference's.</summary>
     public static void AssertSameTokens(IReadOnlyList<GeneratedToken> expected, IReadOnlyList<SampledTokenResult> actual, string what)

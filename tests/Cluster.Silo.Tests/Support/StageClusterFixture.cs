@@ -2,6 +2,7 @@ using Cluster.Contracts;
 using Cluster.Contracts.Stages;
 using Cluster.Engine.Model;
 using Cluster.Silo.Hosting;
+using Cluster.Silo.Stages;
 using Cluster.Testing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,4 +1,4 @@
-namespace Cluster.Silo.Hosting;
+namespace Cluster.Silo.Stages;
 
 /// <summary>
 /// The key of the <see cref="TimeProvider"/> that session expiry and turn timeouts read. A keyed service of its own, so

@@ -1,10 +1,12 @@
-namespace Cluster.Contracts.Stages;
+using Cluster.Contracts.Stages;
+
+namespace Cluster.Hosting;
 
 /// <summary>
 /// How one model is served: its checkpoint directory (the same path on every silo and gateway, e.g. a shared
 /// volume), how many pipeline stages each replica is cut into, how many replicas, and optionally the layer count
-/// of each stage (even split when empty). Read from configuration section <c>Cluster:Models</c> by silos and
-/// gateways alike, so both agree on the stage keys.
+/// of each stage (even split when empty). One entry of <c>Cluster:Models</c>, bound by silos and gateways alike
+/// (<see cref="ClusterModelsOptions"/>), so both agree on the stage keys. Checked by <see cref="ClusterModelsOptionsValidator"/>.
 /// </summary>
 public sealed class ModelDeployment
 {

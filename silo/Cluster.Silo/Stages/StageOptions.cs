@@ -1,7 +1,7 @@
 using Cluster.Engine.Configuration;
 using Microsoft.Extensions.Options;
 
-namespace Cluster.Silo.Hosting;
+namespace Cluster.Silo.Stages;
 
 /// <summary>How the stage grains of this silo compute and how much KV cache each may hold. Section <c>Cluster:Stages</c>.</summary>
 public sealed class StageOptions

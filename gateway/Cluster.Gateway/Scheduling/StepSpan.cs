@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using Cluster.Contracts.Stages;
-using Cluster.Gateway.Scheduling;
+using Cluster.Gateway.Telemetry;
 
-namespace Cluster.Gateway.Telemetry;
+namespace Cluster.Gateway.Scheduling;
 
 /// <summary>
 /// The span of one scheduled micro-batch step. A step serves many requests, each with its own trace; one span per

@@ -1,4 +1,4 @@
-namespace Cluster.Silo.Hosting;
+namespace Cluster.Silo.Sessions;
 
 /// <summary>Session grain settings. Section <c>Cluster:Sessions</c>.</summary>
 public sealed class SessionOptions

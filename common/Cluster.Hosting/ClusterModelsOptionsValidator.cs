@@ -1,19 +1,13 @@
-using Cluster.Contracts.Stages;
 using Microsoft.Extensions.Options;
 
-namespace Cluster.Silo.Hosting;
+namespace Cluster.Hosting;
 
-/// <summary>The models this cluster serves, bound from section <c>Cluster</c> (its <c>Models</c> list), as the gateways read it.</summary>
-public sealed class ClusterModelsOptions
-{
-    public const string SectionName = "Cluster";
-
-    public List<ModelDeployment> Models { get; set; } = [];
-
-    public ModelDeployment? Find(string name) => Models.Find(m => m.Name == name);
-}
-
-internal sealed class ClusterModelsOptionsValidator : IValidateOptions<ClusterModelsOptions>
+/// <summary>
+/// The one check of <c>Cluster:Models</c>, run at start by every silo and gateway: each failure names the entry's key
+/// (<c>Cluster:Models:i</c>), the setting, its limit and the value seen. An empty list is valid here (a silo may host
+/// sessions only); the gateway refuses it separately, since it would have nothing to serve.
+/// </summary>
+public sealed class ClusterModelsOptionsValidator : IValidateOptions<ClusterModelsOptions>
 {
     public ValidateOptionsResult Validate(string? name, ClusterModelsOptions options)
     {

@@ -1,0 +1,228 @@
+using System.Buffers;
+using System.Runtime.Intrinsics;
+
+namespace Cluster.Kernels;
+
+/// <summary>
+/// Where one single-token query of a decode step reads and writes, for one layer. All pointers are fp32 host memory.
+/// </summary>
+/// <param name="Query">The token's rotated queries, (nHeads, headDim), contiguous.</param>
+/// <param name="NewKey">The token's rotated keys, (nKv, headDim), contiguous.</param>
+/// <param name="NewValue">The token's values, (nKv, headDim), contiguous.</param>
+/// <param name="Keys">This layer's key cache, (nKv, capacity, headDim), contiguous.</param>
+/// <param name="Values">This layer's value cache, (nKv, capacity, headDim), contiguous.</param>
+/// <param name="Capacity">Positions the cache holds per KV head (its row stride between heads).</param>
+/// <param name="Position">The token's position: its key and value are written there, and it attends to [0, Position].</param>
+/// <param name="Output">Where the attended values go, (nHeads, headDim), contiguous.</param>
+public readonly record struct DecodeAttentionSequence(
+    nint Query, nint NewKey, nint NewValue, nint Keys, nint Values, int Capacity, int Position, nint Output);
+
+/// <summary>
+/// Decode attention: every sequence of a step adds one token, whose queries attend over that sequence's whole KV cache.
+/// One call per layer serves all the step's decode tokens, in place on each cache, instead of one libtorch
+/// scaled-dot-product call (and its cache write, views and copies) per sequence.
+/// </summary>
+/// <remarks>
+/// Per (sequence, KV head) work item: write the new key and value at <see cref="DecodeAttentionSequence.Position"/>, then
+/// for each of the g = nHeads / nKv query heads that share this KV head (grouped-query attention, query head h reads KV
+/// head h / g, as the engine's libtorch path does), scores s_j = q·k_j / √headDim over j = 0..Position, softmax in fp32
+/// with the max subtracted, and the output Σ_j exp(s_j − max)·v_j / Σ_j exp(s_j − max). Work items are split over the
+/// cores when a step has enough of them to pay for the hand-off. Vector512 where the hardware has it, Vector256 next,
+/// scalar otherwise (and for tails of a head dimension that is not a multiple of the vector width).
+/// </remarks>
+public static unsafe class DecodeAttention
+{
+    /// <summary>Multiply-adds below which a layer runs on the calling thread: handing work to other cores costs microseconds.</summary>
+    private const long ParallelThreshold = 1 << 18;
+
+    /// <summary>Tests turn this off to check the scalar path on hardware that has vectors.</summary>
+    internal static bool UseVectors { get; set; } = true;
+
+    /// <summary>Attends every sequence's new token for one layer; see the type's remarks.</summary>
+    public static void Run(ReadOnlySpan<DecodeAttentionSequence> sequences, int heads, int kvHeads, int headDim)
+    {
+        if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0)
+        {
+            throw new ArgumentException($"Attention heads ({heads}) must be a positive multiple of the KV heads ({kvHeads}).", nameof(heads));
+        }
+        if (headDim < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(headDim), headDim, "The head dimension must be at least 1.");
+        }
+        long work = 0;
+        for (var s = 0; s < sequences.Length; s++)
+        {
+            var sequence = sequences[s];
+            if (sequence.Position < 0 || sequence.Position >= sequence.Capacity)
+            {
+                throw new ArgumentOutOfRangeException(nameof(sequences),
+                    $"Sequence {s} writes position {sequence.Position}, outside its cache's capacity of {sequence.Capacity} positions.");
+            }
+            work += (long)(sequence.Position + 1) * heads * headDim;
+        }
+
+        var items = sequences.Length * kvHeads;
+        var workers = Math.Min(Environment.ProcessorCount, items);
+        if (work < ParallelThreshold || workers < 2)
+        {
+            for (var item = 0; item < items; item++)
+            {
+                AttendItem(sequences[item / kvHeads], item % kvHeads, heads / kvHeads, headDim);
+            }
+            return;
+        }
+        var shared = sequences.ToArray();
+        Parallel.For(0, workers, worker =>
+        {
+            // Contiguous ranges of (sequence, KV head) items: one hand-off per core, not per item.
+            var (start, end) = ((long)items * worker / workers, (long)items * (worker + 1) / workers);
+            for (var item = (int)start; item < end; item++)
+            {
+                AttendItem(shared[item / kvHeads], item % kvHeads, heads / kvHeads, headDim);
+            }
+        });
+    }
+
+    private static void AttendItem(in DecodeAttentionSequence sequence, int kvHead, int group, int headDim)
+    {
+        var length = sequence.Position + 1;
+        var keys = (float*)sequence.Keys + (long)kvHead * sequence.Capacity * headDim;     // (capacity, headDim)
+        var values = (float*)sequence.Values + (long)kvHead * sequence.Capacity * headDim; // (capacity, headDim)
+        new ReadOnlySpan<float>((float*)sequence.NewKey + (long)kvHead * headDim, headDim)
+            .CopyTo(new Span<float>(keys + (long)sequence.Position * headDim, headDim));
+        new ReadOnlySpan<float>((float*)sequence.NewValue + (long)kvHead * headDim, headDim)
+            .CopyTo(new Span<float>(values + (long)sequence.Position * headDim, headDim));
+
+        // libtorch's default scale, 1/√E computed in double and applied in fp32.
+        var scale = (float)(1.0 / Math.Sqrt(headDim));
+        var rented = ArrayPool<float>.Shared.Rent(length);
+        try
+        {
+            fixed (float* scores = rented)
+            {
+                for (var r = 0; r < group; r++)
+                {
+                    var head = kvHead * group + r;
+                    var query = (float*)sequence.Query + (long)head * headDim;
+                    var output = (float*)sequence.Output + (long)head * headDim;
+                    var max = float.NegativeInfinity;
+                    for (var j = 0; j < length; j++)
+                    {
+                        var score = Dot(query, keys + (long)j * headDim, headDim) * scale;
+                        scores[j] = score;
+                        max = MathF.Max(max, score);
+                    }
+                    var sum = Exponentiate(scores, length, max);
+                    new Span<float>(output, headDim).Clear();
+                    for (var j = 0; j < length; j++)
+                    {
+                        MultiplyAdd(output, scores[j], values + (long)j * headDim, headDim);
+                    }
+                    Scale(output, 1f / sum, headDim);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Σ a_i·b_i.</summary>
+    private static float Dot(float* a, float* b, int n)
+    {
+        var i = 0;
+        var sum = 0f;
+        if (UseVectors && Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                acc = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), Vector512.Load(b + i), acc);
+            }
+            sum = Vector512.Sum(acc);
+        }
+        else if (UseVectors && Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        {
+            var acc = Vector256<float>.Zero;
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc);
+            }
+            sum = Vector256.Sum(acc);
+        }
+        for (; i < n; i++)
+        {
+            sum = MathF.FusedMultiplyAdd(a[i], b[i], sum);
+        }
+        return sum;
+    }
+
+    /// <summary>x_j ← exp(x_j − max) in place; returns Σ_j of the new values (accumulated in fp32, as libtorch does).</summary>
+    private static float Exponentiate(float* x, int n, float max)
+    {
+        var i = 0;
+        var sum = 0f;
+        if (UseVectors && Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
+        {
+            var shift = Vector512.Create(max);
+            var acc = Vector512<float>.Zero;
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var e = Vector512.Exp(Vector512.Load(x + i) - shift);
+                e.Store(x + i);
+                acc += e;
+            }
+            sum = Vector512.Sum(acc);
+        }
+        for (; i < n; i++)
+        {
+            x[i] = MathF.Exp(x[i] - max);
+            sum += x[i];
+        }
+        return sum;
+    }
+
+    /// <summary>y ← y + a·x.</summary>
+    private static void MultiplyAdd(float* y, float a, float* x, int n)
+    {
+        var i = 0;
+        if (UseVectors && Vector512.IsHardwareAccelerated)
+        {
+            var scale = Vector512.Create(a);
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                Vector512.FusedMultiplyAdd(Vector512.Load(x + i), scale, Vector512.Load(y + i)).Store(y + i);
+            }
+        }
+        else if (UseVectors && Vector256.IsHardwareAccelerated)
+        {
+            var scale = Vector256.Create(a);
+            for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                Vector256.FusedMultiplyAdd(Vector256.Load(x + i), scale, Vector256.Load(y + i)).Store(y + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            y[i] = MathF.FusedMultiplyAdd(a, x[i], y[i]);
+        }
+    }
+
+    /// <summary>y ← a·y.</summary>
+    private static void Scale(float* y, float a, int n)
+    {
+        var i = 0;
+        if (UseVectors && Vector512.IsHardwareAccelerated)
+        {
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                (Vector512.Load(y + i) * a).Store(y + i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            y[i] *= a;
+        }
+    }
+}

@@ -1,0 +1,174 @@
+using System.Diagnostics;
+using Cluster.Engine.Caching;
+using Cluster.Engine.Configuration;
+using Cluster.Engine.Model;
+using Cluster.Engine.Sampling;
+using Cluster.Engine.Weights;
+using Cluster.Testing;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cluster.Engine.Benchmarks.Profile;
+
+/// <summary>
+/// Where one decode step's time goes (issue #12, item 1), on issue #12's model (a GPT-2-small-sized Llama, fp32, CPU)
+/// at 1, 8 and 32 sequences that each hold 128 positions of context.
+/// </summary>
+/// <remarks>
+/// <para>Method. The <b>full step</b> is what the silo's StageExecutor and the load tool's engine target do per step:
+/// <c>ModelShard.Forward</c> (embed → layers → final norm → LM head) on one single-token chunk per sequence, the logits
+/// copied to a host array, then the real <see cref="TokenSampler"/> (greedy) on each sequence's row. The caches are
+/// truncated back to 128 positions before every step, so every repetition sees the same context length.</para>
+/// <para>Each <b>component</b> is then timed alone, with the shapes the step gives it, on the same weight values (read
+/// a second time from the same checkpoint into tensors of the same shape and dtype; the model's own are private):</para>
+/// <list type="bullet">
+/// <item>linear layers: the 48 matrices of the 12 layers (fused q/k/v, output, fused gate/up, down) through
+/// <c>nn.functional.linear</c>, as the modules call them, on (N, in) inputs;</item>
+/// <item>attention: <c>Attention.Attend</c> (cache write and attention over 129 positions) for the 12 layers, on the real
+/// caches, with the step's own <see cref="StepLayout"/> (built outside the timed region);</item>
+/// <item>LM head: the (N, 768) × (50257, 768)ᵀ product and its fp32 conversion (the final norm counts as a norm);</item>
+/// <item>logits to host: <c>.cpu()</c> and the copy into a managed array of an (N, 50257) tensor;</item>
+/// <item>sampling: the N greedy <see cref="TokenSampler.Sample"/> calls on those logits.</item>
+/// </list>
+/// <para><b>Rest</b> = full step − the five components: the host bookkeeping between them. To say what it is made of, the
+/// small operations that make it up are timed alone as well (the 25 RmsNorms, the 24 rotary applications, the 24
+/// residual adds and 12 SwiGLU gates, the three StepLayouts a forward builds, the embedding lookup); what they do not
+/// explain is reported as "unattributed" (tensor creation and dispatch, scopes, narrowing and viewing).</para>
+/// <para>Every repetition times the full step and then each component once, in turn, so that noise from other processes
+/// on the machine falls on all of them alike; each figure is the median over the repetitions. Components timed alone
+/// miss the cache effects of running between the others, so their sum is an estimate: the rest absorbs the difference
+/// (and can in principle come out slightly negative when everything else is already at the floor).</para>
+/// <para>When the linear layers move to a module of their own (issue #12 item 3), <see cref="Linear"/> is the one line
+/// to change so that this profile times what the model runs.</para>
+/// </remarks>
+internal static class DecodeStepProfile
+{
+    private const int Context = 128;
+
+    public static void Run(string[] args)
+    {
+        var repetitions = IntOption(args, "--reps", 15);
+        var sequenceCounts = StringOption(args, "--sequences", "1,8,32").Split(',').Select(int.Parse).ToArray();
+        var directory = BenchmarkCheckpoints.Llama124MDirectory();
+        var options = new EngineOptions { Device = "cpu", DType = "float32" };
+        using var model = ModelShard.Load(directory, options: options);
+        using var parts = ModelParts.Load(directory, options);
+        Console.WriteLine($"Decode step profile: {directory}, {model.Config.LayerCount} layers, width {model.Config.HiddenSize}, " +
+            $"vocabulary {model.Config.VocabularySize}, fp32, CPU, {torch.get_num_threads()} libtorch threads, " +
+            $"{Environment.ProcessorCount} cores; context {Context}; median of {repetitions} repetitions.");
+
+        var columns = new List<(int Sequences, Dictionary<string, double> Ms)>();
+        foreach (var n in sequenceCounts)
+        {
+            columns.Add((n, ProfileOne(model, parts, n, repetitions)));
+        }
+        ProfileTable.Print(columns);
+    }
+
+    private static Dictionary<string, double> ProfileOne(ModelShard model, ModelParts parts, int n, int repetitions)
+    {
+        var config = model.Config;
+        var caches = new KvCache[n];
+        try
+        {
+            for (var s = 0; s < n; s++)
+            {
+                caches[s] = model.CreateCache(Context + 1);
+                var prompt = Enumerable.Range(0, Context).Select(i => (i * 7919 + s * 104729) % config.VocabularySize).ToArray();
+                using var prefill = model.Forward([SequenceChunk.ForTokens(caches[s], 0, prompt)]);
+            }
+            var histories = caches.Select((_, s) => Enumerable.Range(0, Context + 1).Select(i => (i * 31 + s) % config.VocabularySize).ToList()).ToArray();
+            var samplers = caches.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0 })).ToArray();
+            var generator = new Random(n);
+            var logits = torch.randn([n, config.VocabularySize], ScalarType.Float32); // (N, V) for the host-side parts
+            var host = new float[n * config.VocabularySize];
+            logits.data<float>().CopyTo(host);
+
+            var timings = new Dictionary<string, List<double>>();
+            void Time(string name, Func<double> timedMilliseconds)
+            {
+                var ms = timedMilliseconds();
+                (timings.TryGetValue(name, out var list) ? list : timings[name] = []).Add(ms);
+            }
+
+            for (var rep = -3; rep < repetitions; rep++) // three warm-up rounds
+            {
+                if (rep == 0)
+                {
+                    timings.Clear();
+                }
+                Time(ProfileTable.FullStep, () => Clocked(() => FullStep(model, caches, samplers, histories, generator)));
+                Time(ProfileTable.LinearLayers, () => parts.LinearLayers(n));
+                Time(ProfileTable.Attention, () => parts.Attention(caches));
+                Time(ProfileTable.LmHead, () => parts.LmHead(n));
+                Time(ProfileTable.LogitsToHost, () => Clocked(() => CopyToHost(logits)));
+                Time(ProfileTable.Sampling, () => Clocked(() => SampleAll(host, config.VocabularySize, samplers, histories)));
+                Time(ProfileTable.Norms, () => parts.Norms(n));
+                Time(ProfileTable.Rotary, () => parts.Rotary(caches));
+                Time(ProfileTable.ResidualAndGate, () => parts.ResidualAddsAndGates(n));
+                Time(ProfileTable.StepLayouts, () => parts.StepLayouts(caches));
+                Time(ProfileTable.Embedding, () => parts.Embedding(n));
+            }
+            logits.Dispose();
+            return timings.ToDictionary(kv => kv.Key, kv => Median(kv.Value));
+        }
+        finally
+        {
+            foreach (var cache in caches)
+            {
+                cache?.Dispose();
+            }
+        }
+    }
+
+    /// <summary>One decode step as StageExecutor runs it: forward, logits to the host, greedy sampling per sequence.</summary>
+    private static void FullStep(ModelShard model, KvCache[] caches, TokenSampler[] samplers, List<int>[] histories, Random generator)
+    {
+        using var scope = torch.NewDisposeScope();
+        var chunks = new SequenceChunk[caches.Length];
+        for (var s = 0; s < caches.Length; s++)
+        {
+            caches[s].Truncate(Context);
+            chunks[s] = SequenceChunk.Continue(caches[s], [generator.Next(model.Config.VocabularySize)]);
+        }
+        var logits = model.Forward(chunks);                 // (N, V)
+        var values = logits.cpu().data<float>().ToArray(); // N·V
+        SampleAll(values, (int)logits.shape[1], samplers, histories);
+    }
+
+    private static double Clocked(Action action)
+    {
+        var clock = Stopwatch.StartNew();
+        action();
+        return clock.Elapsed.TotalMilliseconds;
+    }
+
+    private static void CopyToHost(Tensor logits)
+    {
+        using var scope = torch.NewDisposeScope();
+        _ = logits.cpu().data<float>().ToArray();
+    }
+
+    private static void SampleAll(float[] values, int vocabulary, TokenSampler[] samplers, List<int>[] histories)
+    {
+        for (var s = 0; s < samplers.Length; s++)
+        {
+            _ = samplers[s].Sample(values.AsSpan(s * vocabulary, vocabulary), histories[s]).TokenId;
+        }
+    }
+
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static int IntOption(string[] args, string name, int fallback) =>
+        int.Parse(StringOption(args, name, fallback.ToString(System.Globalization.CultureInfo.InvariantCulture)), System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string StringOption(string[] args, string name, string fallback)
+    {
+        var at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+    }
+}

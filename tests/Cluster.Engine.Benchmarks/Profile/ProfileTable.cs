@@ -1,0 +1,73 @@
+using System.Globalization;
+using System.Text;
+
+namespace Cluster.Engine.Benchmarks.Profile;
+
+/// <summary>Prints the decode profile as a Markdown table: each part's median milliseconds and share of the full step.</summary>
+internal static class ProfileTable
+{
+    public const string FullStep = "full step";
+    public const string LinearLayers = "linear layers (48 matrices)";
+    public const string Attention = "attention (12 layers)";
+    public const string LmHead = "LM head";
+    public const string LogitsToHost = "logits to host";
+    public const string Sampling = "sampling (greedy)";
+    public const string Norms = "  norms (25 RmsNorm)";
+    public const string Rotary = "  rotary (24)";
+    public const string ResidualAndGate = "  residual adds, SwiGLU gates";
+    public const string StepLayouts = "  step layouts (3)";
+    public const string Embedding = "  embedding";
+
+    private static readonly string[] Components = [LinearLayers, Attention, LmHead, LogitsToHost, Sampling];
+    private static readonly string[] RestParts = [Norms, Rotary, ResidualAndGate, StepLayouts, Embedding];
+
+    public static void Print(IReadOnlyList<(int Sequences, Dictionary<string, double> Ms)> columns)
+    {
+        var text = new StringBuilder();
+        text.Append("| part |");
+        foreach (var (n, _) in columns)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" {n} seq: ms | share |");
+        }
+        text.AppendLine();
+        text.Append("|---|");
+        foreach (var _ in columns)
+        {
+            text.Append("---:|---:|");
+        }
+        text.AppendLine();
+
+        void Row(string name, Func<Dictionary<string, double>, double> value)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"| {name} |");
+            foreach (var (_, ms) in columns)
+            {
+                var v = value(ms);
+                text.Append(CultureInfo.InvariantCulture, $" {v:F2} | {100 * v / ms[FullStep]:F1}% |");
+            }
+            text.AppendLine();
+        }
+
+        foreach (var component in Components)
+        {
+            Row(component, ms => ms[component]);
+        }
+        Row("rest (full − the above)", Rest);
+        foreach (var part in RestParts)
+        {
+            Row(part, ms => ms[part]);
+        }
+        Row("  unattributed", ms => Rest(ms) - RestParts.Sum(p => ms[p]));
+        Row(FullStep, ms => ms[FullStep]);
+        text.Append("| full step ÷ (linear layers + LM head) (target ≤ 1.15) |");
+        foreach (var (_, ms) in columns)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" {ms[FullStep] / (ms[LinearLayers] + ms[LmHead]):F2} | |");
+        }
+        text.AppendLine();
+        Console.WriteLine();
+        Console.Write(text);
+    }
+
+    private static double Rest(Dictionary<string, double> ms) => ms[FullStep] - Components.Sum(c => ms[c]);
+}

@@ -1,0 +1,142 @@
+using System.Runtime.InteropServices;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Cluster.Kernels.Tests;
+
+/// <summary>
+/// The decode-attention kernel against libtorch's scaled_dot_product_attention on the same cache contents: random
+/// head counts (grouped-query included), head dimensions and cache lengths that are not multiples of the vector width,
+/// length 1, and enough sequences to take the multi-threaded path; both the vector and the scalar code.
+/// </summary>
+public sealed class DecodeAttentionTests
+{
+    // fp32 sums over at most a few hundred terms, in a different order than libtorch's: a few ulp of values of order 1.
+    private const float Tolerance = 2e-5f;
+
+    public static TheoryData<int, int, int, int[]> Shapes => new()
+    {
+        { 1, 1, 1, [1] },
+        { 4, 4, 16, [1, 2] },
+        { 8, 2, 20, [1, 17, 33] },
+        { 6, 3, 7, [31, 1, 2] },
+        { 12, 12, 64, [129, 5, 64] },
+        { 8, 1, 24, [70] },
+        { 8, 4, 64, Enumerable.Range(0, 24).Select(i => 100 + 13 * i).ToArray() }, // > the parallel threshold
+    };
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Matches_libtorch_attention_and_writes_the_new_token_into_the_cache(int heads, int kvHeads, int headDim, int[] lengths) =>
+        CheckAgainstLibtorch(heads, kvHeads, headDim, lengths, seed: heads * 1000 + headDim);
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Scalar_path_matches_libtorch_attention(int heads, int kvHeads, int headDim, int[] lengths)
+    {
+        DecodeAttention.UseVectors = false;
+        try
+        {
+            CheckAgainstLibtorch(heads, kvHeads, headDim, lengths, seed: heads * 1000 + headDim + 1);
+        }
+        finally
+        {
+            DecodeAttention.UseVectors = true;
+        }
+    }
+
+    [Fact]
+    public void A_position_outside_the_cache_is_refused_with_the_values()
+    {
+        var buffer = new float[64];
+        var handle = GCHandle.Alloc(buffer, GCHandleType.Pinned);
+        try
+        {
+            var p = handle.AddrOfPinnedObject();
+            var error = Assert.Throws<ArgumentOutOfRangeException>(() =>
+                DecodeAttention.Run([new DecodeAttentionSequence(p, p, p, p, p, Capacity: 4, Position: 4, p)], 1, 1, 4));
+            Assert.Contains("position 4", error.Message);
+            Assert.Contains("capacity of 4", error.Message);
+        }
+        finally
+        {
+            handle.Free();
+        }
+    }
+
+    private static void CheckAgainstLibtorch(int heads, int kvHeads, int headDim, int[] lengths, int seed)
+    {
+        var random = new Random(seed);
+        float[] Randoms(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        var n = lengths.Length;
+        var capacities = lengths.Select(l => l + 1 + random.Next(9)).ToArray(); // room beyond the token, never a round number
+        var keyCaches = capacities.Select(c => Randoms(kvHeads * c * headDim)).ToArray();   // (nKv, capacity, headDim) each
+        var valueCaches = capacities.Select(c => Randoms(kvHeads * c * headDim)).ToArray();
+        var originalKeys = keyCaches.Select(c => (float[])c.Clone()).ToArray();
+        var originalValues = valueCaches.Select(c => (float[])c.Clone()).ToArray();
+        var queries = Randoms(n * heads * headDim);  // (N, nHeads, headDim)
+        var newKeys = Randoms(n * kvHeads * headDim); // (N, nKv, headDim)
+        var newValues = Randoms(n * kvHeads * headDim);
+        var output = new float[n * heads * headDim];  // (N, nHeads, headDim)
+
+        var handles = new List<GCHandle>();
+        nint Pin(float[] a)
+        {
+            var h = GCHandle.Alloc(a, GCHandleType.Pinned);
+            handles.Add(h);
+            return h.AddrOfPinnedObject();
+        }
+        try
+        {
+            var (q, k, v, o) = (Pin(queries), Pin(newKeys), Pin(newValues), Pin(output));
+            var sequences = new DecodeAttentionSequence[n];
+            for (var s = 0; s < n; s++)
+            {
+                sequences[s] = new DecodeAttentionSequence(
+                    q + s * heads * headDim * sizeof(float), k + s * kvHeads * headDim * sizeof(float), v + s * kvHeads * headDim * sizeof(float),
+                    Pin(keyCaches[s]), Pin(valueCaches[s]), capacities[s], lengths[s] - 1, o + s * heads * headDim * sizeof(float));
+            }
+            DecodeAttention.Run(sequences, heads, kvHeads, headDim);
+        }
+        finally
+        {
+            handles.ForEach(h => h.Free());
+        }
+
+        var group = heads / kvHeads;
+        for (var s = 0; s < n; s++)
+        {
+            var (length, capacity) = (lengths[s], capacities[s]);
+            using var scope = torch.NewDisposeScope();
+            // The cache as the kernel should have left it: the original with the new token at position length-1.
+            var expectedKeys = torch.tensor(originalKeys[s], [kvHeads, capacity, headDim]);     // (nKv, capacity, headDim)
+            var expectedValues = torch.tensor(originalValues[s], [kvHeads, capacity, headDim]);
+            expectedKeys.narrow(1, length - 1, 1).copy_(torch.tensor(newKeys.AsSpan(s * kvHeads * headDim, kvHeads * headDim).ToArray(), [kvHeads, 1, headDim]));
+            expectedValues.narrow(1, length - 1, 1).copy_(torch.tensor(newValues.AsSpan(s * kvHeads * headDim, kvHeads * headDim).ToArray(), [kvHeads, 1, headDim]));
+            AssertExactly(expectedKeys, keyCaches[s], $"sequence {s}'s key cache");
+            AssertExactly(expectedValues, valueCaches[s], $"sequence {s}'s value cache");
+
+            var query = torch.tensor(queries.AsSpan(s * heads * headDim, heads * headDim).ToArray(), [heads, 1, headDim]); // (nHeads, 1, headDim)
+            var keys = expectedKeys.narrow(1, 0, length).repeat_interleave(group, 0);     // (nHeads, length, headDim): head h reads KV head h / g
+            var values = expectedValues.narrow(1, 0, length).repeat_interleave(group, 0);
+            var reference = nn.functional.scaled_dot_product_attention(query, keys, values); // (nHeads, 1, headDim)
+            var actual = torch.tensor(output.AsSpan(s * heads * headDim, heads * headDim).ToArray(), [heads, 1, headDim]);
+            var difference = (actual - reference).abs().max().item<float>();
+            Assert.True(difference <= Tolerance,
+                $"Sequence {s} (heads {heads}, kvHeads {kvHeads}, headDim {headDim}, length {length}): the kernel differs from libtorch by {difference} (tolerance {Tolerance}); " +
+                $"first values kernel [{string.Join(", ", actual.flatten().data<float>().Take(4))}], libtorch [{string.Join(", ", reference.flatten().data<float>().Take(4))}].");
+        }
+    }
+
+    private static void AssertExactly(Tensor expected, float[] actual, string what)
+    {
+        var values = expected.flatten().data<float>().ToArray();
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (values[i] != actual[i])
+            {
+                Assert.Fail($"{what} differs at flat index {i}: expected {values[i]}, the kernel left {actual[i]}.");
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+using System.Globalization;
+using System.Text;
+
+namespace Cluster.PeerBenchmark.Benchmark;
+
+/// <summary>The report as one Markdown table: a row per metric, a column per runner, then a column per ours ÷ llama.cpp ratio.</summary>
+public static class MarkdownTable
+{
+    public static string Render(PeerReport report)
+    {
+        var o = report.Options;
+        var sb = new StringBuilder();
+        sb.AppendLine(Invariant($"Same weights, one run: {report.Checkpoint} ({report.DecodeWeightCount / 1e6:F1} M weights read per decode step), {o.Threads} threads, greedy, {o.PromptTokens}-token prompts, {o.NewTokens} generated tokens; {report.Machine}; {report.StartedAt:u}."));
+        sb.AppendLine(Invariant($"Decode figures exclude the prefill step; memory read bandwidth measured in this run: {report.MemoryReadGigabytesPerSecond:F1} GB/s."));
+        sb.AppendLine();
+
+        var headers = new List<string> { "" };
+        headers.AddRange(report.Runners.Select(r => r.Name));
+        headers.AddRange(report.Ratios.Select(c => $"{c.Ours} ÷ {c.Peer}"));
+        sb.AppendLine("| " + string.Join(" | ", headers) + " |");
+        sb.AppendLine("|---|" + string.Concat(Enumerable.Repeat("---:|", headers.Count - 1)));
+
+        foreach (var streams in o.Streams)
+        {
+            var metric = MetricNames.Decode(streams);
+            var unit = streams == 1 ? "ms/token" : "ms/step";
+            var cells = report.Runners.Select(r => r.Decode.Single(d => d.Streams == streams)).Select(d => Invariant($"{d.TokensPerSecond:F1} tok/s ({d.MillisecondsPerStep:F1} {unit})"));
+            AppendRow(sb, metric, cells, report, metric);
+        }
+        AppendRow(sb, $"{o.PrefillTokens}-token prefill", report.Runners.Select(r => Invariant($"{r.PrefillTokensPerSecond:F0} tok/s")), report, MetricNames.Prefill);
+        AppendRow(sb, "bandwidth floor (batch 1)", report.Runners.Select(r =>
+            Invariant($"{r.FloorMillisecondsPerToken:F1} ms/token ({r.BytesPerWeight} B/weight)") + (r.FloorShare is { } s ? Invariant($"; batch 1 at {100 * s:F0}% of it") : "")), report, MetricNames.Floor);
+
+        sb.AppendLine();
+        sb.AppendLine("Greedy tokens:");
+        foreach (var a in report.Agreements)
+        {
+            sb.AppendLine(Invariant($"- {a.What}, {a.Other} vs {a.Reference}: {a.IdenticalSequences}/{a.Sequences} sequences identical, {a.EqualTokens}/{a.Sequences * a.TokensEach} tokens equal") +
+                (a.FirstDifferenceStep >= 0 ? Invariant($" (first difference at step {a.FirstDifferenceStep})") : "") + (a.Required ? ", required identical" : ""));
+        }
+        return sb.ToString();
+    }
+
+    private static void AppendRow(StringBuilder sb, string label, IEnumerable<string> cells, PeerReport report, string metric)
+    {
+        var ratios = report.Ratios.Select(c => c.ByMetric.TryGetValue(metric, out var v) ? Invariant($"{v:F2}×") : "–");
+        sb.AppendLine("| " + string.Join(" | ", new[] { label }.Concat(cells).Concat(ratios)) + " |");
+    }
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}
