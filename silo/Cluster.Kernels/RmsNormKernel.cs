@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Cluster.Kernels;
@@ -13,6 +14,7 @@ public static unsafe class RmsNormKernel
     /// <param name="x">(rows, width) fp32, each row contiguous, rows <paramref name="rowStride"/> floats apart.</param>
     /// <param name="weight">(width) fp32.</param>
     /// <param name="output">(rows, width) fp32, contiguous.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
     public static void Run(nint x, long rowStride, nint weight, nint output, int rows, int width, float epsilon)
     {
         if (rows < 0 || width < 1 || rowStride < width)
@@ -41,6 +43,7 @@ public static unsafe class RmsNormKernel
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
     private static float SumOfSquares(float* row, int width)
     {
         var i = 0;

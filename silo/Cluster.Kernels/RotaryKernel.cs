@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Cluster.Kernels;
@@ -15,6 +16,7 @@ public static unsafe class RotaryKernel
     /// <param name="positions">Each row's position.</param>
     /// <param name="cos">(tablePositions, headDim) fp32, contiguous.</param>
     /// <param name="sin">(tablePositions, headDim) fp32, contiguous.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
     public static void RotateInPlace(nint x, long rowStride, int heads, int headDim, ReadOnlySpan<int> positions, nint cos, nint sin, int tablePositions)
     {
         if (headDim < 2 || headDim % 2 != 0)

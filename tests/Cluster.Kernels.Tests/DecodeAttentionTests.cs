@@ -7,7 +7,7 @@ namespace Cluster.Kernels.Tests;
 /// <summary>
 /// The decode-attention kernel against libtorch's scaled_dot_product_attention on the same cache contents: random
 /// head counts (grouped-query included), head dimensions and cache lengths that are not multiples of the vector width,
-/// length 1, and enough sequences to take the multi-threaded path; both the vector and the scalar code.
+/// length 1, many sequences of different lengths in one call; both the vector and the scalar code.
 /// </summary>
 public sealed class DecodeAttentionTests
 {
@@ -22,7 +22,7 @@ public sealed class DecodeAttentionTests
         { 6, 3, 7, [31, 1, 2] },
         { 12, 12, 64, [129, 5, 64] },
         { 8, 1, 24, [70] },
-        { 8, 4, 64, Enumerable.Range(0, 24).Select(i => 100 + 13 * i).ToArray() }, // > the parallel threshold
+        { 8, 4, 64, Enumerable.Range(0, 24).Select(i => 100 + 13 * i).ToArray() }, // many sequences, different lengths
     };
 
     [Theory]

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
@@ -18,6 +19,7 @@ internal static class LogSoftmax
     /// double lanes. The order of the additions differs from a sequential sum only at double rounding, far below the
     /// float the logprobs are reported in.
     /// </remarks>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
     public static double LogNormalizer(ReadOnlySpan<float> logits, float max)
     {
         double sum = 0;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -65,6 +66,7 @@ internal static class PenalizedLogits
         : logit;
 
     /// <summary>destination[i] = Sanitize(logits[i]) for every i, 16 at a time where the hardware has 512-bit vectors.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
     private static void SanitizeAll(ReadOnlySpan<float> logits, Span<float> destination)
     {
         int i = 0;
@@ -92,6 +94,7 @@ internal static class PenalizedLogits
     /// of -inf, then a scan for the first id equal to the maximum (IEEE equality, so -0 and +0 tie and the lower id wins,
     /// as a strict "greater than" scan in id order decides).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
     private static LogitSummary Summarize(ReadOnlySpan<float> logits)
     {
         float max = float.NegativeInfinity;
@@ -131,6 +134,7 @@ internal static class PenalizedLogits
     }
 
     /// <summary>The lowest index whose value equals <paramref name="value"/> (which occurs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
     private static int FirstEqual(ReadOnlySpan<float> logits, float value)
     {
         int i = 0;
