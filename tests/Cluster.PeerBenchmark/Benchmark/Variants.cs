@@ -25,8 +25,7 @@ public static class Variants
     public static IReadOnlyList<EngineVariant> Engines(int threads) =>
     [
         new("ours, fp32 weights", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads }, GgufWeightType.F32, 4, Exact: true),
-        // Once EngineOptions has its weight-dtype option (bf16 weights, fp32 compute), e.g.:
-        // new("ours, bf16 weights", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads, WeightDType = "bfloat16" }, GgufWeightType.F16, 2, Exact: false),
+        new("ours, bf16 weights", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads, WeightDType = "bfloat16" }, GgufWeightType.F16, 2, Exact: false),
     ];
 
     /// <summary>llama.cpp's rows: fp32 GGUF (like for like with our fp32) and f16 GGUF (like-for-like precision for bf16 weights), each with its defaults and with an f32 KV cache.</summary>
