@@ -1,5 +1,4 @@
 using Cluster.Engine.Configuration;
-using Cluster.Engine.Model;
 using static TorchSharp.torch;
 
 namespace Cluster.Engine.Weights;
@@ -40,27 +39,25 @@ public sealed class WeightLoader(CheckpointWeights checkpoint, IReadOnlyList<Wei
     /// <summary>Reads one expected tensor, converted to the compute dtype and device.</summary>
     public Tensor Load(string name) => Load(name, placement.DType);
 
-    /// <summary>A linear layer: its (out, in) weight in the weights' dtype, its bias (if any) in the compute dtype.</summary>
-    public Linear LoadLinear(string weight, string? bias = null) =>
-        new(Load(weight, placement.WeightDType), bias is null ? null : Load(bias));
+    /// <summary>A weight matrix, (out, in), in the weights' dtype (which may differ from the compute dtype: bf16 weights).</summary>
+    public Tensor LoadMatrix(string name) => Load(name, placement.WeightDType);
 
-    /// <summary>A fused linear layer: weights (and biases) of several projections concatenated along the output dim.</summary>
-    public Linear LoadLinearConcatenated(string[] weights, string[]? biases = null) =>
-        new(LoadConcatenated(placement.WeightDType, weights), biases is null ? null : LoadConcatenated(placement.DType, biases));
+    /// <summary>Several weight matrices concatenated along the output dim (fused projections), in the weights' dtype.</summary>
+    public Tensor LoadMatrices(string[] names) => LoadConcatenated(placement.WeightDType, names);
 
-    /// <summary>A GPT-2 Conv1D layer, its weight stored (in, out), as an nn.Linear-style (out, in) layer.</summary>
-    public Linear LoadLinearTransposed(string weight, string bias)
+    /// <summary>Several vectors (biases) concatenated, in the compute dtype.</summary>
+    public Tensor LoadConcatenated(string[] names) => LoadConcatenated(placement.DType, names);
+
+    /// <summary>A matrix stored (in, out), as GPT-2's Conv1D stores it, returned (out, in) in the weights' dtype.</summary>
+    public Tensor LoadTransposedMatrix(string name)
     {
-        using var stored = Load(weight, placement.DType);
+        using var stored = Load(name, placement.DType);
         using var transposed = stored.t();
-        return new Linear(transposed.to_type(placement.WeightDType).contiguous(), Load(bias));
+        return transposed.to_type(placement.WeightDType).contiguous();
     }
 
-    /// <summary>A tied LM head's projection: the embedding matrix itself, or its copy in the weights' dtype.</summary>
-    public (Linear Projection, bool Owned) TiedProjection(Tensor embedding) =>
-        embedding.dtype == placement.WeightDType
-            ? (new Linear(embedding, null), false)
-            : (new Linear(embedding.to_type(placement.WeightDType), null), true);
+    /// <summary>The dtype weight matrices are kept in.</summary>
+    public ScalarType WeightDType => placement.WeightDType;
 
     private Tensor Load(string name, ScalarType dtype)
     {
