@@ -114,10 +114,10 @@ public sealed class KvCache : IDisposable
     internal bool IsHostFloat32 => _device.type == DeviceType.CPU && _dtype == ScalarType.Float32;
 
     /// <summary>Address of one layer's keys, (kvHeads, capacity, headDim) fp32; valid until the next <see cref="Reserve"/> that grows.</summary>
-    internal nint KeyData(int layer) => Model.HostMemory.Float32Data(_keys) + LayerBytes(layer);
+    internal nint KeyData(int layer) => Model.TensorMemory.Float32Data(_keys) + LayerBytes(layer);
 
     /// <summary>Address of one layer's values, (kvHeads, capacity, headDim) fp32; valid until the next <see cref="Reserve"/> that grows.</summary>
-    internal nint ValueData(int layer) => Model.HostMemory.Float32Data(_values) + LayerBytes(layer);
+    internal nint ValueData(int layer) => Model.TensorMemory.Float32Data(_values) + LayerBytes(layer);
 
     private nint LayerBytes(int layer) => checked((nint)((long)layer * _kvHeads * Capacity * _headDim * sizeof(float)));
 

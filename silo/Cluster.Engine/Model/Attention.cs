@@ -118,11 +118,11 @@ public sealed class Attention : IDisposable
     private Tensor AttendWithDecodeKernel(Tensor q, Tensor k, Tensor v, StepLayout step, int cacheLayer)
     {
         var qDim = _heads * _headDim;
-        q = HostMemory.HasPackedRows(q, _headDim) ? q : q.contiguous(); // (T, nHeads, headDim), rows of heads packed
-        k = HostMemory.HasPackedRows(k, _headDim) ? k : k.contiguous(); // (T, nKv, headDim)
-        v = HostMemory.HasPackedRows(v, _headDim) ? v : v.contiguous(); // (T, nKv, headDim)
+        q = TensorMemory.HasPackedRows(q, _headDim) ? q : q.contiguous(); // (T, nHeads, headDim), rows of heads packed
+        k = TensorMemory.HasPackedRows(k, _headDim) ? k : k.contiguous(); // (T, nKv, headDim)
+        v = TensorMemory.HasPackedRows(v, _headDim) ? v : v.contiguous(); // (T, nKv, headDim)
         var output = torch.empty([step.TotalTokens, qDim], ScalarType.Float32, q.device); // (T, nHeads·headDim)
-        var (qData, kData, vData, outData) = (HostMemory.Float32Data(q), HostMemory.Float32Data(k), HostMemory.Float32Data(v), HostMemory.Float32Data(output));
+        var (qData, kData, vData, outData) = (TensorMemory.Float32Data(q), TensorMemory.Float32Data(k), TensorMemory.Float32Data(v), TensorMemory.Float32Data(output));
         var (qRow, kRow, vRow) = (q.stride(0) * sizeof(float), k.stride(0) * sizeof(float), v.stride(0) * sizeof(float));
         var decodes = new List<Cluster.Kernels.DecodeAttentionSequence>(step.Chunks.Count);
         for (var i = 0; i < step.Chunks.Count; i++)

@@ -13,7 +13,7 @@ public sealed class RmsNorm(Tensor weight, double epsilon) : IModule
         {
             // One C# pass instead of about eight libtorch operations, each a fixed dispatch (25 norms a step).
             var output = torch.empty(x.shape, ScalarType.Float32, x.device); // (T, H)
-            Cluster.Kernels.RmsNormKernel.Run(HostMemory.Float32Data(x), x.stride(0), HostMemory.Float32Data(weight), HostMemory.Float32Data(output),
+            Cluster.Kernels.RmsNormKernel.Run(TensorMemory.Float32Data(x), x.stride(0), TensorMemory.Float32Data(weight), TensorMemory.Float32Data(output),
                 (int)x.shape[0], (int)x.shape[1], (float)epsilon);
             return output;
         }
