@@ -27,11 +27,12 @@ public readonly record struct DecodeAttentionSequence(
 /// Per (sequence, KV head) work item: write the new key and value at <see cref="DecodeAttentionSequence.Position"/>, then
 /// for each of the g = nHeads / nKv query heads that share this KV head (grouped-query attention, query head h reads KV
 /// head h / g, as the engine's libtorch path does), scores s_j = q·k_j / √headDim over j = 0..Position, softmax in fp32
-/// with the max subtracted, and the output Σ_j exp(s_j − max)·v_j / Σ_j exp(s_j − max). On the calling thread: measured
-/// here (2 cores shared with libtorch's OpenMP team and other processes), splitting the items over the .NET thread pool
-/// gained nothing at 32 sequences (1.5 against 1.7 ms a layer, noisy) and added hand-off stalls; the engine's shared
-/// worker pool is where to parallelize it. Vector512 where the hardware has it, Vector256 next,
-/// scalar otherwise (and for tails of a head dimension that is not a multiple of the vector width).
+/// with the max subtracted, and the output Σ_j exp(s_j − max)·v_j / Σ_j exp(s_j − max). The items are split over the
+/// shared <see cref="KernelTeam"/> (the .NET thread pool's hand-offs cost more than a layer's attention at small batches)
+/// in contiguous runs of about equal cache length, so a 32-sequence step's attention uses both cores; each item is
+/// computed by one thread in the same order either way, so results do not depend on the split. Vector512 where the
+/// hardware has it, Vector256 next, scalar otherwise (and for tails of a head dimension that is not a multiple of the
+/// vector width).
 /// </remarks>
 public static unsafe class DecodeAttention
 {
@@ -40,7 +41,8 @@ public static unsafe class DecodeAttention
 
     /// <summary>Attends every sequence's new token for one layer; see the type's remarks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
-    public static void Run(ReadOnlySpan<DecodeAttentionSequence> sequences, int heads, int kvHeads, int headDim)
+    /// <param name="team">The threads to split the work over; the shared team when null.</param>
+    public static void Run(ReadOnlySpan<DecodeAttentionSequence> sequences, int heads, int kvHeads, int headDim, KernelTeam? team = null)
     {
         if (heads < 1 || kvHeads < 1 || heads % kvHeads != 0)
         {
@@ -60,9 +62,51 @@ public static unsafe class DecodeAttention
             }
         }
 
-        for (var item = 0; item < sequences.Length * kvHeads; item++)
+        fixed (DecodeAttentionSequence* all = sequences)
         {
-            AttendItem(sequences[item / kvHeads], item % kvHeads, heads / kvHeads, headDim);
+            var job = new Job { Sequences = all, Count = sequences.Length, KvHeads = kvHeads, Group = heads / kvHeads, HeadDim = headDim };
+            var runner = team ?? KernelTeam.Shared;
+            var parts = (int)Math.Clamp(job.TotalWork() / MinimumWorkPerPart, 1, Math.Min(runner.Threads, sequences.Length * kvHeads));
+            runner.Run(&RunPart, &job, parts);
+        }
+    }
+
+    // Multiply-adds below which waking the team (a few µs) costs more than it saves: ~20 µs of work.
+    private const long MinimumWorkPerPart = 64 * 1024;
+
+    private struct Job
+    {
+        public DecodeAttentionSequence* Sequences;
+        public int Count, KvHeads, Group, HeadDim;
+
+        /// <summary>Multiply-adds of item <paramref name="item"/> (sequence item / KvHeads): scores and values over its cache.</summary>
+        public readonly long Work(int item) => 2L * (Sequences[item / KvHeads].Position + 1) * Group * HeadDim;
+
+        public readonly long TotalWork()
+        {
+            var total = 0L;
+            for (var item = 0; item < Count * KvHeads; item++)
+            {
+                total += Work(item);
+            }
+            return total;
+        }
+    }
+
+    /// <summary>Part <paramref name="part"/> of <paramref name="parts"/>: the items whose work starts in its equal share of the total.</summary>
+    private static void RunPart(void* state, int part, int parts)
+    {
+        ref var job = ref *(Job*)state;
+        var total = job.TotalWork();
+        var (from, to) = (total * part / parts, total * (part + 1) / parts);
+        var done = 0L;
+        for (var item = 0; item < job.Count * job.KvHeads; item++)
+        {
+            if (done >= from && done < to)
+            {
+                AttendItem(job.Sequences[item / job.KvHeads], item % job.KvHeads, job.Group, job.HeadDim);
+            }
+            done += job.Work(item);
         }
     }
 

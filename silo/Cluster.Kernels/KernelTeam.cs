@@ -16,6 +16,9 @@ public sealed unsafe class KernelTeam : IDisposable
     private static readonly long SpinTicks = Stopwatch.Frequency / 20_000;  // 50 µs
     private static readonly long YieldTicks = Stopwatch.Frequency / 1_000;  // 1 ms
 
+    private static KernelTeam? _shared;
+    private static readonly Lock SharedGate = new();
+
     private readonly Worker[] _workers;
     private readonly Lock _gate = new();
     private delegate*<void*, int, int, void> _work;
@@ -43,6 +46,44 @@ public sealed unsafe class KernelTeam : IDisposable
 
     /// <summary>Threads that compute, the caller's included.</summary>
     public int Threads { get; }
+
+    /// <summary>
+    /// The process-wide team every kernel of a step runs on (one team, so two kernels never compete for the cores):
+    /// one thread per core unless <see cref="UseSharedThreads"/> said otherwise.
+    /// </summary>
+    public static KernelTeam Shared
+    {
+        get
+        {
+            if (Volatile.Read(ref _shared) is { } team)
+            {
+                return team;
+            }
+            lock (SharedGate)
+            {
+                return _shared ??= new KernelTeam(Environment.ProcessorCount);
+            }
+        }
+    }
+
+    /// <summary>Sets the number of threads of the shared team (the caller's included); replaces the team if it differs.</summary>
+    public static void UseSharedThreads(int threads)
+    {
+        if (threads < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(threads), $"Kernel threads must be at least 1, was {threads}.");
+        }
+        lock (SharedGate)
+        {
+            if (_shared?.Threads == threads)
+            {
+                return;
+            }
+            var old = _shared;
+            _shared = new KernelTeam(threads);
+            old?.Dispose();
+        }
+    }
 
     /// <summary>Runs <paramref name="work"/>(state, part, parts) for part 0..parts-1 at once; returns when all are done.</summary>
     public void Run(delegate*<void*, int, int, void> work, void* state, int parts)

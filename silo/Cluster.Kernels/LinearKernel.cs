@@ -11,44 +11,6 @@ public static unsafe class LinearKernel
     // Below this many weight elements a call is too short to pay for waking the team (~1-5 µs).
     private const long MinimumWeightsPerPart = 16 * 1024;
 
-    private static KernelTeam? _team;
-    private static readonly Lock TeamGate = new();
-
-    /// <summary>The process-wide team the kernels run on; one thread per core unless <see cref="UseThreads"/> said otherwise.</summary>
-    public static KernelTeam Team
-    {
-        get
-        {
-            if (Volatile.Read(ref _team) is { } team)
-            {
-                return team;
-            }
-            lock (TeamGate)
-            {
-                return _team ??= new KernelTeam(Environment.ProcessorCount);
-            }
-        }
-    }
-
-    /// <summary>Sets the number of threads of the shared team (the caller's included); replaces the team if it differs.</summary>
-    public static void UseThreads(int threads)
-    {
-        if (threads < 1)
-        {
-            throw new ArgumentOutOfRangeException(nameof(threads), $"Kernel threads must be at least 1, was {threads}.");
-        }
-        lock (TeamGate)
-        {
-            if (_team?.Threads == threads)
-            {
-                return;
-            }
-            var old = _team;
-            _team = new KernelTeam(threads);
-            old?.Dispose();
-        }
-    }
-
     /// <summary>y = x·Wᵀ + bias with fp32 weights.</summary>
     /// <param name="x">(rows, inFeatures), row-major.</param>
     /// <param name="weight">(outFeatures, inFeatures), row-major.</param>
@@ -83,7 +45,7 @@ public static unsafe class LinearKernel
             return;
         }
         var job = new Job { X = x, W = weight, Bias = bias, Y = y, M = rows, N = outFeatures, K = inFeatures, Path = chosen };
-        var runner = team ?? Team;
+        var runner = team ?? KernelTeam.Shared;
         var tiles = outFeatures / 4;
         var byWork = (long)outFeatures * inFeatures / MinimumWeightsPerPart;
         var parts = (int)Math.Clamp(Math.Min(byWork, tiles), 1, runner.Threads);

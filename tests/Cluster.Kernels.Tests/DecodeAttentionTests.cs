@@ -45,6 +45,54 @@ public sealed class DecodeAttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Splitting_the_items_over_threads_gives_bit_identical_outputs(int threads)
+    {
+        // 32 sequences of different lengths: enough work for every part; each item is one thread's, in one order.
+        var lengths = Enumerable.Range(0, 32).Select(i => 40 + 29 * i).ToArray();
+        using var one = new KernelTeam(1);
+        using var many = new KernelTeam(threads);
+        var alone = RunOnce(12, 4, 64, lengths, seed: 7, one);
+        var split = RunOnce(12, 4, 64, lengths, seed: 7, many);
+        for (var i = 0; i < alone.Length; i++)
+        {
+            Assert.True(alone[i] == split[i], $"Output {i} of {alone.Length}: one thread gave {alone[i]}, {threads} threads gave {split[i]}.");
+        }
+    }
+
+    /// <summary>Random caches and tokens from <paramref name="seed"/>, attended on <paramref name="team"/>; returns the outputs.</summary>
+    private static float[] RunOnce(int heads, int kvHeads, int headDim, int[] lengths, int seed, KernelTeam team)
+    {
+        var random = new Random(seed);
+        float[] Randoms(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
+        var n = lengths.Length;
+        var caches = lengths.Select(l => (Keys: Randoms(kvHeads * l * headDim), Values: Randoms(kvHeads * l * headDim))).ToArray(); // (nKv, l, headDim)
+        var (queries, newKeys, newValues) = (Randoms(n * heads * headDim), Randoms(n * kvHeads * headDim), Randoms(n * kvHeads * headDim));
+        var output = new float[n * heads * headDim];
+        var handles = new List<GCHandle>();
+        nint Pin(float[] a)
+        {
+            var h = GCHandle.Alloc(a, GCHandleType.Pinned);
+            handles.Add(h);
+            return h.AddrOfPinnedObject();
+        }
+        try
+        {
+            var (q, k, v, o) = (Pin(queries), Pin(newKeys), Pin(newValues), Pin(output));
+            var sequences = Enumerable.Range(0, n).Select(s => new DecodeAttentionSequence(
+                q + s * heads * headDim * sizeof(float), k + s * kvHeads * headDim * sizeof(float), v + s * kvHeads * headDim * sizeof(float),
+                Pin(caches[s].Keys), Pin(caches[s].Values), lengths[s], lengths[s] - 1, o + s * heads * headDim * sizeof(float))).ToArray();
+            DecodeAttention.Run(sequences, heads, kvHeads, headDim, team);
+        }
+        finally
+        {
+            handles.ForEach(h => h.Free());
+        }
+        return output;
+    }
+
     [Fact]
     public void A_position_outside_the_cache_is_refused_with_the_values()
     {

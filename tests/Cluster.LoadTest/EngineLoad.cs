@@ -13,6 +13,8 @@ namespace Cluster.LoadTest;
 /// </summary>
 public sealed class EngineLoad(ModelShard model)
 {
+    private readonly HostLogits _logits = new(); // kept across steps, as StageExecutor keeps its own
+
     /// <summary>Runs one concurrency level; the engine takes fixed lengths and a request count only (no rate, no duration).</summary>
     public LevelResult RunLevel(LoadSettings settings, int concurrency, Action<int>? progress = null)
     {
@@ -75,13 +77,11 @@ public sealed class EngineLoad(ModelShard model)
     private int[] SampleStep(List<SequenceChunk> chunks, List<TokenSampler> samplers, List<List<int>> histories)
     {
         using var scope = torch.NewDisposeScope();
-        var logits = model.Forward(chunks); // (N, V) float32
-        var values = logits.cpu().data<float>().ToArray();
-        var vocabulary = (int)logits.shape[1];
+        _logits.Load(model.Forward(chunks)); // (N, V) float32
         var next = new int[chunks.Count];
         for (var i = 0; i < chunks.Count; i++)
         {
-            next[i] = samplers[i].Sample(values.AsSpan(i * vocabulary, vocabulary), histories[i]).TokenId;
+            next[i] = samplers[i].Sample(_logits.Row(i), histories[i]).TokenId;
         }
         return next;
     }

@@ -38,7 +38,7 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
                 throw new ArgumentException($"Engine CpuThreads must be at least 1, was {threads}.");
             }
             torch.set_num_threads(threads);
-            LinearKernel.UseThreads(threads);
+            KernelTeam.UseSharedThreads(threads);
         }
         return new ComputePlacement(device, dtype, weightDType);
     }

@@ -48,11 +48,11 @@ public sealed class SequenceGenerator(ModelShard model)
         using var cache = model.CreateCache(total);
         var chunk = SequenceChunk.ForTokens(cache, 0, prompt);
         var clock = Stopwatch.StartNew();
+        var host = new HostLogits();
         for (var generated = 1; ; generated++)
         {
             cancellation.ThrowIfCancellationRequested();
-            var logits = NextTokenLogits(chunk);
-            var sampled = sampler.Sample(logits, history);
+            var sampled = sampler.Sample(NextTokenLogits(chunk, host), history);
             if (generated == 1)
             {
                 LastPrefillTime = clock.Elapsed;
@@ -68,10 +68,10 @@ public sealed class SequenceGenerator(ModelShard model)
         }
     }
 
-    private float[] NextTokenLogits(SequenceChunk chunk)
+    private ReadOnlySpan<float> NextTokenLogits(SequenceChunk chunk, HostLogits host)
     {
         using var scope = torch.NewDisposeScope();
-        var logits = model.Forward([chunk]); // (1, V), float32
-        return logits[0].cpu().data<float>().ToArray();
+        host.Load(model.Forward([chunk])); // (1, V), float32
+        return host.Row(0);
     }
 }

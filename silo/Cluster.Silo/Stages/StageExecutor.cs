@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Diagnostics;
 using Cluster.Silo.Telemetry;
 using Cluster.Contracts.Stages;
@@ -15,6 +14,8 @@ namespace Cluster.Silo.Stages;
 /// </summary>
 internal sealed class StageExecutor(ModelShard shard)
 {
+    private readonly HostLogits _logits = new();
+
     public ModelShard Shard => shard;
 
     /// <param name="trace">The stage's forward span, parent of the sampling span (default: not traced).</param>
@@ -58,30 +59,20 @@ internal sealed class StageExecutor(ModelShard shard)
     {
         // Only the entries that sample need logits: the head and the copy to the host skip the others (prefill chunks).
         var sampling = Enumerable.Range(0, entries.Count).Where(i => entries[i].Sampling is not null).ToArray();
-        var logits = shard.Logits(hidden, chunks, onlyChunks: sampling).cpu(); // (M, V) float32, each sampling entry's last token
-        var vocabulary = (int)logits.shape[1];
-        var all = ArrayPool<float>.Shared.Rent(sampling.Length * vocabulary); // M·V, row-major
-        try
+        _logits.Load(shard.Logits(hidden, chunks, onlyChunks: sampling)); // (M, V) float32, each sampling entry's last token
+        var results = new List<SampledTokenResult>(sampling.Length);
+        for (var row = 0; row < sampling.Length; row++)
         {
-            logits.data<float>().CopyTo(all);
-            var results = new List<SampledTokenResult>(sampling.Length);
-            for (var row = 0; row < sampling.Length; row++)
-            {
-                var i = sampling[row];
-                var sampler = RequestSampler.For(sessions[i], entries[i].Sampling!);
-                var token = sampler.Sample(all.AsSpan(row * vocabulary, vocabulary), sessions[i].History);
-                results.Add(new SampledTokenResult(
-                    entries[i].SessionId,
-                    token.TokenId,
-                    token.Logprob,
-                    token.TopAlternatives.Select(a => a.TokenId).ToArray(),
-                    token.TopAlternatives.Select(a => a.Logprob).ToArray()));
-            }
-            return results;
+            var i = sampling[row];
+            var sampler = RequestSampler.For(sessions[i], entries[i].Sampling!);
+            var token = sampler.Sample(_logits.Row(row), sessions[i].History);
+            results.Add(new SampledTokenResult(
+                entries[i].SessionId,
+                token.TokenId,
+                token.Logprob,
+                token.TopAlternatives.Select(a => a.TokenId).ToArray(),
+                token.TopAlternatives.Select(a => a.Logprob).ToArray()));
         }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(all);
-        }
+        return results;
     }
 }

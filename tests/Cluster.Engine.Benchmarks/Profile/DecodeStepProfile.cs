@@ -17,7 +17,7 @@ namespace Cluster.Engine.Benchmarks.Profile;
 /// <remarks>
 /// <para>Method. The <b>full step</b> is what the silo's StageExecutor and the load tool's engine target do per step:
 /// <c>ModelShard.Forward</c> (embed → layers → final norm → LM head) on one single-token chunk per sequence, the logits
-/// copied to a host array, then the real <see cref="TokenSampler"/> (greedy) on each sequence's row. The caches are
+/// copied into the host buffer kept across steps (<see cref="HostLogits"/>), then the real <see cref="TokenSampler"/> (greedy) on each sequence's row. The caches are
 /// truncated back to 128 positions before every step, so every repetition sees the same context length.</para>
 /// <para>Each <b>component</b> is then timed alone, with the shapes the step gives it, on the same weight values (read
 /// a second time from the same checkpoint into tensors of the same shape and dtype; the model's own are private):</para>
@@ -27,7 +27,7 @@ namespace Cluster.Engine.Benchmarks.Profile;
 /// <item>attention: <c>Attention.Attend</c> (cache write and attention over 129 positions) for the 12 layers, on the real
 /// caches, with the step's own <see cref="StepLayout"/> (built outside the timed region);</item>
 /// <item>LM head: the (N, 768) × (50257, 768)ᵀ product and its fp32 conversion (the final norm counts as a norm);</item>
-/// <item>logits to host: <c>.cpu()</c> and the copy into a managed array of an (N, 50257) tensor;</item>
+/// <item>logits to host: the copy of an (N, 50257) tensor into the <see cref="HostLogits"/> buffer a step keeps;</item>
 /// <item>sampling: the N greedy <see cref="TokenSampler.Sample"/> calls on those logits.</item>
 /// </list>
 /// <para><b>Rest</b> = full step − the five components: the host bookkeeping between them. To say what it is made of, the
@@ -44,6 +44,9 @@ namespace Cluster.Engine.Benchmarks.Profile;
 internal static class DecodeStepProfile
 {
     private const int Context = 128;
+
+    // The full step's and the copy's host buffer, kept across steps as StageExecutor keeps its own.
+    private static readonly HostLogits HostBuffer = new();
 
     public static void Run(string[] args)
     {
@@ -81,8 +84,8 @@ internal static class DecodeStepProfile
             var samplers = caches.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0 })).ToArray();
             var generator = new Random(n);
             var logits = torch.randn([n, config.VocabularySize], ScalarType.Float32); // (N, V) for the host-side parts
-            var host = new float[n * config.VocabularySize];
-            logits.data<float>().CopyTo(host);
+            var host = new HostLogits();
+            host.Load(logits);
 
             var timings = new Dictionary<string, List<double>>();
             void Time(string name, Func<double> timedMilliseconds)
@@ -102,7 +105,7 @@ internal static class DecodeStepProfile
                 Time(ProfileTable.Attention, () => parts.Attention(caches));
                 Time(ProfileTable.LmHead, () => parts.LmHead(n));
                 Time(ProfileTable.LogitsToHost, () => Clocked(() => CopyToHost(logits)));
-                Time(ProfileTable.Sampling, () => Clocked(() => SampleAll(host, config.VocabularySize, samplers, histories)));
+                Time(ProfileTable.Sampling, () => Clocked(() => SampleAll(host, samplers, histories)));
                 Time(ProfileTable.Norms, () => parts.Norms(n));
                 Time(ProfileTable.Rotary, () => parts.Rotary(caches));
                 Time(ProfileTable.ResidualAndGate, () => parts.ResidualAddsAndGates(n));
@@ -131,9 +134,8 @@ internal static class DecodeStepProfile
             caches[s].Truncate(Context);
             chunks[s] = SequenceChunk.Continue(caches[s], [generator.Next(model.Config.VocabularySize)]);
         }
-        var logits = model.Forward(chunks);                 // (N, V)
-        var values = logits.cpu().data<float>().ToArray(); // N·V
-        SampleAll(values, (int)logits.shape[1], samplers, histories);
+        HostBuffer.Load(model.Forward(chunks)); // (N, V), into the buffer kept across steps, as StageExecutor does
+        SampleAll(HostBuffer, samplers, histories);
     }
 
     private static double Clocked(Action action)
@@ -143,17 +145,13 @@ internal static class DecodeStepProfile
         return clock.Elapsed.TotalMilliseconds;
     }
 
-    private static void CopyToHost(Tensor logits)
-    {
-        using var scope = torch.NewDisposeScope();
-        _ = logits.cpu().data<float>().ToArray();
-    }
+    private static void CopyToHost(Tensor logits) => HostBuffer.Load(logits);
 
-    private static void SampleAll(float[] values, int vocabulary, TokenSampler[] samplers, List<int>[] histories)
+    private static void SampleAll(HostLogits logits, TokenSampler[] samplers, List<int>[] histories)
     {
         for (var s = 0; s < samplers.Length; s++)
         {
-            _ = samplers[s].Sample(values.AsSpan(s * vocabulary, vocabulary), histories[s]).TokenId;
+            _ = samplers[s].Sample(logits.Row(s), histories[s]).TokenId;
         }
     }
 

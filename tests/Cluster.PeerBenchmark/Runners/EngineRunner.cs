@@ -15,6 +15,7 @@ namespace Cluster.PeerBenchmark.Runners;
 public sealed class EngineRunner : IGreedyRunner
 {
     private readonly ModelShard _model;
+    private readonly HostLogits _logits = new(); // kept across steps, as StageExecutor keeps its own
 
     private EngineRunner(string name, ModelShard model)
     {
@@ -70,21 +71,18 @@ public sealed class EngineRunner : IGreedyRunner
         using var cache = _model.CreateCache(prompt.Length);
         var clock = Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
-        var logits = _model.Forward([SequenceChunk.ForTokens(cache, 0, prompt)]); // (1, V)
-        _ = logits.cpu().data<float>().ToArray();
+        _logits.Load(_model.Forward([SequenceChunk.ForTokens(cache, 0, prompt)])); // (1, V)
         return clock.Elapsed.TotalSeconds;
     }
 
     private int[] Step(List<SequenceChunk> chunks, List<TokenSampler> samplers, List<List<int>> histories)
     {
         using var scope = torch.NewDisposeScope();
-        var logits = _model.Forward(chunks); // (N, V) float32
-        var values = logits.cpu().data<float>().ToArray();
-        var vocabulary = (int)logits.shape[1];
+        _logits.Load(_model.Forward(chunks)); // (N, V) float32
         var next = new int[chunks.Count];
         for (var i = 0; i < chunks.Count; i++)
         {
-            next[i] = samplers[i].Sample(values.AsSpan(i * vocabulary, vocabulary), histories[i]).TokenId;
+            next[i] = samplers[i].Sample(_logits.Row(i), histories[i]).TokenId;
         }
         return next;
     }
