@@ -115,6 +115,10 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         switch (e)
         {
             case SchedulerEvent.Arrived arrived:
+                if (arrived.Sequence.Finished)
+                {
+                    break; // its cancel came first and retired it: admitted now, it would hold a reservation forever
+                }
                 _waiting.AddLast(arrived.Sequence);
                 GatewayTelemetry.RequestsWaiting.Add(1, GatewayTelemetry.ModelTag(arrived.Sequence.Request.Model));
                 break;
