@@ -7,8 +7,8 @@ using Microsoft.Extensions.Logging;
 namespace Cluster.Gateway.Scheduling;
 
 /// <summary>
-/// Update: what a micro-batch brought back is applied to its sequences (a token appended and streamed, stop rules
-/// checked, a replay or a retry arranged), and sequences that end are retired and their caches released.
+/// Update: what a micro-batch brought back is applied to its sequences (each token through the output step, a replay
+/// or a retry arranged), and sequences that end are retired and their caches released.
 /// </summary>
 internal sealed partial class ReplicaScheduler
 {
@@ -122,17 +122,11 @@ internal sealed partial class ReplicaScheduler
     private void AppendToken(RunningSequence sequence, SampledTokenResult token)
     {
         RecordToken(sequence);
-        sequence.Tokens.Add(token.TokenId);
-        sequence.Generated++;
-        var delta = sequence.Text.Push(token.TokenId);
-        var finish = delta.Stopped ? FinishReason.Stop : _responses.FinishReasonAfter(sequence, token.TokenId);
-        var response = _responses.ForToken(sequence, token, delta.Text);
-        if (finish == FinishReason.Unspecified)
+        var finish = _output.Append(sequence, token, out var message);
+        if (finish != FinishReason.Unspecified)
         {
-            sequence.Output.Write(response);
-            return;
+            Finish(sequence, finish, message);
         }
-        Finish(sequence, finish, response);
     }
 
     private void Finish(RunningSequence sequence, FinishReason reason, GenerateResponse? last = null)
@@ -141,13 +135,7 @@ internal sealed partial class ReplicaScheduler
         {
             return;
         }
-        last ??= new GenerateResponse();
-        if (!sequence.Text.Stopped)
-        {
-            last.Text += sequence.Text.Finish().Text; // what was held back for a stop sequence that never came
-        }
-        _responses.Complete(sequence, reason, last);
-        sequence.Output.Write(last);
+        sequence.Output.Write(_output.Closing(sequence, reason, last));
         Retire(sequence); // before the stream ends, so a client that sends its next request at once finds the room it left
         sequence.Output.Complete();
     }

@@ -10,21 +10,24 @@ using Microsoft.Extensions.Logging;
 namespace Cluster.Gateway.Scheduling;
 
 /// <summary>
-/// Continuous batching for one replica of a model: at every step it forms a micro-batch from the running sequences
-/// that are not in flight (new ones join at the next step), keeps up to one micro-batch per stage in flight so all
-/// stages compute at once, and applies what comes back (append the token, stream it, check the stop rules).
-/// Schedule, execute and update are separate (update in ReplicaScheduler.Update.cs, stage-room waits in
-/// ReplicaScheduler.StageRoom.cs): all state lives in one loop that reads events, so nothing is locked.
+/// Continuous batching for one replica of a model, as the event loop that drives its two steps: the schedule step
+/// (<see cref="ScheduleStep"/>: who is admitted, who is refused, which chunks form the next micro-batches) and the
+/// output step (<see cref="OutputProcessor"/>: tokens to streams, stop rules, closing messages). The loop owns all
+/// the state (queues, reservations, in-flight count, failover), calls the pipeline, keeps up to one micro-batch per
+/// stage in flight so all stages compute at once, and records the telemetry. Everything happens on the one loop
+/// that reads events, so nothing is locked. Applying what a step brought back is in ReplicaScheduler.Update.cs,
+/// stage-room waits in ReplicaScheduler.StageRoom.cs, metrics in ReplicaScheduler.Telemetry.cs.
 /// </summary>
 internal sealed partial class ReplicaScheduler : IAsyncDisposable
 {
     private readonly PipelineDriver _pipeline;
     private readonly ReplicaCapacity _capacity;
     private readonly SchedulerOptions _options;
-    private readonly TokenResponses _responses;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly StepFailover _failover;
+    private readonly ScheduleStep _schedule;
+    private readonly OutputProcessor _output;
     private readonly Channel<SchedulerEvent> _events = Channel.CreateUnbounded<SchedulerEvent>(new() { SingleReader = true });
     private readonly LinkedList<RunningSequence> _waiting = new();
     private readonly List<RunningSequence> _running = [];
@@ -38,10 +41,11 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
     {
         _time = time ?? TimeProvider.System;
         _failover = new StepFailover(options, _time);
+        _schedule = new ScheduleStep(options);
+        _output = new OutputProcessor(responses);
         _pipeline = pipeline;
         _capacity = capacity;
         _options = options;
-        _responses = responses;
         _logger = logger;
         _loop = Task.Run(RunLoopAsync);
     }
@@ -94,9 +98,7 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
             try
             {
                 Handle(e);
-                Admit();
-                RefuseBeyondQueue();
-                Launch();
+                Schedule();
             }
             catch (Exception ex)
             {
@@ -115,6 +117,10 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         switch (e)
         {
             case SchedulerEvent.Arrived arrived:
+                if (arrived.Sequence.Finished)
+                {
+                    break; // its cancel came first and retired it: admitted now, it would hold a reservation forever
+                }
                 _waiting.AddLast(arrived.Sequence);
                 GatewayTelemetry.RequestsWaiting.Add(1, GatewayTelemetry.ModelTag(arrived.Sequence.Request.Model));
                 break;
@@ -149,84 +155,61 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         }
     }
 
-    private void Admit()
+    /// <summary>Carries out what the schedule step decides: admissions, refusals beyond the queue, micro-batches launched.</summary>
+    private void Schedule()
     {
-        while (_waiting.First is { } node && _running.Count < _options.MaxRunningSequences)
+        var launchable = _failover.Waiting ? 0 : MicroBatchesInFlight - _inFlight; // a stage is unreachable: wait out the back-off
+        var decision = _schedule.Decide(_waiting, _running, _capacity.Tokens - _capacity.Reserved, _capacity.TokensReserved, MicroBatchesInFlight, launchable);
+        foreach (var sequence in decision.Admitted)
         {
-            var sequence = node.Value;
-            if (!_capacity.TryReserve(sequence.ReserveTokens))
-            {
-                break; // first come, first served: a big request is not overtaken forever by small ones
-            }
-            _waiting.RemoveFirst();
-            _running.Add(sequence);
-            if (sequence.QueueTime is null)
-            {
-                sequence.QueueTime = sequence.Clock.Elapsed;
-                RecordAdmission(sequence, sequence.QueueTime.Value);
-            }
-            else
-            {
-                RecordReadmission(sequence); // back from waiting for a stage's room: its queue time and prompt are already counted
-            }
+            Admit(sequence);
+        }
+        foreach (var sequence in decision.RefusedBeyondQueue)
+        {
+            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "queue_full"));
+            Fail(sequence, QueueFull());
+        }
+        foreach (var chunks in decision.MicroBatches)
+        {
+            Launch(chunks);
         }
     }
 
-    /// <summary>
-    /// Submit bounds waiting + running; when the KV budget, not <see cref="SchedulerOptions.MaxRunningSequences"/>, is
-    /// what keeps sequences waiting, that alone would let the queue grow past <see cref="SchedulerOptions.MaxWaitingRequests"/>.
-    /// What is left waiting beyond it once admission has taken its fill is refused now, newest first, rather than
-    /// waiting for a place it was promised it would not wait for. Sequences back from waiting for a stage's room keep theirs.
-    /// </summary>
-    private void RefuseBeyondQueue()
+    private void Admit(RunningSequence sequence)
     {
-        var node = _waiting.Last;
-        var excess = _waiting.Count - _options.MaxWaitingRequests;
-        while (excess > 0 && node is not null)
+        if (!_capacity.TryReserve(sequence.ReserveTokens))
         {
-            var sequence = node.Value;
-            node = node.Previous;
-            if (sequence.StageRoomRefusals > 0)
-            {
-                continue;
-            }
-            GatewayTelemetry.RequestsRefused.Add(1, GatewayTelemetry.RefusalTags(sequence.Request.Model, "queue_full"));
-            Fail(sequence, QueueFull());
-            excess--;
+            throw new InvalidOperationException($"The schedule step admitted {sequence.Request.RequestId} without room for its {sequence.ReserveTokens} positions.");
+        }
+        _waiting.Remove(sequence);
+        _running.Add(sequence);
+        if (sequence.QueueTime is null)
+        {
+            sequence.QueueTime = sequence.Clock.Elapsed;
+            RecordAdmission(sequence, sequence.QueueTime.Value);
+        }
+        else
+        {
+            RecordReadmission(sequence); // back from waiting for a stage's room: its queue time and prompt are already counted
         }
     }
 
     private RpcException QueueFull() =>
         Overloaded.Exception($"The queue is full ({_options.MaxWaitingRequests} waiting requests); retry later.", _options.RetryAfter);
 
-    private void Launch()
+    private void Launch(IReadOnlyList<PlannedChunk> chunks)
     {
-        while (_inFlight < MicroBatchesInFlight && !_failover.Waiting) // a stage is unreachable: wait out the back-off
+        foreach (var chunk in chunks)
         {
-            var ready = _running.Where(s => !s.InFlight && !s.Finished && s.PendingTokens > 0).ToList();
-            if (ready.Count == 0)
-            {
-                return;
-            }
-            // Spread the running sequences over the micro-batches so that every stage has one to work on.
-            var perBatch = Math.Max(1, (int)Math.Ceiling(_running.Count / (double)MicroBatchesInFlight));
-            var chunks = BatchPlanner.Plan(ready, perBatch, _options.MaxBatchTokens);
-            if (chunks.Count == 0)
-            {
-                return;
-            }
-            foreach (var chunk in chunks)
-            {
-                chunk.Sequence.InFlight = true;
-            }
-            var stepId = ++_nextStepId;
-            var entries = chunks.Select(ToEntry).ToList();
-            _inFlight++;
-            _ = RunMicroBatchAsync(stepId, chunks, entries);
+            chunk.Sequence.InFlight = true;
         }
+        var stepId = ++_nextStepId;
+        var entries = chunks.Select(ToEntry).ToList();
+        _inFlight++;
+        _ = RunMicroBatchAsync(stepId, chunks, entries);
     }
 
-    private async Task RunMicroBatchAsync(long stepId, List<PlannedChunk> chunks, List<StageEntry> entries)
+    private async Task RunMicroBatchAsync(long stepId, IReadOnlyList<PlannedChunk> chunks, List<StageEntry> entries)
     {
         GatewayTelemetry.BatchSize.Record(chunks.Count, GatewayTelemetry.ModelTag(_pipeline.FirstStage.Model));
         // Current for this async flow only: the stage grains' spans (Orleans activity propagation) nest under it.

@@ -12,7 +12,7 @@ namespace Cluster.Gateway.Scheduling;
 /// </summary>
 internal static class StepSpan
 {
-    public static Activity? Start(StageKey replica, long stepId, List<PlannedChunk> chunks)
+    public static Activity? Start(StageKey replica, long stepId, IReadOnlyList<PlannedChunk> chunks)
     {
         if (!GatewayTelemetry.Source.HasListeners())
         {
