@@ -158,9 +158,8 @@ internal sealed class ModelParts : IDisposable
         {
             var h = x.add(x);                                           // (N, H)
             _ = h.add(x);
-            var gate = gateUp.narrow(-1, 0, intermediate);              // (N, I)
-            var up = gateUp.narrow(-1, intermediate, intermediate);
-            _ = nn.functional.silu(gate).mul(up);                       // (N, I)
+            var gated = torch.empty(n, intermediate);                   // (N, I): the gate as SwiGluFeedForward runs it on the CPU
+            Cluster.Kernels.SwiGluKernel.Run(TensorMemory.Float32Data(gateUp), TensorMemory.Float32Data(gated), n, (int)intermediate);
         }
         return clock.Elapsed.TotalMilliseconds;
     }
