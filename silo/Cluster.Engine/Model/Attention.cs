@@ -37,6 +37,10 @@ public sealed class Attention : IDisposable
         var qDim = _heads * _headDim;
         var kvDim = _kvHeads * _headDim;
         var qkv = _qkv.Forward(x);                                        // (T, qDim + 2·kvDim)
+        if (IsHostDecodeStep(qkv, step))
+        {
+            return _output.Forward(AttendHostDecode(qkv, step, cacheLayer)); // (T, H)
+        }
         var q = qkv.narrow(1, 0, qDim).view(t, _heads, _headDim);          // (T, nHeads, headDim)
         var k = qkv.narrow(1, qDim, kvDim).view(t, _kvHeads, _headDim);    // (T, nKv, headDim)
         var v = qkv.narrow(1, qDim + kvDim, kvDim).view(t, _kvHeads, _headDim);
@@ -142,6 +146,59 @@ public sealed class Attention : IDisposable
             }
         }
         Cluster.Kernels.DecodeAttention.Run(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(decodes), _heads, _kvHeads, _headDim);
+        return output;
+    }
+
+    /// <summary>
+    /// A step of single-token chunks only, on fp32 host caches, with the projections in one packed host tensor: the
+    /// common decode step, which <see cref="AttendHostDecode"/> serves from pointers into <paramref name="qkv"/>.
+    /// </summary>
+    private bool IsHostDecodeStep(Tensor qkv, StepLayout step)
+    {
+        if (step.TotalTokens != step.Chunks.Count || (_rotary is not null && !_rotary.RotatesOnHost))
+        {
+            return false;
+        }
+        foreach (var chunk in step.Chunks)
+        {
+            if (!chunk.Cache.IsHostFloat32)
+            {
+                return false;
+            }
+        }
+        return qkv.device_type == DeviceType.CPU && qkv.dtype == ScalarType.Float32 && qkv.dim() == 2 && qkv.is_contiguous();
+    }
+
+    /// <summary>
+    /// The decode step's attention without a tensor per query, key and value view: rotary and the decode-attention kernel
+    /// read and write the rows of <paramref name="qkv"/> in place. A step makes twelve layers of these calls, and on the
+    /// CPU each view libtorch creates and frees costs as much as the small kernels around it. The same kernels on the
+    /// same memory as the view path, so the same bits.
+    /// </summary>
+    /// <param name="qkv">(T, qDim + 2·kvDim) fp32, contiguous; one row per chunk, in chunk order.</param>
+    /// <returns>(T, nHeads·headDim).</returns>
+    private Tensor AttendHostDecode(Tensor qkv, StepLayout step, int cacheLayer)
+    {
+        var (qDim, kvDim) = (_heads * _headDim, _kvHeads * _headDim);
+        var width = qDim + 2 * kvDim;
+        var rowBytes = (nint)width * sizeof(float);
+        var queries = TensorMemory.Float32Data(qkv);                    // row r: q (nHeads, headDim), k (nKv, headDim), v (nKv, headDim)
+        var keys = queries + (nint)qDim * sizeof(float);
+        var values = keys + (nint)kvDim * sizeof(float);
+        _rotary?.RotateInPlace(queries, width, _heads, _headDim, step);
+        _rotary?.RotateInPlace(keys, width, _kvHeads, _headDim, step);
+        var output = torch.empty([step.TotalTokens, qDim], ScalarType.Float32); // (T, nHeads·headDim)
+        var outData = TensorMemory.Float32Data(output);
+        var decodes = new Cluster.Kernels.DecodeAttentionSequence[step.Chunks.Count];
+        for (var i = 0; i < decodes.Length; i++)
+        {
+            var chunk = step.Chunks[i];
+            decodes[i] = new(queries + i * rowBytes, keys + i * rowBytes, values + i * rowBytes,
+                chunk.Cache.KeyData(cacheLayer), chunk.Cache.ValueData(cacheLayer), chunk.Cache.Capacity,
+                chunk.StartPosition, outData + (nint)i * qDim * sizeof(float));
+        }
+        Cluster.Kernels.DecodeAttention.Run(decodes, _heads, _kvHeads, _headDim);
+        GC.KeepAlive(qkv);
         return output;
     }
 

@@ -5,10 +5,14 @@ namespace Cluster.Engine.Model;
 /// <summary>A pre-norm decoder layer: h = x + attention(norm₁(x)); out = h + feedForward(norm₂(h)).</summary>
 public sealed class DecoderBlock(IModule attentionNorm, Attention attention, IModule feedForwardNorm, IModule feedForward) : IDisposable
 {
+    /// <remarks>
+    /// Inference only (the caller holds inference mode): each residual is added in place into the sublayer's fresh
+    /// output, which saves a tensor per add; x + y and y + x are the same fp32 sum.
+    /// </remarks>
     internal Tensor Forward(Tensor x, StepLayout step, int cacheLayer)
     {
-        var h = x.add(attention.Forward(attentionNorm.Forward(x), step, cacheLayer)); // (T, H)
-        return h.add(feedForward.Forward(feedForwardNorm.Forward(h)));               // (T, H)
+        var h = attention.Forward(attentionNorm.Forward(x), step, cacheLayer).add_(x); // (T, H)
+        return feedForward.Forward(feedForwardNorm.Forward(h)).add_(h);               // (T, H)
     }
 
     /// <summary>The same layer over whole sequences (B, T, H) with causal attention and no cache: the training path.</summary>

@@ -44,7 +44,7 @@ public sealed class Linear : IDisposable
     {
         if (UsesKernel(x))
         {
-            return ForwardWithKernel(x.contiguous()); // (T, out)
+            return ForwardWithKernel(x.is_contiguous() ? x : x.contiguous()); // (T, out); contiguous() would wrap x in a new tensor
         }
         if (_weight.dtype == x.dtype)
         {

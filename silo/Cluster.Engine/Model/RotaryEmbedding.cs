@@ -94,6 +94,18 @@ public sealed class RotaryEmbedding : IDisposable
         return x;
     }
 
+    /// <summary>True when the tables are fp32 host tensors, so <see cref="RotateInPlace"/> can run.</summary>
+    internal bool RotatesOnHost => _cos.device_type == DeviceType.CPU && _cos.dtype == ScalarType.Float32;
+
+    /// <summary>
+    /// Rotates (T, heads, headDim) fp32 host rows at <paramref name="data"/>, <paramref name="rowStride"/> floats apart
+    /// (the query or key part of a packed q/k/v row), by the step's positions, in place: the C# kernel of
+    /// <see cref="Apply(Tensor, StepLayout)"/> without a tensor view. Needs <see cref="RotatesOnHost"/>.
+    /// </summary>
+    internal void RotateInPlace(nint data, long rowStride, int heads, int headDim, StepLayout step) =>
+        Cluster.Kernels.RotaryKernel.RotateInPlace(data, rowStride, heads, headDim,
+            step.PositionValues, TensorMemory.Float32Data(_cos), TensorMemory.Float32Data(_sin), (int)_cos.shape[0]);
+
     public void Dispose()
     {
         _cos.Dispose();
