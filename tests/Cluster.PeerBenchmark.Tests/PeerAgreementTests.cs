@@ -62,6 +62,34 @@ public sealed class PeerAgreementTests
     }
 
     [Fact]
+    public void LlamaCppInAChildProcessGivesTheSameTokensAsInProcessAndReportsItsErrors()
+    {
+        // The benchmark runs llama.cpp in child processes (each runtime under its own OpenMP policy): the pipe must
+        // carry the same lockstep run, and a failure in the child must come back as an error naming it, not a hang.
+        var options = TinyModelOptions.Llama with { Seed = 13 };
+        using var dir = TinyCheckpoint.WriteTemporary(options);
+        var gguf = Path.Combine(dir.Path, "model-f32.gguf");
+        LlamaGgufConverter.Convert(dir.Path, gguf, GgufWeightType.F32);
+        var prompts = Prompts(options, count: 3, length: 5);
+        using var inProcess = LlamaCppRunner.Load("in process", gguf, LlamaCppSettings.F32KvCache, threads: 2);
+        using var child = ChildProcessRunner.Start("child", gguf, LlamaCppSettings.F32KvCache, threads: 2, waitPolicy: null);
+
+        var expected = inProcess.Run(prompts, NewTokens);
+        var actual = child.Run(prompts, NewTokens);
+        for (var i = 0; i < prompts.Count; i++)
+        {
+            Assert.True(expected.Tokens[i].SequenceEqual(actual.Tokens[i]),
+                $"sequence {i}:\n in process [{string.Join(", ", expected.Tokens[i])}]\n child      [{string.Join(", ", actual.Tokens[i])}]");
+        }
+        Assert.True(actual.DecodeSteps == NewTokens - 1 && actual.DecodeSeconds > 0 && child.PrefillSeconds(prompts[0]) > 0,
+            $"child timings: {actual.DecodeSteps} decode steps in {actual.DecodeSeconds} s");
+
+        var error = Assert.Throws<InvalidOperationException>(() => child.Run([[options.VocabularySize + 5]], NewTokens));
+        Assert.Contains("child", error.Message);
+        Assert.True(child.Run([prompts[0]], 2).Tokens[0].Length == 2, "The child must keep serving after a failed request.");
+    }
+
+    [Fact]
     public void F16GgufLoadsAndMostlyAgrees()
     {
         // f16 weights round every weight; the tokens may part at near-ties, so this checks that the file loads and

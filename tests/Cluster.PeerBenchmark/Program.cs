@@ -2,6 +2,11 @@ using System.Text.Json;
 using Cluster.PeerBenchmark.Benchmark;
 
 // llama.cpp and our engine on the same weights in one run (issue #12): see PeerBenchmarkRun.
+if (args.Length > 0 && args[0] == Cluster.PeerBenchmark.Runners.PeerServer.Command)
+{
+    return Cluster.PeerBenchmark.Runners.PeerServer.Serve(args[1..]); // the child side of ChildProcessRunner
+}
+
 PeerBenchmarkOptions options;
 try
 {

@@ -11,6 +11,9 @@ public static class MarkdownTable
         var o = report.Options;
         var sb = new StringBuilder();
         sb.AppendLine(Invariant($"Same weights, one run: {report.Checkpoint} ({report.DecodeWeightCount / 1e6:F1} M weights read per decode step), {o.Threads} threads, greedy, {o.PromptTokens}-token prompts, {o.NewTokens} generated tokens; {report.Machine}; {report.StartedAt:u}."));
+        sb.AppendLine(o.PeersInProcess
+            ? Invariant($"llama.cpp ran in this process, under the OpenMP wait policy our engine set (OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE"}).")
+            : Invariant($"llama.cpp ran in child processes (OMP_WAIT_POLICY {o.PeerWaitPolicy ?? "unset: libgomp's default"}), our engine in this one (PASSIVE, which it sets): each runtime under its own OpenMP setting, in one run."));
         sb.AppendLine(Invariant($"Decode figures exclude the prefill step; memory read bandwidth measured in this run: {report.MemoryReadGigabytesPerSecond:F1} GB/s."));
         sb.AppendLine();
 

@@ -22,12 +22,22 @@ public sealed record PeerBenchmarkOptions
 
     public string? JsonPath { get; init; }
 
+    /// <summary>
+    /// Run llama.cpp in this process instead of in child processes; then both runtimes share one OpenMP wait policy
+    /// (see <see cref="Runners.ChildProcessRunner"/>).
+    /// </summary>
+    public bool PeersInProcess { get; init; }
+
+    /// <summary>OMP_WAIT_POLICY for llama.cpp's child processes; null leaves libgomp's default.</summary>
+    public string? PeerWaitPolicy { get; init; }
+
     /// <summary>Where the GGUF files are written (reused while newer than the checkpoint).</summary>
     public string? GgufDirectory { get; init; }
 
     public const string Usage =
         "usage: cluster-peer-benchmark [--checkpoint DIR] [--streams 1,8,32] [--new-tokens 128] [--prompt-tokens 8] [--prefill 512]\n" +
-        "                              [--threads 2] [--check-prompts 4] [--check-tokens 32] [--gguf-dir DIR] [--json PATH]";
+        "                              [--threads 2] [--check-prompts 4] [--check-tokens 32] [--gguf-dir DIR] [--json PATH]\n" +
+        "                              [--peers-in-process] [--peer-omp-wait-policy ACTIVE|PASSIVE]";
 
     public static PeerBenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -48,6 +58,8 @@ public sealed record PeerBenchmarkOptions
                 "--check-tokens" => o with { CheckTokens = Positive(name, Value()) },
                 "--gguf-dir" => o with { GgufDirectory = Value() },
                 "--json" => o with { JsonPath = Value() },
+                "--peers-in-process" => o with { PeersInProcess = true },
+                "--peer-omp-wait-policy" => o with { PeerWaitPolicy = WaitPolicy(name, Value()) },
                 _ => throw new ArgumentException($"Unknown option \"{name}\".\n{Usage}"),
             };
         }
@@ -61,6 +73,11 @@ public sealed record PeerBenchmarkOptions
         }
         return o;
     }
+
+    private static string WaitPolicy(string name, string text) =>
+        text.ToUpperInvariant() is "ACTIVE" or "PASSIVE"
+            ? text.ToUpperInvariant()
+            : throw new ArgumentException($"{name} must be ACTIVE or PASSIVE, was \"{text}\".");
 
     private static int Positive(string name, string text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0

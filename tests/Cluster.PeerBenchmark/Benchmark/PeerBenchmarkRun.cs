@@ -36,8 +36,13 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
             }
             foreach (var p in peers)
             {
-                log.WriteLine($"loading {p.Name}");
-                runners.Add((LlamaCppRunner.Load(p.Name, ggufs[p.Weights], p.Settings, options.Threads), p.BytesPerWeight));
+                log.WriteLine(options.PeersInProcess
+                    ? $"loading {p.Name} in this process (OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "as the engine set it"})"
+                    : $"loading {p.Name} in a child process (OMP_WAIT_POLICY={options.PeerWaitPolicy ?? "unset: libgomp's default"})");
+                IGreedyRunner runner = options.PeersInProcess
+                    ? LlamaCppRunner.Load(p.Name, ggufs[p.Weights], p.Settings, options.Threads)
+                    : ChildProcessRunner.Start(p.Name, ggufs[p.Weights], p.Settings, options.Threads, options.PeerWaitPolicy);
+                runners.Add((runner, p.BytesPerWeight));
             }
 
             var agreements = CheckAgreement(engines, peers, runners.Select(r => r.Runner).ToList(), config.VocabularySize);
