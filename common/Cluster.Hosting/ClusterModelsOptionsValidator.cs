@@ -9,6 +9,9 @@ namespace Cluster.Hosting;
 /// </summary>
 public sealed class ClusterModelsOptionsValidator : IValidateOptions<ClusterModelsOptions>
 {
+    // What the engine's ComputePlacement accepts for weights (it is not referenced here: hosting never loads the engine).
+    private static readonly string[] WeightDTypes = ["", "auto", "float32", "fp32", "bfloat16", "bf16"];
+
     public ValidateOptionsResult Validate(string? name, ClusterModelsOptions options)
     {
         var failures = new List<string>();
@@ -26,6 +29,10 @@ public sealed class ClusterModelsOptionsValidator : IValidateOptions<ClusterMode
             if (model.Stages < 1 || model.Replicas < 1)
             {
                 failures.Add($"{where}: Stages and Replicas must be at least 1; got {model.Stages} and {model.Replicas}.");
+            }
+            if (!WeightDTypes.Contains(model.WeightDType.Trim(), StringComparer.OrdinalIgnoreCase))
+            {
+                failures.Add($"{where}: WeightDType '{model.WeightDType}' is not one of {string.Join(", ", WeightDTypes.Select(w => w.Length == 0 ? "empty (the silo's Cluster:Stages:WeightDType)" : w))}.");
             }
             if (model.LayerSplit.Length != 0 && (model.LayerSplit.Length != model.Stages || model.LayerSplit.Any(n => n < 1)))
             {

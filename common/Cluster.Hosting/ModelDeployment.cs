@@ -16,6 +16,13 @@ public sealed class ModelDeployment
     public int Replicas { get; set; } = 1;
     public int[] LayerSplit { get; set; } = [];
 
+    /// <summary>
+    /// The weight matrices' dtype for this model's stages: <c>auto</c> (as the activations), <c>float32</c> or
+    /// <c>bfloat16</c> (half the bytes a decode step reads, activations stay fp32); empty keeps the silo's
+    /// <c>Cluster:Stages:WeightDType</c>. Per model, so one cluster can serve one checkpoint in bf16 and another in fp32.
+    /// </summary>
+    public string WeightDType { get; set; } = "";
+
     public IEnumerable<StageKey> StageKeys(int replica) =>
         Enumerable.Range(0, Stages).Select(stage => new StageKey(Name, replica, stage));
 }

@@ -34,7 +34,7 @@ public static class ModelsCommand
         {
             text.Append(CultureInfo.InvariantCulture,
                 $"{model.Name}{(model.IsDefault ? " (default)" : "")}: {model.Architecture}, {model.Layers} layers, context {model.ContextLength}, vocabulary {model.VocabularySize}, max_new_tokens <= {model.MaxNewTokensLimit}\n");
-            var rows = new List<string[]> { new[] { "replica", "stage", "layers", "silo", "device", "dtype", "sessions", "KV cache" } };
+            var rows = new List<string[]> { new[] { "replica", "stage", "layers", "silo", "device", "dtype", "weights", "sessions", "KV cache" } };
             foreach (ReplicaInfo replica in model.Replicas)
             {
                 foreach (StageInfo stage in replica.Stages)
@@ -49,6 +49,7 @@ public static class ModelsCommand
                         stage.Silo,
                         stage.Device,
                         stage.Dtype,
+                        stage.WeightDtype,
                         stage.Sessions.ToString(CultureInfo.InvariantCulture),
                         usage,
                     ]);

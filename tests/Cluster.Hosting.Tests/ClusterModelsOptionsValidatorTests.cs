@@ -34,6 +34,18 @@ public sealed class ClusterModelsOptionsValidatorTests
     }
 
     [Fact]
+    public void AWeightDTypeMustBeOneTheEngineKnowsOrEmpty()
+    {
+        Assert.Empty(Failures(
+            new ModelDeployment { Name = "a", Path = "/m", WeightDType = "bfloat16" },
+            new ModelDeployment { Name = "b", Path = "/m", WeightDType = "Float32" },
+            new ModelDeployment { Name = "c", Path = "/m" }));
+        var failures = Failures(new ModelDeployment { Name = "q", Path = "/m", WeightDType = "int4" });
+        Assert.True(failures.Count == 1 && failures[0].StartsWith("Cluster:Models:0 ('q'): WeightDType 'int4' is not one of", StringComparison.Ordinal) && failures[0].Contains("bfloat16"),
+            $"failures: {string.Join(" | ", failures)}");
+    }
+
+    [Fact]
     public void ALayerSplitNeedsOnePositiveCountPerStage()
     {
         var failures = Failures(

@@ -36,6 +36,7 @@ internal sealed partial class GenerationService
                         Silo = statuses[s].Silo,
                         Device = description.Device,
                         Dtype = description.DType,
+                        WeightDtype = description.WeightDType,
                         Sessions = (uint)statuses[s].Sessions,
                         KvCacheBytes = (ulong)statuses[s].KvBytes,
                         KvCacheBudgetBytes = (ulong)statuses[s].KvBudgetBytes,

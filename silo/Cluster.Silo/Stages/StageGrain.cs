@@ -51,7 +51,7 @@ public sealed partial class StageGrain(
         var layerCount = ModelConfigReader.ReadFromDirectory(deployment.Path).LayerCount;
         var layers = StageLayers.For(deployment, _key.Stage, layerCount);
         // Off the grain scheduler: reading and converting weights takes seconds and must not stall the silo's threads.
-        var shard = await Task.Run(() => ModelShard.Load(deployment.Path, layers, stageOptions.ToEngineOptions()), cancellationToken);
+        var shard = await Task.Run(() => ModelShard.Load(deployment.Path, layers, stageOptions.ToEngineOptions(deployment)), cancellationToken);
         _executor = new StageExecutor(shard);
         _sessions = new SessionCaches(stageOptions.KvBudgetBytes, BytesPerToken(shard), clock);
         _layers = layers.ToString();
@@ -73,13 +73,17 @@ public sealed partial class StageGrain(
         return Task.CompletedTask;
     }
 
+    // Weights may be bf16 under fp32 activations; HiddenStateBytes names only the dtypes hidden states travel in.
+    private static string WeightDTypeName(TorchSharp.torch.ScalarType dtype) => HiddenStateBytes.DTypeName(dtype);
+
     public Task<StageDescription> Describe()
     {
         var config = Shard.Config;
         return Task.FromResult(new StageDescription(
             _key, config.Architecture.ToString(), config.LayerCount, Shard.Layers.Start, Shard.Layers.End, config.ContextLength,
             config.VocabularySize, SiloName, Shard.Placement.Device.ToString(), HiddenStateBytes.DTypeName(Shard.Placement.DType),
-            _sessions.BudgetBytes, _sessions.BytesPerToken, KvCache.BlockTokens, config.EosTokenIds.ToArray()));
+            _sessions.BudgetBytes, _sessions.BytesPerToken, KvCache.BlockTokens, config.EosTokenIds.ToArray(),
+            WeightDTypeName(Shard.Placement.WeightDType)));
     }
 
     public async Task<StageResult> Forward(StageBatch batch)

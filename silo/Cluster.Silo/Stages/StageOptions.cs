@@ -39,6 +39,10 @@ public sealed class StageOptions
     public int? CpuThreads { get; set; }
 
     public EngineOptions ToEngineOptions() => new() { Device = Device, DType = DType, WeightDType = WeightDType, CpuThreads = CpuThreads };
+
+    /// <summary>The engine options for one model's stages: the model's own WeightDType where its entry sets one.</summary>
+    public EngineOptions ToEngineOptions(Cluster.Hosting.ModelDeployment model) =>
+        ToEngineOptions() with { WeightDType = string.IsNullOrWhiteSpace(model.WeightDType) ? WeightDType : model.WeightDType.Trim() };
 }
 
 internal sealed class StageOptionsValidator : IValidateOptions<StageOptions>

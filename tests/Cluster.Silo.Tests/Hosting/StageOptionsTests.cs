@@ -15,6 +15,16 @@ public sealed class StageOptionsTests
     }
 
     [Fact]
+    public void A_models_weight_dtype_overrides_the_silos_and_an_empty_one_keeps_it()
+    {
+        var silo = new StageOptions { DType = "float32", WeightDType = "float32" };
+        var bf16 = silo.ToEngineOptions(new Cluster.Hosting.ModelDeployment { Name = "a", Path = "/m", WeightDType = " bfloat16 " });
+        var inherited = silo.ToEngineOptions(new Cluster.Hosting.ModelDeployment { Name = "b", Path = "/m" });
+        Assert.True(bf16.WeightDType == "bfloat16" && inherited.WeightDType == "float32" && bf16.DType == "float32",
+            $"model with bfloat16: {bf16.WeightDType} ({bf16.DType}); model without: {inherited.WeightDType}");
+    }
+
+    [Fact]
     public void An_empty_weight_dtype_fails_validation_naming_it()
     {
         var result = new StageOptionsValidator().Validate(null, new StageOptions { WeightDType = " " });
