@@ -113,7 +113,7 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
     }
 
     /// <summary>Which silo (its index in the cluster) holds each stage of replica 0, from ListModels.</summary>
-    private static async Task<List<int>> StageSilosAsync(Generation.GenerationClient client, LoopbackCluster cluster)
+    internal static async Task<List<int>> StageSilosAsync(Generation.GenerationClient client, LoopbackCluster cluster)
     {
         var models = await client.ListModelsAsync(new ListModelsRequest(), deadline: DateTime.UtcNow.AddSeconds(30));
         return models.Models[0].Replicas[0].Stages.OrderBy(s => s.Stage).Select(s =>

@@ -56,6 +56,9 @@ internal sealed class LoopbackCluster : IAsyncDisposable
 
     public string GatewayAddress => $"http://127.0.0.1:{5600 + _portOffset}";
 
+    /// <summary>The gateway's HTTP/1.1 side port: /metrics, /healthz, /ready.</summary>
+    public string GatewayMetricsAddress => $"http://127.0.0.1:{9700 + _portOffset}";
+
     /// <summary>Silo i listens on SiloPortBase + i: how a silo address in ListModels maps to its process.</summary>
     public int SiloPortBase => 11600 + _portOffset;
 

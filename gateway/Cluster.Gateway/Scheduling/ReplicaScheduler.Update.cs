@@ -135,6 +135,14 @@ internal sealed partial class ReplicaScheduler
         {
             return;
         }
+        if (reason == FinishReason.Cancelled && sequence.Deadline <= _time.GetUtcNow().UtcDateTime)
+        {
+            // Stopped because the client's deadline passed (by its cancellation or by StopPastDeadline): the call ends
+            // as gRPC says a call past its deadline ends, whichever of the two got here first.
+            Fail(sequence, new RpcException(new Status(StatusCode.DeadlineExceeded,
+                $"The request's deadline passed after {sequence.Generated} generated tokens; generation stopped.")));
+            return;
+        }
         sequence.Output.Write(_output.Closing(sequence, reason, last));
         Retire(sequence); // before the stream ends, so a client that sends its next request at once finds the room it left
         sequence.Output.Complete();

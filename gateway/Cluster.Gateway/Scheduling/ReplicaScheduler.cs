@@ -98,6 +98,7 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
             try
             {
                 Handle(e);
+                StopPastDeadline();
                 Schedule();
             }
             catch (Exception ex)
@@ -156,6 +157,28 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
     }
 
     /// <summary>Carries out what the schedule step decides: admissions, refusals beyond the queue, micro-batches launched.</summary>
+    /// <summary>
+    /// Stops every sequence whose client deadline has passed, at the loop's next event (each step's return is one):
+    /// the deadline's cancellation reaches the handler through ASP.NET Core's timers and the client's stream reset, and
+    /// right after a failover both were seen to arrive only after a short request had been computed to its end (issue
+    /// #11 item 7); the scheduler does not wait for them. An in-flight sequence ends when its micro-batch returns.
+    /// </summary>
+    private void StopPastDeadline()
+    {
+        var now = _time.GetUtcNow().UtcDateTime;
+        foreach (var sequence in _running.Concat(_waiting).Where(s => s.Deadline <= now && !s.Finished).ToList())
+        {
+            if (sequence.InFlight)
+            {
+                sequence.CancelRequested = true;
+            }
+            else
+            {
+                Finish(sequence, FinishReason.Cancelled);
+            }
+        }
+    }
+
     private void Schedule()
     {
         var launchable = _failover.Waiting ? 0 : MicroBatchesInFlight - _inFlight; // a stage is unreachable: wait out the back-off

@@ -57,6 +57,12 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
 
     public bool CancelRequested { get; set; }
 
+    /// <summary>
+    /// When the client stops waiting (its gRPC deadline), in UTC; null when it set none. The scheduler stops the
+    /// sequence at its first event past it, whether or not the call's cancellation ever reaches the handler.
+    /// </summary>
+    public DateTime? Deadline { get; init; }
+
     public bool Finished { get; set; }
 
     /// <summary>Started when the request arrived, so TTFT and queue time include reading, validating and tokenizing it.</summary>

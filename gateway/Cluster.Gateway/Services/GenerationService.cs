@@ -34,7 +34,10 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
             var validated = GenerateRequestValidator.Validate(request, model.Name, model.Tokenizer, model.Limits, turn?.Snapshot.History.Length ?? 0, requestId);
             var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
             var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, turn?.Snapshot.History ?? [], turn?.Snapshot.CachedLength ?? 0,
-                TextStream.Create(model.Tokenizer, validated.StopSequences), clock);
+                TextStream.Create(model.Tokenizer, validated.StopSequences), clock)
+            {
+                Deadline = context.Deadline == DateTime.MaxValue ? null : context.Deadline.ToUniversalTime(),
+            };
             if (span is not null)
             {
                 sequence.TraceContext = span.Context;

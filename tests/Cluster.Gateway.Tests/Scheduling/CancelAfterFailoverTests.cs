@@ -1,5 +1,7 @@
+using Grpc.Core;
 using Cluster.Contracts.Api;
 using Cluster.Gateway.Scheduling;
+using Microsoft.Extensions.Time.Testing;
 using Orleans.Runtime;
 
 namespace Cluster.Gateway.Tests.Scheduling;
@@ -64,5 +66,59 @@ public sealed class CancelAfterFailoverTests
             "A sequence cancelled before it arrived must never reach a stage.");
         await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0 && harness.Scheduler.Load == 0,
             $"every reservation and load to come back (reserved {harness.Capacity.Reserved}, load {harness.Scheduler.Load})");
+    }
+
+    [Fact]
+    public async Task ARequestPastItsDeadlineStopsAtItsNextStepWithoutAnyCancelSignal()
+    {
+        // The deadline's cancellation was seen to reach the handler only after a short request had run to its end;
+        // the scheduler checks each sequence's deadline itself, at every event of its loop, and ends the call
+        // DEADLINE_EXCEEDED as gRPC ends a call past its deadline.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = new SchedulerHarness(stageCount: 2, time: clock);
+        var sequence = harness.Create(promptLength: 4, maxNewTokens: 1500, deadline: clock.GetUtcNow().UtcDateTime.AddSeconds(1));
+        harness.Scheduler.Submit(sequence);
+        _ = await sequence.Output.Reader.ReadAsync(); // the first token: it is running
+        clock.Advance(TimeSpan.FromSeconds(2));
+
+        var (tokens, error) = await DrainAsync(sequence);
+        Assert.True(error?.StatusCode == StatusCode.DeadlineExceeded && tokens < 1500,
+            $"Expected DEADLINE_EXCEEDED soon after the deadline; the stream ended {error?.StatusCode.ToString() ?? "OK"} after {tokens + 1} of 1500 tokens.");
+        await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0 && harness.Scheduler.Load == 0,
+            $"every reservation and load to come back (reserved {harness.Capacity.Reserved}, load {harness.Scheduler.Load})");
+    }
+
+    [Fact]
+    public async Task ARequestWhoseDeadlinePassedBeforeItArrivedReachesNoStage()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = new SchedulerHarness(stageCount: 2, time: clock);
+        var sequence = harness.Create(promptLength: 4, maxNewTokens: 50, deadline: clock.GetUtcNow().UtcDateTime.AddMilliseconds(-1));
+        harness.Scheduler.Submit(sequence);
+        var (tokens, error) = await DrainAsync(sequence);
+
+        Assert.True(error?.StatusCode == StatusCode.DeadlineExceeded && tokens == 0,
+            $"Expected DEADLINE_EXCEEDED before any token; the stream ended {error?.StatusCode.ToString() ?? "OK"} after {tokens} tokens.");
+        Assert.True(harness.Stages[0].Batches.All(b => b.Entries.All(e => e.SessionId != sequence.StageSessionId)),
+            "A request whose deadline had passed on arrival must never reach a stage.");
+    }
+
+    /// <summary>Reads the stream to its end: the tokens it carried and the error it ended with (null: it ended OK).</summary>
+    private static async Task<(int Tokens, RpcException? Error)> DrainAsync(RunningSequence sequence)
+    {
+        var tokens = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        try
+        {
+            await foreach (var response in sequence.Output.Reader.ReadAllAsync(timeout.Token))
+            {
+                tokens += response.TokenIds.Count;
+            }
+            return (tokens, null);
+        }
+        catch (RpcException error)
+        {
+            return (tokens, error);
+        }
     }
 }

@@ -22,14 +22,14 @@ internal sealed class SchedulerHarness : IAsyncDisposable
 
     private int _requests;
 
-    public SchedulerHarness(int stageCount, SchedulerOptions? options = null, IReadOnlyList<int>? eosTokenIds = null, long kvBudgetBytes = 1 << 20)
+    public SchedulerHarness(int stageCount, SchedulerOptions? options = null, IReadOnlyList<int>? eosTokenIds = null, long kvBudgetBytes = 1 << 20, TimeProvider? time = null)
     {
         Stages = Enumerable.Range(0, stageCount).Select(i => new FakeStage(i, stageCount, Probe, kvBudgetBytes)).ToList();
         var keys = Enumerable.Range(0, stageCount).Select(i => new StageKey("fake", 0, i)).ToList();
         var descriptions = Stages.Select(s => s.Describe().Result).ToList();
         Capacity = new ReplicaCapacity(descriptions);
         Scheduler = new ReplicaScheduler(new PipelineDriver(Stages, keys, () => Volatile.Read(ref _siloLoss).Task), Capacity, options ?? new SchedulerOptions(),
-            new TokenResponses(Tokenizer, eosTokenIds ?? [], descriptions.Select(d => d.Silo).ToList()), NullLogger.Instance);
+            new TokenResponses(Tokenizer, eosTokenIds ?? [], descriptions.Select(d => d.Silo).ToList()), NullLogger.Instance, time);
     }
 
     public static CheckpointTokenizer Tokenizer => SharedTokenizer.Value.Tokenizer;
@@ -56,13 +56,14 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     }
 
     /// <summary>A sequence as the gRPC handler builds it, not yet submitted.</summary>
-    public RunningSequence Create(int promptLength, int maxNewTokens, string? sessionId = null, IReadOnlyList<int>? history = null, int cachedLength = 0, IReadOnlyList<int>? stopTokenIds = null)
+    public RunningSequence Create(int promptLength, int maxNewTokens, string? sessionId = null, IReadOnlyList<int>? history = null, int cachedLength = 0, IReadOnlyList<int>? stopTokenIds = null,
+        DateTime? deadline = null)
     {
         var prompt = Enumerable.Range(0, promptLength).Select(i => 10 + i % 90).ToList();
         var request = new GenerationRequest($"req-{Interlocked.Increment(ref _requests)}", "fake", prompt, sessionId,
             new SamplingSettings(0f, 0, 1f, 1f, 7, 0), maxNewTokens, [], stopTokenIds ?? [], false, true);
         var sequence = new RunningSequence(request, sessionId ?? request.RequestId, history ?? [], cachedLength,
-            TextStream.Create(Tokenizer, []));
+            TextStream.Create(Tokenizer, [])) { Deadline = deadline };
         return sequence;
     }
 
