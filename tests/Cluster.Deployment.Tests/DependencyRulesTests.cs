@@ -15,6 +15,7 @@ public sealed partial class DependencyRulesTests
     {
         ["contracts/Cluster.Contracts"] = [],
         ["common/Cluster.Tokenizers"] = [],
+        ["common/Cluster.ChatTemplates"] = [],
         ["common/Cluster.Hosting"] = ["contracts/Cluster.Contracts"],
         ["silo/Cluster.Kernels"] = [],
         ["silo/Cluster.Engine"] = ["silo/Cluster.Kernels"],
