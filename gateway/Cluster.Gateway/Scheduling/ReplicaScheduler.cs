@@ -50,6 +50,12 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         _loop = Task.Run(RunLoopAsync);
     }
 
+    /// <summary>
+    /// Raised on the loop after each event it has handled (and the schedule it ran): observability of the loop's state
+    /// changes, so that a test waits for a state instead of polling it.
+    /// </summary>
+    internal event Action? Turned;
+
     /// <summary>Requests waiting or running: what replica choice balances.</summary>
     public int Load => Volatile.Read(ref _load);
 
@@ -110,6 +116,7 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
                     Fail(sequence, new RpcException(new Status(StatusCode.Internal, $"Scheduler failure: {ex.Message}")));
                 }
             }
+            Turned?.Invoke();
         }
     }
 

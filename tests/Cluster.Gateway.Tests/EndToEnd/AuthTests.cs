@@ -156,7 +156,10 @@ public sealed class AuthTests
         return tokens;
     }
 
-    /// <summary>Retries a Generate refused with RESOURCE_EXHAUSTED until it is admitted; fails after 30 s naming <paramref name="what"/>.</summary>
+    /// <summary>
+    /// Retries a Generate refused with RESOURCE_EXHAUSTED, after the retry hint each refusal carries (as a client
+    /// should), until it is admitted; fails after 30 s naming <paramref name="what"/>.
+    /// </summary>
     private static async Task WaitUntilAdmittedAsync(ClusterUnderTest cluster, GenerateRequest request, string key, string what)
     {
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -173,7 +176,8 @@ public sealed class AuthTests
                 {
                     Assert.Fail($"Timed out waiting for {what}; still refused: {refused.Status.Detail}");
                 }
-                await Task.Delay(10);
+                var hint = Overloaded.RetryAfter(refused);
+                await Task.Delay(hint is { } after && after > TimeSpan.Zero ? after : TimeSpan.FromMilliseconds(50));
             }
         }
     }

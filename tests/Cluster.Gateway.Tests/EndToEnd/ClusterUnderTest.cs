@@ -175,7 +175,8 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
 
     /// <summary>
     /// Polls replica 0's stages until <paramref name="condition"/> holds for every one of them; fails after
-    /// <paramref name="timeout"/> (default 30 s) naming <paramref name="what"/> and each stage's last counts.
+    /// <paramref name="timeout"/> (default 30 s) naming <paramref name="what"/> and each stage's last counts. A poll, not
+    /// a signal: the state lives in stage grains behind Orleans, which push nothing; each poll is one status call.
     /// </summary>
     public async Task<StageStatus[]> WaitForStagesAsync(Func<StageStatus, bool> condition, string what, TimeSpan? timeout = null)
     {

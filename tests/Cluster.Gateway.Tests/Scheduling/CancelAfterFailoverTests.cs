@@ -44,7 +44,7 @@ public sealed class CancelAfterFailoverTests
         var steps = harness.Stages[2].Batches.Count - stepsBefore;
         Assert.True(responses[^1].FinishReason == FinishReason.Cancelled && steps <= 2,
             $"Expected the cancelled request to end CANCELLED within its in-flight step; it ended {responses[^1].FinishReason} after {SchedulerHarness.TokenIds(responses).Count} tokens and {steps} steps on the last stage.");
-        await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0 && harness.Scheduler.Load == 0,
+        await harness.WaitForAsync(() => harness.Capacity.Reserved == 0 && harness.Scheduler.Load == 0,
             $"every reservation and load to come back (reserved {harness.Capacity.Reserved}, load {harness.Scheduler.Load})");
     }
 
@@ -64,7 +64,7 @@ public sealed class CancelAfterFailoverTests
             $"Expected only a final CANCELLED message; got {responses.Count} messages ending {responses[^1].FinishReason}.");
         Assert.True(harness.Stages[0].Batches.All(b => b.Entries.All(e => e.SessionId != sequence.StageSessionId)),
             "A sequence cancelled before it arrived must never reach a stage.");
-        await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0 && harness.Scheduler.Load == 0,
+        await harness.WaitForAsync(() => harness.Capacity.Reserved == 0 && harness.Scheduler.Load == 0,
             $"every reservation and load to come back (reserved {harness.Capacity.Reserved}, load {harness.Scheduler.Load})");
     }
 
@@ -84,7 +84,7 @@ public sealed class CancelAfterFailoverTests
         var (tokens, error) = await DrainAsync(sequence);
         Assert.True(error?.StatusCode == StatusCode.DeadlineExceeded && tokens < 1500,
             $"Expected DEADLINE_EXCEEDED soon after the deadline; the stream ended {error?.StatusCode.ToString() ?? "OK"} after {tokens + 1} of 1500 tokens.");
-        await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0 && harness.Scheduler.Load == 0,
+        await harness.WaitForAsync(() => harness.Capacity.Reserved == 0 && harness.Scheduler.Load == 0,
             $"every reservation and load to come back (reserved {harness.Capacity.Reserved}, load {harness.Scheduler.Load})");
     }
 

@@ -132,12 +132,14 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
             {
                 probe.Left();
             }
+            probe.Pulse(); // what the call changed (batches, refusals, failures) is there for a waiting test to see
         }
     }
 
     public async Task Release(IReadOnlyList<string> sessionIds, bool keep)
     {
         Releases.Enqueue((sessionIds, keep));
+        probe.Pulse();
         if (HoldReleases is { } hold)
         {
             await hold.Task;
@@ -183,4 +185,9 @@ internal sealed class FakePipelineProbe
     }
 
     public void Left() => Interlocked.Decrement(ref _inPipeline);
+
+    /// <summary>Raised after every stage call and release: a test waiting on stage state re-checks then, instead of polling.</summary>
+    public event Action? Changed;
+
+    public void Pulse() => Changed?.Invoke();
 }

@@ -29,7 +29,7 @@ public sealed class ReplicaSchedulerTests
             Assert.True(last.Timings.Steps == expected.Count && last.Timings.Stages.Count == 2,
                 $"Sequence {i}: expected {expected.Count} steps (one prefill, then a decode per further token) timed on 2 stages; got {last.Timings.Steps} steps on {last.Timings.Stages.Count} stages.");
         }
-        await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0, "every sequence's reserved positions to come back once the stages released them");
+        await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, "every sequence's reserved positions to come back once the stages released them");
     }
 
     [Fact]
@@ -102,9 +102,9 @@ public sealed class ReplicaSchedulerTests
 
         Assert.Equal(FinishReason.Cancelled, responses[^1].FinishReason);
         Assert.True(responses.Count < 1000, $"The cancelled sequence streamed {responses.Count} messages.");
-        await SchedulerHarness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
+        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
             "every stage to be told to free the cancelled sequence");
-        await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0, "the cancelled sequence's reserved positions to come back");
+        await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, "the cancelled sequence's reserved positions to come back");
     }
 
     [Fact]
@@ -118,7 +118,7 @@ public sealed class ReplicaSchedulerTests
         var second = harness.Submit(promptLength: 4, maxNewTokens: 10);
 
         Assert.Equal(FinishReason.Length, (await SchedulerHarness.ReadAllAsync(first))[^1].FinishReason);
-        await SchedulerHarness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(first.StageSessionId))), "every stage to be asked to free the first sequence");
+        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(first.StageSessionId))), "every stage to be asked to free the first sequence");
         hold.SetResult();
         Assert.Equal(ExpectedTokens(4, 10), SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(second)));
 

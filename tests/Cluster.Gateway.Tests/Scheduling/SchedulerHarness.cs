@@ -30,6 +30,8 @@ internal sealed class SchedulerHarness : IAsyncDisposable
         Capacity = new ReplicaCapacity(descriptions);
         Scheduler = new ReplicaScheduler(new PipelineDriver(Stages, keys, () => Volatile.Read(ref _siloLoss).Task), Capacity, options ?? new SchedulerOptions(),
             new TokenResponses(Tokenizer, eosTokenIds ?? [], descriptions.Select(d => d.Silo).ToList()), NullLogger.Instance, time);
+        Scheduler.Turned += Changed;
+        Probe.Changed += Changed;
     }
 
     public static CheckpointTokenizer Tokenizer => SharedTokenizer.Value.Tokenizer;
@@ -88,17 +90,36 @@ internal sealed class SchedulerHarness : IAsyncDisposable
 
     public static List<int> TokenIds(IEnumerable<GenerateResponse> responses) => responses.SelectMany(r => r.TokenIds).ToList();
 
-    /// <summary>Polls <paramref name="condition"/> (state the scheduler's loop changes) until it holds; fails after 30 s naming <paramref name="what"/>.</summary>
-    public static async Task WaitForAsync(Func<bool> condition, string what)
+    /// <summary>
+    /// Waits until <paramref name="condition"/> (state the scheduler's loop or the fake stages change) holds, checking it
+    /// again after each turn of the loop and each stage call or release; fails after 30 s naming <paramref name="what"/>.
+    /// </summary>
+    public async Task WaitForAsync(Func<bool> condition, string what)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var limit = TimeSpan.FromSeconds(30);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         while (!condition())
         {
-            if (timeout.IsCancellationRequested)
+            var left = limit - clock.Elapsed;
+            if (left <= TimeSpan.Zero || !await _changed.WaitAsync(left))
             {
-                Assert.Fail($"Timed out after 30 s waiting for {what}.");
+                if (condition())
+                {
+                    return;
+                }
+                Assert.Fail($"Timed out after {limit.TotalSeconds:F0} s waiting for {what}.");
             }
-            await Task.Delay(10);
+        }
+    }
+
+    // Released on every change the harness can observe; a wake-up that finds nothing new just waits again.
+    private readonly SemaphoreSlim _changed = new(0);
+
+    private void Changed()
+    {
+        if (_changed.CurrentCount == 0)
+        {
+            _changed.Release();
         }
     }
 

@@ -89,7 +89,7 @@ public sealed class StageFailoverTests
         var sequence = harness.Submit(promptLength: 4, maxNewTokens: 50);
         await sequence.Output.Reader.WaitToReadAsync();
         harness.Stages[1].Outage(new SiloUnavailableException("dead"), calls: int.MaxValue, loseCaches: false);
-        await SchedulerHarness.WaitForAsync(() => harness.Stages[1].OutageFailures > 0, "a step to fail on the unreachable stage");
+        await harness.WaitForAsync(() => harness.Stages[1].OutageFailures > 0, "a step to fail on the unreachable stage");
 
         harness.Scheduler.Cancel(sequence);
 

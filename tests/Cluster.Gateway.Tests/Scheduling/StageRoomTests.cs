@@ -48,7 +48,7 @@ public sealed class StageRoomTests
         Assert.Equal(ExpectedTokens(6, 12), SchedulerHarness.TokenIds(otherResponses));
         Assert.True(harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(refused.StageSessionId) && r.Keep)),
             "Each refusal should park the sequence's cache on every stage (release with keep) so others can evict it.");
-        await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"every reservation to come back (still reserved: {harness.Capacity.Reserved})");
+        await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"every reservation to come back (still reserved: {harness.Capacity.Reserved})");
     }
 
     [Fact]
@@ -82,9 +82,9 @@ public sealed class StageRoomTests
             $"Expected RESOURCE_EXHAUSTED with a retry hint of {FastRetries.RetryAfter}; got {error.StatusCode} ({error.Status.Detail}) with hint {Overloaded.RetryAfter(error)}.");
         Assert.True(refusals.Value == FastRetries.StageRoomRetries + 1,
             $"Expected the first try and {FastRetries.StageRoomRetries} retries before giving up; the stage refused {refusals.Value} times.");
-        await SchedulerHarness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
+        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
             "every stage to be told to free the refused sequence");
-        await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"the refused sequence's reservation to come back (still reserved: {harness.Capacity.Reserved})");
+        await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"the refused sequence's reservation to come back (still reserved: {harness.Capacity.Reserved})");
     }
 
     [Fact]
@@ -96,16 +96,16 @@ public sealed class StageRoomTests
         var refusals = new StrongBox();
         var sequence = harness.Submit(promptLength: 5, maxNewTokens: 10);
         harness.Stages[1].RefuseRoom = Refuse(sequence.StageSessionId, times: int.MaxValue, refusals);
-        await SchedulerHarness.WaitForAsync(() => Volatile.Read(ref refusals.Value) >= 2, "the last stage to refuse the sequence twice");
+        await harness.WaitForAsync(() => Volatile.Read(ref refusals.Value) >= 2, "the last stage to refuse the sequence twice");
 
         harness.Scheduler.Cancel(sequence);
         var responses = await SchedulerHarness.ReadAllAsync(sequence);
 
         Assert.True(responses.Count == 1 && responses[0].FinishReason == FinishReason.Cancelled,
             $"Expected only a final CANCELLED message; got {responses.Count} messages ending {responses[^1].FinishReason}.");
-        await SchedulerHarness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
+        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
             "every stage to be told to free the cancelled sequence");
-        await SchedulerHarness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"the cancelled sequence's reservation to come back (still reserved: {harness.Capacity.Reserved})");
+        await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"the cancelled sequence's reservation to come back (still reserved: {harness.Capacity.Reserved})");
     }
 
     [Fact]
