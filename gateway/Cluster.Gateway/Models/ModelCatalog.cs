@@ -73,6 +73,7 @@ internal sealed class ModelCatalog(
     {
         var logger = loggers.CreateLogger<ModelCatalog>();
         var tokenizer = CheckpointTokenizer.Load(deployment.Path);
+        var chat = ChatFormat.Load(deployment.Path); // before the stages load: a template we cannot render fails fast
         var replicas = new List<ServedReplica>();
         for (var r = 0; r < deployment.Replicas; r++)
         {
@@ -92,7 +93,7 @@ internal sealed class ModelCatalog(
         var limits = new ModelLimits(description.ContextLength, description.VocabularySize,
             Math.Min(options.Value.MaxNewTokensLimit, description.ContextLength));
         var eosIds = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : description.EosTokenIds;
-        return new ServedModel(deployment, tokenizer, limits, eosIds, replicas);
+        return new ServedModel(deployment, tokenizer, limits, eosIds, replicas, chat);
     }
 
     /// <summary>

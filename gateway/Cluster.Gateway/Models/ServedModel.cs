@@ -12,7 +12,8 @@ internal sealed class ServedModel(
     CheckpointTokenizer tokenizer,
     ModelLimits limits,
     IReadOnlyList<int> eosTokenIds,
-    IReadOnlyList<ServedReplica> replicas) : IAsyncDisposable
+    IReadOnlyList<ServedReplica> replicas,
+    ChatFormat? chat = null) : IAsyncDisposable
 {
     public string Name => Deployment.Name;
     public ModelDeployment Deployment { get; } = deployment;
@@ -20,6 +21,9 @@ internal sealed class ServedModel(
     public ModelLimits Limits { get; } = limits;
     public IReadOnlyList<int> EosTokenIds { get; } = eosTokenIds;
     public IReadOnlyList<ServedReplica> Replicas { get; } = replicas;
+
+    /// <summary>The checkpoint's chat template, when it ships one: what Generate's messages are rendered with.</summary>
+    public ChatFormat? Chat { get; } = chat;
 
     /// <summary>The replica with the fewest waiting and running requests (new one-shot requests and sessions go there).</summary>
     public ServedReplica LeastLoadedReplica() => Replicas.MinBy(r => r.Scheduler.Load)!;

@@ -28,6 +28,7 @@ public static class GenerateRequestValidator
     /// </param>
     /// <param name="requestId">The id the gateway gave the call.</param>
     /// <param name="drawSeed">Draws the seed when the client sent none; null: a cryptographically random ulong.</param>
+    /// <param name="chat">The model's chat format, which renders <c>messages</c>; null when the checkpoint has none.</param>
     /// <exception cref="Grpc.Core.RpcException">INVALID_ARGUMENT, naming the field and its limit.</exception>
     public static GenerationRequest Validate(
         GenerateRequest request,
@@ -36,7 +37,8 @@ public static class GenerateRequestValidator
         ModelLimits limits,
         int sessionHistoryLength,
         string requestId,
-        Func<ulong>? drawSeed = null)
+        Func<ulong>? drawSeed = null,
+        ChatFormat? chat = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -56,7 +58,9 @@ public static class GenerateRequestValidator
         PromptTokens.CheckInVocabulary(stopTokenIds, limits, "sampling.stop_token_ids: token id");
 
         bool addBos = PromptTokens.AddsBos(tokenizer, request.HasAddSpecialTokens ? request.AddSpecialTokens : null, freshSequence: sessionHistoryLength == 0);
-        IReadOnlyList<int> prompt = TokenizePrompt(request, tokenizer, limits, addBos);
+        IReadOnlyList<int> prompt = request.PromptCase == GenerateRequest.PromptOneofCase.Messages
+            ? ChatPrompt.Tokenize(request.Messages, chat, resolvedModel, tokenizer, limits, sessionHistoryLength)
+            : TokenizePrompt(request, tokenizer, limits, addBos);
         int maxNewTokens = CheckContext(sessionHistoryLength, prompt.Count, requestedMaxNewTokens, limits);
 
         var resolved = new SamplingSettings(
@@ -214,7 +218,7 @@ public static class GenerateRequestValidator
                 return addBos ? PromptTokens.WithBos(ids, tokenizer.BosTokenId!.Value) : ids;
 
             default:
-                throw InvalidArgument.Error("prompt is empty: set text or token_ids");
+                throw InvalidArgument.Error("prompt is empty: set text, token_ids or messages");
         }
     }
 

@@ -20,6 +20,7 @@ internal sealed partial class GenerationService
                 VocabularySize = (uint)first.VocabularySize,
                 IsDefault = model.Name == catalog.DefaultModel,
                 MaxNewTokensLimit = (uint)model.Limits.MaxNewTokensLimit,
+                HasChatTemplate = model.Chat is not null,
             };
             foreach (var replica in model.Replicas)
             {

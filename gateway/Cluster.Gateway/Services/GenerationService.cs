@@ -31,7 +31,7 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
         RunningSequence? submitted = null;
         try
         {
-            var validated = GenerateRequestValidator.Validate(request, model.Name, model.Tokenizer, model.Limits, turn?.Snapshot.History.Length ?? 0, requestId);
+            var validated = GenerateRequestValidator.Validate(request, model.Name, model.Tokenizer, model.Limits, turn?.Snapshot.History.Length ?? 0, requestId, chat: model.Chat);
             var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
             var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, turn?.Snapshot.History ?? [], turn?.Snapshot.CachedLength ?? 0,
                 TextStream.Create(model.Tokenizer, validated.StopSequences), clock)

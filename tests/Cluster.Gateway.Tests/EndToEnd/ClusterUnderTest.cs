@@ -85,9 +85,11 @@ internal sealed class ClusterUnderTest : IAsyncDisposable
     /// </param>
     public static async Task<ClusterUnderTest> StartAsync(
         int silos, int stages, TinyModelOptions? model = null, IDictionary<string, string?>? settings = null, TimeProvider? stageClock = null,
-        bool metricsPort = false, string? apiKey = null, bool kestrelFromSettings = false, HttpMessageHandler? clientHandler = null)
+        bool metricsPort = false, string? apiKey = null, bool kestrelFromSettings = false, HttpMessageHandler? clientHandler = null,
+        Action<string>? addCheckpointFiles = null)
     {
         var checkpoint = TinyCheckpoint.WriteTemporary((model ?? TinyModelOptions.Llama) with { Tokenizer = TinyTokenizer.Gpt2Bpe });
+        addCheckpointFiles?.Invoke(checkpoint.Path);
         var configuration = new Dictionary<string, string?>
         {
             ["Cluster:Models:0:Name"] = ModelName,

@@ -1,0 +1,95 @@
+using System.Text.Json;
+using Cluster.ChatTemplates;
+
+namespace Cluster.Gateway.Requests;
+
+/// <summary>
+/// A checkpoint's chat format: its chat template and the special-token strings the template reads, loaded with the
+/// model (a template this gateway cannot render fails the model's load, naming the file and the template line,
+/// rather than prompting the model wrongly later). Where transformers looks: <c>chat_template.jinja</c> first, then
+/// <c>chat_template</c> in tokenizer_config.json (a string, or a list of named templates, of which "default").
+/// </summary>
+public sealed class ChatFormat
+{
+    private readonly IReadOnlyDictionary<string, object?> _specialTokens;
+
+    private ChatFormat(ChatTemplate template, IReadOnlyDictionary<string, object?> specialTokens, string source)
+    {
+        Template = template;
+        _specialTokens = specialTokens;
+        Source = source;
+    }
+
+    public ChatTemplate Template { get; }
+
+    /// <summary>The file the template came from, for messages.</summary>
+    public string Source { get; }
+
+    /// <summary>The checkpoint's chat format, or null when it ships no template.</summary>
+    /// <exception cref="InvalidOperationException">The template is malformed or uses what the renderer does not support.</exception>
+    public static ChatFormat? Load(string checkpointDirectory)
+    {
+        var configPath = Path.Combine(checkpointDirectory, "tokenizer_config.json");
+        using var config = File.Exists(configPath) ? JsonDocument.Parse(File.ReadAllText(configPath)) : null;
+        var jinjaPath = Path.Combine(checkpointDirectory, "chat_template.jinja");
+        var (text, source) = File.Exists(jinjaPath)
+            ? (File.ReadAllText(jinjaPath), jinjaPath)
+            : (TemplateInConfig(config?.RootElement), configPath);
+        if (text is null)
+        {
+            return null;
+        }
+        try
+        {
+            return new ChatFormat(ChatTemplate.Parse(text), SpecialTokens(config?.RootElement), source);
+        }
+        catch (ChatTemplateException e)
+        {
+            throw new InvalidOperationException($"The chat template in {source} cannot be used: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The prompt for <paramref name="messages"/>, ending with the assistant's generation prompt.</summary>
+    /// <exception cref="ChatTemplateException">The template refused the conversation (raise_exception) or failed on it.</exception>
+    public string Render(IReadOnlyList<ChatMessage> messages) => Template.Render(messages, addGenerationPrompt: true, _specialTokens);
+
+    private static string? TemplateInConfig(JsonElement? config)
+    {
+        if (config is not { ValueKind: JsonValueKind.Object } root || !root.TryGetProperty("chat_template", out var template))
+        {
+            return null;
+        }
+        return template.ValueKind switch
+        {
+            JsonValueKind.String => template.GetString(),
+            // [{ "name": "default", "template": "..." }, { "name": "tool_use", ... }]
+            JsonValueKind.Array => template.EnumerateArray()
+                .Where(t => t.TryGetProperty("name", out var name) && name.GetString() == "default")
+                .Select(t => t.GetProperty("template").GetString()).FirstOrDefault(),
+            _ => null,
+        };
+    }
+
+    /// <summary>bos_token, eos_token, unk_token, pad_token as strings: tokenizer_config.json writes each as a string or as { "content": ... }.</summary>
+    private static Dictionary<string, object?> SpecialTokens(JsonElement? config)
+    {
+        var tokens = new Dictionary<string, object?>();
+        if (config is not { ValueKind: JsonValueKind.Object } root)
+        {
+            return tokens;
+        }
+        foreach (var name in new[] { "bos_token", "eos_token", "unk_token", "pad_token" })
+        {
+            if (root.TryGetProperty(name, out var value))
+            {
+                tokens[name] = value.ValueKind switch
+                {
+                    JsonValueKind.String => value.GetString(),
+                    JsonValueKind.Object when value.TryGetProperty("content", out var content) => content.GetString(),
+                    _ => null,
+                };
+            }
+        }
+        return tokens;
+    }
+}
