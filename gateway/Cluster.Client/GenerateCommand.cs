@@ -44,12 +44,16 @@ public sealed class GenerateCommand
 
     public Option<bool> NewSession { get; } = new("--new-session") { Description = "Create a session first, print its id and generate in it" };
 
+    public Option<bool> Chat { get; } = new("--chat", "-c") { Description = "Send the prompt as a user message, rendered with the model's chat template" };
+
+    public Option<string?> System { get; } = new("--system") { Description = "A system message before the prompt (implies --chat)" };
+
     /// <summary>Puts the prompt argument and the options on <paramref name="command"/> and makes it generate.</summary>
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
         command.Arguments.Add(Prompt);
-        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession })
+        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession, Chat, System })
         {
             command.Options.Add(option);
         }
@@ -111,6 +115,17 @@ public sealed class GenerateCommand
         if (parse.GetValue(NoBos))
         {
             request.AddSpecialTokens = false;
+        }
+
+        if (parse.GetValue(Chat) || parse.GetValue(System) is not null)
+        {
+            request.Messages = new ChatMessages();
+            if (parse.GetValue(System) is { } system)
+            {
+                request.Messages.Messages.Add(new ChatMessage { Role = "system", Content = system });
+            }
+
+            request.Messages.Messages.Add(new ChatMessage { Role = "user", Content = parse.GetValue(Prompt) ?? "" }); // replaces the text (one prompt)
         }
 
         return request;

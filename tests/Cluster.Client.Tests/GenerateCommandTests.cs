@@ -99,6 +99,18 @@ public sealed class GenerateCommandTests
         Assert.Equal("http://localhost:5000", parse.GetValue(GatewayConnection.Address));
     }
 
+    [Fact]
+    public void Chat_and_system_send_messages_instead_of_text()
+    {
+        GenerateRequest chat = Parse("What is grace?", "--chat");
+        GenerateRequest system = Parse("What is grace?", "--system", "Answer in one line.");
+
+        Assert.True(chat.PromptCase == GenerateRequest.PromptOneofCase.Messages && chat.Messages.Messages.Count == 1
+            && chat.Messages.Messages[0].Role == "user" && chat.Messages.Messages[0].Content == "What is grace?", $"--chat: {chat}");
+        Assert.True(system.PromptCase == GenerateRequest.PromptOneofCase.Messages && system.Messages.Messages.Select(m => $"{m.Role}:{m.Content}")
+            .SequenceEqual(["system:Answer in one line.", "user:What is grace?"]), $"--system: {system}");
+    }
+
     private static GenerateRequest Parse(params string[] args)
     {
         var generate = new GenerateCommand();

@@ -40,7 +40,10 @@ public sealed partial class CancelAfterFailoverTests(ITestOutputHelper output)
                 using var call = client.Generate(request, deadline: DateTime.UtcNow.AddMilliseconds(50));
                 await foreach (var _ in call.ResponseStream.ReadAllAsync()) { }
             });
-            Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+            // DEADLINE_EXCEEDED from the client's own timer, or the server's end of the call when the server's deadline
+            // handling reset the stream first (seen as UNAVAILABLE on a loaded machine): either way the client gave up.
+            Assert.True(error.StatusCode is StatusCode.DeadlineExceeded or StatusCode.Unavailable,
+                $"Attempt {attempt}: the 50 ms call ended {error.StatusCode}: {error.Status.Detail}");
             // Long enough for 200 tokens to have been generated had the request run on (about 30 ms a token here).
             await Task.Delay(TimeSpan.FromSeconds(8));
             var after = await GeneratedTokensAsync(http);

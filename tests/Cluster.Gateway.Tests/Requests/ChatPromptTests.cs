@@ -99,3 +99,22 @@ public sealed class ChatPromptTests
         Refused(Chat(("user", new string('a', 101))), chat, 0, "at most 100");
     }
 }
+
+/// <summary>The default model's chat template (models/default/chat_template.jinja) loads and renders plain lines.</summary>
+public sealed class DefaultModelChatTemplateTests
+{
+    [Fact]
+    public void TheDefaultModelsTemplateJoinsTheContentsOneLineEach()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Cluster.sln")))
+        {
+            root = root.Parent;
+        }
+        Assert.NotNull(root);
+        var chat = ChatFormat.Load(Path.Combine(root.FullName, "models", "default"));
+        Assert.NotNull(chat);
+        var prompt = chat.Render([new("system", "  The book of Genesis. "), new("user", "In the beginning God created")]);
+        Assert.True(prompt == "The book of Genesis.\nIn the beginning God created", $"rendered \"{prompt}\"");
+    }
+}
