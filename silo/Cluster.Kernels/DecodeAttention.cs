@@ -66,8 +66,9 @@ public static unsafe class DecodeAttention
         fixed (DecodeAttentionSequence* all = sequences)
         {
             var job = new Job { Sequences = all, Count = sequences.Length, KvHeads = kvHeads, Group = heads / kvHeads, HeadDim = headDim };
+            job.Total = job.SumOfWork(); // once, here: every part splits the same total
             var runner = team ?? KernelTeam.Shared;
-            var parts = (int)Math.Clamp(job.TotalWork() / MinimumWorkPerPart, 1, Math.Min(runner.Threads, sequences.Length * kvHeads));
+            var parts = (int)Math.Clamp(job.Total / MinimumWorkPerPart, 1, Math.Min(runner.Threads, sequences.Length * kvHeads));
             runner.Run(&RunPart, &job, parts);
         }
     }
@@ -80,10 +81,13 @@ public static unsafe class DecodeAttention
         public DecodeAttentionSequence* Sequences;
         public int Count, KvHeads, Group, HeadDim;
 
+        /// <summary>Multiply-adds of all items: <see cref="SumOfWork"/>, computed by the caller before the parts run.</summary>
+        public long Total;
+
         /// <summary>Multiply-adds of item <paramref name="item"/> (sequence item / KvHeads): scores and values over its cache.</summary>
         public readonly long Work(int item) => 2L * (Sequences[item / KvHeads].Position + 1) * Group * HeadDim;
 
-        public readonly long TotalWork()
+        public readonly long SumOfWork()
         {
             var total = 0L;
             for (var item = 0; item < Count * KvHeads; item++)
@@ -98,8 +102,7 @@ public static unsafe class DecodeAttention
     private static void RunPart(void* state, int part, int parts)
     {
         ref var job = ref *(Job*)state;
-        var total = job.TotalWork();
-        var (from, to) = (total * part / parts, total * (part + 1) / parts);
+        var (from, to) = (job.Total * part / parts, job.Total * (part + 1) / parts);
         var done = 0L;
         for (var item = 0; item < job.Count * job.KvHeads; item++)
         {

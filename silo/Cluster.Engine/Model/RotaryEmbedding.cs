@@ -85,12 +85,11 @@ public sealed class RotaryEmbedding : IDisposable
     internal Tensor Apply(Tensor x, StepLayout step)
     {
         var headDim = x.shape[^1];
-        if (x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32 || _cos.dtype != ScalarType.Float32 || x.dim() != 3 || !TensorMemory.HasPackedRows(x, headDim))
+        if (x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32 || !RotatesOnHost || x.dim() != 3 || !TensorMemory.HasPackedRows(x, headDim))
         {
             return Apply(x, step.Positions);
         }
-        Cluster.Kernels.RotaryKernel.RotateInPlace(TensorMemory.Float32Data(x), x.stride(0), (int)x.shape[1], (int)headDim,
-            step.PositionValues, TensorMemory.Float32Data(_cos), TensorMemory.Float32Data(_sin), (int)_cos.shape[0]);
+        RotateInPlace(TensorMemory.Float32Data(x), x.stride(0), (int)x.shape[1], (int)headDim, step);
         return x;
     }
 

@@ -73,9 +73,6 @@ public sealed partial class StageGrain(
         return Task.CompletedTask;
     }
 
-    // Weights may be bf16 under fp32 activations; HiddenStateBytes names only the dtypes hidden states travel in.
-    private static string WeightDTypeName(TorchSharp.torch.ScalarType dtype) => HiddenStateBytes.DTypeName(dtype);
-
     public Task<StageDescription> Describe()
     {
         var config = Shard.Config;
@@ -83,7 +80,7 @@ public sealed partial class StageGrain(
             _key, config.Architecture.ToString(), config.LayerCount, Shard.Layers.Start, Shard.Layers.End, config.ContextLength,
             config.VocabularySize, SiloName, Shard.Placement.Device.ToString(), HiddenStateBytes.DTypeName(Shard.Placement.DType),
             _sessions.BudgetBytes, _sessions.BytesPerToken, KvCache.BlockTokens, config.EosTokenIds.ToArray(),
-            WeightDTypeName(Shard.Placement.WeightDType)));
+            HiddenStateBytes.DTypeName(Shard.Placement.WeightDType))); // the same names for weights (fp32, bf16) as for hidden states
     }
 
     public async Task<StageResult> Forward(StageBatch batch)
