@@ -19,6 +19,9 @@ internal sealed class CheckpointSpecialTokens
     /// <summary>tokenizer_config.json's added_tokens_decoder (id, content, special).</summary>
     public List<AddedToken> AddedTokens { get; } = [];
 
+    /// <summary>bos_token, eos_token, unk_token and pad_token by name, as the first file that names each spells it.</summary>
+    public Dictionary<string, string> NamedTokens { get; } = [];
+
     /// <summary>Every token string the files call special (bos, eos, unk, pad, additional_special_tokens).</summary>
     public List<string> SpecialTokenStrings { get; } = [];
 
@@ -69,6 +72,7 @@ internal sealed class CheckpointSpecialTokens
             if (JsonFile.TokenContent(file[property], path, property) is { Length: > 0 } token)
             {
                 SpecialTokenStrings.Add(token);
+                NamedTokens.TryAdd(property, token);
             }
         }
 

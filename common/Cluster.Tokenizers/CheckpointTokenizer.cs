@@ -8,12 +8,13 @@ public sealed class CheckpointTokenizer
 {
     private readonly TokenizerBackend _backend;
 
-    private CheckpointTokenizer(TokenizerBackend backend, int? bosTokenId, IReadOnlyList<int> eosTokenIds, bool addsBosToken)
+    private CheckpointTokenizer(TokenizerBackend backend, int? bosTokenId, IReadOnlyList<int> eosTokenIds, bool addsBosToken, IReadOnlyDictionary<string, string> namedSpecialTokens)
     {
         _backend = backend;
         BosTokenId = bosTokenId;
         EosTokenIds = eosTokenIds;
         AddsBosToken = addsBosToken;
+        NamedSpecialTokens = namedSpecialTokens;
     }
 
     /// <summary>"byte-level BPE" or "SentencePiece", for display.</summary>
@@ -31,6 +32,12 @@ public sealed class CheckpointTokenizer
     public bool AddsBosToken { get; }
 
     /// <summary>
+    /// bos_token, eos_token, unk_token and pad_token, by name, as tokenizer_config.json or special_tokens_map.json spell
+    /// them (a string or a {"content": ...} object there): the variables a chat template reads.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> NamedSpecialTokens { get; }
+
+    /// <summary>
     /// Loads the tokenizer of a Hugging Face checkpoint directory. Reads, in order of preference, tokenizer.json
     /// (byte-level BPE), vocab.json + merges.txt (GPT-2), tokenizer.model (SentencePiece); BOS/EOS from
     /// tokenizer_config.json, special_tokens_map.json, generation_config.json and config.json.
@@ -40,8 +47,9 @@ public sealed class CheckpointTokenizer
     /// <exception cref="InvalidDataException">A file is there but malformed or unsupported; the message names it.</exception>
     public static CheckpointTokenizer Load(string checkpointDirectory) => CheckpointTokenizerLoader.Load(checkpointDirectory);
 
-    internal static CheckpointTokenizer Create(TokenizerBackend backend, int? bosTokenId, IReadOnlyList<int> eosTokenIds, bool addsBosToken) =>
-        new(backend, bosTokenId, eosTokenIds, addsBosToken);
+    internal static CheckpointTokenizer Create(TokenizerBackend backend, int? bosTokenId, IReadOnlyList<int> eosTokenIds, bool addsBosToken,
+        IReadOnlyDictionary<string, string> namedSpecialTokens) =>
+        new(backend, bosTokenId, eosTokenIds, addsBosToken, namedSpecialTokens);
 
     /// <param name="text">The text to tokenize; added/special tokens written in it (e.g. "&lt;|endoftext|&gt;") are matched whole, as Hugging Face does.</param>
     /// <param name="addBos">Put BOS first; null follows the checkpoint (<see cref="AddsBosToken"/>).</param>

@@ -26,7 +26,7 @@ internal static class CheckpointTokenizerLoader
             throw new InvalidDataException($"{Path.Combine(directory, "tokenizer_config.json")}: add_bos_token is true but no file names a BOS token.");
         }
 
-        return CheckpointTokenizer.Create(backend, bosId, ResolveEos(backend, special), addsBos);
+        return CheckpointTokenizer.Create(backend, bosId, ResolveEos(backend, special), addsBos, special.NamedTokens);
     }
 
     private static (TokenizerBackend Backend, string? TemplateBosToken) LoadBackend(string directory, CheckpointSpecialTokens special)

@@ -7,6 +7,18 @@ namespace Cluster.Tokenizers.Tests;
 public sealed class SpecialTokenTests
 {
     [Fact]
+    public void Named_special_tokens_are_read_whether_written_as_strings_or_content_objects()
+    {
+        IReadOnlyDictionary<string, string> objects = TokenizerDirectories.Tokenizer(TokenizerDirectories.SentencePiece).NamedSpecialTokens;
+        IReadOnlyDictionary<string, string> strings = TokenizerDirectories.Tokenizer(TokenizerDirectories.Gpt2SubsetVocabMerges).NamedSpecialTokens;
+
+        Assert.True(objects.Count == 3 && objects["bos_token"] == "<s>" && objects["eos_token"] == "</s>" && objects["unk_token"] == "<unk>",
+            $"SentencePiece ({{\"content\": ...}} objects): {string.Join(", ", objects.Select(t => $"{t.Key}={t.Value}"))}");
+        Assert.True(strings["bos_token"] == "<|endoftext|>" && strings["eos_token"] == "<|endoftext|>",
+            $"GPT-2 (strings): {string.Join(", ", strings.Select(t => $"{t.Key}={t.Value}"))}");
+    }
+
+    [Fact]
     public void SentencePiece_adds_BOS_by_default_and_reads_EOS()
     {
         CheckpointTokenizer tokenizer = TokenizerDirectories.Tokenizer(TokenizerDirectories.SentencePiece);

@@ -73,7 +73,7 @@ internal sealed class ModelCatalog(
     {
         var logger = loggers.CreateLogger<ModelCatalog>();
         var tokenizer = CheckpointTokenizer.Load(deployment.Path);
-        var chat = ChatFormat.Load(deployment.Path); // before the stages load: a template we cannot render fails fast
+        var chat = ChatFormat.Load(deployment.Path, tokenizer.NamedSpecialTokens); // before the stages load: a template we cannot render fails fast
         var replicas = new List<ServedReplica>();
         for (var r = 0; r < deployment.Replicas; r++)
         {

@@ -26,9 +26,11 @@ public sealed class ChatFormat
     public string Source { get; }
 
     /// <summary>The checkpoint's chat format, or null when it ships no template.</summary>
+    /// <param name="specialTokens">bos_token, eos_token… by name, as the checkpoint's tokenizer read them (<c>CheckpointTokenizer.NamedSpecialTokens</c>).</param>
     /// <exception cref="InvalidOperationException">The template is malformed or uses what the renderer does not support.</exception>
-    public static ChatFormat? Load(string checkpointDirectory)
+    public static ChatFormat? Load(string checkpointDirectory, IReadOnlyDictionary<string, string> specialTokens)
     {
+        ArgumentNullException.ThrowIfNull(specialTokens);
         var configPath = Path.Combine(checkpointDirectory, "tokenizer_config.json");
         using var config = File.Exists(configPath) ? JsonDocument.Parse(File.ReadAllText(configPath)) : null;
         var jinjaPath = Path.Combine(checkpointDirectory, "chat_template.jinja");
@@ -41,7 +43,7 @@ public sealed class ChatFormat
         }
         try
         {
-            return new ChatFormat(ChatTemplate.Parse(text), SpecialTokens(config?.RootElement), source);
+            return new ChatFormat(ChatTemplate.Parse(text), specialTokens.ToDictionary(t => t.Key, t => (object?)t.Value), source);
         }
         catch (ChatTemplateException e)
         {
@@ -68,28 +70,5 @@ public sealed class ChatFormat
                 .Select(t => t.GetProperty("template").GetString()).FirstOrDefault(),
             _ => null,
         };
-    }
-
-    /// <summary>bos_token, eos_token, unk_token, pad_token as strings: tokenizer_config.json writes each as a string or as { "content": ... }.</summary>
-    private static Dictionary<string, object?> SpecialTokens(JsonElement? config)
-    {
-        var tokens = new Dictionary<string, object?>();
-        if (config is not { ValueKind: JsonValueKind.Object } root)
-        {
-            return tokens;
-        }
-        foreach (var name in new[] { "bos_token", "eos_token", "unk_token", "pad_token" })
-        {
-            if (root.TryGetProperty(name, out var value))
-            {
-                tokens[name] = value.ValueKind switch
-                {
-                    JsonValueKind.String => value.GetString(),
-                    JsonValueKind.Object when value.TryGetProperty("content", out var content) => content.GetString(),
-                    _ => null,
-                };
-            }
-        }
-        return tokens;
     }
 }

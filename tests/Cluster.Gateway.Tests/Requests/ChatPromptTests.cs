@@ -19,6 +19,9 @@ public sealed class ChatPromptTests
         "{{ bos_token }}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
         "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+    // As the checkpoint's tokenizer reads them from the tokenizer_config.json written below (CheckpointTokenizer.NamedSpecialTokens).
+    private static readonly Dictionary<string, string> SpecialTokens = new() { ["bos_token"] = "<s>", ["eos_token"] = "</s>" };
+
     private static readonly ModelLimits Limits = new(ContextLength: 512, VocabularySize: 1024, MaxNewTokensLimit: 32, MaxPromptCharacters: 100);
 
     private static TempDirectory Checkpoint(object? chatTemplate, string? jinjaFile = null)
@@ -48,7 +51,7 @@ public sealed class ChatPromptTests
     public void TheConfigsTemplateRendersTheConversationWithTheGenerationPromptAndIsTokenizedWithoutAnAddedBos()
     {
         using var directory = Checkpoint(ChatMl);
-        var chat = ChatFormat.Load(directory.Path)!;
+        var chat = ChatFormat.Load(directory.Path, SpecialTokens)!;
         var validated = GenerateRequestValidator.Validate(Chat(("system", "Be brief."), ("user", "Hi")), "m", TestTokenizers.Gpt2, Limits, 0, "r", chat: chat);
 
         const string expected = "<s><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n";
@@ -63,19 +66,19 @@ public sealed class ChatPromptTests
     {
         using (var both = Checkpoint("config", jinjaFile: "jinja {{ messages[0].content }}"))
         {
-            Assert.Equal("jinja x", ChatFormat.Load(both.Path)!.Render([new("user", "x")]));
+            Assert.Equal("jinja x", ChatFormat.Load(both.Path, SpecialTokens)!.Render([new("user", "x")]));
         }
         using var named = Checkpoint(new object[] { new { name = "tool_use", template = "tools" }, new { name = "default", template = "default {{ eos_token }}" } });
-        Assert.Equal("default </s>", ChatFormat.Load(named.Path)!.Render([new("user", "x")]));
+        Assert.Equal("default </s>", ChatFormat.Load(named.Path, SpecialTokens)!.Render([new("user", "x")]));
         using var none = Checkpoint(null);
-        Assert.Null(ChatFormat.Load(none.Path));
+        Assert.Null(ChatFormat.Load(none.Path, SpecialTokens));
     }
 
     [Fact]
     public void ATemplateTheRendererCannotHandleFailsTheLoadNamingTheFileAndLine()
     {
         using var directory = Checkpoint("line one\n{% include 'other.jinja' %}");
-        var error = Assert.Throws<InvalidOperationException>(() => ChatFormat.Load(directory.Path));
+        var error = Assert.Throws<InvalidOperationException>(() => ChatFormat.Load(directory.Path, SpecialTokens));
         Assert.True(error.Message.Contains("tokenizer_config.json") && error.Message.Contains("include") && error.Message.Contains("line 2"),
             $"message: {error.Message}");
     }
@@ -84,7 +87,7 @@ public sealed class ChatPromptTests
     public void BadConversationsAreInvalidArgumentsNamingWhy()
     {
         using var directory = Checkpoint("{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ messages[0].content }}");
-        var chat = ChatFormat.Load(directory.Path)!;
+        var chat = ChatFormat.Load(directory.Path, SpecialTokens)!;
         void Refused(GenerateRequest request, ChatFormat? format, int history, string part)
         {
             var error = Assert.Throws<RpcException>(() => GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, history, "r", chat: format));
@@ -106,13 +109,8 @@ public sealed class DefaultModelChatTemplateTests
     [Fact]
     public void TheDefaultModelsTemplateJoinsTheContentsOneLineEach()
     {
-        var root = new DirectoryInfo(AppContext.BaseDirectory);
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Cluster.sln")))
-        {
-            root = root.Parent;
-        }
-        Assert.NotNull(root);
-        var chat = ChatFormat.Load(Path.Combine(root.FullName, "models", "default"));
+        var directory = RepositoryRoot.PathOf("models", "default");
+        var chat = ChatFormat.Load(directory, Cluster.Tokenizers.CheckpointTokenizer.Load(directory).NamedSpecialTokens);
         Assert.NotNull(chat);
         var prompt = chat.Render([new("system", "  The book of Genesis. "), new("user", "In the beginning God created")]);
         Assert.True(prompt == "The book of Genesis.\nIn the beginning God created", $"rendered \"{prompt}\"");
