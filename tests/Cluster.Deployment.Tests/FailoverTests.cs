@@ -104,11 +104,11 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
         }
         catch (RpcException failed)
         {
-            Assert.Fail($"A stream of {what} failed with {failed.StatusCode}: {failed.Status.Detail}. Streams had [{string.Join(", ", run.Streams.Select(s => s.Ids.Count))}] tokens. Logs in {cluster.Logs}.");
+            Assert.Fail($"A stream of {what} failed with {failed.StatusCode}: {failed.Status.Detail}. Streams had [{string.Join(", ", run.Streams.Select(s => s.Ids.Count))}] tokens. Logs in {cluster.Logs}.\n{cluster.LogSummary()}");
         }
         catch (TimeoutException)
         {
-            Assert.Fail($"The streams of {what} did not complete within {RunTimeout.TotalSeconds} s; they had [{string.Join(", ", run.Streams.Select(s => s.Ids.Count))}] tokens. Logs in {cluster.Logs}.");
+            Assert.Fail($"The streams of {what} did not complete within {RunTimeout.TotalSeconds} s; they had [{string.Join(", ", run.Streams.Select(s => s.Ids.Count))}] tokens. Logs in {cluster.Logs}.\n{cluster.LogSummary()}");
         }
     }
 

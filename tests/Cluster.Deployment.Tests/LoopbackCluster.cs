@@ -54,6 +54,44 @@ internal sealed class LoopbackCluster : IAsyncDisposable
 
     public string Logs { get; }
 
+    /// <summary>
+    /// The last <paramref name="lines"/> log entries at warning level or above of the gateway and every silo, for a failure
+    /// message: CI keeps the console, not the log folder, so a failure that only says where the logs were says nothing there.
+    /// </summary>
+    public string LogSummary(int lines = 20)
+    {
+        var summary = new System.Text.StringBuilder();
+        foreach (var name in new[] { "gateway" }.Concat(Enumerable.Range(0, Silos).Select(i => $"silo-{i}")))
+        {
+            var path = Path.Combine(Logs, $"{name}.log");
+            if (!File.Exists(path))
+            {
+                continue;
+            }
+            // An entry is its header line ("HH:mm:ss.fffwarn: category[id]") and the indented lines under it.
+            var entries = new List<string>();
+            foreach (var line in File.ReadLines(path))
+            {
+                if (line.StartsWith(' ') && entries.Count > 0)
+                {
+                    entries[^1] += "\n" + line;
+                }
+                else
+                {
+                    entries.Add(line);
+                }
+            }
+            var serious = entries.Where(e => e.Contains("warn:", StringComparison.Ordinal) || e.Contains("fail:", StringComparison.Ordinal) || e.Contains("crit:", StringComparison.Ordinal)).TakeLast(lines).ToList();
+            summary.Append($"--- {name}.log: {entries.Count} entries, the last {serious.Count} at warning or above, then its last entry:\n");
+            foreach (var entry in serious)
+            {
+                summary.Append(entry.Length > 600 ? entry[..600] + " …" : entry).Append('\n');
+            }
+            summary.Append(entries.Count > 0 ? entries[^1] : "(empty)").Append('\n');
+        }
+        return summary.ToString();
+    }
+
     public string GatewayAddress => $"http://127.0.0.1:{5600 + _portOffset}";
 
     /// <summary>The gateway's HTTP/1.1 side port: /metrics, /healthz, /ready.</summary>

@@ -163,7 +163,6 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         }
     }
 
-    /// <summary>Carries out what the schedule step decides: admissions, refusals beyond the queue, micro-batches launched.</summary>
     /// <summary>
     /// Stops every sequence whose client deadline has passed, at the loop's next event (each step's return is one):
     /// the deadline's cancellation reaches the handler through ASP.NET Core's timers and the client's stream reset, and
@@ -186,6 +185,7 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         }
     }
 
+    /// <summary>Carries out what the schedule step decides: admissions, refusals beyond the queue, micro-batches launched.</summary>
     private void Schedule()
     {
         var launchable = _failover.Waiting ? 0 : MicroBatchesInFlight - _inFlight; // a stage is unreachable: wait out the back-off

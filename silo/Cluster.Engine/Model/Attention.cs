@@ -220,10 +220,13 @@ public sealed class Attention : IDisposable
         var queries = q.narrow(0, offset, t)                              // (t, nHeads, headDim)
             .permute(1, 0, 2)                                            // (nHeads, t, headDim)
             .reshape(_kvHeads, group * t, _headDim);                     // (nKv, g·t, headDim)
-        var mask = step.Masks[index]?.repeat(group, 1).unsqueeze(0);     // (1, g·t, end) or null
+        var mask = step.Masks[index]?.repeat(group, 1).view(1, 1, group * t, end); // (1, 1, g·t, end) or null
         // The causal flag aligns upper-left in libtorch, wrong for a chunk after a cached prefix: the explicit
         // mask (true = attend) handles both prefill and chunked prefill; a single new token sees everything.
-        var attended = nn.functional.scaled_dot_product_attention(queries, keys, values, mask, 0.0, false); // (nKv, g·t, headDim)
+        // Batched 4-d inputs: on the CPU only they reach libtorch's fused (flash) kernel; 3-d inputs take the
+        // unfused path, which materialises every score and costs three times as long at a 512-token prefill.
+        var attended = nn.functional.scaled_dot_product_attention(
+            queries.unsqueeze(0), keys.unsqueeze(0), values.unsqueeze(0), mask, 0.0, false); // (1, nKv, g·t, headDim)
         return attended.view(_kvHeads, group, t, _headDim)               // (nKv, g, t, headDim)
             .permute(2, 0, 1, 3)                                         // (t, nKv, g, headDim)
             .reshape(t, _heads * _headDim);                              // (t, nHeads·headDim)
