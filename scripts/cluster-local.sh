@@ -7,6 +7,7 @@
 #   scripts/cluster-local.sh                       # models/default, 2 silos, 2 stages, gateway on :5000
 #   MODEL=/models/SmolLM2-135M SILOS=3 scripts/cluster-local.sh
 #
+# The OpenAI-compatible HTTP API on OPENAI_PORT (8000).
 # Metrics (Prometheus /metrics, /healthz, /ready over HTTP/1.1): the gateway on METRICS_PORT (9090), silo i on
 # SILO_METRICS_BASE+i (9100+i). Traces go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set in the environment.
 #
@@ -24,6 +25,7 @@ SILOS=${SILOS:-2}
 STAGES=${STAGES:-$SILOS}
 GRPC_PORT=${GRPC_PORT:-5000}
 METRICS_PORT=${METRICS_PORT:-9090}
+OPENAI_PORT=${OPENAI_PORT:-8000}
 SILO_METRICS_BASE=${SILO_METRICS_BASE:-9100}
 # Orleans ports: silo i listens on SILO_PORT_BASE+i (silo to silo) and ORLEANS_GATEWAY_PORT_BASE+i (clients); change
 # both to run a second cluster on the same machine.
@@ -117,7 +119,8 @@ for ((i = 0; i < SILOS; i++)); do
 done
 
 dotnet "$GATEWAY_DLL" "${shared[@]}" --Cluster:GatewayPort=$ORLEANS_GATEWAY_PORT_BASE \
-  --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$GRPC_PORT" --Kestrel:Endpoints:Metrics:Url="http://127.0.0.1:$METRICS_PORT" ${GATEWAY_ARGS:-} >"$LOGS/gateway.log" 2>&1 &
+  --Kestrel:Endpoints:Grpc:Url="http://127.0.0.1:$GRPC_PORT" --Kestrel:Endpoints:Metrics:Url="http://127.0.0.1:$METRICS_PORT" \
+  --Kestrel:Endpoints:OpenAi:Url="http://127.0.0.1:$OPENAI_PORT" ${GATEWAY_ARGS:-} >"$LOGS/gateway.log" 2>&1 &
 pids+=($!)
 
 # Ready when the gateway's /ready answers 200 (every stage has loaded its layers on its silo): a probe that needs no
@@ -129,7 +132,7 @@ for ((t = 0; t < 180; t++)); do
       || echo "(ListModels failed, see below; with Gateway:Auth:Keys configured, set CLUSTER_API_KEY to one of the keys)" >>"$LOGS/models.txt"
     cat "$LOGS/models.txt"
     echo
-    echo "Cluster ready: gateway http://127.0.0.1:$GRPC_PORT, $SILOS silos, logs in $LOGS"
+    echo "Cluster ready: gateway http://127.0.0.1:$GRPC_PORT (gRPC), http://127.0.0.1:$OPENAI_PORT/v1 (OpenAI API), $SILOS silos, logs in $LOGS"
     echo "Metrics: http://127.0.0.1:$METRICS_PORT/metrics (gateway), http://127.0.0.1:$SILO_METRICS_BASE/metrics (silo 0) .. +$((SILOS - 1))"
     echo "Try:  dotnet run --project gateway/Cluster.Client -c $CONFIGURATION -- \"And God said unto Moses\" -t 0.7"
     echo "Ctrl+C stops the cluster."

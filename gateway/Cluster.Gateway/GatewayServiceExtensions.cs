@@ -1,5 +1,6 @@
 using Cluster.Gateway.Auth;
 using Cluster.Gateway.Models;
+using Cluster.Gateway.OpenAi;
 using Cluster.Gateway.Scheduling;
 using Cluster.Gateway.Services;
 using Cluster.Gateway.Telemetry;
@@ -28,6 +29,7 @@ public static class GatewayServiceExtensions
         services.AddSingleton<SiloLossWatch>();
         services.AddHostedService(sp => sp.GetRequiredService<SiloLossWatch>());
         services.AddSingleton<ModelCatalog>();
+        services.AddSingleton<GenerationRunner>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelCatalog>());
         // Health for the whole server ("", the library's default mapping) and for the Generation service by its name
         // (what a client of that service asks): both SERVING once every model's stages are loaded, NOT_SERVING again
@@ -55,6 +57,7 @@ public static class GatewayServiceExtensions
         app.MapGrpcHealthChecksService();
         app.MapClusterGatewayTelemetry();
         app.MapProbes();
+        app.MapOpenAi(keysRequired);
         return app;
     }
 }

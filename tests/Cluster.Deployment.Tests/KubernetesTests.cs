@@ -402,8 +402,9 @@ public class KubernetesTests
         foreach (var name in new[] { SiloName, GatewayName })
             problems.Check(allowed.GetValueOrDefault((name, 9090L)) is { Count: > 0 } m && !m.Contains("outside"), layer, $"{name}:9090 (metrics) must admit in-cluster scrapers and not the outside");
         foreach (var ((workload, port), sources) in allowed.Where(a => a.Value.Contains("outside")))
-            problems.Check(workload == GatewayName && port == 5000, layer, $"{workload}:{port} is reachable from outside the cluster; only {GatewayName}:5000 may be");
+            problems.Check(workload == GatewayName && port is 5000 or 8000, layer, $"{workload}:{port} is reachable from outside the cluster; only {GatewayName}:5000 (gRPC) and :8000 (OpenAI API) may be");
         problems.Check(allowed.GetValueOrDefault((GatewayName, 5000L))?.Contains("outside") == true, layer, $"{GatewayName}:5000 (gRPC) is not reachable from outside");
+        problems.Check(allowed.GetValueOrDefault((GatewayName, 8000L))?.Contains("outside") == true, layer, $"{GatewayName}:8000 (OpenAI API) is not reachable from outside");
         var silo11111 = allowed.GetValueOrDefault((SiloName, 11111L)) ?? [];
         problems.Check(silo11111.SetEquals([SiloName]), layer, $"{SiloName}:11111 (silo-to-silo) must admit exactly the silos, admits [{string.Join(", ", silo11111)}]");
         var silo30000 = allowed.GetValueOrDefault((SiloName, 30000L)) ?? [];

@@ -33,7 +33,7 @@ internal sealed class LoopbackCluster : IAsyncDisposable
             Environment =
             {
                 ["REDIS"] = $"127.0.0.1:{RedisPort}", ["SILOS"] = $"{silos}", ["STAGES"] = $"{silos}", ["LOGS"] = logs,
-                ["GRPC_PORT"] = $"{5600 + portOffset}", ["METRICS_PORT"] = $"{9700 + portOffset}", ["SILO_METRICS_BASE"] = $"{9701 + portOffset}",
+                ["GRPC_PORT"] = $"{5600 + portOffset}", ["METRICS_PORT"] = $"{9700 + portOffset}", ["OPENAI_PORT"] = $"{8600 + portOffset}", ["SILO_METRICS_BASE"] = $"{9701 + portOffset}",
                 ["SILO_PORT_BASE"] = $"{SiloPortBase}", ["ORLEANS_GATEWAY_PORT_BASE"] = $"{30600 + portOffset}",
                 ["SURVIVE_SILO_EXIT"] = "1", ["CONFIGURATION"] = Configuration,
                 // Timestamped logs: what a failed run's logs must show is when each step of the failover happened.
@@ -103,7 +103,7 @@ internal sealed class LoopbackCluster : IAsyncDisposable
     private int RedisPort => 6600 + _portOffset;
 
     /// <summary>
-    /// Starts a cluster whose ports are the loopback topology's bases (5600, 9700, 11600, 30600, 6600) plus
+    /// Starts a cluster whose ports are the loopback topology's bases (5600, 8600, 9700, 11600, 30600, 6600) plus
     /// <paramref name="portOffset"/>, so it collides neither with scripts/loopback-topology.sh nor with another offset.
     /// <paramref name="siloArgs"/>: settings added to every silo's command line. <paramref name="apiKey"/>: the gateway
     /// requires this key (Gateway:Auth:Keys); the script itself is not given it.

@@ -38,11 +38,16 @@ internal sealed class ApiKeyAuthenticationHandler(
         return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName)));
     }
 
-    protected override Task HandleChallengeAsync(AuthenticationProperties properties) =>
-        GrpcStatusResponse.WriteAsync(Response, StatusCode.Unauthenticated,
-            BearerToken(Request) is null
-                ? $"{MissingToken}: send the header 'authorization: Bearer <API key>'"
-                : $"{InvalidKey}: the bearer token matches no key configured on this gateway");
+    /// <summary>A gRPC status, unless the endpoint names its own way to say it (<see cref="UnauthenticatedResponse"/>).</summary>
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var message = BearerToken(Request) is null
+            ? $"{MissingToken}: send the header 'authorization: Bearer <API key>'"
+            : $"{InvalidKey}: the bearer token matches no key configured on this gateway";
+        return Context.GetEndpoint()?.Metadata.GetMetadata<UnauthenticatedResponse>() is { } own
+            ? own.Write(Response, message)
+            : GrpcStatusResponse.WriteAsync(Response, StatusCode.Unauthenticated, message);
+    }
 
     /// <summary>The token after "Bearer " (scheme case-insensitive, as HTTP auth schemes are); null when absent or empty.</summary>
     private static string? BearerToken(HttpRequest request)

@@ -1,0 +1,191 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cluster.Gateway.Auth;
+using Cluster.Gateway.Models;
+using Cluster.Gateway.Requests;
+using Cluster.Gateway.Services;
+using Grpc.Core;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Options;
+
+namespace Cluster.Gateway.OpenAi;
+
+/// <summary>
+/// The OpenAI-compatible HTTP API, the gateway's second front door: <c>GET /v1/models</c>, <c>POST /v1/completions</c>
+/// and <c>POST /v1/chat/completions</c> (streamed as server-sent events with <c>"stream": true</c>). Every request runs
+/// through <see cref="GenerationRunner"/>, like gRPC Generate: the same validation, API keys and limits, scheduler,
+/// KV budget, metrics and traces. Served on every HTTP endpoint of the gateway; the "OpenAi" endpoint in
+/// appsettings.json (port 8000, vLLM's) takes HTTP/1.1, which the SDKs speak.
+/// </summary>
+internal static class OpenAiEndpoints
+{
+    public static WebApplication MapOpenAi(this WebApplication app, bool keysRequired)
+    {
+        var v1 = app.MapGroup("/v1");
+        v1.MapGet("/models", ListModelsAsync);
+        v1.MapGet("/models/{**model}", GetModelAsync);
+        v1.MapPost("/completions", (HttpContext http) => GenerateAsync(http, OpenAiEndpoint.Completions));
+        v1.MapPost("/chat/completions", (HttpContext http) => GenerateAsync(http, OpenAiEndpoint.ChatCompletions));
+        v1.WithMetadata(new UnauthenticatedResponse((response, message) => OpenAiError.Unauthorized(message).WriteAsync(response)));
+        if (keysRequired)
+        {
+            v1.RequireAuthorization();
+        }
+        return app;
+    }
+
+    private static async Task ListModelsAsync(HttpContext http, ModelCatalog catalog)
+    {
+        await RespondAsync(http, null, async () =>
+        {
+            var models = await catalog.AllAsync(http.RequestAborted);
+            await http.Response.WriteAsJsonAsync(new JsonObject
+            {
+                ["object"] = "list",
+                ["data"] = new JsonArray([.. models.Select(m => (JsonNode)ModelJson(m))]),
+            });
+        });
+    }
+
+    private static async Task GetModelAsync(HttpContext http, ModelCatalog catalog, string model)
+    {
+        await RespondAsync(http, null, async () =>
+        {
+            var served = await catalog.GetAsync(RequestFields.Model(model), http.RequestAborted);
+            await http.Response.WriteAsJsonAsync(ModelJson(served));
+        });
+    }
+
+    /// <summary>OpenAI's model object, with vLLM's <c>max_model_len</c> (the context length) for clients that size prompts by it.</summary>
+    private static JsonObject ModelJson(ServedModel model) => new()
+    {
+        ["id"] = model.Name,
+        ["object"] = "model",
+        ["created"] = 0,
+        ["owned_by"] = "cluster",
+        ["max_model_len"] = model.Replicas[0].Descriptions[0].ContextLength,
+    };
+
+    private static async Task GenerateAsync(HttpContext http, OpenAiEndpoint endpoint)
+    {
+        var services = http.RequestServices;
+        OpenAiRequest? call = null;
+        await RespondAsync(http, () => call, async () =>
+        {
+            if (services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
+            {
+                throw OpenAiError.Draining();
+            }
+            call = OpenAiRequest.Parse(endpoint, await ReadBodyAsync(http, services.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBytes));
+            var model = await services.GetRequiredService<ModelCatalog>().GetAsync(RequestFields.Model(call.Request.Model), http.RequestAborted);
+            var response = new OpenAiResponse(call, model.Name, model.Tokenizer);
+            var runner = services.GetRequiredService<GenerationRunner>();
+            await runner.RunAsync(model, call.Request, http.Features.Get<Tenant>(), deadline: null, "openai", async (message, cancellation) =>
+            {
+                if (!call.Stream)
+                {
+                    response.Add(message);
+                    return;
+                }
+                if (!http.Response.HasStarted)
+                {
+                    // Headers go with the first token, not before: a request refused before it (a bad field, a full
+                    // queue, a key's limit) still gets its HTTP status, as a non-streamed one does.
+                    http.Response.ContentType = "text/event-stream";
+                    http.Response.Headers.CacheControl = "no-cache";
+                    http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+                    if (response.FirstChunk() is { } first)
+                    {
+                        await WriteEventAsync(http, first.ToJsonString(), cancellation);
+                    }
+                }
+                await WriteEventAsync(http, response.Chunk(message).ToJsonString(), cancellation);
+            }, http.RequestAborted);
+            if (!call.Stream)
+            {
+                await http.Response.WriteAsJsonAsync(response.Completion(), http.RequestAborted);
+                return;
+            }
+            if (call.IncludeUsage)
+            {
+                await WriteEventAsync(http, response.UsageChunk().ToJsonString(), http.RequestAborted);
+            }
+            await WriteEventAsync(http, "[DONE]", http.RequestAborted);
+        });
+    }
+
+    /// <summary>
+    /// Runs a handler and answers its refusal as OpenAI does: the error object with its HTTP status before anything was
+    /// sent; an <c>error</c> event and the terminator once a stream has begun. A client that went away gets nothing.
+    /// </summary>
+    private static async Task RespondAsync(HttpContext http, Func<OpenAiRequest?>? call, Func<Task> handle)
+    {
+        OpenAiError error;
+        try
+        {
+            await handle();
+            return;
+        }
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (OpenAiError refused)
+        {
+            error = refused;
+        }
+        catch (RpcException refused)
+        {
+            var request = call?.Invoke();
+            error = OpenAiError.FromRpc(refused, request is null ? message => message : request.FieldNames);
+        }
+        if (!http.Response.HasStarted)
+        {
+            await error.WriteAsync(http.Response);
+            return;
+        }
+        try
+        {
+            await WriteEventAsync(http, error.ToJson().ToJsonString(), http.RequestAborted);
+            await WriteEventAsync(http, "[DONE]", http.RequestAborted);
+        }
+        catch (Exception) when (http.RequestAborted.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>The body as JSON, read under the gateway's request size limit (the same as gRPC's, Gateway:MaxRequestBytes).</summary>
+    private static async Task<JsonElement> ReadBodyAsync(HttpContext http, int maxBytes)
+    {
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        {
+            size.MaxRequestBodySize = maxBytes;
+        }
+        if (http.Request.ContentLength > maxBytes)
+        {
+            throw TooLarge(maxBytes);
+        }
+        try
+        {
+            using var document = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+            return document.RootElement.Clone();
+        }
+        catch (JsonException invalid)
+        {
+            throw OpenAiError.BadRequest($"The request body is not valid JSON: {invalid.Message}", null);
+        }
+        catch (BadHttpRequestException tooLarge) when (tooLarge.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            throw TooLarge(maxBytes);
+        }
+    }
+
+    private static OpenAiError TooLarge(int maxBytes) =>
+        new(413, $"The request body is larger than {maxBytes} bytes, this gateway's limit (Gateway:MaxRequestBytes).", "invalid_request_error");
+
+    private static async Task WriteEventAsync(HttpContext http, string data, CancellationToken cancellation)
+    {
+        await http.Response.WriteAsync($"data: {data}\n\n", cancellation);
+        await http.Response.Body.FlushAsync(cancellation);
+    }
+}

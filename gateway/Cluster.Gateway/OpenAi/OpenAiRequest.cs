@@ -1,0 +1,254 @@
+using System.Text.Json;
+using Cluster.Contracts.Api;
+
+namespace Cluster.Gateway.OpenAi;
+
+/// <summary>Which OpenAI endpoint a request came to: it decides the prompt field, the logprobs shape and the response objects.</summary>
+internal enum OpenAiEndpoint
+{
+    Completions,
+    ChatCompletions,
+}
+
+/// <summary>
+/// An OpenAI completions or chat-completions body as the gRPC API's <see cref="GenerateRequest"/>, so that it runs
+/// through the same validator, scheduler and limits. Only the fields' shapes are checked here (and the OpenAI
+/// parameters this server does not implement, each a 400 naming it); their ranges and the model's limits are the
+/// validator's, whose messages <see cref="FieldNames"/> puts back into this request's vocabulary.
+/// </summary>
+/// <param name="MaxTokensField">The field that set the length limit: <c>max_tokens</c> or <c>max_completion_tokens</c>.</param>
+internal sealed record OpenAiRequest(
+    OpenAiEndpoint Endpoint,
+    GenerateRequest Request,
+    bool Stream,
+    bool IncludeUsage,
+    string MaxTokensField)
+{
+    /// <summary>Logprobs were asked for: OpenAI's <c>logprobs</c> (a count on completions, a flag on chat).</summary>
+    public bool Logprobs => Request.Logprobs;
+
+    /// <summary>The validator's field names as this request spelled them ("sampling.max_new_tokens" → "max_tokens").</summary>
+    public string FieldNames(string message) => message
+        .Replace("sampling.max_new_tokens", MaxTokensField, StringComparison.Ordinal)
+        .Replace("max_new_tokens", MaxTokensField, StringComparison.Ordinal)
+        .Replace("sampling.", "", StringComparison.Ordinal)
+        .Replace("top_logprobs", Endpoint == OpenAiEndpoint.Completions ? "logprobs" : "top_logprobs", StringComparison.Ordinal)
+        .Replace("token_ids", "prompt", StringComparison.Ordinal);
+
+    public static OpenAiRequest Parse(OpenAiEndpoint endpoint, JsonElement body)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            throw OpenAiError.BadRequest("The request body must be a JSON object.", null);
+        }
+        var json = new OpenAiJson(body);
+        RefuseUnsupported(json, endpoint);
+        var request = new GenerateRequest { Model = json.String("model") ?? "" };
+        var maxTokensField = endpoint == OpenAiEndpoint.ChatCompletions && json.Has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+        request.Sampling = Sampling(json, maxTokensField);
+        if (endpoint == OpenAiEndpoint.Completions)
+        {
+            SetPrompt(request, json);
+            // Completions' logprobs is the number of alternatives per token (OpenAI allows 0-5; the validator's limit applies).
+            if (json.Integer("logprobs", 0, uint.MaxValue) is { } alternatives)
+            {
+                request.Logprobs = true;
+                request.TopLogprobs = (uint)alternatives;
+            }
+        }
+        else
+        {
+            request.Messages = Messages(json);
+            request.Logprobs = json.Bool("logprobs") ?? false;
+            if (json.Integer("top_logprobs", 0, uint.MaxValue) is { } alternatives)
+            {
+                request.TopLogprobs = request.Logprobs ? (uint)alternatives : throw OpenAiError.BadRequest("top_logprobs needs logprobs set to true", "top_logprobs");
+            }
+        }
+        if (json.Bool("add_special_tokens") is { } addSpecial)
+        {
+            request.AddSpecialTokens = addSpecial;
+        }
+        var stream = json.Bool("stream") ?? false;
+        var includeUsage = false;
+        if (json.Element("stream_options") is { } options)
+        {
+            if (!stream)
+            {
+                throw OpenAiError.BadRequest("stream_options is only allowed when stream is true", "stream_options");
+            }
+            if (options.ValueKind != JsonValueKind.Object)
+            {
+                throw OpenAiJson.WrongType("stream_options", "an object", options);
+            }
+            includeUsage = new OpenAiJson(options).Bool("include_usage") ?? false;
+        }
+        return new OpenAiRequest(endpoint, request, stream, includeUsage, maxTokensField);
+    }
+
+    private static SamplingParameters Sampling(OpenAiJson json, string maxTokensField)
+    {
+        var sampling = new SamplingParameters();
+        if (json.Integer(maxTokensField, 0, uint.MaxValue) is { } maxTokens)
+        {
+            sampling.MaxNewTokens = (uint)maxTokens; // 0 reaches the validator, which names its range
+        }
+        if (json.Float("temperature") is { } temperature)
+        {
+            sampling.Temperature = temperature;
+        }
+        if (json.Float("top_p") is { } topP)
+        {
+            sampling.TopP = topP;
+        }
+        if (json.Integer("top_k", -1, int.MaxValue) is { } topK)
+        {
+            sampling.TopK = (int)Math.Max(0, topK); // vLLM's -1 and our 0 both mean "no top-k"
+        }
+        if (json.Float("min_p") is { } minP)
+        {
+            sampling.MinP = minP;
+        }
+        if (json.Float("repetition_penalty") is { } penalty)
+        {
+            sampling.RepetitionPenalty = penalty;
+        }
+        if (json.Integer("seed") is { } seed)
+        {
+            sampling.Seed = unchecked((ulong)seed); // OpenAI's seed is a signed 64-bit integer; every value is a distinct seed
+        }
+        sampling.Stop.AddRange(json.Strings("stop"));
+        sampling.StopTokenIds.AddRange(json.Integers("stop_token_ids"));
+        sampling.IgnoreEos = json.Bool("ignore_eos") ?? false;
+        return sampling;
+    }
+
+    /// <summary>Completions' prompt: a string, an array of token ids, or one of either in an array (one prompt per request).</summary>
+    private static void SetPrompt(GenerateRequest request, OpenAiJson json)
+    {
+        var prompt = json.Element("prompt") ?? throw OpenAiError.BadRequest("prompt is required", "prompt");
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind is JsonValueKind.String or JsonValueKind.Array)
+        {
+            prompt = prompt[0];
+        }
+        switch (prompt.ValueKind)
+        {
+            case JsonValueKind.String:
+                request.Text = prompt.GetString()!;
+                return;
+            case JsonValueKind.Array when prompt.EnumerateArray().Any(item => item.ValueKind is JsonValueKind.String or JsonValueKind.Array):
+                throw OpenAiError.BadRequest($"prompt has {prompt.GetArrayLength()} prompts; this server takes one per request (send one request each)", "prompt");
+            case JsonValueKind.Array:
+                request.TokenIds = new TokenIds();
+                request.TokenIds.Ids.AddRange(OpenAiJson.Ids(prompt, "prompt"));
+                return;
+            default:
+                throw OpenAiJson.WrongType("prompt", "a string or an array of token ids", prompt);
+        }
+    }
+
+    /// <summary>Chat messages: a role and content that is a string, or an array of text parts (joined), or null (empty).</summary>
+    private static ChatMessages Messages(OpenAiJson json)
+    {
+        var messages = json.Element("messages") ?? throw OpenAiError.BadRequest("messages is required", "messages");
+        if (messages.ValueKind != JsonValueKind.Array)
+        {
+            throw OpenAiJson.WrongType("messages", "an array of messages", messages);
+        }
+        var result = new ChatMessages();
+        var i = 0;
+        foreach (var message in messages.EnumerateArray())
+        {
+            var field = $"messages[{i++}]";
+            if (message.ValueKind != JsonValueKind.Object)
+            {
+                throw OpenAiJson.WrongType(field, "an object with role and content", message);
+            }
+            var fields = new OpenAiJson(message);
+            result.Messages.Add(new ChatMessage
+            {
+                Role = fields.String("role") ?? throw OpenAiError.BadRequest($"{field}.role is required", "messages"),
+                Content = Content(fields.Element("content"), $"{field}.content"),
+            });
+        }
+        return result;
+    }
+
+    private static string Content(JsonElement? content, string field)
+    {
+        switch (content)
+        {
+            case null:
+                return "";
+            case { ValueKind: JsonValueKind.String } text:
+                return text.GetString()!;
+            case { ValueKind: JsonValueKind.Array } parts:
+                var joined = new System.Text.StringBuilder();
+                var j = 0;
+                foreach (var part in parts.EnumerateArray())
+                {
+                    var partField = $"{field}[{j++}]";
+                    var type = part.ValueKind == JsonValueKind.Object ? new OpenAiJson(part).String("type") : null;
+                    if (type != "text")
+                    {
+                        throw OpenAiError.BadRequest($"{partField}.type must be \"text\"; this server's models read text only, got {(type is null ? "no type" : $"\"{type}\"")}", "messages");
+                    }
+                    joined.Append(new OpenAiJson(part).String("text") ?? "");
+                }
+                return joined.ToString();
+            case { } other:
+                throw OpenAiJson.WrongType(field, "a string or an array of text parts", other);
+        }
+    }
+
+    /// <summary>
+    /// OpenAI parameters this server does not implement: a request that sets one to anything but its neutral value is
+    /// refused naming it, never answered as if it had been applied. Fields that change nothing here (user, metadata,
+    /// store, service_tier, ...) are ignored, as the peers do.
+    /// </summary>
+    private static void RefuseUnsupported(OpenAiJson json, OpenAiEndpoint endpoint)
+    {
+        if (json.Integer("n") is { } n && n != 1)
+        {
+            throw OpenAiError.BadRequest($"n must be 1; got {n}: this server returns one choice per request (send n requests, with different seeds)", "n");
+        }
+        foreach (var penalty in new[] { "presence_penalty", "frequency_penalty" })
+        {
+            if (json.Float(penalty) is { } value && value != 0)
+            {
+                throw OpenAiError.BadRequest($"{penalty} is not supported (only 0); got {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}: use repetition_penalty", penalty);
+            }
+        }
+        if (json.Element("logit_bias") is { ValueKind: JsonValueKind.Object } bias && bias.EnumerateObject().Any())
+        {
+            throw OpenAiError.BadRequest("logit_bias is not supported", "logit_bias");
+        }
+        if (endpoint == OpenAiEndpoint.Completions)
+        {
+            if (json.Bool("echo") == true)
+            {
+                throw OpenAiError.BadRequest("echo is not supported (only false)", "echo");
+            }
+            if (json.Integer("best_of") is { } bestOf && bestOf != 1)
+            {
+                throw OpenAiError.BadRequest($"best_of must be 1; got {bestOf}", "best_of");
+            }
+            if (!string.IsNullOrEmpty(json.String("suffix")))
+            {
+                throw OpenAiError.BadRequest("suffix is not supported", "suffix");
+            }
+            return;
+        }
+        foreach (var tools in new[] { "tools", "functions" })
+        {
+            if (json.Element(tools) is { ValueKind: JsonValueKind.Array } list && list.GetArrayLength() > 0)
+            {
+                throw OpenAiError.BadRequest($"{tools} is not supported: this server does not call tools", tools);
+            }
+        }
+        if (json.Element("response_format") is { ValueKind: JsonValueKind.Object } format && new OpenAiJson(format).String("type") is { } type && type != "text")
+        {
+            throw OpenAiError.BadRequest($"response_format.type \"{type}\" is not supported (only \"text\")", "response_format");
+        }
+    }
+}

@@ -1,0 +1,250 @@
+using System.ClientModel;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cluster.Contracts.Api;
+using Cluster.Gateway.Tests.EndToEnd;
+using Grpc.Core;
+using OpenAI;
+using OpenAI.Chat;
+using ChatMessage = OpenAI.Chat.ChatMessage;
+
+namespace Cluster.Gateway.Tests.OpenAi;
+
+/// <summary>
+/// The OpenAI-compatible HTTP API on a real gateway port, over two stages, called by the official OpenAI .NET SDK and
+/// by plain HTTP as curl would: it generates the same tokens as gRPC Generate for the same request, streams them as
+/// server-sent events, and refuses what it must in OpenAI's error shape with the right HTTP status.
+/// </summary>
+public sealed class OpenAiApiTests : IAsyncLifetime
+{
+    private const string Template =
+        "{% for message in messages %}{{ message['role'] + ': ' + message['content'] + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
+
+    private ClusterUnderTest _cluster = null!;
+    private HttpClient _http = null!;
+
+    public async Task InitializeAsync()
+    {
+        _cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 2, metricsPort: true, addCheckpointFiles: directory =>
+            File.WriteAllText(Path.Combine(directory, "chat_template.jinja"), Template));
+        _http = new HttpClient { BaseAddress = new Uri(_cluster.MetricsAddress! + "/v1/"), Timeout = TimeSpan.FromMinutes(2) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _http.Dispose();
+        await _cluster.DisposeAsync();
+    }
+
+    private ChatClient Chat() => new(ClusterUnderTest.ModelName, new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = _http.BaseAddress });
+
+    [Fact]
+    public async Task ModelsListsTheServedModelWithItsContextLength()
+    {
+        var list = await _http.GetFromJsonAsync<JsonObject>("models");
+        var model = Assert.Single(list!["data"]!.AsArray())!;
+        Assert.Equal(ClusterUnderTest.ModelName, (string?)model["id"]);
+        Assert.Equal("model", (string?)model["object"]);
+        var info = Assert.Single((await _cluster.Client.ListModelsAsync(new ListModelsRequest())).Models);
+        Assert.Equal(info.ContextLength, (uint)model["max_model_len"]!);
+        Assert.Equal(HttpStatusCode.OK, (await _http.GetAsync($"models/{ClusterUnderTest.ModelName}")).StatusCode);
+        await AssertErrorAsync(await _http.GetAsync("models/nope"), HttpStatusCode.NotFound, "model", "model_not_found");
+    }
+
+    [Fact]
+    public async Task TheSdksChatCompletionEqualsGrpcGenerateWithTheSameMessages()
+    {
+        var (grpcText, grpcLast) = await GrpcChatAsync(maxTokens: 10);
+
+        ChatCompletion completion = await Chat().CompleteChatAsync(
+            [ChatMessage.CreateSystemMessage("Be brief."), ChatMessage.CreateUserMessage("hello there")],
+            new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 10 });
+
+        Assert.True(completion.Content[0].Text == grpcText,
+            $"chat.completion text '{completion.Content[0].Text}'; gRPC Generate with the same messages '{grpcText}'");
+        Assert.Equal((int)grpcLast.Usage.PromptTokens, completion.Usage.InputTokenCount);
+        Assert.Equal((int)grpcLast.Usage.GeneratedTokens, completion.Usage.OutputTokenCount);
+        Assert.Equal(grpcLast.FinishReason == FinishReason.Length ? ChatFinishReason.Length : ChatFinishReason.Stop, completion.FinishReason);
+        Assert.Equal(ChatMessageRole.Assistant, completion.Role);
+    }
+
+    [Fact]
+    public async Task TheSdksStreamedChatCarriesTheSameTextAndEndsWithUsage()
+    {
+        var (grpcText, grpcLast) = await GrpcChatAsync(maxTokens: 10);
+
+        var text = new StringBuilder();
+        ChatTokenUsage? usage = null;
+        ChatFinishReason? finish = null;
+        var updates = 0;
+        await foreach (var update in Chat().CompleteChatStreamingAsync(
+            [ChatMessage.CreateSystemMessage("Be brief."), ChatMessage.CreateUserMessage("hello there")],
+            new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 10 }))
+        {
+            updates++;
+            foreach (var part in update.ContentUpdate)
+            {
+                text.Append(part.Text);
+            }
+            usage ??= update.Usage;
+            finish ??= update.FinishReason;
+        }
+
+        Assert.True(text.ToString() == grpcText, $"streamed text '{text}' in {updates} updates; gRPC '{grpcText}'");
+        Assert.True(updates >= grpcLast.Usage.GeneratedTokens, $"{updates} updates for {grpcLast.Usage.GeneratedTokens} tokens: the stream was not sent token by token");
+        Assert.NotNull(finish);
+        Assert.True(usage is not null && usage.OutputTokenCount == grpcLast.Usage.GeneratedTokens && usage.InputTokenCount == grpcLast.Usage.PromptTokens,
+            $"usage {(usage is null ? "missing" : $"{usage.InputTokenCount} in / {usage.OutputTokenCount} out")}; gRPC {grpcLast.Usage.PromptTokens} / {grpcLast.Usage.GeneratedTokens}");
+    }
+
+    [Fact]
+    public async Task ACompletionEqualsGrpcGenerateAndItsStreamEndsWithUsageAndDone()
+    {
+        var grpc = new GenerateRequest { Text = "Once upon a time", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 12, IgnoreEos = true } };
+        var (grpcText, grpcLast) = await GrpcGenerateAsync(grpc);
+        var body = new JsonObject { ["model"] = ClusterUnderTest.ModelName, ["prompt"] = "Once upon a time", ["max_tokens"] = 12, ["temperature"] = 0, ["ignore_eos"] = true, ["logprobs"] = 2 };
+
+        var response = await _http.PostAsJsonAsync("completions", body);
+        var json = await ReadJsonAsync(response, HttpStatusCode.OK);
+        Assert.Equal("text_completion", (string?)json["object"]);
+        var choice = json["choices"]![0]!;
+        Assert.True((string?)choice["text"] == grpcText, $"completion text '{choice["text"]}'; gRPC '{grpcText}'");
+        Assert.Equal("length", (string?)choice["finish_reason"]);
+        Assert.Equal(12, (int)json["usage"]!["completion_tokens"]!);
+        Assert.Equal((int)grpcLast.Usage.PromptTokens + 12, (int)json["usage"]!["total_tokens"]!);
+        var logprobs = choice["logprobs"]!;
+        Assert.Equal(12, logprobs["tokens"]!.AsArray().Count);
+        Assert.Equal(string.Concat(logprobs["tokens"]!.AsArray().Select(t => (string?)t)), (string?)choice["text"]);
+        Assert.All(logprobs["top_logprobs"]!.AsArray(), top => Assert.InRange(top!.AsObject().Count, 1, 2));
+        Assert.All(logprobs["token_logprobs"]!.AsArray(), lp => Assert.True((float)lp! <= 0, $"log-probability {lp} > 0"));
+
+        body["stream"] = true;
+        body["stream_options"] = new JsonObject { ["include_usage"] = true };
+        var events = await StreamAsync("completions", body);
+        Assert.Equal("[DONE]", events[^1]);
+        var chunks = events[..^1].Select(e => JsonNode.Parse(e)!).ToList();
+        var usageChunk = chunks[^1];
+        Assert.Empty(usageChunk["choices"]!.AsArray());
+        Assert.Equal(12, (int)usageChunk["usage"]!["completion_tokens"]!);
+        var streamed = string.Concat(chunks.SelectMany(c => c["choices"]!.AsArray()).Select(c => (string?)c!["text"]));
+        Assert.True(streamed == grpcText, $"streamed '{streamed}' in {chunks.Count} chunks; gRPC '{grpcText}'");
+        Assert.Equal("length", (string?)chunks[^2]["choices"]![0]!["finish_reason"]);
+    }
+
+    [Fact]
+    public async Task ACompletionFromTokenIdsEqualsOneFromTheirText()
+    {
+        var ids = (await _cluster.Client.TokenizeAsync(new TokenizeRequest { Text = "And God said" })).Tokens.Select(t => t.Id).ToArray();
+        var fromText = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", new JsonObject { ["prompt"] = "And God said", ["max_tokens"] = 6, ["temperature"] = 0, ["ignore_eos"] = true }), HttpStatusCode.OK);
+        var fromIds = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", new JsonObject { ["prompt"] = new JsonArray([.. ids.Select(i => (JsonNode)i)]), ["max_tokens"] = 6, ["temperature"] = 0, ["ignore_eos"] = true }), HttpStatusCode.OK);
+        Assert.Equal((string?)fromText["choices"]![0]!["text"], (string?)fromIds["choices"]![0]!["text"]);
+        Assert.Equal((int)fromText["usage"]!["prompt_tokens"]!, (int)fromIds["usage"]!["prompt_tokens"]!);
+    }
+
+    [Theory]
+    [InlineData("""{"prompt": "hi", "temperature": -1}""", "temperature", "temperature must be >= 0")]
+    [InlineData("""{"prompt": "hi", "temperature": "hot"}""", "temperature", "temperature must be a number")]
+    [InlineData("""{"prompt": "hi", "n": 2}""", "n", "n must be 1")]
+    [InlineData("""{"prompt": "hi", "max_tokens": 100000}""", "max_tokens", "max_tokens must be in [1, ")]
+    [InlineData("""{"prompt": "hi", "max_tokens": 250, "ignore_eos": true, "stop": ["a", ""]}""", "stop", "stop[1] is empty")]
+    [InlineData("""{"prompt": "hi", "logprobs": 50}""", "logprobs", "logprobs must be in [0, 20]")]
+    [InlineData("""{"prompt": "hi", "presence_penalty": 0.5}""", "presence_penalty", "presence_penalty is not supported")]
+    [InlineData("""{"prompt": ["a", "b"]}""", "prompt", "this server takes one per request")]
+    [InlineData("""{"prompt": [1, 99999999]}""", "prompt", "99999999")]
+    [InlineData("""{"temperature": 0}""", "prompt", "prompt is required")]
+    [InlineData("""{"prompt": "hi", "stream_options": {"include_usage": true}}""", "stream_options", "only allowed when stream is true")]
+    [InlineData("""{"prompt": "hi" """, null, "not valid JSON")]
+    public async Task ABadCompletionIsA400NamingTheField(string body, string? param, string message)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        var error = await AssertErrorAsync(await _http.PostAsync("completions", content), HttpStatusCode.BadRequest, param, null);
+        Assert.Contains(message, (string?)error["message"]);
+    }
+
+    [Fact]
+    public async Task AChatWhoseContextOverflowsNamesMaxCompletionTokensAndAnUnknownModelIs404()
+    {
+        var overflow = new JsonObject
+        {
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hello" }),
+            ["max_completion_tokens"] = 4000,
+        };
+        var error = await AssertErrorAsync(await _http.PostAsJsonAsync("chat/completions", overflow), HttpStatusCode.BadRequest, "max_completion_tokens", null);
+        Assert.Contains("max_completion_tokens", (string?)error["message"]);
+
+        overflow["model"] = "no-such-model";
+        await AssertErrorAsync(await _http.PostAsJsonAsync("chat/completions", overflow), HttpStatusCode.NotFound, "model", "model_not_found");
+    }
+
+    [Fact]
+    public async Task AStoppingGatewayAnswers503()
+    {
+        _cluster.BeginGatewayStop();
+        var error = await AssertErrorAsync(await _http.PostAsJsonAsync("completions", new JsonObject { ["prompt"] = "hi" }), HttpStatusCode.ServiceUnavailable, null, null);
+        Assert.Contains("shutting down", (string?)error["message"]);
+    }
+
+    private async Task<(string Text, GenerateResponse Last)> GrpcChatAsync(uint maxTokens)
+    {
+        var request = new GenerateRequest { Messages = new ChatMessages(), Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = maxTokens } };
+        request.Messages.Messages.Add(new Contracts.Api.ChatMessage { Role = "system", Content = "Be brief." });
+        request.Messages.Messages.Add(new Contracts.Api.ChatMessage { Role = "user", Content = "hello there" });
+        return await GrpcGenerateAsync(request);
+    }
+
+    private async Task<(string Text, GenerateResponse Last)> GrpcGenerateAsync(GenerateRequest request)
+    {
+        var text = new StringBuilder();
+        GenerateResponse? last = null;
+        using var call = _cluster.Client.Generate(request);
+        await foreach (var response in call.ResponseStream.ReadAllAsync())
+        {
+            text.Append(response.Text);
+            last = response;
+        }
+        return (text.ToString(), last!);
+    }
+
+    /// <summary>The <c>data:</c> payloads of a server-sent-event stream, in order.</summary>
+    private async Task<List<string>> StreamAsync(string path, JsonObject body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        var events = new List<string>();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                events.Add(line["data: ".Length..]);
+            }
+        }
+        return events;
+    }
+
+    private static async Task<JsonNode> ReadJsonAsync(HttpResponseMessage response, HttpStatusCode expected)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == expected, $"HTTP {(int)response.StatusCode}, expected {(int)expected}: {text}");
+        return JsonNode.Parse(text)!;
+    }
+
+    /// <summary>Asserts OpenAI's error shape and returns its "error" object.</summary>
+    internal static async Task<JsonNode> AssertErrorAsync(HttpResponseMessage response, HttpStatusCode status, string? param, string? code)
+    {
+        var json = await ReadJsonAsync(response, status);
+        var error = json["error"] ?? throw new Xunit.Sdk.XunitException($"No \"error\" object in {json.ToJsonString()}");
+        Assert.False(string.IsNullOrEmpty((string?)error["message"]), $"an error without a message: {json.ToJsonString()}");
+        Assert.True((string?)error["param"] == param, $"param {(string?)error["param"] ?? "null"}, expected {param ?? "null"}: {json.ToJsonString()}");
+        if (code is not null)
+        {
+            Assert.Equal(code, (string?)error["code"]);
+        }
+        return error;
+    }
+}
