@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The docker-compose topology as local processes on loopback, end to end: a real Redis for membership, SILOS silo
 # processes and the gateway (scripts/cluster-local.sh with REDIS set), then the load tool for a bounded number of
-# requests. Exits 0 only if the load tool saw no error and everything stopped cleanly afterwards. CI runs it through
+# requests through each front door in FRONT_DOORS, in that order (default "grpc openai": gRPC Generate, then the
+# OpenAI-compatible /v1/completions with the same requests). Exits 0 only if the load tool saw no error and everything stopped cleanly
+# afterwards. CI runs it through
 # tests/Cluster.Deployment.Tests (LoopbackTopologyTests); it needs redis-server (apt-get install redis-server).
 #
 #   scripts/loopback-topology.sh                    # models/default, 2 silos, 16 requests
@@ -69,5 +71,19 @@ cat "$LOGS/cluster.log"
 
 # The load tool exits non-zero when any request failed. LOAD_ARGS replaces the default load (e.g. a sweep with a chart).
 LOAD_ARGS=${LOAD_ARGS:---concurrency 4 --requests $REQUESTS --prompt-tokens 16 --max-new-tokens 16 --warmup 1}
-# shellcheck disable=SC2086 # LOAD_ARGS is a list of arguments
-dotnet "$LOADTEST" gateway --address "http://127.0.0.1:$GRPC_PORT" $LOAD_ARGS --json "$LOGS/load.json"
+FRONT_DOORS=${FRONT_DOORS:-grpc openai}
+for door in $FRONT_DOORS; do
+  case $door in
+    grpc)
+      # shellcheck disable=SC2086 # LOAD_ARGS is a list of arguments
+      dotnet "$LOADTEST" gateway --address "http://127.0.0.1:$GRPC_PORT" $LOAD_ARGS --json "$LOGS/load.json" ;;
+    openai)
+      # The same planned requests (same seed, so the same random token ids: the vocabulary size ListModels printed).
+      vocabulary=$(grep -oP 'vocabulary \K[0-9]+' "$LOGS/cluster.log" | head -n1)
+      # shellcheck disable=SC2086 # LOAD_ARGS is a list of arguments
+      dotnet "$LOADTEST" openai --address "http://127.0.0.1:$OPENAI_PORT/v1" --vocabulary-size "$vocabulary" $LOAD_ARGS --json "$LOGS/load-openai.json" ;;
+    *)
+      echo "FRONT_DOORS: unknown front door '$door' (grpc, openai)" >&2
+      exit 2 ;;
+  esac
+done

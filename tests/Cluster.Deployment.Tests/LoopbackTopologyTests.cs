@@ -46,7 +46,8 @@ public sealed class LoopbackTopologyTests
         var silos = Regex.Matches(all, @"^\s+0\s+[01]\s+\[\d+, \d+\)\s+(\S+)", RegexOptions.Multiline).Select(m => m.Groups[1].Value).ToList();
         Assert.True(silos.Count == 2 && silos[0] != silos[1], $"Expected stages 0 and 1 on two different silos; the table showed [{string.Join(", ", silos)}].\n{Tail(all)}");
         Assert.Contains("loopback topology: exit 0", all);
-        Assert.True(File.Exists(Path.Combine(logs, "load.json")), $"The load tool wrote no report to {logs}.");
+        Assert.True(File.Exists(Path.Combine(logs, "load.json")), $"The load tool wrote no report of the gRPC front door to {logs}.");
+        Assert.True(File.Exists(Path.Combine(logs, "load-openai.json")), $"The load tool wrote no report of the OpenAI front door to {logs}.");
     }
 
     private static bool BinariesBuilt(string configuration) =>

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using Cluster.Contracts.Api;
 using Grpc.Core;
@@ -6,64 +5,14 @@ using Grpc.Core;
 namespace Cluster.LoadTest;
 
 /// <summary>
-/// Drives Generate against a gateway, one level at a time: at a fixed concurrency (that many streams, each sending
-/// its next request as soon as the previous one ends) or at a Poisson request rate (requests sent on schedule, however
-/// many are in flight), until the level's request count or duration is reached. Greedy with ignore_eos, so every
-/// request produces exactly its max_new_tokens tokens and runs are comparable. Every request carries a fresh W3C
+/// Drives gRPC Generate against a gateway, one level at a time (<see cref="LevelDriver"/>). Greedy with ignore_eos, so
+/// every request produces exactly its max_new_tokens tokens and runs are comparable. Every request carries a fresh W3C
 /// trace context in its <c>traceparent</c> header.
 /// </summary>
 public sealed class GatewayLoad(Generation.GenerationClient client, string model)
 {
-    public async Task<LevelResult> RunLevelAsync(LoadSettings settings, LoadLevel level, Action<int>? progress = null, CancellationToken cancellation = default)
-    {
-        var workload = Workload.From(settings);
-        // Warm-up requests have indices of their own (negative), so the measured ones are the same with or without them.
-        await Task.WhenAll(Enumerable.Range(1, settings.WarmupRequests).Select(i => SendAsync(workload.At(-i), cancellation)));
-
-        var total = settings.RequestsAt(level) ?? long.MaxValue;
-        var duration = settings.DurationSeconds ?? double.PositiveInfinity;
-        var records = new ConcurrentQueue<RequestRecord>();
-        var done = 0;
-        var clock = Stopwatch.StartNew();
-        async Task Send(long index)
-        {
-            records.Enqueue(await SendAsync(workload.At(index), cancellation));
-            progress?.Invoke(Interlocked.Increment(ref done));
-        }
-
-        if (level.Rate is { } rate)
-        {
-            var sent = new List<Task>();
-            long index = 0;
-            foreach (var arrival in new PoissonSchedule(rate, settings.Seed).ArrivalTimes())
-            {
-                if (index >= total || arrival >= duration)
-                {
-                    break;
-                }
-                var wait = arrival - clock.Elapsed.TotalSeconds;
-                if (wait > 0)
-                {
-                    await Task.Delay(TimeSpan.FromSeconds(wait), cancellation);
-                }
-                sent.Add(Send(index++));
-            }
-            await Task.WhenAll(sent);
-        }
-        else
-        {
-            var next = -1L;
-            await Task.WhenAll(Enumerable.Range(0, level.Concurrency ?? 1).Select(async _ =>
-            {
-                long index;
-                while (clock.Elapsed.TotalSeconds < duration && (index = Interlocked.Increment(ref next)) < total)
-                {
-                    await Send(index);
-                }
-            }));
-        }
-        return LevelResult.From("gateway", level, clock.Elapsed.TotalSeconds, records.ToList(), settings.Slo, settings.SlowestRequests);
-    }
+    public Task<LevelResult> RunLevelAsync(LoadSettings settings, LoadLevel level, Action<int>? progress = null, CancellationToken cancellation = default) =>
+        LevelDriver.RunAsync("gateway", settings, level, SendAsync, progress, cancellation);
 
     private async Task<RequestRecord> SendAsync(PlannedRequest planned, CancellationToken cancellation)
     {

@@ -8,20 +8,17 @@ namespace Cluster.Gateway.Requests;
 /// <summary>
 /// Generate's <c>messages</c> prompt: the conversation rendered with the model's chat template and its generation
 /// prompt, then tokenized with special tokens recognised and no BOS added (the template writes BOS where the model
-/// was trained with it), as transformers' <c>apply_chat_template(tokenize=True)</c> does.
+/// was trained with it), as transformers' <c>apply_chat_template(tokenize=True)</c> does. In a session the client
+/// sends the whole conversation every turn, as to OpenAI's API; the part the session's tokens already hold is not
+/// computed again (<see cref="ReusablePrefix"/>).
 /// </summary>
 internal static class ChatPrompt
 {
-    public static IReadOnlyList<int> Tokenize(ChatMessages request, ChatFormat? chat, string model, CheckpointTokenizer tokenizer, ModelLimits limits, int sessionHistoryLength)
+    public static IReadOnlyList<int> Tokenize(ChatMessages request, ChatFormat? chat, string model, CheckpointTokenizer tokenizer, ModelLimits limits)
     {
         if (chat is null)
         {
             throw InvalidArgument.Error($"messages: model '{model}' has no chat template (ListModels' has_chat_template); send text or token_ids");
-        }
-        if (sessionHistoryLength > 0)
-        {
-            // A template renders the whole conversation; appending its rendering to a session's history would repeat it.
-            throw InvalidArgument.Error("messages: not supported in a session that already holds turns; send the whole conversation as messages without session_id, or continue the session with text");
         }
         if (request.Messages.Count == 0)
         {
@@ -56,5 +53,23 @@ internal static class ChatPrompt
         PromptTokens.CheckTextLength(prompt, limits, "rendered chat prompt");
         var tokens = tokenizer.Encode(prompt, addBos: false, allowSpecialTokens: true);
         return tokens.Count > 0 ? tokens : throw InvalidArgument.Error("prompt is empty: the chat template rendered no tokens");
+    }
+
+    /// <summary>
+    /// How many leading tokens of a session's history a rendered conversation repeats: the tokens the stages may keep.
+    /// Compared token by token rather than trusted by turn, because the model's own reply, re-rendered as the
+    /// assistant's message, need not tokenize as it was sampled (the end-of-turn marker, a different split): the
+    /// cache is kept up to the first difference, as the peers' prefix caches do. At least one token is left to
+    /// compute, so the conversation's last position gives the first new token's logits.
+    /// </summary>
+    public static int ReusablePrefix(IReadOnlyList<int> history, IReadOnlyList<int> conversation)
+    {
+        var shared = 0;
+        var limit = Math.Min(history.Count, conversation.Count - 1);
+        while (shared < limit && history[shared] == conversation[shared])
+        {
+            shared++;
+        }
+        return shared;
     }
 }

@@ -22,9 +22,11 @@ public static class GenerateRequestValidator
     /// <param name="resolvedModel">The model the call runs on (the default model when <c>model</c> was empty).</param>
     /// <param name="tokenizer">That model's tokenizer.</param>
     /// <param name="limits">That model's limits.</param>
-    /// <param name="sessionHistoryLength">
-    /// Tokens already in the session's sequence (0 for a one-shot request or a session's first turn): the prompt is
-    /// appended after them, so they count against the context length, and BOS is added only when this is 0.
+    /// <param name="sessionHistory">
+    /// The tokens already in the session's sequence (none for a one-shot request or a session's first turn): a text or
+    /// token-id prompt is appended after them, so they count against the context length, and BOS is added only when
+    /// there are none. Messages carry the whole conversation: the request keeps the longest prefix of this history
+    /// that the rendered conversation repeats (<see cref="GenerationRequest.HistoryKept"/>) and the rest is its prompt.
     /// </param>
     /// <param name="requestId">The id the gateway gave the call.</param>
     /// <param name="drawSeed">Draws the seed when the client sent none; null: a cryptographically random ulong.</param>
@@ -35,7 +37,7 @@ public static class GenerateRequestValidator
         string resolvedModel,
         CheckpointTokenizer tokenizer,
         ModelLimits limits,
-        int sessionHistoryLength,
+        IReadOnlyList<int> sessionHistory,
         string requestId,
         Func<ulong>? drawSeed = null,
         ChatFormat? chat = null)
@@ -43,7 +45,7 @@ public static class GenerateRequestValidator
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(limits);
-        ArgumentOutOfRangeException.ThrowIfNegative(sessionHistoryLength);
+        ArgumentNullException.ThrowIfNull(sessionHistory);
 
         SamplingParameters sampling = request.Sampling ?? new SamplingParameters();
         float temperature = CheckTemperature(sampling);
@@ -57,11 +59,21 @@ public static class GenerateRequestValidator
         IReadOnlyList<int> stopTokenIds = CheckStopTokenIds(sampling, limits);
         PromptTokens.CheckInVocabulary(stopTokenIds, limits, "sampling.stop_token_ids: token id");
 
-        bool addBos = PromptTokens.AddsBos(tokenizer, request.HasAddSpecialTokens ? request.AddSpecialTokens : null, freshSequence: sessionHistoryLength == 0);
-        IReadOnlyList<int> prompt = request.PromptCase == GenerateRequest.PromptOneofCase.Messages
-            ? ChatPrompt.Tokenize(request.Messages, chat, resolvedModel, tokenizer, limits, sessionHistoryLength)
-            : TokenizePrompt(request, tokenizer, limits, addBos);
-        int maxNewTokens = CheckContext(sessionHistoryLength, prompt.Count, requestedMaxNewTokens, limits);
+        IReadOnlyList<int> prompt;
+        int historyKept;
+        if (request.PromptCase == GenerateRequest.PromptOneofCase.Messages)
+        {
+            IReadOnlyList<int> conversation = ChatPrompt.Tokenize(request.Messages, chat, resolvedModel, tokenizer, limits);
+            historyKept = ChatPrompt.ReusablePrefix(sessionHistory, conversation);
+            prompt = conversation.Skip(historyKept).ToArray();
+        }
+        else
+        {
+            bool addBos = PromptTokens.AddsBos(tokenizer, request.HasAddSpecialTokens ? request.AddSpecialTokens : null, freshSequence: sessionHistory.Count == 0);
+            prompt = TokenizePrompt(request, tokenizer, limits, addBos);
+            historyKept = sessionHistory.Count;
+        }
+        int maxNewTokens = CheckContext(historyKept, prompt.Count, requestedMaxNewTokens, limits);
 
         var resolved = new SamplingSettings(
             temperature,
@@ -82,7 +94,8 @@ public static class GenerateRequestValidator
             stopSequences,
             stopTokenIds,
             sampling.IgnoreEos,
-            request.Logprobs || topLogprobs > 0);
+            request.Logprobs || topLogprobs > 0,
+            historyKept);
     }
 
     private static float CheckTemperature(SamplingParameters sampling)

@@ -10,6 +10,11 @@ namespace Cluster.Gateway.Requests;
 /// <param name="Sampling">What samples: sent unchanged to the last stage, whose <c>RequestSampler</c> maps it to the engine.</param>
 /// <param name="MaxNewTokens">What stops, with the stop sequences, the stop token ids and EOS: the gateway's stop checks.</param>
 /// <param name="Logprobs">Return each token's log-probability (also true when <see cref="SamplingSettings.TopLogprobs"/> &gt; 0).</param>
+/// <param name="HistoryKept">
+/// How many leading tokens of the session's history the prompt continues: all of them for text and token ids; for
+/// messages, the prefix the rendered conversation repeats (what follows it is dropped from the session and
+/// recomputed). 0 for a one-shot request.
+/// </param>
 public sealed record GenerationRequest(
     string RequestId,
     string Model,
@@ -20,4 +25,5 @@ public sealed record GenerationRequest(
     IReadOnlyList<string> StopSequences,
     IReadOnlyList<int> StopTokenIds,
     bool IgnoreEos,
-    bool Logprobs);
+    bool Logprobs,
+    int HistoryKept = 0);

@@ -36,9 +36,12 @@ internal sealed class GenerationRunner(IGrainFactory grains, IOptions<GatewayOpt
         RunningSequence? submitted = null;
         try
         {
-            var validated = GenerateRequestValidator.Validate(request, model.Name, model.Tokenizer, model.Limits, turn?.Snapshot.History.Length ?? 0, requestId, chat: model.Chat);
+            var history = turn?.Snapshot.History ?? [];
+            var validated = GenerateRequestValidator.Validate(request, model.Name, model.Tokenizer, model.Limits, history, requestId, chat: model.Chat);
             var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
-            var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, turn?.Snapshot.History ?? [], turn?.Snapshot.CachedLength ?? 0,
+            // A conversation resent as messages may keep less than the whole history: the stages truncate to it.
+            var kept = validated.HistoryKept;
+            var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, history[..kept], Math.Min(turn?.Snapshot.CachedLength ?? 0, kept),
                 TextStream.Create(model.Tokenizer, validated.StopSequences), clock)
             {
                 Deadline = deadline,

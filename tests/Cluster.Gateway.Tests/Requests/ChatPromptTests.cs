@@ -52,7 +52,7 @@ public sealed class ChatPromptTests
     {
         using var directory = Checkpoint(ChatMl);
         var chat = ChatFormat.Load(directory.Path, SpecialTokens)!;
-        var validated = GenerateRequestValidator.Validate(Chat(("system", "Be brief."), ("user", "Hi")), "m", TestTokenizers.Gpt2, Limits, 0, "r", chat: chat);
+        var validated = GenerateRequestValidator.Validate(Chat(("system", "Be brief."), ("user", "Hi")), "m", TestTokenizers.Gpt2, Limits, [], "r", chat: chat);
 
         const string expected = "<s><|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n";
         Assert.Equal(expected, chat.Render([new("system", "Be brief."), new("user", "Hi")]));
@@ -88,18 +88,45 @@ public sealed class ChatPromptTests
     {
         using var directory = Checkpoint("{% if messages[0].role == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{{ messages[0].content }}");
         var chat = ChatFormat.Load(directory.Path, SpecialTokens)!;
-        void Refused(GenerateRequest request, ChatFormat? format, int history, string part)
+        void Refused(GenerateRequest request, ChatFormat? format, string part)
         {
-            var error = Assert.Throws<RpcException>(() => GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, history, "r", chat: format));
+            var error = Assert.Throws<RpcException>(() => GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, [], "r", chat: format));
             Assert.True(error.StatusCode == StatusCode.InvalidArgument && error.Status.Detail.Contains(part, StringComparison.Ordinal),
                 $"expected INVALID_ARGUMENT containing \"{part}\"; got {error.StatusCode}: {error.Status.Detail}");
         }
-        Refused(Chat(("user", "Hi")), null, 0, "model 'm' has no chat template");
-        Refused(Chat(("system", "x"), ("user", "Hi")), chat, 0, "refused the conversation: System role not supported");
-        Refused(Chat(), chat, 0, "messages has no message");
-        Refused(Chat(("", "Hi")), chat, 0, "messages[0].role is empty");
-        Refused(Chat(("user", "Hi")), chat, 5, "not supported in a session that already holds turns");
-        Refused(Chat(("user", new string('a', 101))), chat, 0, "at most 100");
+        Refused(Chat(("user", "Hi")), null, "model 'm' has no chat template");
+        Refused(Chat(("system", "x"), ("user", "Hi")), chat, "refused the conversation: System role not supported");
+        Refused(Chat(), chat, "messages has no message");
+        Refused(Chat(("", "Hi")), chat, "messages[0].role is empty");
+        Refused(Chat(("user", new string('a', 101))), chat, "at most 100");
+    }
+
+    [Theory]
+    [InlineData(new int[0], new[] { 1, 2, 3 }, 0)] // a session's first turn: nothing to keep
+    [InlineData(new[] { 1, 2, 3, 9 }, new[] { 1, 2, 3, 4, 5 }, 3)] // the reply re-tokenized differently from position 3
+    [InlineData(new[] { 1, 2 }, new[] { 1, 2, 3, 4 }, 2)] // the whole history repeated: keep all of it
+    [InlineData(new[] { 1, 2, 3 }, new[] { 1, 2, 3 }, 2)] // the same conversation again: the last position is recomputed for its logits
+    [InlineData(new[] { 7, 2, 3 }, new[] { 1, 2, 3 }, 0)] // another conversation: the session starts over
+    public void AConversationKeepsTheHistoryUpToItsFirstDifferentTokenAndAlwaysComputesOne(int[] history, int[] conversation, int kept)
+    {
+        Assert.Equal(kept, ChatPrompt.ReusablePrefix(history, conversation));
+    }
+
+    [Fact]
+    public void MessagesInASessionKeepTheRepeatedHistoryAndPromptTheRest()
+    {
+        using var directory = Checkpoint("{% for m in messages %}{{ m.role + ': ' + m.content + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}");
+        var chat = ChatFormat.Load(directory.Path, SpecialTokens)!;
+        var firstTurn = TestTokenizers.Gpt2.Encode("user: Hi\nassistant:", addBos: false);
+        var reply = TestTokenizers.Gpt2.Encode(" Hello\n", addBos: false);
+        int[] history = [.. firstTurn, .. reply];
+        var request = Chat(("user", "Hi"), ("assistant", "Hello"), ("user", "Bye")); // the template writes ": " before it
+
+        var validated = GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, history, "r", chat: chat);
+
+        var conversation = TestTokenizers.Gpt2.Encode("user: Hi\nassistant: Hello\nuser: Bye\nassistant:", addBos: false);
+        Assert.True(validated.HistoryKept == history.Length && validated.PromptTokens.SequenceEqual(conversation.Skip(history.Length)),
+            $"kept {validated.HistoryKept} of [{string.Join(",", history)}], prompt [{string.Join(",", validated.PromptTokens)}]; conversation [{string.Join(",", conversation)}]");
     }
 }
 

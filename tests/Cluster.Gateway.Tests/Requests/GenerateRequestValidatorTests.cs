@@ -115,7 +115,7 @@ public sealed class GenerateRequestValidatorTests
     {
         var request = new GenerateRequest { Text = "Hello world" };
 
-        GenerationRequest validated = GenerateRequestValidator.Validate(request, "tiny-gpt2", TestTokenizers.Gpt2, Limits, 0, "req-1", () => 42UL);
+        GenerationRequest validated = GenerateRequestValidator.Validate(request, "tiny-gpt2", TestTokenizers.Gpt2, Limits, [], "req-1", () => 42UL);
 
         Assert.Equal("req-1", validated.RequestId);
         Assert.Equal("tiny-gpt2", validated.Model);
@@ -152,7 +152,7 @@ public sealed class GenerateRequestValidatorTests
             };
         });
 
-        GenerationRequest validated = GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, 0, "r", () => throw new InvalidOperationException("the seed was set"));
+        GenerationRequest validated = GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, [], "r", () => throw new InvalidOperationException("the seed was set"));
 
         Assert.Equal(new SamplingSettings(0f, 5, 0.9f, 1.2f, 7UL, 20, MinP: 0.05f), validated.Sampling);
         Assert.Equal(32, validated.MaxNewTokens);
@@ -296,13 +296,13 @@ public sealed class GenerateRequestValidatorTests
     }
 
     private static GenerationRequest Validate(GenerateRequest request, CheckpointTokenizer tokenizer, int sessionHistory = 0, ModelLimits? limits = null) =>
-        GenerateRequestValidator.Validate(request, "model", tokenizer, limits ?? Limits, sessionHistory, "request");
+        GenerateRequestValidator.Validate(request, "model", tokenizer, limits ?? Limits, new int[sessionHistory], "request");
 
     private static RpcException Reject(GenerateRequest request, CheckpointTokenizer tokenizer, ModelLimits limits, int sessionHistory = 0)
     {
         try
         {
-            GenerationRequest accepted = GenerateRequestValidator.Validate(request, "model", tokenizer, limits, sessionHistory, "request");
+            GenerationRequest accepted = GenerateRequestValidator.Validate(request, "model", tokenizer, limits, new int[sessionHistory], "request");
             throw new Xunit.Sdk.XunitException($"expected INVALID_ARGUMENT, but the request was accepted as {accepted}");
         }
         catch (RpcException e)

@@ -32,7 +32,7 @@ public sealed class TokenizerRequestValidatorTests
 
         int counted = TokenizerRequestValidator.CountTokens(new CountTokensRequest { Text = text }, tokenizer, Limits);
         IReadOnlyList<int> tokenized = TokenizerRequestValidator.Tokenize(new TokenizeRequest { Text = text }, tokenizer, Limits);
-        GenerationRequest generate = GenerateRequestValidator.Validate(new GenerateRequest { Text = text }, "m", tokenizer, Limits with { ContextLength = 1000 }, 0, "r");
+        GenerationRequest generate = GenerateRequestValidator.Validate(new GenerateRequest { Text = text }, "m", tokenizer, Limits with { ContextLength = 1000 }, [], "r");
 
         Assert.True(counted == generate.PromptTokens.Count && tokenized.SequenceEqual(generate.PromptTokens),
             $"count {counted}, tokenize [{string.Join(", ", tokenized)}], generate [{string.Join(", ", generate.PromptTokens)}]");
