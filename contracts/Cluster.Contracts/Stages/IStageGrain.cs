@@ -21,6 +21,12 @@ public interface IStageGrain : IGrainWithStringKey
     Task<StageResult> Forward(StageBatch batch);
 
     /// <summary>
+    /// Embeds inputs: a prefill with throwaway caches up to the requested layer, then pooling (see <see cref="EmbedBatch"/>).
+    /// Serialized with the forward steps like any call to this grain.
+    /// </summary>
+    Task<EmbedResult> Embed(EmbedBatch batch);
+
+    /// <summary>
     /// Ends these sessions' current use. <paramref name="keep"/>: the cache stays, evictable when idle (a session
     /// between turns); otherwise it is freed now (a one-shot request finished, was cancelled, or a session was deleted).
     /// </summary>

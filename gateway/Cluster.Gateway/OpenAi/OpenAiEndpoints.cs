@@ -26,6 +26,7 @@ internal static class OpenAiEndpoints
         v1.MapGet("/models/{**model}", GetModelAsync);
         v1.MapPost("/completions", (HttpContext http) => GenerateAsync(http, OpenAiEndpoint.Completions));
         v1.MapPost("/chat/completions", (HttpContext http) => GenerateAsync(http, OpenAiEndpoint.ChatCompletions));
+        v1.MapPost("/embeddings", EmbedAsync);
         v1.WithMetadata(new UnauthenticatedResponse((response, message) => OpenAiError.Unauthorized(message).WriteAsync(response)));
         if (keysRequired)
         {
@@ -111,6 +112,26 @@ internal static class OpenAiEndpoints
                 await WriteEventAsync(http, response.UsageChunk().ToJsonString(), http.RequestAborted);
             }
             await WriteEventAsync(http, "[DONE]", http.RequestAborted);
+        });
+    }
+
+    private static async Task EmbedAsync(HttpContext http)
+    {
+        var services = http.RequestServices;
+        await RespondAsync(http, null, async () =>
+        {
+            if (services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
+            {
+                throw OpenAiError.Draining();
+            }
+            var (request, base64, dimensions) = OpenAiEmbeddings.Parse(await ReadBodyAsync(http, services.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBytes));
+            var model = await services.GetRequiredService<ModelCatalog>().GetAsync(RequestFields.Model(request.Model), http.RequestAborted);
+            var response = await EmbeddingRunner.RunAsync(model, request, http.Features.Get<Tenant>(), http.RequestAborted);
+            if (dimensions is { } asked && asked != response.Dimensions)
+            {
+                throw OpenAiError.BadRequest($"dimensions must be the model's width, {response.Dimensions}; got {asked} (vectors are not truncated)", "dimensions");
+            }
+            await http.Response.WriteAsJsonAsync(OpenAiEmbeddings.ToJson(response, model.Name, base64), http.RequestAborted);
         });
     }
 

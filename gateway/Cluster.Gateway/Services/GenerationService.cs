@@ -18,6 +18,12 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
             (response, cancellation) => responseStream.WriteAsync(response, cancellation), context.CancellationToken);
     }
 
+    public override async Task<EmbedResponse> Embed(EmbedRequest request, ServerCallContext context)
+    {
+        var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);
+        return await EmbeddingRunner.RunAsync(model, request, Tenant.Of(context), context.CancellationToken);
+    }
+
     public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)
     {
         var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);

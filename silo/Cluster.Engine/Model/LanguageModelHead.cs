@@ -12,6 +12,10 @@ public sealed class LanguageModelHead(IModule finalNorm, Linear projection, bool
     public Tensor Forward(Tensor hidden) =>
         projection.Forward(finalNorm.Forward(hidden)).to_type(ScalarType.Float32); // (N, V)
 
+    /// <summary>The final norm alone: the model's last hidden state as transformers reports it (embeddings read it).</summary>
+    /// <param name="hidden">(N, H).</param>
+    public Tensor Normalize(Tensor hidden) => finalNorm.Forward(hidden); // (N, H)
+
     public void Dispose()
     {
         finalNorm.Dispose();

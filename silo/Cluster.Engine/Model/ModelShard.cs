@@ -130,6 +130,43 @@ public sealed class ModelShard : IDisposable
         return (ReferenceEquals(x, hidden) ? x.alias() : x).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Whether the hidden states after <paramref name="layer"/> (see <see cref="HiddenStatesAfter"/>) come out of this shard.</summary>
+    public bool Produces(int layer) => layer == 0 ? HasEmbedding : layer > Layers.Start && layer <= Layers.End;
+
+    /// <summary>
+    /// The hidden states after decoder layer <paramref name="layer"/>, counted as transformers' <c>hidden_states</c>:
+    /// 0 is the embeddings, k the output of block k-1, and the model's layer count the final norm's output (its
+    /// <c>last_hidden_state</c>). <paramref name="hidden"/> is what this shard receives: the embeddings on the first
+    /// shard (then pass the chunks' token ids through <see cref="Embed"/> first), the previous shard's output
+    /// otherwise. Runs only the blocks needed and writes the chunks' caches for them: use caches made for the call.
+    /// </summary>
+    /// <returns>(T, H) for every packed token.</returns>
+    public Tensor HiddenStatesAfter(Tensor hidden, IReadOnlyList<SequenceChunk> chunks, int layer)
+    {
+        if (!Produces(layer))
+        {
+            throw new ArgumentOutOfRangeException(nameof(layer), layer, $"Shard {Layers} does not produce the hidden states after layer {layer}.");
+        }
+        using var scope = torch.NewDisposeScope();
+        using var inference = torch.inference_mode();
+        var step = StepLayout.Create(chunks, Config.ContextLength, Placement.Device);
+        CheckHidden(hidden, step);
+        foreach (var chunk in chunks)
+        {
+            chunk.Cache.Reserve(chunk.StartPosition + chunk.Length);
+        }
+        var x = hidden;
+        for (var i = 0; i < layer - Layers.Start; i++)
+        {
+            x = _blocks[i].Forward(x, step, i); // (T, H)
+        }
+        if (layer == Config.LayerCount)
+        {
+            x = (_head ?? throw new InvalidOperationException($"Shard {Layers} ends the model but holds no final norm.")).Normalize(x);
+        }
+        return (ReferenceEquals(x, hidden) ? x.alias() : x).MoveToOuterDisposeScope();
+    }
+
     /// <summary>
     /// Final norm and LM head. By default only each chunk's last token, (chunks, V); with
     /// <paramref name="allPositions"/>, every packed token, (T, V); with <paramref name="onlyChunks"/>, only the last

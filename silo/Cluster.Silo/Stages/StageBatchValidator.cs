@@ -54,6 +54,40 @@ internal static class StageBatchValidator
         ValidateHidden(batch.Hidden, shard, totalTokens);
     }
 
+    public static void Validate(EmbedBatch batch, ModelShard shard)
+    {
+        if (batch?.Inputs is not { Length: > 0 } inputs)
+        {
+            throw new ArgumentException("An embed batch needs at least one input.");
+        }
+        var config = shard.Config;
+        if (batch.Layer < 0 || batch.Layer > config.LayerCount)
+        {
+            throw new ArgumentException($"Embedding layer {batch.Layer} is outside [0, {config.LayerCount}] (the model's hidden states).");
+        }
+        if (batch.Layer <= shard.Layers.Start && !shard.Produces(batch.Layer))
+        {
+            throw new ArgumentException($"Embedding layer {batch.Layer} comes before this stage's layers {shard.Layers}: an earlier stage pools it.");
+        }
+        var totalTokens = 0;
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            if (inputs[i] is not { Length: > 0 } ids || ids.Length > config.ContextLength)
+            {
+                throw new ArgumentException($"Embedding input {i} has {inputs[i]?.Length ?? 0} tokens; it needs 1 to {config.ContextLength} (the model's context).");
+            }
+            foreach (var id in ids)
+            {
+                if ((uint)id >= (uint)config.VocabularySize)
+                {
+                    throw new ArgumentException($"Embedding input {i} has token id {id}, outside the vocabulary [0, {config.VocabularySize}).");
+                }
+            }
+            totalTokens += ids.Length;
+        }
+        ValidateHidden(batch.Hidden, shard, totalTokens);
+    }
+
     private static void ValidateSampling(SamplingRequest sampling, string where)
     {
         if (sampling.DrawIndex < 0)

@@ -55,6 +55,42 @@ internal sealed class StageExecutor(ModelShard shard)
         return new StageResult(null, tokens, [], [], clock.Elapsed.TotalSeconds);
     }
 
+    /// <summary>
+    /// An embed batch on this shard: a prefill of every input with caches made for the call and dropped after it,
+    /// then either pooling (this shard produces the requested layer's hidden states) or the hidden states for the next stage.
+    /// </summary>
+    public EmbedResult Embed(EmbedBatch batch)
+    {
+        var clock = Stopwatch.StartNew();
+        using var scope = torch.NewDisposeScope();
+        var caches = batch.Inputs.Select(ids => shard.CreateCache(ids.Length)).ToArray();
+        try
+        {
+            var chunks = batch.Inputs.Select((ids, i) => SequenceChunk.ForTokens(caches[i], 0, ids)).ToArray();
+            var hidden = shard.HasEmbedding
+                ? shard.Embed(chunks) // (T, H)
+                : HiddenStateBytes.ToTensor(batch.Hidden!, shard.Placement.DType, shard.Placement.Device); // (T, H)
+            if (!shard.Produces(batch.Layer))
+            {
+                return new EmbedResult(HiddenStateBytes.FromTensor(shard.RunLayers(hidden, chunks)), null, clock.Elapsed.TotalSeconds, "");
+            }
+            var states = shard.HiddenStatesAfter(hidden, chunks, batch.Layer); // (T, H)
+            var pool = batch.Pool == EmbeddingPool.LastToken ? PoolingKind.Last : PoolingKind.Mean;
+            var pooled = EmbeddingPooling.Pool(states, batch.Inputs.Select(ids => ids.Length).ToArray(), pool, batch.Normalize).cpu(); // (N, H) float32
+            var width = (int)pooled.shape[1];
+            var values = pooled.data<float>().ToArray();
+            var vectors = Enumerable.Range(0, batch.Inputs.Length).Select(i => values.AsSpan(i * width, width).ToArray()).ToArray();
+            return new EmbedResult(null, vectors, clock.Elapsed.TotalSeconds, "");
+        }
+        finally
+        {
+            foreach (var cache in caches)
+            {
+                cache.Dispose();
+            }
+        }
+    }
+
     private List<SampledTokenResult> Sample(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries, IReadOnlyList<StageSession> sessions)
     {
         // Only the entries that sample need logits: the head and the copy to the host skip the others (prefill chunks).

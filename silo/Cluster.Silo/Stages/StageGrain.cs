@@ -122,6 +122,19 @@ public sealed partial class StageGrain(
         }
     }
 
+    public async Task<EmbedResult> Embed(EmbedBatch batch)
+    {
+        using var span = SiloTelemetry.Source.StartActivity("stage.embed");
+        span?.SetTag("stage", _key.ToString());
+        span?.SetTag("inputs", batch.Inputs?.Length ?? 0);
+        StageBatchValidator.Validate(batch, Shard);
+        var result = await gate.RunAsync(() => _executor.Embed(batch));
+        _tokensComputed += batch.Inputs!.Sum(ids => ids.Length); // checked by the validator
+        SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
+        span?.SetTag("compute_seconds", result.ComputeSeconds);
+        return result with { Silo = SiloName };
+    }
+
     public Task Release(IReadOnlyList<string> sessionIds, bool keep)
     {
         _sessions.Release(sessionIds, keep);

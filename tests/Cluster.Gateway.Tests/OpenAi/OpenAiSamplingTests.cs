@@ -102,6 +102,34 @@ public sealed class OpenAiSamplingTests : IAsyncLifetime
         Assert.True(response.Usage?.OutputTokenCount > 0, $"usage {response.Usage?.InputTokenCount} in / {response.Usage?.OutputTokenCount} out");
     }
 
+    [Fact]
+    public async Task EmbeddingsThroughTheSdkAndMicrosoftExtensionsAiEqualGrpcEmbed()
+    {
+        string[] texts = ["In the beginning", "was the word"];
+        var grpc = await _cluster.Client.EmbedAsync(new EmbedRequest { Texts = { texts } });
+        var client = new OpenAI.Embeddings.EmbeddingClient(ClusterUnderTest.ModelName, new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = _http.BaseAddress });
+
+        var sdk = (await client.GenerateEmbeddingsAsync(texts)).Value; // the SDK asks for base64
+        IEmbeddingGenerator<string, Embedding<float>> generator = client.AsIEmbeddingGenerator();
+        var extensions = await generator.GenerateAsync(texts);
+        var floats = await _http.PostAsJsonAsync("embeddings", new JsonObject { ["input"] = new JsonArray(texts[0], texts[1]), ["encoding_format"] = "float" });
+        var json = JsonNode.Parse(await floats.Content.ReadAsStringAsync())!;
+
+        for (var i = 0; i < texts.Length; i++)
+        {
+            var expected = grpc.Embeddings[i].Values.ToArray();
+            Assert.True(expected.SequenceEqual(sdk[i].ToFloats().ToArray()), $"input {i}: the OpenAI SDK's vector differs from gRPC Embed's");
+            Assert.True(expected.SequenceEqual(extensions[i].Vector.ToArray()), $"input {i}: IEmbeddingGenerator's vector differs from gRPC Embed's");
+            Assert.True(expected.SequenceEqual(json["data"]![i]!["embedding"]!.AsArray().Select(v => (float)v!)), $"input {i}: encoding_format float differs from gRPC Embed's");
+        }
+        Assert.Equal((int)grpc.PromptTokens, (int)json["usage"]!["prompt_tokens"]!);
+
+        var wrongWidth = await _http.PostAsJsonAsync("embeddings", new JsonObject { ["input"] = "x", ["dimensions"] = 3 });
+        await OpenAiApiTests.AssertErrorAsync(wrongWidth, HttpStatusCode.BadRequest, "dimensions", null);
+        var empty = await _http.PostAsJsonAsync("embeddings", new JsonObject { ["input"] = new JsonArray() });
+        await OpenAiApiTests.AssertErrorAsync(empty, HttpStatusCode.BadRequest, "input", null);
+    }
+
     private static GenerateRequest ChatRequest(uint maxTokens)
     {
         var request = new GenerateRequest { Messages = new ChatMessages(), Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = maxTokens, IgnoreEos = maxTokens > 10 } };
