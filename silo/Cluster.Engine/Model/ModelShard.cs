@@ -110,6 +110,17 @@ public sealed class ModelShard : IDisposable
     /// </summary>
     public Tensor RunLayers(Tensor hidden, IReadOnlyList<SequenceChunk> chunks)
     {
+        var output = RunBlocks(hidden, chunks, _blocks.Length);
+        foreach (var chunk in chunks)
+        {
+            chunk.Cache.Advance(chunk.StartPosition + chunk.Length);
+        }
+        return output;
+    }
+
+    /// <summary>The first <paramref name="count"/> blocks of this shard on packed hidden states (T, H), writing the chunks' caches for them.</summary>
+    private Tensor RunBlocks(Tensor hidden, IReadOnlyList<SequenceChunk> chunks, int count)
+    {
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
         var step = StepLayout.Create(chunks, Config.ContextLength, Placement.Device);
@@ -119,13 +130,9 @@ public sealed class ModelShard : IDisposable
             chunk.Cache.Reserve(chunk.StartPosition + chunk.Length);
         }
         var x = hidden;
-        for (var i = 0; i < _blocks.Length; i++)
+        for (var i = 0; i < count; i++)
         {
             x = _blocks[i].Forward(x, step, i); // (T, H)
-        }
-        foreach (var chunk in chunks)
-        {
-            chunk.Cache.Advance(chunk.StartPosition + chunk.Length);
         }
         return (ReferenceEquals(x, hidden) ? x.alias() : x).MoveToOuterDisposeScope();
     }
@@ -147,24 +154,18 @@ public sealed class ModelShard : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(layer), layer, $"Shard {Layers} does not produce the hidden states after layer {layer}.");
         }
+        var states = RunBlocks(hidden, chunks, layer - Layers.Start); // (T, H)
+        if (layer < Config.LayerCount)
+        {
+            return states;
+        }
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
-        var step = StepLayout.Create(chunks, Config.ContextLength, Placement.Device);
-        CheckHidden(hidden, step);
-        foreach (var chunk in chunks)
+        using (states)
         {
-            chunk.Cache.Reserve(chunk.StartPosition + chunk.Length);
+            var head = _head ?? throw new InvalidOperationException($"Shard {Layers} ends the model but holds no final norm.");
+            return head.Normalize(states).MoveToOuterDisposeScope(); // (T, H)
         }
-        var x = hidden;
-        for (var i = 0; i < layer - Layers.Start; i++)
-        {
-            x = _blocks[i].Forward(x, step, i); // (T, H)
-        }
-        if (layer == Config.LayerCount)
-        {
-            x = (_head ?? throw new InvalidOperationException($"Shard {Layers} ends the model but holds no final norm.")).Normalize(x);
-        }
-        return (ReferenceEquals(x, hidden) ? x.alias() : x).MoveToOuterDisposeScope();
     }
 
     /// <summary>
