@@ -61,8 +61,12 @@ public sealed class OpenAiApiTests : IAsyncLifetime
 
         ChatCompletion completion = await Chat().CompleteChatAsync(
             [ChatMessage.CreateSystemMessage("Be brief."), ChatMessage.CreateUserMessage("hello there")],
-            new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 10 });
+            new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 10, IncludeLogProbabilities = true, TopLogProbabilityCount = 2 });
 
+        Assert.True(completion.ContentTokenLogProbabilities.Count == completion.Usage.OutputTokenCount
+            && completion.ContentTokenLogProbabilities.All(t => t.LogProbability <= 0 && t.TopLogProbabilities.Count == 2),
+            $"{completion.ContentTokenLogProbabilities.Count} token log-probabilities for {completion.Usage.OutputTokenCount} tokens, each should have 2 alternatives");
+        Assert.Equal(completion.Content[0].Text, string.Concat(completion.ContentTokenLogProbabilities.Select(t => t.Token)));
         Assert.True(completion.Content[0].Text == grpcText,
             $"chat.completion text '{completion.Content[0].Text}'; gRPC Generate with the same messages '{grpcText}'");
         Assert.Equal((int)grpcLast.Usage.PromptTokens, completion.Usage.InputTokenCount);
