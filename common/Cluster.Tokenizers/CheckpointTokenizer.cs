@@ -92,6 +92,27 @@ public sealed class CheckpointTokenizer
         return _backend.Decode(ids, skipSpecialTokens);
     }
 
+    /// <summary>
+    /// The UTF-8 bytes each token contributes to the decoded text, special tokens included, in order: what
+    /// <see cref="Decode"/> concatenates (a byte-level piece may hold part of a character; SentencePiece's dummy-prefix
+    /// space is dropped from the first text, as in decoding). Where a text's tokens came from in the text.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">An id is not in the vocabulary.</exception>
+    public IReadOnlyList<byte[]> TokenBytes(IReadOnlyList<int> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var result = new byte[ids.Count][];
+        var bytes = new List<byte>();
+        bool atStart = true;
+        for (int i = 0; i < ids.Count; i++)
+        {
+            bytes.Clear();
+            _backend.AppendBytes(ids[i], skipSpecialTokens: false, bytes, ref atStart);
+            result[i] = [.. bytes];
+        }
+        return result;
+    }
+
     /// <summary>The token as the vocabulary spells it ("Ġworld", "▁the", "&lt;0xEC&gt;"), for showing how text was split.</summary>
     public string TokenPiece(int id) =>
         _backend.TryGetPiece(id, out string piece)

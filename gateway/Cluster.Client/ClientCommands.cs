@@ -4,7 +4,7 @@ namespace Cluster.Client;
 
 /// <summary>
 /// The command line: the root command generates (<c>cluster-client "prompt"</c>); subcommands tokenize, count,
-/// list models and delete sessions. Every command takes <c>--address</c> and <c>--api-key</c>.
+/// inspect, list models and delete sessions. Every command takes <c>--address</c> and <c>--api-key</c>.
 /// </summary>
 public static class ClientCommands
 {
@@ -20,6 +20,7 @@ public static class ClientCommands
         generate.AddTo(root);
         root.Subcommands.Add(TokenizeCommand.Create());
         root.Subcommands.Add(CountCommand.Create());
+        root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(DeleteSessionCommand.Create());
         SubcommandHelpAction.Install(root);

@@ -71,6 +71,28 @@ public sealed class CommandsAgainstAServerTests
     }
 
     [Fact]
+    public async Task Inspect_prints_the_counts_and_each_tokens_spans()
+    {
+        await using FakeGateway gateway = await FakeGateway.StartAsync();
+
+        (int exit, string output, string error) = await RunAsync("inspect", "오늘 👍", "--address", gateway.Address, "--no-bos");
+
+        Assert.True(exit == 0, $"exit {exit}; output:\n{output}\nerror:\n{error}");
+        foreach (string expected in new[]
+        {
+            "3 tokens, 2 words, 4 characters, 11 UTF-8 bytes: 1.50 tokens per word, 0.75 per character",
+            "   1      500  \"▁오늘\"",
+            "[0,6)        [0,2)      \"오늘\"",
+            "(special)",
+            "words: 오늘 | 👍",
+        })
+        {
+            Assert.True(output.Contains(expected, StringComparison.Ordinal), $"\"{expected}\" not in:\n{output}");
+        }
+        Assert.True(gateway.Service.LastInspect is { Text: "오늘 👍", HasAddSpecialTokens: true, AddSpecialTokens: false }, $"request: {gateway.Service.LastInspect}");
+    }
+
+    [Fact]
     public async Task Count_prints_the_count()
     {
         await using FakeGateway gateway = await FakeGateway.StartAsync();

@@ -97,6 +97,25 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
     public override Task<CountTokensResponse> CountTokens(CountTokensRequest request, ServerCallContext context) =>
         Task.FromResult(new CountTokensResponse { Count = (uint)request.Text.Length });
 
+    /// <summary>"오늘 👍" as two tokens: BOS (covering nothing) and one per word, the emoji's bytes split over two.</summary>
+    public override Task<InspectResponse> Inspect(InspectRequest request, ServerCallContext context)
+    {
+        var view = new Tokenization { Utf8Bytes = 11 };
+        view.Tokens.Add(new InspectedToken { Id = 1, Piece = "<s>", Special = true, Text = "<s>" });
+        view.Tokens.Add(new InspectedToken { Id = 500, Piece = "▁오늘", Text = "오늘", ByteStart = 0, ByteEnd = 6, CharStart = 0, CharEnd = 2 });
+        view.Tokens.Add(new InspectedToken { Id = 7, Piece = "<0x20>", Text = " ", ByteStart = 6, ByteEnd = 7, CharStart = 2, CharEnd = 3 });
+        view.Words.Add(new TextSpan { Text = "오늘", CharStart = 0, CharEnd = 2 });
+        view.Words.Add(new TextSpan { Text = "👍", CharStart = 3, CharEnd = 4 });
+        foreach (var (c, i) in new[] { "오", "늘", " ", "👍" }.Select((c, i) => (c, i)))
+        {
+            view.Characters.Add(new TextSpan { Text = c, CharStart = (uint)i, CharEnd = (uint)i + 1 });
+        }
+        LastInspect = request;
+        return Task.FromResult(new InspectResponse { Tokenization = view });
+    }
+
+    public InspectRequest? LastInspect { get; private set; }
+
     public override Task<DeleteSessionResponse> DeleteSession(DeleteSessionRequest request, ServerCallContext context) =>
         request.SessionId == "missing"
             ? throw new RpcException(new Status(StatusCode.NotFound, "session missing not found"))

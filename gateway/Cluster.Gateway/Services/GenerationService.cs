@@ -1,6 +1,7 @@
 using Cluster.Contracts.Api;
 using Cluster.Contracts.Sessions;
 using Cluster.Gateway.Auth;
+using Cluster.Gateway.Inspection;
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Requests;
 using Grpc.Core;
@@ -22,6 +23,15 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
     {
         var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);
         return await EmbeddingRunner.RunAsync(model, request, Tenant.Of(context), context.CancellationToken);
+    }
+
+    public override async Task<InspectResponse> Inspect(InspectRequest request, ServerCallContext context)
+    {
+        var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);
+        return new InspectResponse
+        {
+            Tokenization = TokenizationView.Build(request.Text, model.Tokenizer, model.Limits, request.HasAddSpecialTokens ? request.AddSpecialTokens : null),
+        };
     }
 
     public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)

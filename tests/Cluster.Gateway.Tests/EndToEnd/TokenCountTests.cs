@@ -26,4 +26,23 @@ public sealed class TokenCountTests
         var back = (await cluster.Client.DetokenizeAsync(new DetokenizeRequest { TokenIds = { ids }, SkipSpecialTokens = true })).Text;
         Assert.Equal(prompt, back);
     }
+
+    [Fact]
+    public async Task InspectShowsTokenizesTokensWithTheTextEachCoversAndBadTextIsInvalid()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 1);
+        const string text = "오늘 날씨 👍🏽 fine";
+
+        var view = (await cluster.Client.InspectAsync(new InspectRequest { Text = text })).Tokenization;
+        var tokens = (await cluster.Client.TokenizeAsync(new TokenizeRequest { Text = text })).Tokens;
+
+        Assert.Equal(tokens.Select(t => (t.Id, t.Piece)), view.Tokens.Select(t => (t.Id, t.Piece)));
+        var covered = view.Tokens.SelectMany(t => System.Text.Encoding.UTF8.GetBytes(text)[(int)t.ByteStart..(int)t.ByteEnd]).ToArray();
+        Assert.Equal(System.Text.Encoding.UTF8.GetBytes(text), covered);
+        Assert.Equal(["오늘", "날씨", "👍🏽", "fine"], view.Words.Select(w => w.Text));
+        Assert.Equal(12, view.Characters.Count); // 오 늘 · 날 씨 · 👍🏽 · f i n e
+
+        var error = await Assert.ThrowsAsync<Grpc.Core.RpcException>(() => cluster.Client.InspectAsync(new InspectRequest { Text = "" }).ResponseAsync);
+        Assert.True(error.StatusCode == Grpc.Core.StatusCode.InvalidArgument && error.Status.Detail.Contains("text is empty"), $"{error.StatusCode}: {error.Status.Detail}");
+    }
 }

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using System.Globalization;
+using Cluster.Contracts.Api;
+
+namespace Cluster.Client;
+
+/// <summary>
+/// <c>inspect TEXT</c>: how the model's tokenizer splits a text, each token with the bytes and characters it covers,
+/// beside the word and character counts of the same text (what each way of splitting would cost).
+/// </summary>
+public static class InspectCommand
+{
+    public static Command Create()
+    {
+        var text = new Argument<string>("text") { Description = "Text to inspect" };
+        var model = ModelOption.Create();
+        var noBos = new Option<bool>("--no-bos") { Description = "Do not add the model's BOS token" };
+        var command = new Command("inspect", "Look inside the model for a text: its tokens and what each covers, against words and characters") { text, model, noBos };
+        command.SetAction((parse, cancellation) => GatewayConnection.RunAsync(parse, async (client, output) =>
+        {
+            var request = new InspectRequest { Model = parse.GetValue(model)!, Text = parse.GetValue(text)! };
+            if (parse.GetValue(noBos))
+            {
+                request.AddSpecialTokens = false;
+            }
+            var response = await client.InspectAsync(request, cancellationToken: cancellation);
+            await output.WriteAsync(Format(response.Tokenization));
+            return 0;
+        }));
+        return command;
+    }
+
+    /// <summary>The summary line, then one line per token: index, id, piece, byte and character span, the text it stands for.</summary>
+    public static string Format(Tokenization view)
+    {
+        var tokens = view.Tokens.Count;
+        var words = view.Words.Count;
+        var characters = view.Characters.Count;
+        var lines = new System.Text.StringBuilder();
+        lines.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"{tokens} tokens, {words} words, {characters} characters, {view.Utf8Bytes} UTF-8 bytes: {Ratio(tokens, words)} tokens per word, {Ratio(tokens, characters)} per character"));
+        lines.AppendLine("   #       id  piece                 bytes        chars      text");
+        for (var i = 0; i < tokens; i++)
+        {
+            var t = view.Tokens[i];
+            lines.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"{i,4} {t.Id,8}  {Show.Piece(t.Piece),-20}  {$"[{t.ByteStart},{t.ByteEnd})",-12} {$"[{t.CharStart},{t.CharEnd})",-10} {Show.Piece(t.Text)}{(t.Special ? "  (special)" : "")}"));
+        }
+        lines.AppendLine("words: " + string.Join(" | ", view.Words.Select(w => w.Text)));
+        return lines.ToString();
+    }
+
+    private static string Ratio(int a, int b) => b == 0 ? "-" : ((double)a / b).ToString("F2", CultureInfo.InvariantCulture);
+}
