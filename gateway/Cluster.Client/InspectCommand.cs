@@ -15,16 +15,21 @@ public static class InspectCommand
         var text = new Argument<string>("text") { Description = "Text to inspect" };
         var model = ModelOption.Create();
         var noBos = new Option<bool>("--no-bos") { Description = "Do not add the model's BOS token" };
-        var command = new Command("inspect", "Look inside the model for a text: its tokens and what each covers, against words and characters") { text, model, noBos };
+        var top = new Option<uint>("--top") { Description = "Most likely tokens per layer (1 to 20)", DefaultValueFactory = _ => 3 };
+        var command = new Command("inspect", "Look inside the model for a text: its tokens against words and characters, what each layer would predict, the next token")
+        {
+            text, model, noBos, top,
+        };
         command.SetAction((parse, cancellation) => GatewayConnection.RunAsync(parse, async (client, output) =>
         {
-            var request = new InspectRequest { Model = parse.GetValue(model)!, Text = parse.GetValue(text)! };
+            var request = new InspectRequest { Model = parse.GetValue(model)!, Text = parse.GetValue(text)!, TopN = parse.GetValue(top) };
             if (parse.GetValue(noBos))
             {
                 request.AddSpecialTokens = false;
             }
             var response = await client.InspectAsync(request, cancellationToken: cancellation);
             await output.WriteAsync(Format(response.Tokenization));
+            await output.WriteAsync(FormatLens(response));
             return 0;
         }));
         return command;
@@ -49,6 +54,29 @@ public static class InspectCommand
         lines.AppendLine("words: " + string.Join(" | ", view.Words.Select(w => w.Text)));
         return lines.ToString();
     }
+
+    /// <summary>The logit lens, one line per layer (stage, silo, state norm, top tokens with probabilities), then the next token.</summary>
+    public static string FormatLens(InspectResponse response)
+    {
+        var lines = new System.Text.StringBuilder();
+        if (response.LogitLens.Count == 0)
+        {
+            return "";
+        }
+        lines.AppendLine();
+        lines.AppendLine("Logit lens (what the model would predict after each layer, at the last token):");
+        lines.AppendLine("layer  stage  silo                          norm  top");
+        foreach (var layer in response.LogitLens)
+        {
+            lines.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"{layer.Layer,5}  {layer.Stage,5}  {layer.Silo,-26} {layer.HiddenNorm,7:F2}  {Tops(layer.Top)}"));
+        }
+        lines.AppendLine("Next token: " + Tops(response.NextToken));
+        return lines.ToString();
+    }
+
+    private static string Tops(IEnumerable<TokenProbability> top) =>
+        string.Join("  ", top.Select(t => string.Create(CultureInfo.InvariantCulture, $"{Show.Piece(t.Text)} {t.Probability * 100:F1}%")));
 
     private static string Ratio(int a, int b) => b == 0 ? "-" : ((double)a / b).ToString("F2", CultureInfo.InvariantCulture);
 }

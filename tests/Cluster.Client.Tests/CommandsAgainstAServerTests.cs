@@ -75,7 +75,7 @@ public sealed class CommandsAgainstAServerTests
     {
         await using FakeGateway gateway = await FakeGateway.StartAsync();
 
-        (int exit, string output, string error) = await RunAsync("inspect", "오늘 👍", "--address", gateway.Address, "--no-bos");
+        (int exit, string output, string error) = await RunAsync("inspect", "오늘 👍", "--address", gateway.Address, "--no-bos", "--top", "4");
 
         Assert.True(exit == 0, $"exit {exit}; output:\n{output}\nerror:\n{error}");
         foreach (string expected in new[]
@@ -85,11 +85,13 @@ public sealed class CommandsAgainstAServerTests
             "[0,6)        [0,2)      \"오늘\"",
             "(special)",
             "words: 오늘 | 👍",
+            "    1      0  S127.0.0.1:11111:1            2.50  \" yes\" 75.0%",
+            "Next token: \" yes\" 75.0%",
         })
         {
             Assert.True(output.Contains(expected, StringComparison.Ordinal), $"\"{expected}\" not in:\n{output}");
         }
-        Assert.True(gateway.Service.LastInspect is { Text: "오늘 👍", HasAddSpecialTokens: true, AddSpecialTokens: false }, $"request: {gateway.Service.LastInspect}");
+        Assert.True(gateway.Service.LastInspect is { Text: "오늘 👍", HasAddSpecialTokens: true, AddSpecialTokens: false, TopN: 4 }, $"request: {gateway.Service.LastInspect}");
     }
 
     [Fact]

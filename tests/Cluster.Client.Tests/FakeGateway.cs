@@ -111,7 +111,12 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
             view.Characters.Add(new TextSpan { Text = c, CharStart = (uint)i, CharEnd = (uint)i + 1 });
         }
         LastInspect = request;
-        return Task.FromResult(new InspectResponse { Tokenization = view });
+        var response = new InspectResponse { Tokenization = view };
+        var layer = new LogitLensLayer { Layer = 1, Stage = 0, Silo = "S127.0.0.1:11111:1", HiddenNorm = 2.5f };
+        layer.Top.Add(new TokenProbability { Id = 9, Piece = "Ġyes", Text = " yes", Logprob = -0.5f, Probability = 0.75f });
+        response.LogitLens.Add(layer);
+        response.NextToken.AddRange(layer.Top);
+        return Task.FromResult(response);
     }
 
     public InspectRequest? LastInspect { get; private set; }

@@ -26,6 +26,9 @@ public interface IStageGrain : IGrainWithStringKey
     /// </summary>
     Task<EmbedResult> Embed(EmbedBatch batch);
 
+    /// <summary>Looks inside one prompt's forward pass (see <see cref="InspectBatch"/>); serialized with the forward steps.</summary>
+    Task<InspectResult> Inspect(InspectBatch batch);
+
     /// <summary>
     /// Ends these sessions' current use. <paramref name="keep"/>: the cache stays, evictable when idle (a session
     /// between turns); otherwise it is freed now (a one-shot request finished, was cancelled, or a session was deleted).

@@ -1,7 +1,6 @@
 using Cluster.Contracts.Api;
 using Cluster.Contracts.Sessions;
 using Cluster.Gateway.Auth;
-using Cluster.Gateway.Inspection;
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Requests;
 using Grpc.Core;
@@ -28,10 +27,7 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
     public override async Task<InspectResponse> Inspect(InspectRequest request, ServerCallContext context)
     {
         var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);
-        return new InspectResponse
-        {
-            Tokenization = TokenizationView.Build(request.Text, model.Tokenizer, model.Limits, request.HasAddSpecialTokens ? request.AddSpecialTokens : null),
-        };
+        return await InspectRunner.RunAsync(model, request, context.CancellationToken);
     }
 
     public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)

@@ -118,8 +118,48 @@ public sealed class ModelShard : IDisposable
         return output;
     }
 
+    /// <summary>
+    /// Runs this shard's layers as <see cref="RunLayers"/> does and also returns, for every layer boundary this shard
+    /// produces (see <see cref="Produces"/>: its blocks' outputs, and the embeddings on the first shard), each chunk's
+    /// last-token state of the residual stream, (chunks, H) each, in layer order: what a logit lens reads.
+    /// </summary>
+    public (Tensor Hidden, IReadOnlyList<(int Layer, Tensor LastStates)> Layers) RunLayersKeepingLastStates(Tensor hidden, IReadOnlyList<SequenceChunk> chunks)
+    {
+        var lastRows = new long[chunks.Count];
+        var offset = 0L;
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            offset += chunks[i].Length;
+            lastRows[i] = offset - 1;
+        }
+        using var rows = torch.tensor(lastRows, ScalarType.Int64, Placement.Device);
+        var kept = new List<(int, Tensor)>();
+        if (HasEmbedding)
+        {
+            kept.Add((0, hidden.index_select(0, rows))); // (chunks, H)
+        }
+        var output = RunBlocks(hidden, chunks, _blocks.Length, (block, x) => kept.Add((Layers.Start + block + 1, x.index_select(0, rows).MoveToOuterDisposeScope())));
+        foreach (var chunk in chunks)
+        {
+            chunk.Cache.Advance(chunk.StartPosition + chunk.Length);
+        }
+        return (output, kept);
+    }
+
+    /// <summary>
+    /// The final norm and LM head on residual-stream states (N, H) from any layer: a logit lens. On the last layer's
+    /// states it gives the model's own next-token logits. (N, V) float32.
+    /// </summary>
+    public Tensor LensLogits(Tensor states)
+    {
+        var head = _head ?? throw new InvalidOperationException($"Shard {Layers} does not end at layer {Config.LayerCount} and holds no LM head.");
+        using var inference = torch.inference_mode();
+        return head.Forward(states);
+    }
+
     /// <summary>The first <paramref name="count"/> blocks of this shard on packed hidden states (T, H), writing the chunks' caches for them.</summary>
-    private Tensor RunBlocks(Tensor hidden, IReadOnlyList<SequenceChunk> chunks, int count)
+    /// <param name="afterBlock">Called with each block's index in the shard and its output (T, H), inside this call's dispose scope.</param>
+    private Tensor RunBlocks(Tensor hidden, IReadOnlyList<SequenceChunk> chunks, int count, Action<int, Tensor>? afterBlock = null)
     {
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
@@ -133,6 +173,7 @@ public sealed class ModelShard : IDisposable
         for (var i = 0; i < count; i++)
         {
             x = _blocks[i].Forward(x, step, i); // (T, H)
+            afterBlock?.Invoke(i, x);
         }
         return (ReferenceEquals(x, hidden) ? x.alias() : x).MoveToOuterDisposeScope();
     }

@@ -88,6 +88,33 @@ internal static class StageBatchValidator
         ValidateHidden(batch.Hidden, shard, totalTokens);
     }
 
+    public static void Validate(InspectBatch batch, ModelShard shard, int maxTopN)
+    {
+        var config = shard.Config;
+        if (batch?.TokenIds is not { Length: > 0 } ids || ids.Length > config.ContextLength)
+        {
+            throw new ArgumentException($"An inspect batch needs 1 to {config.ContextLength} token ids; got {batch?.TokenIds?.Length ?? 0}.");
+        }
+        foreach (var id in ids)
+        {
+            if ((uint)id >= (uint)config.VocabularySize)
+            {
+                throw new ArgumentException($"Inspect token id {id} is outside the vocabulary [0, {config.VocabularySize}).");
+            }
+        }
+        if (batch.TopN < 1 || batch.TopN > maxTopN)
+        {
+            throw new ArgumentException($"Inspect top_n must be in [1, {maxTopN}]; got {batch.TopN}.");
+        }
+        // Layers 0 to this stage's first layer come in: the embeddings, then every earlier block's output.
+        var incoming = shard.HasEmbedding ? 0 : shard.Layers.Start + 1;
+        if (batch.LayerStates is null || batch.LayerStates.Length != incoming || batch.LayerStates.Any(s => s?.Length != config.HiddenSize))
+        {
+            throw new ArgumentException($"Stage at layers {shard.Layers} needs the {incoming} earlier layers' states of width {config.HiddenSize}; got {batch.LayerStates?.Length ?? 0}.");
+        }
+        ValidateHidden(batch.Hidden, shard, ids.Length);
+    }
+
     private static void ValidateSampling(SamplingRequest sampling, string where)
     {
         if (sampling.DrawIndex < 0)

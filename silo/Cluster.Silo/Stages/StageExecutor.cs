@@ -91,6 +91,40 @@ internal sealed class StageExecutor(ModelShard shard)
         }
     }
 
+    /// <summary>
+    /// One prompt's forward pass with a cache made for the call, keeping each layer's last-token state; the last stage
+    /// reads every layer's state through the final norm and the LM head (a logit lens).
+    /// </summary>
+    public InspectResult Inspect(InspectBatch batch)
+    {
+        var clock = Stopwatch.StartNew();
+        using var scope = torch.NewDisposeScope();
+        using var cache = shard.CreateCache(batch.TokenIds.Length);
+        SequenceChunk[] chunks = [SequenceChunk.ForTokens(cache, 0, batch.TokenIds)];
+        var hidden = shard.HasEmbedding
+            ? shard.Embed(chunks) // (T, H)
+            : HiddenStateBytes.ToTensor(batch.Hidden!, shard.Placement.DType, shard.Placement.Device); // (T, H)
+        var (output, layers) = shard.RunLayersKeepingLastStates(hidden, chunks);
+        var states = batch.LayerStates.Concat(layers.Select(l => l.LastStates.to_type(ScalarType.Float32).cpu().data<float>().ToArray())).ToArray();
+        if (!shard.HasHead)
+        {
+            return new InspectResult(HiddenStateBytes.FromTensor(output), states, null, clock.Elapsed.TotalSeconds, "");
+        }
+        var width = shard.Config.HiddenSize;
+        var residual = torch.tensor(states.SelectMany(s => s).ToArray(), [states.Length, width]); // (L + 1, H) float32 on the host
+        var logprobs = shard.LensLogits(residual.to(shard.Placement.DType).to(shard.Placement.Device)).log_softmax(1).cpu(); // (L + 1, V)
+        var (values, indices) = logprobs.topk(batch.TopN, dim: 1); // (L + 1, N) each
+        var norms = states.Select(s => (float)Math.Sqrt(s.Sum(v => (double)v * v))).ToArray(); // (L + 1)
+        var lens = new LensLayer[states.Length];
+        for (var layer = 0; layer < states.Length; layer++)
+        {
+            lens[layer] = new LensLayer(layer, norms[layer],
+                indices[layer].data<long>().Select(i => (int)i).ToArray(),
+                values[layer].data<float>().ToArray());
+        }
+        return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "");
+    }
+
     private List<SampledTokenResult> Sample(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries, IReadOnlyList<StageSession> sessions)
     {
         // Only the entries that sample need logits: the head and the copy to the host skip the others (prefill chunks).

@@ -135,6 +135,17 @@ public sealed partial class StageGrain(
         return result with { Silo = SiloName };
     }
 
+    public async Task<InspectResult> Inspect(InspectBatch batch)
+    {
+        using var span = SiloTelemetry.Source.StartActivity("stage.inspect");
+        span?.SetTag("stage", _key.ToString());
+        StageBatchValidator.Validate(batch, Shard, maxTopN: 100);
+        var result = await gate.RunAsync(() => _executor.Inspect(batch));
+        _tokensComputed += batch.TokenIds.Length;
+        SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
+        return result with { Silo = SiloName };
+    }
+
     public Task Release(IReadOnlyList<string> sessionIds, bool keep)
     {
         _sessions.Release(sessionIds, keep);

@@ -136,6 +136,8 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
         }
     }
 
+    public Task<InspectResult> Inspect(InspectBatch batch) => throw new NotSupportedException("The scheduler tests' fake stage does not inspect; Inspect runs on real stages in the end-to-end tests.");
+
     public Task<EmbedResult> Embed(EmbedBatch batch) => throw new NotSupportedException("The scheduler tests' fake stage does not embed; EmbeddingTests run on real stages.");
 
     public async Task Release(IReadOnlyList<string> sessionIds, bool keep)

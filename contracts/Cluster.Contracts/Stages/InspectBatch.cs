@@ -1,0 +1,38 @@
+namespace Cluster.Contracts.Stages;
+
+/// <summary>
+/// One prompt to look inside, for one stage: its token ids (stage 0 embeds them) and, after the first stage, the
+/// previous stage's hidden states and the last-token residual states of every layer so far (<see cref="LayerStates"/>,
+/// one width-long vector per layer, layer 0 the embeddings). Every stage appends its layers' states; the last stage
+/// reads them all through the final norm and the LM head (a logit lens) and keeps each layer's <see cref="TopN"/>
+/// most likely next tokens. Like <see cref="EmbedBatch"/>, no cache outlives the call.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record InspectBatch(
+    [property: Id(0)] int[] TokenIds,
+    [property: Id(1)] HiddenStates? Hidden,
+    [property: Id(2)] float[][] LayerStates,
+    [property: Id(3)] int TopN);
+
+/// <summary>
+/// What a stage returns for an <see cref="InspectBatch"/>: for the next stage, its hidden states and the layer
+/// states so far; from the last stage, <see cref="Lens"/>, one entry per layer (0 to the layer count) in order.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record InspectResult(
+    [property: Id(0)] HiddenStates? Hidden,
+    [property: Id(1)] float[][] LayerStates,
+    [property: Id(2)] LensLayer[]? Lens,
+    [property: Id(3)] double ComputeSeconds,
+    [property: Id(4)] string Silo);
+
+/// <summary>
+/// One layer of a logit lens: the norm of the last token's residual state after the layer, and the most likely next
+/// tokens if the model stopped there (final norm and LM head on that state), most likely first.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record LensLayer(
+    [property: Id(0)] int Layer,
+    [property: Id(1)] float HiddenNorm,
+    [property: Id(2)] int[] TopTokenIds,
+    [property: Id(3)] float[] TopLogprobs);

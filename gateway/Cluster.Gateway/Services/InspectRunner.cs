@@ -1,0 +1,88 @@
+using System.Diagnostics;
+using Cluster.Contracts.Api;
+using Cluster.Contracts.Stages;
+using Cluster.Gateway.Inspection;
+using Cluster.Gateway.Models;
+using Cluster.Gateway.Requests;
+using Cluster.Gateway.Telemetry;
+using Grpc.Core;
+
+namespace Cluster.Gateway.Services;
+
+/// <summary>
+/// Inspect: the tokenization (on the gateway), then the prompt's forward pass through one replica's stages hop by
+/// hop (<see cref="IStageGrain.Inspect"/>), each stage adding its layers' last-token states, the last one reading
+/// them all through the LM head. Like embeddings, a prefill whose caches are dropped after the call, outside the
+/// scheduler: nothing to release, and an unreachable stage fails the call with UNAVAILABLE.
+/// </summary>
+internal static class InspectRunner
+{
+    public const int DefaultTopN = 5;
+    public const int MaxTopN = 20;
+
+    public static async Task<InspectResponse> RunAsync(ServedModel model, InspectRequest request, CancellationToken cancellation)
+    {
+        using var span = GatewayTelemetry.Source.StartActivity("inspect", ActivityKind.Internal);
+        var topN = request.TopN == 0 ? DefaultTopN
+            : request.TopN <= MaxTopN ? (int)request.TopN
+            : throw InvalidArgument.Error($"top_n must be in [1, {MaxTopN}]; got {request.TopN}");
+        var tokenization = TokenizationView.Build(request.Text, model.Tokenizer, model.Limits, request.HasAddSpecialTokens ? request.AddSpecialTokens : null);
+        var ids = tokenization.Tokens.Select(t => t.Id).ToArray();
+        if (ids.Length > model.Limits.ContextLength)
+        {
+            throw InvalidArgument.Error($"text has {ids.Length} tokens; the model's context length is {model.Limits.ContextLength}");
+        }
+        span?.SetTag("model", model.Name);
+        span?.SetTag("prompt_tokens", ids.Length);
+
+        var replica = model.LeastLoadedReplica();
+        var response = new InspectResponse { Tokenization = tokenization };
+        HiddenStates? hidden = null;
+        float[][] states = [];
+        var producedBy = new List<(int Stage, string Silo)>();
+        for (var s = 0; s < replica.Stages.Count; s++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            InspectResult result;
+            try
+            {
+                result = await replica.Stages[s].Inspect(new InspectBatch(ids, hidden, states, topN));
+            }
+            catch (ArgumentException refused)
+            {
+                throw new RpcException(new Status(StatusCode.InvalidArgument, $"stage {s} refused the prompt: {refused.Message}"));
+            }
+            catch (Exception failed) when (failed is not RpcException)
+            {
+                span?.SetStatus(ActivityStatusCode.Error, failed.Message);
+                throw new RpcException(new Status(StatusCode.Unavailable, $"stage {s} of model '{model.Name}' did not answer ({failed.GetType().Name}); retry"));
+            }
+            var produced = (result.Lens?.Length ?? result.LayerStates.Length) - producedBy.Count;
+            producedBy.AddRange(Enumerable.Repeat((s, result.Silo), produced));
+            if (result.Lens is { } lens)
+            {
+                foreach (var layer in lens)
+                {
+                    var entry = new LogitLensLayer { Layer = (uint)layer.Layer, Stage = (uint)producedBy[layer.Layer].Stage, Silo = producedBy[layer.Layer].Silo, HiddenNorm = layer.HiddenNorm };
+                    entry.Top.AddRange(Probabilities(model, layer));
+                    response.LogitLens.Add(entry);
+                }
+                response.NextToken.AddRange(response.LogitLens[^1].Top);
+                return response;
+            }
+            hidden = result.Hidden;
+            states = result.LayerStates;
+        }
+        throw new RpcException(new Status(StatusCode.Internal, $"the last stage of model '{model.Name}' returned no logit lens"));
+    }
+
+    private static IEnumerable<TokenProbability> Probabilities(ServedModel model, LensLayer layer) =>
+        layer.TopTokenIds.Select((id, i) => new TokenProbability
+        {
+            Id = id,
+            Piece = model.Tokenizer.Knows(id) ? model.Tokenizer.TokenPiece(id) : "",
+            Text = model.Tokenizer.Knows(id) ? model.Tokenizer.Decode([id], skipSpecialTokens: false) : "",
+            Logprob = layer.TopLogprobs[i],
+            Probability = MathF.Exp(layer.TopLogprobs[i]),
+        });
+}

@@ -1,0 +1,77 @@
+using Cluster.Contracts.Api;
+using Cluster.Testing;
+using Grpc.Core;
+
+namespace Cluster.Gateway.Tests.EndToEnd;
+
+/// <summary>
+/// Inspect's logit lens through the stage grains: one entry per layer boundary, each naming the stage and silo that
+/// computed it; the last one is the model's own next-token distribution (Generate's top log-probabilities); layer 0
+/// reads the checkpoint's embedding row; and the numbers do not depend on how the layers are split over silos.
+/// </summary>
+public sealed class InspectTests
+{
+    private const string Prompt = "In the beginning God";
+
+    [Fact]
+    public async Task TheLastLayerIsGeneratesDistributionAndEveryLayerNamesItsStageAndSilo()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        var inspected = await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, TopN = 3 });
+
+        var layers = inspected.LogitLens;
+        Assert.Equal(Enumerable.Range(0, 5).Select(l => (uint)l), layers.Select(l => l.Layer)); // the tiny model: 4 layers
+        var statuses = await cluster.StatusesAsync();
+        Assert.All(layers, l => Assert.Equal(statuses[(int)l.Stage].Silo, l.Silo));
+        Assert.Equal([0u, 0u, 0u, 1u, 1u], layers.Select(l => l.Stage)); // 2 stages: layers [0, 2) and [2, 4)
+
+        var (_, last) = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest
+        {
+            Text = Prompt,
+            TopLogprobs = 3,
+            Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 1, IgnoreEos = true },
+        });
+        var generated = last.Logprobs[0].Top;
+        var next = inspected.NextToken;
+        Assert.True(next.Select(t => t.Id).SequenceEqual(generated.Select(t => t.TokenId)) && next.Zip(generated).All(p => Math.Abs(p.First.Logprob - p.Second.Logprob) < 1e-4),
+            $"Inspect's next token [{string.Join(", ", next.Select(t => $"{t.Id}:{t.Logprob:F5}"))}], Generate's top [{string.Join(", ", generated.Select(t => $"{t.TokenId}:{t.Logprob:F5}"))}]");
+        Assert.Equal(next, layers[^1].Top);
+        Assert.All(layers, l => Assert.True(l.Top.Count == 3 && l.Top.Zip(l.Top.Skip(1)).All(p => p.First.Logprob >= p.Second.Logprob), $"layer {l.Layer}: top not 3 in descending order"));
+
+        // Layer 0 is the last token's embedding row, read back from the checkpoint's own tensors.
+        using var copy = TempDirectory.Create("inspect-reference");
+        var embedding = TinyCheckpoint.Write(copy.Path, TinyModelOptions.Llama with { Tokenizer = TinyTokenizer.Gpt2Bpe }).Single(t => t.Name == "model.embed_tokens.weight");
+        var width = (int)embedding.Shape[1];
+        var lastId = inspected.Tokenization.Tokens[^1].Id;
+        var norm = Math.Sqrt(Enumerable.Range(0, width).Sum(j => (double)embedding.Values[lastId * width + j] * embedding.Values[lastId * width + j]));
+        Assert.True(Math.Abs(norm - layers[0].HiddenNorm) < 1e-4, $"layer 0's norm {layers[0].HiddenNorm}; the embedding row of token {lastId} has norm {norm}");
+    }
+
+    [Fact]
+    public async Task OneTwoAndThreeStagesGiveTheSameLens()
+    {
+        var byStages = new List<InspectResponse>();
+        foreach (var stages in new[] { 1, 2, 3 })
+        {
+            await using var cluster = await ClusterUnderTest.StartAsync(silos: stages, stages: stages);
+            byStages.Add(await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, TopN = 5 }));
+        }
+        for (var s = 1; s < byStages.Count; s++)
+        {
+            foreach (var (one, split) in byStages[0].LogitLens.Zip(byStages[s].LogitLens))
+            {
+                Assert.True(Math.Abs(one.HiddenNorm - split.HiddenNorm) < 1e-4 && one.Top.Select(t => t.Id).SequenceEqual(split.Top.Select(t => t.Id))
+                    && one.Top.Zip(split.Top).All(p => Math.Abs(p.First.Logprob - p.Second.Logprob) < 1e-4),
+                    $"layer {one.Layer}, 1 stage against {s + 1}: norm {one.HiddenNorm} / {split.HiddenNorm}, top [{string.Join(", ", one.Top.Select(t => t.Id))}] / [{string.Join(", ", split.Top.Select(t => t.Id))}]");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task TooLargeATopNIsInvalid()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 1);
+        var error = await Assert.ThrowsAsync<RpcException>(() => cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, TopN = 21 }).ResponseAsync);
+        Assert.True(error.StatusCode == StatusCode.InvalidArgument && error.Status.Detail.Contains("top_n must be in [1, 20]"), $"{error.StatusCode}: {error.Status.Detail}");
+    }
+}
