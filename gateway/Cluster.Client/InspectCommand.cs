@@ -16,9 +16,12 @@ public static class InspectCommand
         var model = ModelOption.Create();
         var noBos = new Option<bool>("--no-bos") { Description = "Do not add the model's BOS token" };
         var top = new Option<uint>("--top") { Description = "Most likely tokens per layer (1 to 20)", DefaultValueFactory = _ => 3 };
+        var temperature = new Option<float?>("--temperature", "-t") { Description = "Explain the sampler's steps at this temperature (with --top-k and --top-p)" };
+        var topK = new Option<int?>("--top-k") { Description = "Top-k for the sampler's steps" };
+        var topP = new Option<float?>("--top-p") { Description = "Top-p for the sampler's steps" };
         var command = new Command("inspect", "Look inside the model for a text: its tokens against words and characters, what each layer would predict, the next token")
         {
-            text, model, noBos, top,
+            text, model, noBos, top, temperature, topK, topP,
         };
         command.SetAction((parse, cancellation) => GatewayConnection.RunAsync(parse, async (client, output) =>
         {
@@ -26,6 +29,18 @@ public static class InspectCommand
             if (parse.GetValue(noBos))
             {
                 request.AddSpecialTokens = false;
+            }
+            if (parse.GetValue(temperature) is not null || parse.GetValue(topK) is not null || parse.GetValue(topP) is not null)
+            {
+                request.Sampling = new SamplingParameters { TopK = parse.GetValue(topK) ?? 0 };
+                if (parse.GetValue(temperature) is { } t)
+                {
+                    request.Sampling.Temperature = t;
+                }
+                if (parse.GetValue(topP) is { } p)
+                {
+                    request.Sampling.TopP = p;
+                }
             }
             var response = await client.InspectAsync(request, cancellationToken: cancellation);
             await output.WriteAsync(Format(response.Tokenization));
@@ -72,6 +87,17 @@ public static class InspectCommand
                 $"{layer.Layer,5}  {layer.Stage,5}  {layer.Silo,-26} {layer.HiddenNorm,7:F2}  {Tops(layer.Top)}"));
         }
         lines.AppendLine("Next token: " + Tops(response.NextToken));
+        if (response.Sampler is { } sampler)
+        {
+            lines.AppendLine();
+            lines.AppendLine("Sampler:");
+            lines.AppendLine("  after the repetition penalty: " + Tops(sampler.AfterPenalty));
+            lines.AppendLine("  after the temperature:        " + Tops(sampler.AfterTemperature));
+            lines.AppendLine(sampler.Greedy
+                ? "  greedy: the most likely token, no draw"
+                : $"  kept: {sampler.Candidates} candidates, {sampler.KeptAfterMinP} after min-p, {sampler.KeptAfterTopK} after top-k, {sampler.KeptAfterTopP} after top-p");
+            lines.AppendLine("  drawn from: " + Tops(sampler.DrawnFrom.Take(10)) + (sampler.DrawnFrom.Count > 10 ? $"  … ({sampler.DrawnFrom.Count} listed)" : ""));
+        }
         return lines.ToString();
     }
 

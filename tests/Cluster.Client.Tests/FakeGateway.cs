@@ -116,6 +116,11 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
         layer.Top.Add(new TokenProbability { Id = 9, Piece = "Ġyes", Text = " yes", Logprob = -0.5f, Probability = 0.75f });
         response.LogitLens.Add(layer);
         response.NextToken.AddRange(layer.Top);
+        if (request.Sampling is not null)
+        {
+            response.Sampler = new SamplerSteps { Candidates = 1024, KeptAfterMinP = 1024, KeptAfterTopK = 40, KeptAfterTopP = 1 };
+            response.Sampler.DrawnFrom.Add(new TokenProbability { Id = 9, Text = " yes", Probability = 1f });
+        }
         return Task.FromResult(response);
     }
 

@@ -5,14 +5,16 @@ namespace Cluster.Contracts.Stages;
 /// previous stage's hidden states and the last-token residual states of every layer so far (<see cref="LayerStates"/>,
 /// one width-long vector per layer, layer 0 the embeddings). Every stage appends its layers' states; the last stage
 /// reads them all through the final norm and the LM head (a logit lens) and keeps each layer's <see cref="TopN"/>
-/// most likely next tokens. Like <see cref="EmbedBatch"/>, no cache outlives the call.
+/// most likely next tokens, and, given <see cref="Sampling"/>, explains what the sampler does with the last layer's
+/// logits (<see cref="SamplerExplanation"/>). Like <see cref="EmbedBatch"/>, no cache outlives the call.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record InspectBatch(
     [property: Id(0)] int[] TokenIds,
     [property: Id(1)] HiddenStates? Hidden,
     [property: Id(2)] float[][] LayerStates,
-    [property: Id(3)] int TopN);
+    [property: Id(3)] int TopN,
+    [property: Id(4)] Sampling.SamplingSettings? Sampling = null);
 
 /// <summary>
 /// What a stage returns for an <see cref="InspectBatch"/>: for the next stage, its hidden states and the layer
@@ -24,7 +26,27 @@ public sealed record InspectResult(
     [property: Id(1)] float[][] LayerStates,
     [property: Id(2)] LensLayer[]? Lens,
     [property: Id(3)] double ComputeSeconds,
-    [property: Id(4)] string Silo);
+    [property: Id(4)] string Silo,
+    [property: Id(5)] SamplerExplanation? Sampler = null);
+
+/// <summary>
+/// The sampler's steps on the next-token logits: the most likely tokens after the repetition penalty (temperature 1)
+/// and after the temperature; how many tokens survive min-p, top-k and top-p in turn (of <see cref="FiniteTokens"/>);
+/// and the renormalised distribution the draw is made from (its first entries, most likely first).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record SamplerExplanation(
+    [property: Id(0)] int[] AfterPenaltyIds,
+    [property: Id(1)] float[] AfterPenaltyProbabilities,
+    [property: Id(2)] int[] AfterTemperatureIds,
+    [property: Id(3)] float[] AfterTemperatureProbabilities,
+    [property: Id(4)] bool Greedy,
+    [property: Id(5)] int FiniteTokens,
+    [property: Id(6)] int KeptAfterMinP,
+    [property: Id(7)] int KeptAfterTopK,
+    [property: Id(8)] int KeptAfterTopP,
+    [property: Id(9)] int[] DrawnFromIds,
+    [property: Id(10)] float[] DrawnFromProbabilities);
 
 /// <summary>
 /// One layer of a logit lens: the norm of the last token's residual state after the layer, and the most likely next

@@ -48,13 +48,9 @@ public static class GenerateRequestValidator
         ArgumentNullException.ThrowIfNull(sessionHistory);
 
         SamplingParameters sampling = request.Sampling ?? new SamplingParameters();
-        float temperature = CheckTemperature(sampling);
-        float topP = CheckTopP(sampling);
-        float minP = CheckMinP(sampling);
-        int topK = CheckTopK(sampling);
-        float repetitionPenalty = CheckRepetitionPenalty(sampling);
-        int? requestedMaxNewTokens = CheckMaxNewTokens(sampling, limits);
         int topLogprobs = CheckTopLogprobs(request);
+        SamplingSettings resolved = CheckSampling(sampling, topLogprobs, drawSeed);
+        int? requestedMaxNewTokens = CheckMaxNewTokens(sampling, limits);
         IReadOnlyList<string> stopSequences = CheckStopSequences(sampling, limits);
         IReadOnlyList<int> stopTokenIds = CheckStopTokenIds(sampling, limits);
         PromptTokens.CheckInVocabulary(stopTokenIds, limits, "sampling.stop_token_ids: token id");
@@ -75,15 +71,6 @@ public static class GenerateRequestValidator
         }
         int maxNewTokens = CheckContext(historyKept, prompt.Count, requestedMaxNewTokens, limits);
 
-        var resolved = new SamplingSettings(
-            temperature,
-            topK,
-            topP,
-            repetitionPenalty,
-            sampling.HasSeed ? sampling.Seed : (drawSeed ?? RandomSeed)(),
-            topLogprobs,
-            minP);
-
         return new GenerationRequest(
             requestId,
             resolvedModel,
@@ -97,6 +84,20 @@ public static class GenerateRequestValidator
             request.Logprobs || topLogprobs > 0,
             historyKept);
     }
+
+    /// <summary>
+    /// What samples, checked and with every default resolved (a seed drawn when none was sent): the one check of the
+    /// sampling fields, for Generate and for Inspect's sampler view alike.
+    /// </summary>
+    /// <exception cref="Grpc.Core.RpcException">INVALID_ARGUMENT naming the field and its range.</exception>
+    public static SamplingSettings CheckSampling(SamplingParameters sampling, int topLogprobs, Func<ulong>? drawSeed = null) => new(
+        CheckTemperature(sampling),
+        CheckTopK(sampling),
+        CheckTopP(sampling),
+        CheckRepetitionPenalty(sampling),
+        sampling.HasSeed ? sampling.Seed : (drawSeed ?? RandomSeed)(),
+        topLogprobs,
+        CheckMinP(sampling));
 
     private static float CheckTemperature(SamplingParameters sampling)
     {

@@ -32,6 +32,7 @@ internal static class InspectRunner
         {
             throw InvalidArgument.Error($"text has {ids.Length} tokens; the model's context length is {model.Limits.ContextLength}");
         }
+        var sampling = request.Sampling is { } asked ? GenerateRequestValidator.CheckSampling(asked, topLogprobs: 0) : null;
         span?.SetTag("model", model.Name);
         span?.SetTag("prompt_tokens", ids.Length);
 
@@ -46,7 +47,7 @@ internal static class InspectRunner
             InspectResult result;
             try
             {
-                result = await replica.Stages[s].Inspect(new InspectBatch(ids, hidden, states, topN));
+                result = await replica.Stages[s].Inspect(new InspectBatch(ids, hidden, states, topN, sampling));
             }
             catch (ArgumentException refused)
             {
@@ -68,6 +69,10 @@ internal static class InspectRunner
                     response.LogitLens.Add(entry);
                 }
                 response.NextToken.AddRange(response.LogitLens[^1].Top);
+                if (result.Sampler is { } sampler)
+                {
+                    response.Sampler = Steps(model, sampler);
+                }
                 return response;
             }
             hidden = result.Hidden;
@@ -77,12 +82,31 @@ internal static class InspectRunner
     }
 
     private static IEnumerable<TokenProbability> Probabilities(ServedModel model, LensLayer layer) =>
-        layer.TopTokenIds.Select((id, i) => new TokenProbability
+        layer.TopTokenIds.Select((id, i) => Token(model, id, layer.TopLogprobs[i], MathF.Exp(layer.TopLogprobs[i])));
+
+    private static SamplerSteps Steps(ServedModel model, SamplerExplanation sampler)
+    {
+        IEnumerable<TokenProbability> Tokens(int[] ids, float[] probabilities) => ids.Select((id, i) => Token(model, id, MathF.Log(probabilities[i]), probabilities[i]));
+        var steps = new SamplerSteps
         {
-            Id = id,
-            Piece = model.Tokenizer.Knows(id) ? model.Tokenizer.TokenPiece(id) : "",
-            Text = model.Tokenizer.Knows(id) ? model.Tokenizer.Decode([id], skipSpecialTokens: false) : "",
-            Logprob = layer.TopLogprobs[i],
-            Probability = MathF.Exp(layer.TopLogprobs[i]),
-        });
+            Greedy = sampler.Greedy,
+            Candidates = (uint)sampler.FiniteTokens,
+            KeptAfterMinP = (uint)sampler.KeptAfterMinP,
+            KeptAfterTopK = (uint)sampler.KeptAfterTopK,
+            KeptAfterTopP = (uint)sampler.KeptAfterTopP,
+        };
+        steps.AfterPenalty.AddRange(Tokens(sampler.AfterPenaltyIds, sampler.AfterPenaltyProbabilities));
+        steps.AfterTemperature.AddRange(Tokens(sampler.AfterTemperatureIds, sampler.AfterTemperatureProbabilities));
+        steps.DrawnFrom.AddRange(Tokens(sampler.DrawnFromIds, sampler.DrawnFromProbabilities));
+        return steps;
+    }
+
+    private static TokenProbability Token(ServedModel model, int id, float logprob, float probability) => new()
+    {
+        Id = id,
+        Piece = model.Tokenizer.Knows(id) ? model.Tokenizer.TokenPiece(id) : "",
+        Text = model.Tokenizer.Knows(id) ? model.Tokenizer.Decode([id], skipSpecialTokens: false) : "",
+        Logprob = logprob,
+        Probability = probability,
+    };
 }

@@ -224,11 +224,13 @@ public sealed class TokenSampler
         }
     }
 
+    private int MinPPrefixLength(ReadOnlySpan<double> rankedWeights) => MinPPrefixLength(rankedWeights, _parameters.MinP);
+
     // A token's weight is its probability divided by the most likely token's, so min-p compares it with min_p itself.
-    private int MinPPrefixLength(ReadOnlySpan<double> rankedWeights)
+    internal static int MinPPrefixLength(ReadOnlySpan<double> rankedWeights, float minP)
     {
         int kept = 1; // the most likely token, weight 1
-        while (kept < rankedWeights.Length && rankedWeights[kept] >= _parameters.MinP)
+        while (kept < rankedWeights.Length && rankedWeights[kept] >= minP)
             kept++;
         return kept;
     }
@@ -249,5 +251,7 @@ public sealed class TokenSampler
     }
 
     // Unnormalized probability at this temperature; relative to the max so it lies in [0, 1] and never overflows.
-    private double Weight(float logit, float max) => Math.Exp(((double)logit - max) / _parameters.Temperature);
+    private double Weight(float logit, float max) => Weight(logit, max, _parameters.Temperature);
+
+    internal static double Weight(float logit, float max, float temperature) => Math.Exp(((double)logit - max) / temperature);
 }

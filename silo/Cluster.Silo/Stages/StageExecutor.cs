@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Cluster.Silo.Telemetry;
 using Cluster.Contracts.Stages;
 using Cluster.Engine.Model;
+using Cluster.Engine.Sampling;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -112,7 +113,8 @@ internal sealed class StageExecutor(ModelShard shard)
         }
         var width = shard.Config.HiddenSize;
         var residual = torch.tensor(states.SelectMany(s => s).ToArray(), [states.Length, width]); // (L + 1, H) float32 on the host
-        var logprobs = shard.LensLogits(residual.to(shard.Placement.DType).to(shard.Placement.Device)).log_softmax(1).cpu(); // (L + 1, V)
+        var logits = shard.LensLogits(residual.to(shard.Placement.DType).to(shard.Placement.Device)).cpu(); // (L + 1, V) float32
+        var logprobs = logits.log_softmax(1); // (L + 1, V)
         var (values, indices) = logprobs.topk(batch.TopN, dim: 1); // (L + 1, N) each
         var norms = states.Select(s => (float)Math.Sqrt(s.Sum(v => (double)v * v))).ToArray(); // (L + 1)
         var lens = new LensLayer[states.Length];
@@ -122,7 +124,17 @@ internal sealed class StageExecutor(ModelShard shard)
                 indices[layer].data<long>().Select(i => (int)i).ToArray(),
                 values[layer].data<float>().ToArray());
         }
-        return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "");
+        SamplerExplanation? sampler = null;
+        if (batch.Sampling is { } settings)
+        {
+            var view = SamplerView.Explain(logits[states.Length - 1].data<float>().ToArray(), batch.TokenIds, RequestSampler.Parameters(settings), batch.TopN, maxDrawnFrom: 100);
+            sampler = new SamplerExplanation(
+                [.. view.AfterPenalty.Select(t => t.TokenId)], [.. view.AfterPenalty.Select(t => (float)t.Probability)],
+                [.. view.AfterTemperature.Select(t => t.TokenId)], [.. view.AfterTemperature.Select(t => (float)t.Probability)],
+                view.Greedy, view.FiniteTokens, view.KeptAfterMinP, view.KeptAfterTopK, view.KeptAfterTopP,
+                [.. view.DrawnFrom.Select(t => t.TokenId)], [.. view.DrawnFrom.Select(t => (float)t.Probability)]);
+        }
+        return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "", sampler);
     }
 
     private List<SampledTokenResult> Sample(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries, IReadOnlyList<StageSession> sessions)

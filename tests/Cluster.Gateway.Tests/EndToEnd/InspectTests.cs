@@ -68,6 +68,29 @@ public sealed class InspectTests
     }
 
     [Fact]
+    public async Task TheSamplerViewIsWhatGenerateDrawsFrom()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 2);
+        var sampling = new SamplingParameters { Temperature = 1.3f, TopK = 40, TopP = 0.9f, MaxNewTokens = 1, IgnoreEos = true };
+        var view = (await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, Sampling = sampling })).Sampler;
+        Assert.True(!view.Greedy && view.KeptAfterTopK == 40 && view.KeptAfterTopP <= 40 && view.DrawnFrom.Count == view.KeptAfterTopP,
+            $"greedy {view.Greedy}, kept {view.Candidates} → {view.KeptAfterMinP} → {view.KeptAfterTopK} → {view.KeptAfterTopP}, {view.DrawnFrom.Count} listed");
+        var kept = view.DrawnFrom.Select(t => t.Id).ToHashSet();
+
+        var drawn = await Task.WhenAll(Enumerable.Range(0, 40).Select(seed => ShardedGenerationTests.GenerateAsync(cluster,
+            new GenerateRequest { Text = Prompt, Sampling = new SamplingParameters(sampling) { Seed = (ulong)seed } })));
+        var outside = drawn.Select(d => d.Tokens[0]).Where(t => !kept.Contains(t)).ToList();
+        Assert.True(outside.Count == 0, $"Generate drew [{string.Join(", ", outside)}], which the sampler view says cannot be drawn");
+
+        var greedy = (await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, Sampling = new SamplingParameters { Temperature = 0 } })).Sampler;
+        var next = (await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt })).NextToken[0];
+        Assert.True(greedy.Greedy && greedy.DrawnFrom.Count == 1 && greedy.DrawnFrom[0].Id == next.Id, $"greedy view draws [{string.Join(", ", greedy.DrawnFrom.Select(t => t.Id))}]; the top next token is {next.Id}");
+
+        var bad = await Assert.ThrowsAsync<RpcException>(() => cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, Sampling = new SamplingParameters { TopP = 1.5f } }).ResponseAsync);
+        Assert.True(bad.StatusCode == StatusCode.InvalidArgument && bad.Status.Detail.Contains("sampling.top_p must be in (0, 1]"), $"{bad.StatusCode}: {bad.Status.Detail}");
+    }
+
+    [Fact]
     public async Task TooLargeATopNIsInvalid()
     {
         await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 1);
