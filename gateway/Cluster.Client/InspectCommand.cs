@@ -44,6 +44,7 @@ public static class InspectCommand
             }
             var response = await client.InspectAsync(request, cancellationToken: cancellation);
             await output.WriteAsync(Format(response.Tokenization));
+            await output.WriteAsync(FormatEmbedding(response));
             await output.WriteAsync(FormatLens(response));
             return 0;
         }));
@@ -67,6 +68,25 @@ public static class InspectCommand
                 $"{i,4} {t.Id,8}  {Show.Piece(t.Piece),-20}  {$"[{t.ByteStart},{t.ByteEnd})",-12} {$"[{t.CharStart},{t.CharEnd})",-10} {Show.Piece(t.Text)}{(t.Special ? "  (special)" : "")}"));
         }
         lines.AppendLine("words: " + string.Join(" | ", view.Words.Select(w => w.Text)));
+        return lines.ToString();
+    }
+
+    /// <summary>Each token's embedding: its length and its nearest tokens in the embedding table, one line per token.</summary>
+    public static string FormatEmbedding(InspectResponse response)
+    {
+        if (response.Embedding.Count == 0)
+        {
+            return "";
+        }
+        var lines = new System.Text.StringBuilder();
+        lines.AppendLine();
+        lines.AppendLine("Embedding (each token's row of the embedding table: its length, its nearest rows by cosine):");
+        for (var i = 0; i < response.Embedding.Count; i++)
+        {
+            var e = response.Embedding[i];
+            var nearest = string.Join("  ", e.Nearest.Select(n => string.Create(CultureInfo.InvariantCulture, $"{Show.Piece(n.Text)} {n.Similarity:F2}")));
+            lines.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{i,4} {e.Id,8}  {e.Norm,7:F3}  {nearest}"));
+        }
         return lines.ToString();
     }
 

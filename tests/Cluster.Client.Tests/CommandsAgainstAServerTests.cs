@@ -87,6 +87,7 @@ public sealed class CommandsAgainstAServerTests
             "words: 오늘 | 👍",
             "    1      0  S127.0.0.1:11111:1            2.50  \" yes\" 75.0%",
             "Next token: \" yes\" 75.0%",
+            "   0      500    1.250  \"오늘\" 1.00  \"내일\" 0.50",
             "kept: 1024 candidates, 1024 after min-p, 40 after top-k, 1 after top-p",
             "drawn from: \" yes\" 100.0%",
         })

@@ -116,6 +116,10 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
         layer.Top.Add(new TokenProbability { Id = 9, Piece = "Ġyes", Text = " yes", Logprob = -0.5f, Probability = 0.75f });
         response.LogitLens.Add(layer);
         response.NextToken.AddRange(layer.Top);
+        var embedding = new TokenEmbedding { Id = 500, Norm = 1.25f };
+        embedding.Nearest.Add(new TokenNeighbour { Id = 500, Text = "오늘", Similarity = 1f });
+        embedding.Nearest.Add(new TokenNeighbour { Id = 501, Text = "내일", Similarity = 0.5f });
+        response.Embedding.Add(embedding);
         if (request.Sampling is not null)
         {
             response.Sampler = new SamplerSteps { Candidates = 1024, KeptAfterMinP = 1024, KeptAfterTopK = 40, KeptAfterTopP = 1 };

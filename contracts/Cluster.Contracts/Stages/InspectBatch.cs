@@ -18,7 +18,8 @@ public sealed record InspectBatch(
 
 /// <summary>
 /// What a stage returns for an <see cref="InspectBatch"/>: for the next stage, its hidden states and the layer
-/// states so far; from the last stage, <see cref="Lens"/>, one entry per layer (0 to the layer count) in order.
+/// states so far; from the last stage, <see cref="Lens"/>, one entry per layer (0 to the layer count) in order; from
+/// the first stage, <see cref="Embedding"/> (the gateway keeps it while the later stages run).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record InspectResult(
@@ -27,7 +28,19 @@ public sealed record InspectResult(
     [property: Id(2)] LensLayer[]? Lens,
     [property: Id(3)] double ComputeSeconds,
     [property: Id(4)] string Silo,
-    [property: Id(5)] SamplerExplanation? Sampler = null);
+    [property: Id(5)] SamplerExplanation? Sampler = null,
+    [property: Id(6)] TokenNeighbours? Embedding = null);
+
+/// <summary>
+/// From the first stage: for each distinct token of the prompt (<see cref="TokenIds"/>), its embedding's length and the
+/// nearest rows of the token embedding table by cosine similarity, most similar first.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record TokenNeighbours(
+    [property: Id(0)] int[] TokenIds,
+    [property: Id(1)] float[] Norms,
+    [property: Id(2)] int[][] Nearest,
+    [property: Id(3)] float[][] Similarities);
 
 /// <summary>
 /// The sampler's steps on the next-token logits: the most likely tokens after the repetition penalty (temperature 1)

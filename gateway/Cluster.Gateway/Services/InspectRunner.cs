@@ -41,6 +41,7 @@ internal static class InspectRunner
         HiddenStates? hidden = null;
         float[][] states = [];
         var producedBy = new List<(int Stage, string Silo)>();
+        TokenNeighbours? neighbours = null;
         for (var s = 0; s < replica.Stages.Count; s++)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -58,6 +59,7 @@ internal static class InspectRunner
                 span?.SetStatus(ActivityStatusCode.Error, failed.Message);
                 throw new RpcException(new Status(StatusCode.Unavailable, $"stage {s} of model '{model.Name}' did not answer ({failed.GetType().Name}); retry"));
             }
+            neighbours ??= result.Embedding;
             var produced = (result.Lens?.Length ?? result.LayerStates.Length) - producedBy.Count;
             producedBy.AddRange(Enumerable.Repeat((s, result.Silo), produced));
             if (result.Lens is { } lens)
@@ -73,6 +75,10 @@ internal static class InspectRunner
                 {
                     response.Sampler = Steps(model, sampler);
                 }
+                if (neighbours is not null)
+                {
+                    response.Embedding.AddRange(Embeddings(model, ids, neighbours));
+                }
                 return response;
             }
             hidden = result.Hidden;
@@ -83,6 +89,24 @@ internal static class InspectRunner
 
     private static IEnumerable<TokenProbability> Probabilities(ServedModel model, LensLayer layer) =>
         layer.TopTokenIds.Select((id, i) => Token(model, id, layer.TopLogprobs[i], MathF.Exp(layer.TopLogprobs[i])));
+
+    private static IEnumerable<TokenEmbedding> Embeddings(ServedModel model, int[] ids, TokenNeighbours neighbours)
+    {
+        var byId = neighbours.TokenIds.Select((id, i) => (id, i)).ToDictionary(p => p.id, p => p.i);
+        foreach (var id in ids)
+        {
+            var i = byId[id];
+            var entry = new TokenEmbedding { Id = id, Norm = neighbours.Norms[i] };
+            entry.Nearest.AddRange(neighbours.Nearest[i].Select((n, j) => new TokenNeighbour
+            {
+                Id = n,
+                Piece = model.Tokenizer.Knows(n) ? model.Tokenizer.TokenPiece(n) : "",
+                Text = model.Tokenizer.Knows(n) ? model.Tokenizer.Decode([n], skipSpecialTokens: false) : "",
+                Similarity = neighbours.Similarities[i][j],
+            }));
+            yield return entry;
+        }
+    }
 
     private static SamplerSteps Steps(ServedModel model, SamplerExplanation sampler)
     {

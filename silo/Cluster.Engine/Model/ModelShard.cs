@@ -147,6 +147,42 @@ public sealed class ModelShard : IDisposable
     }
 
     /// <summary>
+    /// For each of <paramref name="tokenIds"/>: its token embedding's length, and the <paramref name="topN"/> rows of
+    /// the token embedding table nearest to it by cosine similarity, most similar first (the token itself, at 1, leads
+    /// unless another row points the same way). Only the first shard holds the table.
+    /// </summary>
+    public (float[] Norms, int[][] Nearest, float[][] Similarities) TokenNeighbours(IReadOnlyList<int> tokenIds, int topN)
+    {
+        var embedding = _embedding ?? throw new InvalidOperationException($"Shard {Layers} does not start at layer 0 and holds no embeddings.");
+        using var scope = torch.NewDisposeScope();
+        using var inference = torch.inference_mode();
+        var table = embedding.TokenWeight.to_type(ScalarType.Float32); // (V, H)
+        var unit = nn.functional.normalize(table, p: 2, dim: 1); // (V, H), rows of length 1
+        var norms = new float[tokenIds.Count];
+        var nearest = new int[tokenIds.Count][];
+        var similarities = new float[tokenIds.Count][];
+        const int Chunk = 256; // bounds the (chunk, V) similarity matrix
+        for (var start = 0; start < tokenIds.Count; start += Chunk)
+        {
+            using var chunkScope = torch.NewDisposeScope();
+            var count = Math.Min(Chunk, tokenIds.Count - start);
+            var ids = torch.tensor(tokenIds.Skip(start).Take(count).Select(id => (long)id).ToArray(), ScalarType.Int64, Placement.Device); // (c)
+            var rows = table.index_select(0, ids); // (c, H)
+            var lengths = rows.mul(rows).sum(1).sqrt().cpu().data<float>().ToArray(); // (c)
+            var (values, indices) = unit.index_select(0, ids).matmul(unit.t()).topk(topN, dim: 1); // (c, N) each
+            var topValues = values.cpu().data<float>().ToArray();
+            var topIds = indices.cpu().data<long>().ToArray();
+            for (var i = 0; i < count; i++)
+            {
+                norms[start + i] = lengths[i];
+                nearest[start + i] = [.. topIds.Skip(i * topN).Take(topN).Select(id => (int)id)];
+                similarities[start + i] = [.. topValues.Skip(i * topN).Take(topN)];
+            }
+        }
+        return (norms, nearest, similarities);
+    }
+
+    /// <summary>
     /// The final norm and LM head on residual-stream states (N, H) from any layer: a logit lens. On the last layer's
     /// states it gives the model's own next-token logits. (N, V) float32.
     /// </summary>

@@ -106,10 +106,17 @@ internal sealed class StageExecutor(ModelShard shard)
             ? shard.Embed(chunks) // (T, H)
             : HiddenStateBytes.ToTensor(batch.Hidden!, shard.Placement.DType, shard.Placement.Device); // (T, H)
         var (output, layers) = shard.RunLayersKeepingLastStates(hidden, chunks);
+        TokenNeighbours? neighbours = null;
+        if (shard.HasEmbedding)
+        {
+            int[] distinct = [.. batch.TokenIds.Distinct()];
+            var (lengths, nearest, similarities) = shard.TokenNeighbours(distinct, Math.Min(batch.TopN, shard.Config.VocabularySize));
+            neighbours = new TokenNeighbours(distinct, lengths, nearest, similarities);
+        }
         var states = batch.LayerStates.Concat(layers.Select(l => l.LastStates.to_type(ScalarType.Float32).cpu().data<float>().ToArray())).ToArray();
         if (!shard.HasHead)
         {
-            return new InspectResult(HiddenStateBytes.FromTensor(output), states, null, clock.Elapsed.TotalSeconds, "");
+            return new InspectResult(HiddenStateBytes.FromTensor(output), states, null, clock.Elapsed.TotalSeconds, "", Embedding: neighbours);
         }
         var width = shard.Config.HiddenSize;
         var residual = torch.tensor(states.SelectMany(s => s).ToArray(), [states.Length, width]); // (L + 1, H) float32 on the host
@@ -134,7 +141,7 @@ internal sealed class StageExecutor(ModelShard shard)
                 view.Greedy, view.FiniteTokens, view.KeptAfterMinP, view.KeptAfterTopK, view.KeptAfterTopP,
                 [.. view.DrawnFrom.Select(t => t.TokenId)], [.. view.DrawnFrom.Select(t => (float)t.Probability)]);
         }
-        return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "", sampler);
+        return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "", sampler, neighbours);
     }
 
     private List<SampledTokenResult> Sample(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries, IReadOnlyList<StageSession> sessions)

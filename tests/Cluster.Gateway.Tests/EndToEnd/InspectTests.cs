@@ -5,9 +5,10 @@ using Grpc.Core;
 namespace Cluster.Gateway.Tests.EndToEnd;
 
 /// <summary>
-/// Inspect's logit lens through the stage grains: one entry per layer boundary, each naming the stage and silo that
-/// computed it; the last one is the model's own next-token distribution (Generate's top log-probabilities); layer 0
-/// reads the checkpoint's embedding row; and the numbers do not depend on how the layers are split over silos.
+/// Inspect through the stage grains: the logit lens has one entry per layer boundary, each naming the stage and silo
+/// that computed it; the last one is the model's own next-token distribution (Generate's top log-probabilities);
+/// layer 0 and each token's embedding read the checkpoint's embedding rows; the numbers do not depend on how the
+/// layers are split over silos; and the sampler view is what Generate draws from.
 /// </summary>
 public sealed class InspectTests
 {
@@ -45,6 +46,16 @@ public sealed class InspectTests
         var lastId = inspected.Tokenization.Tokens[^1].Id;
         var norm = Math.Sqrt(Enumerable.Range(0, width).Sum(j => (double)embedding.Values[lastId * width + j] * embedding.Values[lastId * width + j]));
         Assert.True(Math.Abs(norm - layers[0].HiddenNorm) < 1e-4, $"layer 0's norm {layers[0].HiddenNorm}; the embedding row of token {lastId} has norm {norm}");
+
+        // Each token's embedding: its row's length, and itself as its nearest neighbour at similarity 1.
+        Assert.Equal(inspected.Tokenization.Tokens.Select(t => t.Id), inspected.Embedding.Select(e => e.Id));
+        foreach (var token in inspected.Embedding)
+        {
+            var rowNorm = Math.Sqrt(Enumerable.Range(0, width).Sum(j => (double)embedding.Values[token.Id * width + j] * embedding.Values[token.Id * width + j]));
+            Assert.True(token.Nearest.Count == 3 && token.Nearest[0].Id == token.Id && Math.Abs(token.Nearest[0].Similarity - 1) < 1e-5 && Math.Abs(token.Norm - rowNorm) < 1e-4,
+                $"token {token.Id}: norm {token.Norm} (row {rowNorm}), nearest [{string.Join(", ", token.Nearest.Select(n => $"{n.Id}:{n.Similarity:F4}"))}]");
+            Assert.True(token.Nearest.Zip(token.Nearest.Skip(1)).All(p => p.First.Similarity >= p.Second.Similarity), $"token {token.Id}: neighbours not most similar first");
+        }
     }
 
     [Fact]
