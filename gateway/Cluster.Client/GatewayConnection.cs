@@ -40,7 +40,8 @@ public static class GatewayConnection
         string? apiKey = parse.GetValue(ApiKey);
         try
         {
-            using GrpcChannel channel = GrpcChannel.ForAddress(address);
+            // Inspect answers can be large (attention weights of every layer and head): room for 64 MB.
+            using GrpcChannel channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
             CallInvoker invoker = string.IsNullOrEmpty(apiKey)
                 ? channel.CreateCallInvoker()
                 : channel.Intercept(headers =>

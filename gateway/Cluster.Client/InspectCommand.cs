@@ -19,9 +19,11 @@ public static class InspectCommand
         var temperature = new Option<float?>("--temperature", "-t") { Description = "Explain the sampler's steps at this temperature (with --top-k and --top-p)" };
         var topK = new Option<int?>("--top-k") { Description = "Top-k for the sampler's steps" };
         var topP = new Option<float?>("--top-p") { Description = "Top-p for the sampler's steps" };
+        var layer = new Option<uint?>("--layer") { Description = "The layer whose attention heatmap is drawn (default: the last)" };
+        var head = new Option<uint>("--head") { Description = "The attention head drawn", DefaultValueFactory = _ => 0 };
         var command = new Command("inspect", "Look inside the model for a text: its tokens against words and characters, what each layer would predict, the next token")
         {
-            text, model, noBos, top, temperature, topK, topP,
+            text, model, noBos, top, temperature, topK, topP, layer, head,
         };
         command.SetAction((parse, cancellation) => GatewayConnection.RunAsync(parse, async (client, output) =>
         {
@@ -45,6 +47,7 @@ public static class InspectCommand
             var response = await client.InspectAsync(request, cancellationToken: cancellation);
             await output.WriteAsync(Format(response.Tokenization));
             await output.WriteAsync(FormatEmbedding(response));
+            await output.WriteAsync(FormatAttention(response, parse.GetValue(layer), parse.GetValue(head)));
             await output.WriteAsync(FormatLens(response));
             return 0;
         }));
@@ -86,6 +89,37 @@ public static class InspectCommand
             var e = response.Embedding[i];
             var nearest = string.Join("  ", e.Nearest.Select(n => string.Create(CultureInfo.InvariantCulture, $"{Show.Piece(n.Text)} {n.Similarity:F2}")));
             lines.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{i,4} {e.Id,8}  {e.Norm,7:F3}  {nearest}"));
+        }
+        return lines.ToString();
+    }
+
+    /// <summary>
+    /// One layer and head's attention as a character heatmap: a row per query token, a column per token it may attend
+    /// to, shaded by weight (" ░▒▓█" for 0 to 1), each row followed by the token it attends to most.
+    /// </summary>
+    public static string FormatAttention(InspectResponse response, uint? layerNumber, uint head)
+    {
+        if (response.Attention.Count == 0)
+        {
+            return "";
+        }
+        var layer = layerNumber is { } n ? response.Attention.FirstOrDefault(a => a.Layer == n) : response.Attention[^1];
+        var lines = new System.Text.StringBuilder().AppendLine();
+        if (layer is null || head >= layer.Heads)
+        {
+            return lines.AppendLine($"Attention: no layer {layerNumber} head {head} (layers 1 to {response.Attention.Count}, heads 0 to {response.Attention[0].Heads - 1})").ToString();
+        }
+        lines.AppendLine($"Attention, layer {layer.Layer} head {head} (stage {layer.Stage} on {layer.Silo}), rows from token {layer.FirstRow}:");
+        const string Shades = " ░▒▓█";
+        var tokens = response.Tokenization.Tokens;
+        for (var row = 0; row < layer.Rows; row++)
+        {
+            var weights = layer.Weights.Skip((int)((head * layer.Rows + row) * layer.Columns)).Take((int)layer.Columns).ToArray();
+            var cells = new string([.. weights.Select(w => Shades[Math.Min(Shades.Length - 1, (int)(w * Shades.Length))])]);
+            var most = Array.IndexOf(weights, weights.Max());
+            var query = (int)layer.FirstRow + row;
+            lines.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"{query,4} {Show.Piece(tokens[query].Text),-12} |{cells}|  most: {most} {Show.Piece(tokens[most].Text)} {weights[most]:F2}"));
         }
         return lines.ToString();
     }

@@ -88,6 +88,10 @@ public sealed class CommandsAgainstAServerTests
             "    1      0  S127.0.0.1:11111:1            2.50  \" yes\" 75.0%",
             "Next token: \" yes\" 75.0%",
             "   0      500    1.250  \"오늘\" 1.00  \"내일\" 0.50",
+            "Attention, layer 1 head 0 (stage 0 on S127.0.0.1:11111:1), rows from token 0:",
+            "|█  |  most: 0",
+            "|▒▒ |  most: 0",
+            "| ░▓|  most: 2",
             "kept: 1024 candidates, 1024 after min-p, 40 after top-k, 1 after top-p",
             "drawn from: \" yes\" 100.0%",
         })

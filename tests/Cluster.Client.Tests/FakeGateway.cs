@@ -116,6 +116,9 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
         layer.Top.Add(new TokenProbability { Id = 9, Piece = "Ġyes", Text = " yes", Logprob = -0.5f, Probability = 0.75f });
         response.LogitLens.Add(layer);
         response.NextToken.AddRange(layer.Top);
+        var attention = new AttentionLayer { Layer = 1, Stage = 0, Silo = "S127.0.0.1:11111:1", Heads = 1, FirstRow = 0, Rows = 3, Columns = 3 };
+        attention.Weights.AddRange([1f, 0f, 0f, 0.5f, 0.5f, 0f, 0.1f, 0.2f, 0.7f]);
+        response.Attention.Add(attention);
         var embedding = new TokenEmbedding { Id = 500, Norm = 1.25f };
         embedding.Nearest.Add(new TokenNeighbour { Id = 500, Text = "오늘", Similarity = 1f });
         embedding.Nearest.Add(new TokenNeighbour { Id = 501, Text = "내일", Similarity = 0.5f });

@@ -14,7 +14,8 @@ public sealed record InspectBatch(
     [property: Id(1)] HiddenStates? Hidden,
     [property: Id(2)] float[][] LayerStates,
     [property: Id(3)] int TopN,
-    [property: Id(4)] Sampling.SamplingSettings? Sampling = null);
+    [property: Id(4)] Sampling.SamplingSettings? Sampling = null,
+    [property: Id(5)] int AttentionRows = 0);
 
 /// <summary>
 /// What a stage returns for an <see cref="InspectBatch"/>: for the next stage, its hidden states and the layer
@@ -29,7 +30,20 @@ public sealed record InspectResult(
     [property: Id(3)] double ComputeSeconds,
     [property: Id(4)] string Silo,
     [property: Id(5)] SamplerExplanation? Sampler = null,
-    [property: Id(6)] TokenNeighbours? Embedding = null);
+    [property: Id(6)] TokenNeighbours? Embedding = null,
+    [property: Id(7)] LayerAttention[]? Attention = null);
+
+/// <summary>
+/// One layer's attention weights, from the stage that owns the layer: for every query head, the last
+/// <see cref="Rows"/> query positions' weights over all <see cref="Columns"/> positions, row-major (head, row, column).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record LayerAttention(
+    [property: Id(0)] int Layer,
+    [property: Id(1)] int Heads,
+    [property: Id(2)] int Rows,
+    [property: Id(3)] int Columns,
+    [property: Id(4)] float[] Weights);
 
 /// <summary>
 /// From the first stage: for each distinct token of the prompt (<see cref="TokenIds"/>), its embedding's length and the

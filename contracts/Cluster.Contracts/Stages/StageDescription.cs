@@ -17,7 +17,8 @@ public sealed record StageDescription(
     [property: Id(11)] long KvBytesPerToken,
     [property: Id(12)] int KvBlockTokens,
     [property: Id(13)] int[] EosTokenIds,
-    [property: Id(14)] string WeightDType = "");
+    [property: Id(14)] string WeightDType = "",
+    [property: Id(15)] int HeadCount = 0);
 
 /// <summary>A stage's own counts. <see cref="KvPeakBytes"/>: the most its sessions' caches ever held at once (since activation).</summary>
 [GenerateSerializer, Immutable]

@@ -19,6 +19,8 @@ internal static class InspectRunner
 {
     public const int DefaultTopN = 5;
     public const int MaxTopN = 20;
+    public const int MaxFullAttentionTokens = 64;
+    public const long MaxAttentionWeights = 4_194_304;
 
     public static async Task<InspectResponse> RunAsync(ServedModel model, InspectRequest request, CancellationToken cancellation)
     {
@@ -33,10 +35,17 @@ internal static class InspectRunner
             throw InvalidArgument.Error($"text has {ids.Length} tokens; the model's context length is {model.Limits.ContextLength}");
         }
         var sampling = request.Sampling is { } asked ? GenerateRequestValidator.CheckSampling(asked, topLogprobs: 0) : null;
+        var replica = model.LeastLoadedReplica();
+        var description = replica.Descriptions[0];
+        var attentionRows = !request.HasAttention || request.Attention ? (ids.Length <= MaxFullAttentionTokens ? ids.Length : 1) : 0;
+        var weights = (long)description.LayerCount * description.HeadCount * attentionRows * ids.Length;
+        if (weights > MaxAttentionWeights)
+        {
+            throw InvalidArgument.Error($"attention: {description.LayerCount} layers × {description.HeadCount} heads × {attentionRows} rows × {ids.Length} tokens = {weights} weights; at most {MaxAttentionWeights} are returned (send attention: false, or a shorter text)");
+        }
         span?.SetTag("model", model.Name);
         span?.SetTag("prompt_tokens", ids.Length);
 
-        var replica = model.LeastLoadedReplica();
         var response = new InspectResponse { Tokenization = tokenization };
         HiddenStates? hidden = null;
         float[][] states = [];
@@ -48,7 +57,7 @@ internal static class InspectRunner
             InspectResult result;
             try
             {
-                result = await replica.Stages[s].Inspect(new InspectBatch(ids, hidden, states, topN, sampling));
+                result = await replica.Stages[s].Inspect(new InspectBatch(ids, hidden, states, topN, sampling, attentionRows));
             }
             catch (ArgumentException refused)
             {
@@ -60,6 +69,16 @@ internal static class InspectRunner
                 throw new RpcException(new Status(StatusCode.Unavailable, $"stage {s} of model '{model.Name}' did not answer ({failed.GetType().Name}); retry"));
             }
             neighbours ??= result.Embedding;
+            foreach (var layer in result.Attention ?? [])
+            {
+                var entry = new AttentionLayer
+                {
+                    Layer = (uint)layer.Layer, Stage = (uint)s, Silo = result.Silo, Heads = (uint)layer.Heads,
+                    FirstRow = (uint)(layer.Columns - layer.Rows), Rows = (uint)layer.Rows, Columns = (uint)layer.Columns,
+                };
+                entry.Weights.AddRange(layer.Weights);
+                response.Attention.Add(entry);
+            }
             var produced = (result.Lens?.Length ?? result.LayerStates.Length) - producedBy.Count;
             producedBy.AddRange(Enumerable.Repeat((s, result.Silo), produced));
             if (result.Lens is { } lens)

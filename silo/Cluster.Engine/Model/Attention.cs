@@ -105,6 +105,35 @@ public sealed class Attention : IDisposable
         return _output.Forward(merged);                                           // (B, T, H)
     }
 
+    /// <summary>
+    /// The attention weights of one whole sequence from position 0, per query head: softmax(q·kᵀ/√headDim) under the
+    /// causal mask, with the same projections, rotary embedding and grouping as <see cref="Forward"/>. For looking
+    /// inside; the forward pass never materialises them.
+    /// </summary>
+    /// <param name="x">Normalized hidden states (T, H) of one sequence.</param>
+    /// <param name="positions">(T) int64, 0 to T-1.</param>
+    /// <returns>(nHeads, T, T) float32; row i holds what token i attends to, zero after i.</returns>
+    internal Tensor Weights(Tensor x, Tensor positions)
+    {
+        var t = x.shape[0];
+        var qDim = _heads * _headDim;
+        var kvDim = _kvHeads * _headDim;
+        var qkv = _qkv.Forward(x);                                        // (T, qDim + 2·kvDim)
+        var q = qkv.narrow(1, 0, qDim).view(t, _heads, _headDim);          // (T, nHeads, headDim)
+        var k = qkv.narrow(1, qDim, kvDim).view(t, _kvHeads, _headDim);    // (T, nKv, headDim)
+        if (_rotary is not null)
+        {
+            q = _rotary.Apply(q, positions);
+            k = _rotary.Apply(k, positions);
+        }
+        var keys = ExpandGroups(k.unsqueeze(0), _heads / _kvHeads).squeeze(0); // (nHeads, T, headDim)
+        var scores = q.transpose(0, 1).to_type(ScalarType.Float32)
+            .matmul(keys.to_type(ScalarType.Float32).transpose(1, 2))
+            .div(Math.Sqrt(_headDim));                                     // (nHeads, T, T)
+        var future = torch.ones([t, t], ScalarType.Bool, x.device).triu(1); // (T, T), true above the diagonal
+        return scores.masked_fill(future, float.NegativeInfinity).softmax(-1); // (nHeads, T, T)
+    }
+
     private Tensor ExpandGroups(Tensor kv, int group)
     {
         var (b, t) = (kv.shape[0], kv.shape[1]);

@@ -15,6 +15,9 @@ public sealed class DecoderBlock(IModule attentionNorm, Attention attention, IMo
         return feedForward.Forward(feedForwardNorm.Forward(h)).add_(h);               // (T, H)
     }
 
+    /// <summary>This layer's attention weights for one whole sequence (T, H) from position 0: (nHeads, T, T) float32.</summary>
+    internal Tensor AttentionWeights(Tensor x, Tensor positions) => attention.Weights(attentionNorm.Forward(x), positions);
+
     /// <summary>The same layer over whole sequences (B, T, H) with causal attention and no cache: the training path.</summary>
     internal Tensor ForwardCausal(Tensor x, Tensor positions)
     {

@@ -123,8 +123,19 @@ public sealed class ModelShard : IDisposable
     /// produces (see <see cref="Produces"/>: its blocks' outputs, and the embeddings on the first shard), each chunk's
     /// last-token state of the residual stream, (chunks, H) each, in layer order: what a logit lens reads.
     /// </summary>
-    public (Tensor Hidden, IReadOnlyList<(int Layer, Tensor LastStates)> Layers) RunLayersKeepingLastStates(Tensor hidden, IReadOnlyList<SequenceChunk> chunks)
+    /// <param name="attentionRows">
+    /// Also each layer's attention weights, (nHeads, rows, T) float32, for the last <paramref name="attentionRows"/>
+    /// query positions of a single chunk starting at position 0 (0: none).
+    /// </param>
+    public (Tensor Hidden, IReadOnlyList<(int Layer, Tensor LastStates)> Layers, IReadOnlyList<Tensor> Attention) RunLayersKeepingLastStates(
+        Tensor hidden, IReadOnlyList<SequenceChunk> chunks, int attentionRows = 0)
     {
+        if (attentionRows > 0 && (chunks.Count != 1 || chunks[0].StartPosition != 0 || attentionRows > chunks[0].Length))
+        {
+            throw new ArgumentException($"Attention weights are for one chunk from position 0, at most its length in rows; got {chunks.Count} chunks, {attentionRows} rows.");
+        }
+        var attention = new List<Tensor>();
+        Tensor? positions = attentionRows > 0 ? torch.arange(chunks[0].Length, ScalarType.Int64, Placement.Device) : null;
         var lastRows = new long[chunks.Count];
         var offset = 0L;
         for (var i = 0; i < chunks.Count; i++)
@@ -138,12 +149,19 @@ public sealed class ModelShard : IDisposable
         {
             kept.Add((0, hidden.index_select(0, rows))); // (chunks, H)
         }
-        var output = RunBlocks(hidden, chunks, _blocks.Length, (block, x) => kept.Add((Layers.Start + block + 1, x.index_select(0, rows).MoveToOuterDisposeScope())));
+        var output = RunBlocks(hidden, chunks, _blocks.Length,
+            (block, x) => kept.Add((Layers.Start + block + 1, x.index_select(0, rows).MoveToOuterDisposeScope())),
+            positions is null ? null : (block, x) =>
+            {
+                var weights = _blocks[block].AttentionWeights(x, positions); // (nHeads, T, T)
+                attention.Add(weights.narrow(1, weights.shape[1] - attentionRows, attentionRows).MoveToOuterDisposeScope()); // (nHeads, rows, T)
+            });
+        positions?.Dispose();
         foreach (var chunk in chunks)
         {
             chunk.Cache.Advance(chunk.StartPosition + chunk.Length);
         }
-        return (output, kept);
+        return (output, kept, attention);
     }
 
     /// <summary>
@@ -195,7 +213,8 @@ public sealed class ModelShard : IDisposable
 
     /// <summary>The first <paramref name="count"/> blocks of this shard on packed hidden states (T, H), writing the chunks' caches for them.</summary>
     /// <param name="afterBlock">Called with each block's index in the shard and its output (T, H), inside this call's dispose scope.</param>
-    private Tensor RunBlocks(Tensor hidden, IReadOnlyList<SequenceChunk> chunks, int count, Action<int, Tensor>? afterBlock = null)
+    /// <param name="beforeBlock">Called with each block's index and its input (T, H), before the block runs.</param>
+    private Tensor RunBlocks(Tensor hidden, IReadOnlyList<SequenceChunk> chunks, int count, Action<int, Tensor>? afterBlock = null, Action<int, Tensor>? beforeBlock = null)
     {
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
@@ -208,6 +227,7 @@ public sealed class ModelShard : IDisposable
         var x = hidden;
         for (var i = 0; i < count; i++)
         {
+            beforeBlock?.Invoke(i, x);
             x = _blocks[i].Forward(x, step, i); // (T, H)
             afterBlock?.Invoke(i, x);
         }

@@ -102,6 +102,10 @@ internal static class StageBatchValidator
                 throw new ArgumentException($"Inspect token id {id} is outside the vocabulary [0, {config.VocabularySize}).");
             }
         }
+        if (batch.AttentionRows < 0 || batch.AttentionRows > ids.Length)
+        {
+            throw new ArgumentException($"Inspect attention rows must be in [0, {ids.Length}] (the prompt's tokens); got {batch.AttentionRows}.");
+        }
         if (batch.TopN < 1 || batch.TopN > maxTopN)
         {
             throw new ArgumentException($"Inspect top_n must be in [1, {maxTopN}]; got {batch.TopN}.");

@@ -105,7 +105,9 @@ internal sealed class StageExecutor(ModelShard shard)
         var hidden = shard.HasEmbedding
             ? shard.Embed(chunks) // (T, H)
             : HiddenStateBytes.ToTensor(batch.Hidden!, shard.Placement.DType, shard.Placement.Device); // (T, H)
-        var (output, layers) = shard.RunLayersKeepingLastStates(hidden, chunks);
+        var (output, layers, attentionWeights) = shard.RunLayersKeepingLastStates(hidden, chunks, batch.AttentionRows);
+        LayerAttention[]? attention = batch.AttentionRows == 0 ? null : [.. attentionWeights.Select((w, i) => new LayerAttention(
+            shard.Layers.Start + i + 1, (int)w.shape[0], (int)w.shape[1], (int)w.shape[2], w.cpu().data<float>().ToArray()))];
         TokenNeighbours? neighbours = null;
         if (shard.HasEmbedding)
         {
@@ -116,7 +118,7 @@ internal sealed class StageExecutor(ModelShard shard)
         var states = batch.LayerStates.Concat(layers.Select(l => l.LastStates.to_type(ScalarType.Float32).cpu().data<float>().ToArray())).ToArray();
         if (!shard.HasHead)
         {
-            return new InspectResult(HiddenStateBytes.FromTensor(output), states, null, clock.Elapsed.TotalSeconds, "", Embedding: neighbours);
+            return new InspectResult(HiddenStateBytes.FromTensor(output), states, null, clock.Elapsed.TotalSeconds, "", Embedding: neighbours, Attention: attention);
         }
         var width = shard.Config.HiddenSize;
         var residual = torch.tensor(states.SelectMany(s => s).ToArray(), [states.Length, width]); // (L + 1, H) float32 on the host
@@ -141,7 +143,7 @@ internal sealed class StageExecutor(ModelShard shard)
                 view.Greedy, view.FiniteTokens, view.KeptAfterMinP, view.KeptAfterTopK, view.KeptAfterTopP,
                 [.. view.DrawnFrom.Select(t => t.TokenId)], [.. view.DrawnFrom.Select(t => (float)t.Probability)]);
         }
-        return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "", sampler, neighbours);
+        return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "", sampler, neighbours, attention);
     }
 
     private List<SampledTokenResult> Sample(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries, IReadOnlyList<StageSession> sessions)

@@ -69,6 +69,12 @@ public sealed class InspectTests
         }
         for (var s = 1; s < byStages.Count; s++)
         {
+            foreach (var (one, split) in byStages[0].Attention.Zip(byStages[s].Attention))
+            {
+                var worst = one.Weights.Zip(split.Weights).Max(p => Math.Abs(p.First - p.Second));
+                Assert.True(one.Layer == split.Layer && one.Weights.Count == split.Weights.Count && worst < 1e-5,
+                    $"attention of layer {one.Layer}, 1 stage against {s + 1}: largest difference {worst}");
+            }
             foreach (var (one, split) in byStages[0].LogitLens.Zip(byStages[s].LogitLens))
             {
                 Assert.True(Math.Abs(one.HiddenNorm - split.HiddenNorm) < 1e-4 && one.Top.Select(t => t.Id).SequenceEqual(split.Top.Select(t => t.Id))
@@ -76,6 +82,42 @@ public sealed class InspectTests
                     $"layer {one.Layer}, 1 stage against {s + 1}: norm {one.HiddenNorm} / {split.HiddenNorm}, top [{string.Join(", ", one.Top.Select(t => t.Id))}] / [{string.Join(", ", split.Top.Select(t => t.Id))}]");
             }
         }
+    }
+
+    [Fact]
+    public async Task AttentionRowsSumToOneAttendOnlyBackwardsAndComeFromTheStageOwningTheLayer()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        var inspected = await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt });
+        var tokens = inspected.Tokenization.Tokens.Count;
+        var statuses = await cluster.StatusesAsync();
+
+        Assert.Equal([1u, 2u, 3u, 4u], inspected.Attention.Select(a => a.Layer));
+        foreach (var layer in inspected.Attention)
+        {
+            Assert.True(layer.Heads == 4 && layer.Rows == tokens && layer.Columns == tokens && layer.FirstRow == 0 && layer.Weights.Count == 4 * tokens * tokens,
+                $"layer {layer.Layer}: {layer.Heads} heads × {layer.Rows} rows (from {layer.FirstRow}) × {layer.Columns} columns, {layer.Weights.Count} weights; expected 4 × {tokens} × {tokens}");
+            Assert.Equal(layer.Layer <= 2 ? 0u : 1u, layer.Stage);
+            Assert.Equal(statuses[(int)layer.Stage].Silo, layer.Silo);
+            for (var head = 0; head < layer.Heads; head++)
+            {
+                for (var row = 0; row < tokens; row++)
+                {
+                    var weights = layer.Weights.Skip((head * tokens + row) * tokens).Take(tokens).ToArray();
+                    Assert.True(Math.Abs(weights.Sum() - 1) < 1e-5 && weights.Skip(row + 1).All(w => w == 0),
+                        $"layer {layer.Layer} head {head} row {row}: sums to {weights.Sum()}, weights after the row [{string.Join(", ", weights.Skip(row + 1))}]");
+                }
+            }
+        }
+        Assert.Equal(1f, inspected.Attention[0].Weights[0]); // the first token can only attend to itself
+
+        var longText = string.Join(" ", Enumerable.Repeat("and", 80));
+        var longView = await cluster.Client.InspectAsync(new InspectRequest { Text = longText });
+        var longTokens = (uint)longView.Tokenization.Tokens.Count;
+        Assert.True(longTokens > 64 && longView.Attention.All(a => a.Rows == 1 && a.FirstRow == longTokens - 1 && a.Columns == longTokens),
+            $"{longTokens} tokens: rows [{string.Join(", ", longView.Attention.Select(a => $"{a.Rows} from {a.FirstRow}"))}]; beyond 64 tokens only the last row is returned");
+        var none = await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, Attention = false });
+        Assert.Empty(none.Attention);
     }
 
     [Fact]
