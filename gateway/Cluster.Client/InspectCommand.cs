@@ -47,6 +47,7 @@ public static class InspectCommand
             var response = await client.InspectAsync(request, cancellationToken: cancellation);
             await output.WriteAsync(Format(response.Tokenization));
             await output.WriteAsync(FormatEmbedding(response));
+            await output.WriteAsync(FormatPositions(response.Positions));
             await output.WriteAsync(FormatAttention(response, parse.GetValue(layer), parse.GetValue(head)));
             await output.WriteAsync(FormatLens(response));
             return 0;
@@ -91,6 +92,47 @@ public static class InspectCommand
             lines.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{i,4} {e.Id,8}  {e.Norm,7:F3}  {nearest}"));
         }
         return lines.ToString();
+    }
+
+    /// <summary>
+    /// How the model encodes positions: rotary (its base, fastest and slowest rotation) or learned, then the similarity
+    /// curve at distances 1, 2, 4, … (a fixed query and key for rotary, the position table's rows for learned).
+    /// </summary>
+    public static string FormatPositions(PositionEncoding? positions)
+    {
+        var (distances, similarity) = positions?.KindCase switch
+        {
+            PositionEncoding.KindOneofCase.Rotary => (positions.Rotary.Distances, positions.Rotary.Similarity),
+            PositionEncoding.KindOneofCase.Learned => (positions.Learned.Distances, positions.Learned.Similarity),
+            _ => (null, null),
+        };
+        if (distances is null || similarity is null)
+        {
+            return "";
+        }
+        var lines = new System.Text.StringBuilder().AppendLine();
+        if (positions!.Rotary is { } r)
+        {
+            lines.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"Positions: rotary, base {r.Base}, {r.Frequencies.Count} frequencies per head (head_dim {r.HeadDim}) from {r.Frequencies[0]:G3} to {r.Frequencies[^1]:G3} rad per token (wavelengths {2 * Math.PI / r.Frequencies[0]:F1} to {2 * Math.PI / r.Frequencies[^1]:G3} tokens)"));
+            lines.AppendLine("  similarity of a fixed query and key by distance:");
+        }
+        else
+        {
+            lines.AppendLine($"Positions: learned, a vector per position for {positions.Learned.Positions} positions, added to each token's embedding");
+            lines.AppendLine("  mean similarity of position vectors by distance:");
+        }
+        var shown = new List<string>();
+        for (var d = 1u; d <= distances[^1]; d *= 2)
+        {
+            var i = distances.IndexOf(d);
+            if (i < 0)
+            {
+                i = distances.Count(x => x < d); // the nearest distance above: beyond 256 the curve is sampled
+            }
+            shown.Add(string.Create(CultureInfo.InvariantCulture, $"{distances[i]}: {similarity[i]:F2}"));
+        }
+        return lines.AppendLine("  " + string.Join("  ", shown)).ToString();
     }
 
     /// <summary>

@@ -88,6 +88,8 @@ public sealed class CommandsAgainstAServerTests
             "    1      0  S127.0.0.1:11111:1            2.50  \" yes\" 75.0%",
             "Next token: \" yes\" 75.0%",
             "   0      500    1.250  \"오늘\" 1.00  \"내일\" 0.50",
+            "Positions: rotary, base 10000, 2 frequencies per head (head_dim 4) from 1 to 0.01 rad per token (wavelengths 6.3 to 628 tokens)",
+            "  1: 0.77  2: 0.29  4: -0.33",
             "Attention, layer 1 head 0 (stage 0 on S127.0.0.1:11111:1), rows from token 0:",
             "|█  |  most: 0",
             "|▒▒ |  most: 0",

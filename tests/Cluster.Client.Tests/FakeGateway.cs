@@ -123,6 +123,11 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
         embedding.Nearest.Add(new TokenNeighbour { Id = 500, Text = "오늘", Similarity = 1f });
         embedding.Nearest.Add(new TokenNeighbour { Id = 501, Text = "내일", Similarity = 0.5f });
         response.Embedding.Add(embedding);
+        var rotary = new RotaryPositions { Base = 10000, HeadDim = 4, Positions = 5 };
+        rotary.Frequencies.AddRange([1f, 0.01f]);
+        rotary.Distances.AddRange([0u, 1u, 2u, 3u, 4u]);
+        rotary.Similarity.AddRange([1f, 0.77f, 0.29f, -0.2f, -0.33f]);
+        response.Positions = new PositionEncoding { Rotary = rotary };
         if (request.Sampling is not null)
         {
             response.Sampler = new SamplerSteps { Candidates = 1024, KeptAfterMinP = 1024, KeptAfterTopK = 40, KeptAfterTopP = 1 };

@@ -20,7 +20,7 @@ public sealed record InspectBatch(
 /// <summary>
 /// What a stage returns for an <see cref="InspectBatch"/>: for the next stage, its hidden states and the layer
 /// states so far; from the last stage, <see cref="Lens"/>, one entry per layer (0 to the layer count) in order; from
-/// the first stage, <see cref="Embedding"/> (the gateway keeps it while the later stages run).
+/// the first stage, <see cref="Embedding"/> and <see cref="Positions"/> (the gateway keeps it while the later stages run).
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record InspectResult(
@@ -31,7 +31,22 @@ public sealed record InspectResult(
     [property: Id(4)] string Silo,
     [property: Id(5)] SamplerExplanation? Sampler = null,
     [property: Id(6)] TokenNeighbours? Embedding = null,
-    [property: Id(7)] LayerAttention[]? Attention = null);
+    [property: Id(7)] LayerAttention[]? Attention = null,
+    [property: Id(8)] PositionCurve? Positions = null);
+
+/// <summary>
+/// From the first stage: how the model encodes positions and a similarity-by-relative-distance curve
+/// (the engine's PositionProfile): rotary with its base and frequencies (radians per position), or learned.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record PositionCurve(
+    [property: Id(0)] bool Rotary,
+    [property: Id(1)] double RopeTheta,
+    [property: Id(2)] int HeadDimension,
+    [property: Id(3)] float[] Frequencies,
+    [property: Id(4)] int Positions,
+    [property: Id(5)] int[] Distances,
+    [property: Id(6)] float[] Similarities);
 
 /// <summary>
 /// One layer's attention weights, from the stage that owns the layer: for every query head, the last

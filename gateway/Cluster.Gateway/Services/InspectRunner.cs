@@ -51,6 +51,7 @@ internal static class InspectRunner
         float[][] states = [];
         var producedBy = new List<(int Stage, string Silo)>();
         TokenNeighbours? neighbours = null;
+        PositionCurve? curve = null;
         for (var s = 0; s < replica.Stages.Count; s++)
         {
             cancellation.ThrowIfCancellationRequested();
@@ -69,6 +70,7 @@ internal static class InspectRunner
                 throw new RpcException(new Status(StatusCode.Unavailable, $"stage {s} of model '{model.Name}' did not answer ({failed.GetType().Name}); retry"));
             }
             neighbours ??= result.Embedding;
+            curve ??= result.Positions;
             foreach (var layer in result.Attention ?? [])
             {
                 var entry = new AttentionLayer
@@ -98,6 +100,10 @@ internal static class InspectRunner
                 {
                     response.Embedding.AddRange(Embeddings(model, ids, neighbours));
                 }
+                if (curve is not null)
+                {
+                    response.Positions = Positions(curve);
+                }
                 return response;
             }
             hidden = result.Hidden;
@@ -125,6 +131,22 @@ internal static class InspectRunner
             }));
             yield return entry;
         }
+    }
+
+    private static PositionEncoding Positions(PositionCurve curve)
+    {
+        if (curve.Rotary)
+        {
+            var rotary = new RotaryPositions { Base = curve.RopeTheta, HeadDim = (uint)curve.HeadDimension, Positions = (uint)curve.Positions };
+            rotary.Frequencies.AddRange(curve.Frequencies);
+            rotary.Distances.AddRange(curve.Distances.Select(d => (uint)d));
+            rotary.Similarity.AddRange(curve.Similarities);
+            return new PositionEncoding { Rotary = rotary };
+        }
+        var learned = new LearnedPositions { Positions = (uint)curve.Positions };
+        learned.Distances.AddRange(curve.Distances.Select(d => (uint)d));
+        learned.Similarity.AddRange(curve.Similarities);
+        return new PositionEncoding { Learned = learned };
     }
 
     private static SamplerSteps Steps(ServedModel model, SamplerExplanation sampler)

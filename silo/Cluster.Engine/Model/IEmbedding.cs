@@ -8,6 +8,9 @@ public interface IEmbedding : IDisposable
     /// <summary>The (V, H) token embedding matrix, which a tied LM head reuses.</summary>
     Tensor TokenWeight { get; }
 
+    /// <summary>The (P, H) learned position table (GPT-2's wpe), or null where position enters by rotation.</summary>
+    Tensor? PositionWeight { get; }
+
     /// <param name="tokenIds">(T), int64.</param>
     /// <param name="positions">(T), int64.</param>
     /// <returns>(T, H).</returns>
@@ -19,6 +22,8 @@ public sealed class TokenEmbedding(Tensor weight) : IEmbedding
 {
     public Tensor TokenWeight => weight;
 
+    public Tensor? PositionWeight => null;
+
     public Tensor Forward(Tensor tokenIds, Tensor positions) => weight.index_select(0, tokenIds); // (T, H)
 
     public void Dispose() => weight.Dispose();
@@ -28,6 +33,8 @@ public sealed class TokenEmbedding(Tensor weight) : IEmbedding
 public sealed class TokenAndPositionEmbedding(Tensor tokenWeight, Tensor positionWeight) : IEmbedding
 {
     public Tensor TokenWeight => tokenWeight;
+
+    public Tensor? PositionWeight => positionWeight;
 
     public Tensor Forward(Tensor tokenIds, Tensor positions) =>
         tokenWeight.index_select(0, tokenIds).add(positionWeight.index_select(0, positions)); // (T, H)

@@ -201,6 +201,15 @@ public sealed class ModelShard : IDisposable
     }
 
     /// <summary>
+    /// How this model encodes positions (see <see cref="PositionProfile"/>): learned from the position table, which
+    /// only the first shard holds; otherwise rotary, from the config every shard shares.
+    /// </summary>
+    public PositionProfile Positions() =>
+        _embedding?.PositionWeight is { } table ? PositionProfile.ForLearned(table)
+        : Config.Architecture == ModelArchitecture.Gpt2 ? throw new InvalidOperationException($"Shard {Layers} does not start at layer 0 and holds no position table.")
+        : PositionProfile.ForRotary(Config.RopeTheta, Config.HeadDimension, RotaryEmbedding.InverseFrequencies(Config), Config.ContextLength);
+
+    /// <summary>
     /// The final norm and LM head on residual-stream states (N, H) from any layer: a logit lens. On the last layer's
     /// states it gives the model's own next-token logits. (N, V) float32.
     /// </summary>

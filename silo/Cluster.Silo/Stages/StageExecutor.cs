@@ -109,16 +109,19 @@ internal sealed class StageExecutor(ModelShard shard)
         LayerAttention[]? attention = batch.AttentionRows == 0 ? null : [.. attentionWeights.Select((w, i) => new LayerAttention(
             shard.Layers.Start + i + 1, (int)w.shape[0], (int)w.shape[1], (int)w.shape[2], w.cpu().data<float>().ToArray()))];
         TokenNeighbours? neighbours = null;
+        PositionCurve? positions = null;
         if (shard.HasEmbedding)
         {
             int[] distinct = [.. batch.TokenIds.Distinct()];
             var (lengths, nearest, similarities) = shard.TokenNeighbours(distinct, Math.Min(batch.TopN, shard.Config.VocabularySize));
             neighbours = new TokenNeighbours(distinct, lengths, nearest, similarities);
+            var p = shard.Positions();
+            positions = new PositionCurve(p.Rotary, p.RopeTheta, p.HeadDimension, p.Frequencies, p.Positions, p.Distances, p.Similarities);
         }
         var states = batch.LayerStates.Concat(layers.Select(l => l.LastStates.to_type(ScalarType.Float32).cpu().data<float>().ToArray())).ToArray();
         if (!shard.HasHead)
         {
-            return new InspectResult(HiddenStateBytes.FromTensor(output), states, null, clock.Elapsed.TotalSeconds, "", Embedding: neighbours, Attention: attention);
+            return new InspectResult(HiddenStateBytes.FromTensor(output), states, null, clock.Elapsed.TotalSeconds, "", Embedding: neighbours, Attention: attention, Positions: positions);
         }
         var width = shard.Config.HiddenSize;
         var residual = torch.tensor(states.SelectMany(s => s).ToArray(), [states.Length, width]); // (L + 1, H) float32 on the host
@@ -143,7 +146,7 @@ internal sealed class StageExecutor(ModelShard shard)
                 view.Greedy, view.FiniteTokens, view.KeptAfterMinP, view.KeptAfterTopK, view.KeptAfterTopP,
                 [.. view.DrawnFrom.Select(t => t.TokenId)], [.. view.DrawnFrom.Select(t => (float)t.Probability)]);
         }
-        return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "", sampler, neighbours, attention);
+        return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "", sampler, neighbours, attention, positions);
     }
 
     private List<SampledTokenResult> Sample(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries, IReadOnlyList<StageSession> sessions)

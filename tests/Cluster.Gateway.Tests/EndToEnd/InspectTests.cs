@@ -121,6 +121,57 @@ public sealed class InspectTests
     }
 
     [Fact]
+    public async Task RotaryPositionsShowTheConfiguredFrequenciesAndACurveThatStartsAtOne()
+    {
+        var options = TinyModelOptions.Llama with { RopeTheta = 5000 };
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2, model: options);
+        var rotary = (await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, Attention = false })).Positions.Rotary;
+
+        var headDim = options.HiddenSize / options.HeadCount;
+        var expected = Enumerable.Range(0, headDim / 2).Select(j => 1 / Math.Pow(options.RopeTheta, 2.0 * j / headDim)).ToArray();
+        Assert.NotNull(rotary);
+        Assert.True(rotary.Base == options.RopeTheta && rotary.HeadDim == headDim && rotary.Positions == options.MaxPositionEmbeddings
+            && rotary.Frequencies.Count == expected.Length && rotary.Frequencies.Zip(expected).All(p => Math.Abs(p.First - p.Second) < 1e-6),
+            $"rotary: base {rotary.Base}, head_dim {rotary.HeadDim}, positions {rotary.Positions}, frequencies [{string.Join(", ", rotary.Frequencies)}]; expected base {options.RopeTheta}, [{string.Join(", ", expected)}]");
+        Assert.True(rotary.Distances.Count == rotary.Similarity.Count && rotary.Distances[0] == 0 && Math.Abs(rotary.Similarity[0] - 1) < 1e-6
+            && rotary.Distances[^1] == options.MaxPositionEmbeddings - 1,
+            $"curve: {rotary.Distances.Count} distances to {rotary.Distances[^1]}, {rotary.Similarity.Count} values, similarity at 0 {rotary.Similarity[0]}");
+        var atOne = expected.Average(f => Math.Cos(f));
+        Assert.True(Math.Abs(rotary.Similarity[1] - atOne) < 1e-5, $"similarity at distance 1: {rotary.Similarity[1]}, mean cos(frequency) {atOne}");
+    }
+
+    [Fact]
+    public async Task LearnedPositionsShowTheMeanSimilarityOfTheCheckpointsPositionRows()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2, model: TinyModelOptions.Gpt2);
+        var learned = (await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, Attention = false })).Positions.Learned;
+
+        using var copy = TempDirectory.Create("inspect-positions");
+        var options = TinyModelOptions.Gpt2 with { Tokenizer = TinyTokenizer.Gpt2Bpe };
+        var table = TinyCheckpoint.Write(copy.Path, options).Single(t => t.Name.EndsWith("wpe.weight", StringComparison.Ordinal));
+        var width = (int)table.Shape[1];
+        double Cosine(int a, int b)
+        {
+            double dot = 0, na = 0, nb = 0;
+            for (var j = 0; j < width; j++)
+            {
+                var (x, y) = (table.Values[a * width + j], table.Values[b * width + j]);
+                (dot, na, nb) = (dot + x * y, na + x * x, nb + y * y);
+            }
+            return dot / Math.Sqrt(na * nb);
+        }
+        Assert.NotNull(learned);
+        Assert.True(learned.Positions == options.MaxPositionEmbeddings && learned.Distances[^1] == options.MaxPositionEmbeddings - 1,
+            $"learned: positions {learned.Positions}, last distance {learned.Distances.LastOrDefault()}; expected {options.MaxPositionEmbeddings}");
+        foreach (var d in new[] { 0, 1, 10, 200 })
+        {
+            var expected = Enumerable.Range(0, options.MaxPositionEmbeddings - d).Average(i => Cosine(i, i + d));
+            var i = learned.Distances.IndexOf((uint)d);
+            Assert.True(i >= 0 && Math.Abs(learned.Similarity[i] - expected) < 1e-4, $"distance {d}: curve {(i >= 0 ? learned.Similarity[i] : float.NaN)}, rows' mean cosine {expected}");
+        }
+    }
+
+    [Fact]
     public async Task TheSamplerViewIsWhatGenerateDrawsFrom()
     {
         await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 2);
