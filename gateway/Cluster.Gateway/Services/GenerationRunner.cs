@@ -34,6 +34,8 @@ internal sealed class GenerationRunner(IGrainFactory grains, IOptions<GatewayOpt
         var requestId = Guid.NewGuid().ToString("N");
         var turn = await SessionTurn.BeginAsync(grains, RequestFields.SessionId(request.SessionId), requestId, model, OwnerOf(tenant), options.Value.SessionTurnRenewPeriod);
         RunningSequence? submitted = null;
+        ReplicaScheduler? scheduler = null;
+        var streamedToTheEnd = false;
         try
         {
             var history = turn?.Snapshot.History ?? [];
@@ -54,6 +56,7 @@ internal sealed class GenerationRunner(IGrainFactory grains, IOptions<GatewayOpt
             // Charged once the queue accepted it: a request refused for room costs its key no tokens.
             replica.Scheduler.Submit(sequence, tenant is null ? null : () => tenant.Limits.ChargeTokens(validated.PromptTokens.Count + validated.MaxNewTokens));
             submitted = sequence;
+            scheduler = replica.Scheduler;
             using var cancel = cancellation.Register(() => replica.Scheduler.Cancel(sequence));
             await foreach (var response in sequence.Output.Reader.ReadAllAsync(cancellation))
             {
@@ -61,6 +64,7 @@ internal sealed class GenerationRunner(IGrainFactory grains, IOptions<GatewayOpt
                 span?.AddEvent(new ActivityEvent("stream.write", tags: new() { ["tokens"] = response.TokenIds.Count }));
             }
             span?.SetTag("generated_tokens", sequence.Generated);
+            streamedToTheEnd = true;
         }
         catch (Exception error) when (span is not null && MarkFailed(span, error))
         {
@@ -68,6 +72,12 @@ internal sealed class GenerationRunner(IGrainFactory grains, IOptions<GatewayOpt
         }
         finally
         {
+            if (!streamedToTheEnd && submitted is not null)
+            {
+                // A write that failed (the client's connection reset before the server saw it close) leaves the stream
+                // without cancelling the request: stop it here, or it computes to its end for nobody.
+                scheduler!.Cancel(submitted);
+            }
             if (turn is not null)
             {
                 await turn.EndAsync(submitted);
