@@ -20,14 +20,20 @@ public static class InspectCommand
         var topK = new Option<int?>("--top-k") { Description = "Top-k for the sampler's steps" };
         var topP = new Option<float?>("--top-p") { Description = "Top-p for the sampler's steps" };
         var layer = new Option<uint?>("--layer") { Description = "The layer whose attention heatmap is drawn (default: the last)" };
+        var session = new Option<string?>("--session") { Description = "Inspect this session's conversation, then the text (which may be empty)" };
+        var allPositions = new Option<bool>("--all-positions") { Description = "Also the logit lens at every position (texts of at most 64 tokens)" };
         var head = new Option<uint>("--head") { Description = "The attention head drawn", DefaultValueFactory = _ => 0 };
         var command = new Command("inspect", "Look inside the model for a text: its tokens against words and characters, what each layer would predict, the next token")
         {
-            text, model, noBos, top, temperature, topK, topP, layer, head,
+            text, model, noBos, top, temperature, topK, topP, layer, head, session, allPositions,
         };
         command.SetAction((parse, cancellation) => GatewayConnection.RunAsync(parse, async (client, output) =>
         {
-            var request = new InspectRequest { Model = parse.GetValue(model)!, Text = parse.GetValue(text)!, TopN = parse.GetValue(top) };
+            var request = new InspectRequest
+            {
+                Model = parse.GetValue(model)!, Text = parse.GetValue(text)!, TopN = parse.GetValue(top),
+                SessionId = parse.GetValue(session) ?? "", LensAllPositions = parse.GetValue(allPositions),
+            };
             if (parse.GetValue(noBos))
             {
                 request.AddSpecialTokens = false;
@@ -45,11 +51,16 @@ public static class InspectCommand
                 }
             }
             var response = await client.InspectAsync(request, cancellationToken: cancellation);
+            if (response.SessionTokens.Count > 0)
+            {
+                await output.WriteLineAsync($"session {request.SessionId}: {response.SessionTokens.Count} tokens of history come first (positions 0 to {response.SessionTokens.Count - 1})");
+            }
             await output.WriteAsync(Format(response.Tokenization));
             await output.WriteAsync(FormatEmbedding(response));
             await output.WriteAsync(FormatPositions(response.Positions));
             await output.WriteAsync(FormatAttention(response, parse.GetValue(layer), parse.GetValue(head)));
             await output.WriteAsync(FormatLens(response));
+            await output.WriteAsync(FormatLensAtEveryPosition(response));
             return 0;
         }));
         return command;
@@ -153,7 +164,7 @@ public static class InspectCommand
         }
         lines.AppendLine($"Attention, layer {layer.Layer} head {head} (stage {layer.Stage} on {layer.Silo}), rows from token {layer.FirstRow}:");
         const string Shades = " ░▒▓█";
-        var tokens = response.Tokenization.Tokens;
+        var tokens = Positions(response);
         for (var row = 0; row < layer.Rows; row++)
         {
             var weights = layer.Weights.Skip((int)((head * layer.Rows + row) * layer.Columns)).Take((int)layer.Columns).ToArray();
@@ -196,6 +207,32 @@ public static class InspectCommand
         }
         return lines.ToString();
     }
+
+    /// <summary>
+    /// With lens_all_positions: a table of positions × layers, each cell the token the lens ranks first there, so the
+    /// layer where each position's prediction settles shows.
+    /// </summary>
+    public static string FormatLensAtEveryPosition(InspectResponse response)
+    {
+        if (response.LogitLens.Count == 0 || response.LogitLens[0].Positions.Count == 0)
+        {
+            return "";
+        }
+        const int Width = 9;
+        static string Cell(string text) => (text.Length > Width - 1 ? text[..(Width - 1)] : text).PadRight(Width);
+        var tokens = Positions(response);
+        var lines = new System.Text.StringBuilder().AppendLine().AppendLine("Logit lens at every position (the top next token after each layer):");
+        lines.AppendLine("   # token        " + string.Concat(response.LogitLens.Select(l => Cell($"L{l.Layer}"))));
+        for (var p = 0; p < response.LogitLens[0].Positions.Count; p++)
+        {
+            var row = string.Concat(response.LogitLens.Select(l => Cell(l.Positions[p].Top.Count > 0 ? Show.Piece(l.Positions[p].Top[0].Text) : "")));
+            lines.AppendLine(string.Create(CultureInfo.InvariantCulture, $"{p,4} {Show.Piece(tokens[p].Text),-12} {row}"));
+        }
+        return lines.ToString();
+    }
+
+    /// <summary>Every position's token: the session's history (when one was inspected), then the text's.</summary>
+    private static List<InspectedToken> Positions(InspectResponse response) => [.. response.SessionTokens, .. response.Tokenization.Tokens];
 
     private static string Tops(IEnumerable<TokenProbability> top) =>
         string.Join("  ", top.Select(t => string.Create(CultureInfo.InvariantCulture, $"{Show.Piece(t.Text)} {t.Probability * 100:F1}%")));

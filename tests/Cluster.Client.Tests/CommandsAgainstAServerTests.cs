@@ -75,7 +75,7 @@ public sealed class CommandsAgainstAServerTests
     {
         await using FakeGateway gateway = await FakeGateway.StartAsync();
 
-        (int exit, string output, string error) = await RunAsync("inspect", "오늘 👍", "--address", gateway.Address, "--no-bos", "--top", "4", "-t", "0.8", "--top-k", "40");
+        (int exit, string output, string error) = await RunAsync("inspect", "오늘 👍", "--address", gateway.Address, "--no-bos", "--top", "4", "-t", "0.8", "--top-k", "40", "--all-positions");
 
         Assert.True(exit == 0, $"exit {exit}; output:\n{output}\nerror:\n{error}");
         foreach (string expected in new[]
@@ -96,11 +96,14 @@ public sealed class CommandsAgainstAServerTests
             "| ░▓|  most: 2",
             "kept: 1024 candidates, 1024 after min-p, 40 after top-k, 1 after top-p",
             "drawn from: \" yes\" 100.0%",
+            "Logit lens at every position (the top next token after each layer):",
+            "   # token        L1       ",
+            "   2 \" \"          \" yes\"   ",
         })
         {
             Assert.True(output.Contains(expected, StringComparison.Ordinal), $"\"{expected}\" not in:\n{output}");
         }
-        Assert.True(gateway.Service.LastInspect is { Text: "오늘 👍", HasAddSpecialTokens: true, AddSpecialTokens: false, TopN: 4, Sampling: { Temperature: 0.8f, TopK: 40, HasTopP: false } }, $"request: {gateway.Service.LastInspect}");
+        Assert.True(gateway.Service.LastInspect is { Text: "오늘 👍", HasAddSpecialTokens: true, AddSpecialTokens: false, TopN: 4, LensAllPositions: true, Sampling: { Temperature: 0.8f, TopK: 40, HasTopP: false } }, $"request: {gateway.Service.LastInspect}");
     }
 
     [Fact]

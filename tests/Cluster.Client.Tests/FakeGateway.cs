@@ -114,6 +114,15 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
         var response = new InspectResponse { Tokenization = view };
         var layer = new LogitLensLayer { Layer = 1, Stage = 0, Silo = "S127.0.0.1:11111:1", HiddenNorm = 2.5f };
         layer.Top.Add(new TokenProbability { Id = 9, Piece = "Ġyes", Text = " yes", Logprob = -0.5f, Probability = 0.75f });
+        if (request.LensAllPositions)
+        {
+            foreach (var (text, p) in new[] { "<s>", " 오늘", " yes" }.Select((t, p) => (t, p)))
+            {
+                var position = new PositionLens { Position = (uint)p, HiddenNorm = 1 };
+                position.Top.Add(new TokenProbability { Id = 9, Text = text, Probability = 0.5f });
+                layer.Positions.Add(position);
+            }
+        }
         response.LogitLens.Add(layer);
         response.NextToken.AddRange(layer.Top);
         var attention = new AttentionLayer { Layer = 1, Stage = 0, Silo = "S127.0.0.1:11111:1", Heads = 1, FirstRow = 0, Rows = 3, Columns = 3 };

@@ -2,8 +2,8 @@ namespace Cluster.Contracts.Stages;
 
 /// <summary>
 /// One prompt to look inside, for one stage: its token ids (stage 0 embeds them) and, after the first stage, the
-/// previous stage's hidden states and the last-token residual states of every layer so far (<see cref="LayerStates"/>,
-/// one width-long vector per layer, layer 0 the embeddings). Every stage appends its layers' states; the last stage
+/// previous stage's hidden states and the residual states of every layer so far at the last <see cref="LensRows"/>
+/// positions (<see cref="LayerStates"/>, one (rows, width) row-major array per layer, layer 0 the embeddings). Every stage appends its layers' states; the last stage
 /// reads them all through the final norm and the LM head (a logit lens) and keeps each layer's <see cref="TopN"/>
 /// most likely next tokens, and, given <see cref="Sampling"/>, explains what the sampler does with the last layer's
 /// logits (<see cref="SamplerExplanation"/>). Like <see cref="EmbedBatch"/>, no cache outlives the call.
@@ -15,7 +15,8 @@ public sealed record InspectBatch(
     [property: Id(2)] float[][] LayerStates,
     [property: Id(3)] int TopN,
     [property: Id(4)] Sampling.SamplingSettings? Sampling = null,
-    [property: Id(5)] int AttentionRows = 0);
+    [property: Id(5)] int AttentionRows = 0,
+    [property: Id(6)] int LensRows = 1);
 
 /// <summary>
 /// What a stage returns for an <see cref="InspectBatch"/>: for the next stage, its hidden states and the layer
@@ -92,11 +93,16 @@ public sealed record SamplerExplanation(
 
 /// <summary>
 /// One layer of a logit lens: the norm of the last token's residual state after the layer, and the most likely next
-/// tokens if the model stopped there (final norm and LM head on that state), most likely first.
+/// tokens if the model stopped there (final norm and LM head on that state), most likely first. When the batch asked
+/// for more than one row, the same for each of those positions (<see cref="PositionNorms"/>, and (rows, N) row-major
+/// <see cref="PositionTopIds"/> and <see cref="PositionTopLogprobs"/>), the last row being the entry itself.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record LensLayer(
     [property: Id(0)] int Layer,
     [property: Id(1)] float HiddenNorm,
     [property: Id(2)] int[] TopTokenIds,
-    [property: Id(3)] float[] TopLogprobs);
+    [property: Id(3)] float[] TopLogprobs,
+    [property: Id(4)] float[]? PositionNorms = null,
+    [property: Id(5)] int[]? PositionTopIds = null,
+    [property: Id(6)] float[]? PositionTopLogprobs = null);

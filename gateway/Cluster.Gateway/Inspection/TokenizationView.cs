@@ -15,15 +15,16 @@ public static class TokenizationView
 {
     public const int MaxTokens = 4096;
 
-    /// <exception cref="Grpc.Core.RpcException">INVALID_ARGUMENT: empty text, or more than the limits allow.</exception>
-    public static Tokenization Build(string text, CheckpointTokenizer tokenizer, ModelLimits limits, bool? addSpecialTokens)
+    /// <param name="freshSequence">False when the text continues a session's history: no BOS, and it may be empty.</param>
+    /// <exception cref="Grpc.Core.RpcException">INVALID_ARGUMENT: empty text (of a fresh sequence), or more than the limits allow.</exception>
+    public static Tokenization Build(string text, CheckpointTokenizer tokenizer, ModelLimits limits, bool? addSpecialTokens, bool freshSequence = true)
     {
-        if (text.Length == 0)
+        if (text.Length == 0 && freshSequence)
         {
             throw InvalidArgument.Error("text is empty");
         }
         PromptTokens.CheckTextLength(text, limits, "text");
-        var ids = PromptTokens.Encode(tokenizer, text, PromptTokens.AddsBos(tokenizer, addSpecialTokens, freshSequence: true));
+        var ids = PromptTokens.Encode(tokenizer, text, PromptTokens.AddsBos(tokenizer, addSpecialTokens, freshSequence));
         if (ids.Count > MaxTokens)
         {
             throw InvalidArgument.Error($"text has {ids.Count} tokens; Inspect takes at most {MaxTokens}");

@@ -157,6 +157,12 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
             case SchedulerEvent.Released released:
                 _capacity.Release(released.ReservedPositions);
                 break;
+            case SchedulerEvent.ReservationAsked asked:
+                _reservations.AddLast(asked.Reservation);
+                break;
+            case SchedulerEvent.ReservationEnded ended:
+                EndReservation(ended.Reservation);
+                break;
             case SchedulerEvent.RetryDue:
                 _failover.RetryDue();
                 break;
@@ -189,7 +195,8 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
     private void Schedule()
     {
         var launchable = _failover.Waiting ? 0 : MicroBatchesInFlight - _inFlight; // a stage is unreachable: wait out the back-off
-        var decision = _schedule.Decide(_waiting, _running, _capacity.Tokens - _capacity.Reserved, _capacity.TokensReserved, MicroBatchesInFlight, launchable);
+        var free = GrantReservations() ? 0 : _capacity.Tokens - _capacity.Reserved; // a reservation waiting for room goes first
+        var decision = _schedule.Decide(_waiting, _running, free, _capacity.TokensReserved, MicroBatchesInFlight, launchable);
         foreach (var sequence in decision.Admitted)
         {
             Admit(sequence);
@@ -275,5 +282,6 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
     {
         _events.Writer.TryComplete();
         await _loop;
+        FailReservations();
     }
 }

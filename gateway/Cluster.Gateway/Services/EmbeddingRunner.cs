@@ -12,7 +12,9 @@ namespace Cluster.Gateway.Services;
 /// <summary>
 /// Embeddings behind both front doors: the inputs go through one replica's stages hop by hop as one batch (each
 /// stage's <see cref="IStageGrain.Embed"/>), until the stage holding the requested layer answers with the pooled
-/// vectors. Nothing stays on the stages: no session, no cache, so nothing to release or replay; a stage that is
+/// vectors, holding room for the inputs' positions in the replica's KV budget while it runs
+/// (<see cref="Scheduling.ReplicaScheduler.ReserveAsync"/>). Nothing stays on the stages: no session, no cache, so
+/// nothing to release or replay; a stage that is
 /// unreachable fails the call with UNAVAILABLE (the client retries; the next call finds the stage re-activated).
 /// </summary>
 internal static class EmbeddingRunner
@@ -25,6 +27,7 @@ internal static class EmbeddingRunner
         span?.SetTag("model", model.Name);
         span?.SetTag("inputs", validated.Inputs.Length);
         span?.SetTag("prompt_tokens", validated.PromptTokens);
+        await using var room = await replica.Scheduler.ReserveAsync(validated.PromptTokens, model.Name, cancellation);
         tenant?.Limits.ChargeTokens(validated.PromptTokens);
 
         HiddenStates? hidden = null;

@@ -4,12 +4,14 @@ using Cluster.Gateway.Auth;
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Requests;
 using Grpc.Core;
+using Microsoft.Extensions.Options;
 
 namespace Cluster.Gateway.Services;
 
 /// <summary>The public gRPC API: Generate streams what <see cref="GenerationRunner"/> produces; tokenizer calls, models and sessions.</summary>
 [BindServiceMethod(typeof(StrictRequestBinding), nameof(StrictRequestBinding.BindService))]
-internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFactory grains, GenerationRunner runner) : Generation.GenerationBase
+internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFactory grains, GenerationRunner runner, IOptions<GatewayOptions> options)
+    : Generation.GenerationBase
 {
     public override async Task Generate(GenerateRequest request, IServerStreamWriter<GenerateResponse> responseStream, ServerCallContext context)
     {
@@ -27,7 +29,20 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
     public override async Task<InspectResponse> Inspect(InspectRequest request, ServerCallContext context)
     {
         var model = await catalog.GetAsync(RequestFields.Model(request.Model), context.CancellationToken);
-        return await InspectRunner.RunAsync(model, request, context.CancellationToken);
+        // A session is read under a turn, as Generate takes one: not while another request writes it, and not another key's.
+        var turn = await SessionTurn.BeginAsync(grains, RequestFields.SessionId(request.SessionId), Guid.NewGuid().ToString("N"), model,
+            GenerationRunner.OwnerOf(Tenant.Of(context)), options.Value.SessionTurnRenewPeriod);
+        try
+        {
+            return await InspectRunner.RunAsync(model, request, turn, context.CancellationToken);
+        }
+        finally
+        {
+            if (turn is not null)
+            {
+                await turn.EndAsync(null); // left as it was
+            }
+        }
     }
 
     public override async Task<TokenizeResponse> Tokenize(TokenizeRequest request, ServerCallContext context)

@@ -12,41 +12,64 @@ namespace Cluster.Gateway.Services;
 /// <summary>
 /// Inspect: the tokenization (on the gateway), then the prompt's forward pass through one replica's stages hop by
 /// hop (<see cref="IStageGrain.Inspect"/>), each stage adding its layers' last-token states, the last one reading
-/// them all through the LM head. Like embeddings, a prefill whose caches are dropped after the call, outside the
-/// scheduler: nothing to release, and an unreachable stage fails the call with UNAVAILABLE.
+/// them all through the LM head. Like embeddings, a prefill whose caches are dropped after the call: it holds room
+/// for its positions in the replica's KV budget while it runs (<see cref="Scheduling.ReplicaScheduler.ReserveAsync"/>),
+/// so it queues behind a full replica instead of crowding it; an unreachable stage fails the call with UNAVAILABLE.
 /// </summary>
 internal static class InspectRunner
 {
     public const int DefaultTopN = 5;
     public const int MaxTopN = 20;
-    public const int MaxFullAttentionTokens = 64;
+    /// <summary>The longest text whose full attention matrices and every-position logit lens are returned.</summary>
+    public const int MaxFullViewTokens = 64;
     public const long MaxAttentionWeights = 4_194_304;
 
-    public static async Task<InspectResponse> RunAsync(ServedModel model, InspectRequest request, CancellationToken cancellation)
+    /// <param name="session">The session whose history comes before the text (its turn held by the caller), or null.</param>
+    public static async Task<InspectResponse> RunAsync(ServedModel model, InspectRequest request, SessionTurn? session, CancellationToken cancellation)
     {
         using var span = GatewayTelemetry.Source.StartActivity("inspect", ActivityKind.Internal);
         var topN = request.TopN == 0 ? DefaultTopN
             : request.TopN <= MaxTopN ? (int)request.TopN
             : throw InvalidArgument.Error($"top_n must be in [1, {MaxTopN}]; got {request.TopN}");
-        var tokenization = TokenizationView.Build(request.Text, model.Tokenizer, model.Limits, request.HasAddSpecialTokens ? request.AddSpecialTokens : null);
-        var ids = tokenization.Tokens.Select(t => t.Id).ToArray();
-        if (ids.Length > model.Limits.ContextLength)
+        var history = session?.Snapshot.History ?? [];
+        var tokenization = TokenizationView.Build(request.Text, model.Tokenizer, model.Limits, request.HasAddSpecialTokens ? request.AddSpecialTokens : null,
+            freshSequence: history.Length == 0);
+        int[] ids = [.. history, .. tokenization.Tokens.Select(t => t.Id)];
+        if (ids.Length > model.Limits.ContextLength || ids.Length > TokenizationView.MaxTokens)
         {
-            throw InvalidArgument.Error($"text has {ids.Length} tokens; the model's context length is {model.Limits.ContextLength}");
+            var what = history.Length == 0 ? "text" : $"session history ({history.Length} tokens) + text";
+            throw InvalidArgument.Error($"{what} has {ids.Length} tokens; Inspect takes at most {Math.Min(model.Limits.ContextLength, TokenizationView.MaxTokens)} (the model's context length is {model.Limits.ContextLength})");
+        }
+        if (ids.Length == 0)
+        {
+            throw InvalidArgument.Error($"text is empty and session '{session!.SessionId}' has no history yet: nothing to inspect");
         }
         var sampling = request.Sampling is { } asked ? GenerateRequestValidator.CheckSampling(asked, topLogprobs: 0) : null;
-        var replica = model.LeastLoadedReplica();
+        var replica = session is null ? model.LeastLoadedReplica() : model.Replica(session.Snapshot.Replica);
         var description = replica.Descriptions[0];
-        var attentionRows = !request.HasAttention || request.Attention ? (ids.Length <= MaxFullAttentionTokens ? ids.Length : 1) : 0;
+        var attentionRows = !request.HasAttention || request.Attention ? (ids.Length <= MaxFullViewTokens ? ids.Length : 1) : 0;
         var weights = (long)description.LayerCount * description.HeadCount * attentionRows * ids.Length;
         if (weights > MaxAttentionWeights)
         {
             throw InvalidArgument.Error($"attention: {description.LayerCount} layers × {description.HeadCount} heads × {attentionRows} rows × {ids.Length} tokens = {weights} weights; at most {MaxAttentionWeights} are returned (send attention: false, or a shorter text)");
         }
+        if (request.LensAllPositions && ids.Length > MaxFullViewTokens)
+        {
+            throw InvalidArgument.Error($"lens_all_positions: the text has {ids.Length} tokens; the logit lens at every position is for at most {MaxFullViewTokens}");
+        }
+        var lensRows = request.LensAllPositions ? ids.Length : 1;
         span?.SetTag("model", model.Name);
         span?.SetTag("prompt_tokens", ids.Length);
+        await using var room = await replica.Scheduler.ReserveAsync(ids.Length, model.Name, cancellation);
 
         var response = new InspectResponse { Tokenization = tokenization };
+        response.SessionTokens.AddRange(history.Select(id => new InspectedToken
+        {
+            Id = id,
+            Piece = model.Tokenizer.TokenPiece(id),
+            Special = model.Tokenizer.IsSpecialToken(id),
+            Text = model.Tokenizer.Decode([id], skipSpecialTokens: false),
+        }));
         HiddenStates? hidden = null;
         float[][] states = [];
         var producedBy = new List<(int Stage, string Silo)>();
@@ -58,7 +81,7 @@ internal static class InspectRunner
             InspectResult result;
             try
             {
-                result = await replica.Stages[s].Inspect(new InspectBatch(ids, hidden, states, topN, sampling, attentionRows));
+                result = await replica.Stages[s].Inspect(new InspectBatch(ids, hidden, states, topN, sampling, attentionRows, lensRows));
             }
             catch (ArgumentException refused)
             {
@@ -88,7 +111,8 @@ internal static class InspectRunner
                 foreach (var layer in lens)
                 {
                     var entry = new LogitLensLayer { Layer = (uint)layer.Layer, Stage = (uint)producedBy[layer.Layer].Stage, Silo = producedBy[layer.Layer].Silo, HiddenNorm = layer.HiddenNorm };
-                    entry.Top.AddRange(Probabilities(model, layer));
+                    entry.Top.AddRange(Probabilities(model, layer.TopTokenIds, layer.TopLogprobs));
+                    entry.Positions.AddRange(Positions(model, layer, topN));
                     response.LogitLens.Add(entry);
                 }
                 response.NextToken.AddRange(response.LogitLens[^1].Top);
@@ -112,8 +136,18 @@ internal static class InspectRunner
         throw new RpcException(new Status(StatusCode.Internal, $"the last stage of model '{model.Name}' returned no logit lens"));
     }
 
-    private static IEnumerable<TokenProbability> Probabilities(ServedModel model, LensLayer layer) =>
-        layer.TopTokenIds.Select((id, i) => Token(model, id, layer.TopLogprobs[i], MathF.Exp(layer.TopLogprobs[i])));
+    private static IEnumerable<TokenProbability> Probabilities(ServedModel model, IEnumerable<int> ids, IReadOnlyList<float> logprobs) =>
+        ids.Select((id, i) => Token(model, id, logprobs[i], MathF.Exp(logprobs[i])));
+
+    private static IEnumerable<PositionLens> Positions(ServedModel model, LensLayer layer, int topN)
+    {
+        for (var position = 0; position < (layer.PositionNorms?.Length ?? 0); position++)
+        {
+            var entry = new PositionLens { Position = (uint)position, HiddenNorm = layer.PositionNorms![position] };
+            entry.Top.AddRange(Probabilities(model, layer.PositionTopIds!.Skip(position * topN).Take(topN), layer.PositionTopLogprobs!.AsSpan(position * topN, topN).ToArray()));
+            yield return entry;
+        }
+    }
 
     private static IEnumerable<TokenEmbedding> Embeddings(ServedModel model, int[] ids, TokenNeighbours neighbours)
     {

@@ -123,13 +123,21 @@ public sealed class ModelShard : IDisposable
     /// produces (see <see cref="Produces"/>: its blocks' outputs, and the embeddings on the first shard), each chunk's
     /// last-token state of the residual stream, (chunks, H) each, in layer order: what a logit lens reads.
     /// </summary>
+    /// <param name="keptRows">
+    /// For a single chunk, the states of its last <paramref name="keptRows"/> positions instead, (rows, H) each: a logit
+    /// lens at every position. With several chunks it must be 1.
+    /// </param>
     /// <param name="attentionRows">
     /// Also each layer's attention weights, (nHeads, rows, T) float32, for the last <paramref name="attentionRows"/>
     /// query positions of a single chunk starting at position 0 (0: none).
     /// </param>
     public (Tensor Hidden, IReadOnlyList<(int Layer, Tensor LastStates)> Layers, IReadOnlyList<Tensor> Attention) RunLayersKeepingLastStates(
-        Tensor hidden, IReadOnlyList<SequenceChunk> chunks, int attentionRows = 0)
+        Tensor hidden, IReadOnlyList<SequenceChunk> chunks, int attentionRows = 0, int keptRows = 1)
     {
+        if (keptRows != 1 && (chunks.Count != 1 || keptRows < 1 || keptRows > chunks[0].Length))
+        {
+            throw new ArgumentException($"Kept rows are for one chunk, 1 to its length; got {chunks.Count} chunks, {keptRows} rows.");
+        }
         if (attentionRows > 0 && (chunks.Count != 1 || chunks[0].StartPosition != 0 || attentionRows > chunks[0].Length))
         {
             throw new ArgumentException($"Attention weights are for one chunk from position 0, at most its length in rows; got {chunks.Count} chunks, {attentionRows} rows.");
@@ -143,11 +151,15 @@ public sealed class ModelShard : IDisposable
             offset += chunks[i].Length;
             lastRows[i] = offset - 1;
         }
+        if (keptRows > 1)
+        {
+            lastRows = [.. Enumerable.Range(chunks[0].Length - keptRows, keptRows).Select(r => (long)r)];
+        }
         using var rows = torch.tensor(lastRows, ScalarType.Int64, Placement.Device);
         var kept = new List<(int, Tensor)>();
         if (HasEmbedding)
         {
-            kept.Add((0, hidden.index_select(0, rows))); // (chunks, H)
+            kept.Add((0, hidden.index_select(0, rows))); // (chunks or kept rows, H)
         }
         var output = RunBlocks(hidden, chunks, _blocks.Length,
             (block, x) => kept.Add((Layers.Start + block + 1, x.index_select(0, rows).MoveToOuterDisposeScope())),

@@ -110,11 +110,15 @@ internal static class StageBatchValidator
         {
             throw new ArgumentException($"Inspect top_n must be in [1, {maxTopN}]; got {batch.TopN}.");
         }
+        if (batch.LensRows < 1 || batch.LensRows > ids.Length)
+        {
+            throw new ArgumentException($"Inspect lens rows must be in [1, {ids.Length}] (the prompt's tokens); got {batch.LensRows}.");
+        }
         // Layers 0 to this stage's first layer come in: the embeddings, then every earlier block's output.
         var incoming = shard.HasEmbedding ? 0 : shard.Layers.Start + 1;
-        if (batch.LayerStates is null || batch.LayerStates.Length != incoming || batch.LayerStates.Any(s => s?.Length != config.HiddenSize))
+        if (batch.LayerStates is null || batch.LayerStates.Length != incoming || batch.LayerStates.Any(s => s?.Length != config.HiddenSize * batch.LensRows))
         {
-            throw new ArgumentException($"Stage at layers {shard.Layers} needs the {incoming} earlier layers' states of width {config.HiddenSize}; got {batch.LayerStates?.Length ?? 0}.");
+            throw new ArgumentException($"Stage at layers {shard.Layers} needs the {incoming} earlier layers' states of {batch.LensRows} rows of width {config.HiddenSize}; got {batch.LayerStates?.Length ?? 0}.");
         }
         ValidateHidden(batch.Hidden, shard, ids.Length);
     }

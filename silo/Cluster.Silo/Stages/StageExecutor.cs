@@ -105,7 +105,7 @@ internal sealed class StageExecutor(ModelShard shard)
         var hidden = shard.HasEmbedding
             ? shard.Embed(chunks) // (T, H)
             : HiddenStateBytes.ToTensor(batch.Hidden!, shard.Placement.DType, shard.Placement.Device); // (T, H)
-        var (output, layers, attentionWeights) = shard.RunLayersKeepingLastStates(hidden, chunks, batch.AttentionRows);
+        var (output, layers, attentionWeights) = shard.RunLayersKeepingLastStates(hidden, chunks, batch.AttentionRows, batch.LensRows);
         LayerAttention[]? attention = batch.AttentionRows == 0 ? null : [.. attentionWeights.Select((w, i) => new LayerAttention(
             shard.Layers.Start + i + 1, (int)w.shape[0], (int)w.shape[1], (int)w.shape[2], w.cpu().data<float>().ToArray()))];
         TokenNeighbours? neighbours = null;
@@ -123,23 +123,11 @@ internal sealed class StageExecutor(ModelShard shard)
         {
             return new InspectResult(HiddenStateBytes.FromTensor(output), states, null, clock.Elapsed.TotalSeconds, "", Embedding: neighbours, Attention: attention, Positions: positions);
         }
-        var width = shard.Config.HiddenSize;
-        var residual = torch.tensor(states.SelectMany(s => s).ToArray(), [states.Length, width]); // (L + 1, H) float32 on the host
-        var logits = shard.LensLogits(residual.to(shard.Placement.DType).to(shard.Placement.Device)).cpu(); // (L + 1, V) float32
-        var logprobs = logits.log_softmax(1); // (L + 1, V)
-        var (values, indices) = logprobs.topk(batch.TopN, dim: 1); // (L + 1, N) each
-        var norms = states.Select(s => (float)Math.Sqrt(s.Sum(v => (double)v * v))).ToArray(); // (L + 1)
-        var lens = new LensLayer[states.Length];
-        for (var layer = 0; layer < states.Length; layer++)
-        {
-            lens[layer] = new LensLayer(layer, norms[layer],
-                indices[layer].data<long>().Select(i => (int)i).ToArray(),
-                values[layer].data<float>().ToArray());
-        }
+        var lens = Lens(states, batch.LensRows, batch.TopN, out var lastLogits);
         SamplerExplanation? sampler = null;
         if (batch.Sampling is { } settings)
         {
-            var view = SamplerView.Explain(logits[states.Length - 1].data<float>().ToArray(), batch.TokenIds, RequestSampler.Parameters(settings), batch.TopN, maxDrawnFrom: 100);
+            var view = SamplerView.Explain(lastLogits, batch.TokenIds, RequestSampler.Parameters(settings), batch.TopN, maxDrawnFrom: 100);
             sampler = new SamplerExplanation(
                 [.. view.AfterPenalty.Select(t => t.TokenId)], [.. view.AfterPenalty.Select(t => (float)t.Probability)],
                 [.. view.AfterTemperature.Select(t => t.TokenId)], [.. view.AfterTemperature.Select(t => (float)t.Probability)],
@@ -147,6 +135,54 @@ internal sealed class StageExecutor(ModelShard shard)
                 [.. view.DrawnFrom.Select(t => t.TokenId)], [.. view.DrawnFrom.Select(t => (float)t.Probability)]);
         }
         return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "", sampler, neighbours, attention, positions);
+    }
+
+    /// <summary>
+    /// The logit lens on every layer's kept rows (<paramref name="rows"/> positions each): the final norm and LM head on
+    /// each state, its norm and top <paramref name="topN"/> log-probabilities; the last layer's last row's logits come
+    /// back for the sampler view.
+    /// </summary>
+    private LensLayer[] Lens(float[][] states, int rows, int topN, out float[] lastLogits)
+    {
+        var width = shard.Config.HiddenSize;
+        var flat = states.SelectMany(s => s).ToArray(); // ((L + 1) · rows · H): every layer's rows, in order
+        var total = states.Length * rows;
+        var topIds = new int[total * topN];
+        var topLogprobs = new float[total * topN];
+        lastLogits = [];
+        const int RowsPerCall = 256; // bounds the (rows, V) logits of one call
+        for (var start = 0; start < total; start += RowsPerCall)
+        {
+            using var scope = torch.NewDisposeScope();
+            var count = Math.Min(RowsPerCall, total - start);
+            var residual = torch.tensor(flat.AsSpan(start * width, count * width).ToArray(), [count, width]); // (c, H) float32 on the host
+            var logits = shard.LensLogits(residual.to(shard.Placement.DType).to(shard.Placement.Device)).cpu(); // (c, V) float32
+            var (values, indices) = logits.log_softmax(1).topk(topN, dim: 1); // (c, N) each
+            indices.data<long>().ToArray().Select(i => (int)i).ToArray().CopyTo(topIds, start * topN);
+            values.data<float>().ToArray().CopyTo(topLogprobs, start * topN);
+            if (start + count == total)
+            {
+                lastLogits = logits[count - 1].data<float>().ToArray();
+            }
+        }
+        var norms = Enumerable.Range(0, total).Select(r => (float)Math.Sqrt(flat.AsSpan(r * width, width).ToArray().Sum(v => (double)v * v))).ToArray();
+        var lens = new LensLayer[states.Length];
+        for (var layer = 0; layer < states.Length; layer++)
+        {
+            var last = layer * rows + rows - 1;
+            lens[layer] = new LensLayer(layer, norms[last], topIds[(last * topN)..((last + 1) * topN)], topLogprobs[(last * topN)..((last + 1) * topN)]);
+            if (rows > 1)
+            {
+                var first = layer * rows;
+                lens[layer] = lens[layer] with
+                {
+                    PositionNorms = norms[first..(first + rows)],
+                    PositionTopIds = topIds[(first * topN)..((first + rows) * topN)],
+                    PositionTopLogprobs = topLogprobs[(first * topN)..((first + rows) * topN)],
+                };
+            }
+        }
+        return lens;
     }
 
     private List<SampledTokenResult> Sample(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries, IReadOnlyList<StageSession> sessions)

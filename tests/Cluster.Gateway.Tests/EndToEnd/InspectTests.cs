@@ -195,10 +195,112 @@ public sealed class InspectTests
     }
 
     [Fact]
-    public async Task TooLargeATopNIsInvalid()
+    public async Task InspectBesideGenerateTrafficLeavesGeneratesTokensTheInspectedNumbersAndTheKvBudgetIntact()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        var requests = new[] { "And God said", "Let there be light", "In the beginning", "The earth was without form" }
+            .SelectMany(text => new[]
+            {
+                new GenerateRequest { Text = text, Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 24, IgnoreEos = true } },
+                new GenerateRequest { Text = text, Sampling = new SamplingParameters { Temperature = 0.9f, TopK = 40, Seed = 11, MaxNewTokens = 24, IgnoreEos = true } },
+            }).ToList();
+        var alone = new List<List<int>>();
+        foreach (var request in requests)
+        {
+            alone.Add((await ShardedGenerationTests.GenerateAsync(cluster, request)).Tokens);
+        }
+        var inspectRequest = new InspectRequest { Text = Prompt, TopN = 5 };
+        var inspectedAlone = await cluster.Client.InspectAsync(inspectRequest);
+
+        var generating = requests.Select(r => ShardedGenerationTests.GenerateAsync(cluster, r)).ToList();
+        var inspecting = Enumerable.Range(0, 4).Select(_ => cluster.Client.InspectAsync(inspectRequest).ResponseAsync).ToList();
+        var together = await Task.WhenAll(generating);
+        var inspectedTogether = await Task.WhenAll(inspecting);
+
+        for (var i = 0; i < requests.Count; i++)
+        {
+            Assert.True(alone[i].SequenceEqual(together[i].Tokens),
+                $"request {i} (\"{requests[i].Text}\", temperature {requests[i].Sampling.Temperature}): alone [{string.Join(", ", alone[i])}], beside Inspect [{string.Join(", ", together[i].Tokens)}]");
+        }
+        foreach (var inspected in inspectedTogether)
+        {
+            var worst = inspected.Attention.SelectMany(a => a.Weights).Zip(inspectedAlone.Attention.SelectMany(a => a.Weights)).Max(p => Math.Abs(p.First - p.Second));
+            Assert.True(inspected.NextToken.Select(t => t.Id).SequenceEqual(inspectedAlone.NextToken.Select(t => t.Id)) && worst < 1e-5,
+                $"Inspect beside Generate: next [{string.Join(", ", inspected.NextToken.Select(t => t.Id))}], alone [{string.Join(", ", inspectedAlone.NextToken.Select(t => t.Id))}]; attention differs by up to {worst}");
+        }
+        await cluster.WaitForStagesAsync(s => s.Sessions == 0 && s.KvBytes == 0, "every stage to hold no session and no KV after the traffic");
+    }
+
+    [Fact]
+    public async Task TooLargeATopNOrTooLongATextForTheFullViewsIsInvalid()
     {
         await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 1);
         var error = await Assert.ThrowsAsync<RpcException>(() => cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, TopN = 21 }).ResponseAsync);
         Assert.True(error.StatusCode == StatusCode.InvalidArgument && error.Status.Detail.Contains("top_n must be in [1, 20]"), $"{error.StatusCode}: {error.Status.Detail}");
+
+        var longText = string.Join(" ", Enumerable.Repeat("and", 80));
+        error = await Assert.ThrowsAsync<RpcException>(() => cluster.Client.InspectAsync(new InspectRequest { Text = longText, LensAllPositions = true }).ResponseAsync);
+        Assert.True(error.StatusCode == StatusCode.InvalidArgument && error.Status.Detail.Contains("lens_all_positions") && error.Status.Detail.Contains("at most 64"),
+            $"{error.StatusCode}: {error.Status.Detail}");
+    }
+
+    [Fact]
+    public async Task ASessionIsInspectedAsItStandsAndLeftAsItWas()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        var session = (await cluster.Client.CreateSessionAsync(new CreateSessionRequest())).SessionId;
+        var greedy = new SamplingParameters { Temperature = 0, MaxNewTokens = 5, IgnoreEos = true };
+        var (first, _) = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = Prompt, SessionId = session, Sampling = greedy });
+
+        var inspected = await cluster.Client.InspectAsync(new InspectRequest { Text = " and", SessionId = session, TopN = 3 });
+        var again = await cluster.Client.InspectAsync(new InspectRequest { Text = "", SessionId = session, TopN = 3 });
+
+        var history = inspected.SessionTokens.Select(t => t.Id).ToList();
+        Assert.True(history.Count > first.Count && history.TakeLast(first.Count).SequenceEqual(first) && again.SessionTokens.Select(t => t.Id).SequenceEqual(history),
+            $"session tokens [{string.Join(", ", history)}] (again [{string.Join(", ", again.SessionTokens.Select(t => t.Id))}]) should end with the generated [{string.Join(", ", first)}]");
+        Assert.True(again.Tokenization.Tokens.Count == 0 && again.LogitLens[^1].Top.Count == 3, "an empty text inspects the conversation as it stands");
+        var columns = (uint)(history.Count + inspected.Tokenization.Tokens.Count);
+        Assert.True(inspected.Attention.All(a => a.Columns == columns) && inspected.Embedding.Count == columns,
+            $"attention over {inspected.Attention[0].Columns} positions, {inspected.Embedding.Count} embeddings; the session and the text hold {columns}");
+
+        // The next turn of the session, one greedy token with " and": what Inspect saw as the next-token distribution.
+        var (_, last) = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest
+        {
+            Text = " and", SessionId = session, TopLogprobs = 3, Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 1, IgnoreEos = true },
+        });
+        var generated = last.Logprobs[0].Top;
+        Assert.True(inspected.NextToken.Select(t => t.Id).SequenceEqual(generated.Select(t => t.TokenId)) && inspected.NextToken.Zip(generated).All(p => Math.Abs(p.First.Logprob - p.Second.Logprob) < 1e-4),
+            $"Inspect of the session + \" and\" [{string.Join(", ", inspected.NextToken.Select(t => $"{t.Id}:{t.Logprob:F5}"))}], its next turn's top [{string.Join(", ", generated.Select(t => $"{t.TokenId}:{t.Logprob:F5}"))}]");
+
+        var missing = await Assert.ThrowsAsync<RpcException>(() => cluster.Client.InspectAsync(new InspectRequest { Text = "x", SessionId = "no-such-session" }).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task TheLensAtEveryPositionIsWhatEachPrefixOfTheTextPredicts()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        var full = await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, TopN = 3, LensAllPositions = true, Attention = false });
+        var tokens = full.Tokenization.Tokens;
+
+        foreach (var layer in full.LogitLens)
+        {
+            var last = layer.Positions.LastOrDefault();
+            Assert.True(layer.Positions.Count == tokens.Count && layer.Positions.Select(p => p.Position).SequenceEqual(Enumerable.Range(0, tokens.Count).Select(i => (uint)i))
+                && last!.Top.Select(t => t.Id).SequenceEqual(layer.Top.Select(t => t.Id)) && Math.Abs(last.HiddenNorm - layer.HiddenNorm) < 1e-5,
+                $"layer {layer.Layer}: {layer.Positions.Count} positions for {tokens.Count} tokens; last [{string.Join(", ", last?.Top.Select(t => t.Id) ?? [])}] norm {last?.HiddenNorm}, the layer's [{string.Join(", ", layer.Top.Select(t => t.Id))}] norm {layer.HiddenNorm}");
+        }
+        for (var p = 0; p < tokens.Count - 1; p++)
+        {
+            if (tokens[p].CharEnd == 0)
+            {
+                continue; // a BOS covers no text
+            }
+            var prefix = await cluster.Client.InspectAsync(new InspectRequest { Text = Prompt[..(int)tokens[p].CharEnd], TopN = 3, Attention = false });
+            Assert.Equal(tokens.Take(p + 1).Select(t => t.Id), prefix.Tokenization.Tokens.Select(t => t.Id));
+            var atP = full.LogitLens[^1].Positions[p].Top;
+            Assert.True(atP.Select(t => t.Id).SequenceEqual(prefix.NextToken.Select(t => t.Id)) && atP.Zip(prefix.NextToken).All(x => Math.Abs(x.First.Logprob - x.Second.Logprob) < 1e-4),
+                $"position {p}: the lens [{string.Join(", ", atP.Select(t => $"{t.Id}:{t.Logprob:F5}"))}], the prefix's next token [{string.Join(", ", prefix.NextToken.Select(t => $"{t.Id}:{t.Logprob:F5}"))}]");
+        }
     }
 }
