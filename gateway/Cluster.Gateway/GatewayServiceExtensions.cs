@@ -47,7 +47,8 @@ public static class GatewayServiceExtensions
     {
         bool keysRequired = app.UseApiKeyAuth();
         // Also maps the service's HTTP/JSON routes (/api/v1/...): the same endpoints' policy covers both doors.
-        var generation = app.MapGrpcService<GenerationService>().WithJsonRefusals();
+        var generation = app.MapGrpcService<GenerationService>()
+            .WithHttpJsonPolicies(app.Configuration.GetValue("Gateway:MaxRequestBytes", GatewayOptions.DefaultMaxRequestBytes));
         // Health stays open for probes. Reflection is a development aid (grpcurl sends -H 'authorization: Bearer ...'):
         // with keys configured it needs one too, so an anonymous client cannot even enumerate the API.
         var reflection = app.MapGrpcReflectionService();

@@ -2,6 +2,7 @@ using Cluster.Gateway.Auth;
 using Google.Protobuf;
 using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Grpc.JsonTranscoding;
+using Microsoft.AspNetCore.Http.Metadata;
 
 namespace Cluster.Gateway.Services;
 
@@ -20,20 +21,28 @@ internal static class HttpJsonRoutes
     public static IGrpcServerBuilder AddHttpJsonRoutes(this IGrpcServerBuilder grpc) => grpc.AddJsonTranscoding();
 
     /// <summary>
-    /// A transcoded route refused for its API key answers as its other errors do, HTTP 401 with the status as JSON; the
-    /// gRPC endpoints of the service keep their UNAUTHENTICATED status (<see cref="ApiKeyAuthenticationHandler"/>).
+    /// What the transcoded routes need beyond the gRPC endpoints' own policy: a refusal for the API key answers as their
+    /// other errors do, HTTP 401 with the status as JSON (the gRPC endpoints keep UNAUTHENTICATED, see
+    /// <see cref="ApiKeyAuthenticationHandler"/>); and a body over <paramref name="maxRequestBytes"/> (gRPC's receive
+    /// limit, Gateway:MaxRequestBytes) is refused while it is read, as gRPC refuses a larger message before parsing it
+    /// (transcoding answers that 400, INVALID_ARGUMENT, "Request body too large", naming the limit; gRPC says
+    /// RESOURCE_EXHAUSTED).
     /// </summary>
-    public static GrpcServiceEndpointConventionBuilder WithJsonRefusals(this GrpcServiceEndpointConventionBuilder service)
+    public static GrpcServiceEndpointConventionBuilder WithHttpJsonPolicies(this GrpcServiceEndpointConventionBuilder service, int maxRequestBytes)
     {
         service.Add(endpoint =>
         {
             if (endpoint.Metadata.Any(m => m is GrpcJsonTranscodingMetadata))
             {
                 endpoint.Metadata.Add(new UnauthenticatedResponse(WriteUnauthenticatedAsync));
+                endpoint.Metadata.Add(new RequestSizeLimit(maxRequestBytes));
             }
         });
         return service;
     }
+
+    /// <summary>Read by the routing middleware, which sets the request's body limit before the endpoint reads it.</summary>
+    private sealed record RequestSizeLimit(long? MaxRequestBodySize) : IRequestSizeLimitMetadata;
 
     private static Task WriteUnauthenticatedAsync(HttpResponse response, string message)
     {

@@ -16,6 +16,7 @@ public sealed class HttpJsonRoutesTests
 {
     private static readonly string Key = new('j', 64);
     private const string Prompt = "In the beginning 안녕 👋";
+    private const int MaxRequestBytes = 64 * 1024;
 
     [Fact]
     public async Task EveryRouteWithoutAValidKeyIs401WithTheStatusAsJson()
@@ -82,6 +83,14 @@ public sealed class HttpJsonRoutesTests
                 failures.Add($"inspect {body.ToJsonString()}: HTTP {(int)response.StatusCode}, body {text}; expected {(int)status} with a message naming '{field}'");
             }
         }
+        // gRPC's receive limit (Gateway:MaxRequestBytes) bounds the body: refused while read, not parsed. Small here, so
+        // the whole body fits the loopback socket's buffers before the gateway answers and closes the connection.
+        using var tooLarge = await http.PostAsync("/api/v1/inspect", Json(new JsonObject { ["text"] = new string('a', MaxRequestBytes + 1000) }));
+        var tooLargeBody = await tooLarge.Content.ReadAsStringAsync();
+        if (tooLarge.StatusCode != HttpStatusCode.BadRequest || !((string?)TryParse(tooLargeBody)?["message"] ?? "").Contains(MaxRequestBytes.ToString(), StringComparison.Ordinal))
+        {
+            failures.Add($"a body over the limit: HTTP {(int)tooLarge.StatusCode}, body {tooLargeBody}; expected 400 naming the limit, {MaxRequestBytes} bytes");
+        }
         using var notJson = await http.PostAsync("/api/v1/inspect", new StringContent("{\"text\": ", Encoding.UTF8, "application/json"));
         if (notJson.StatusCode != HttpStatusCode.BadRequest)
         {
@@ -147,5 +156,6 @@ public sealed class HttpJsonRoutesTests
     {
         ["Gateway:Auth:Keys:0:Name"] = "page",
         ["Gateway:Auth:Keys:0:Key"] = Key,
+        ["Gateway:MaxRequestBytes"] = MaxRequestBytes.ToString(),
     });
 }

@@ -11,6 +11,7 @@ namespace Cluster.Gateway.Tests.Web;
 /// prompt mixes English, Korean and an emoji, whose bytes the tiny byte-level tokenizer splits inside characters.
 /// With INSIDE_SCREENSHOTS set to a folder, the Generate test also saves PNGs of the page there (for docs/INSIDE.md).
 /// </summary>
+[Collection(BrowserCollection.Name)]
 public sealed class InspectPageTests(InspectPageFixture fixture) : IClassFixture<InspectPageFixture>
 {
     private const string Prompt = "In the beginning 안녕 👋 God";
