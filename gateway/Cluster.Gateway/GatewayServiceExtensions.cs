@@ -4,6 +4,7 @@ using Cluster.Gateway.OpenAi;
 using Cluster.Gateway.Scheduling;
 using Cluster.Gateway.Services;
 using Cluster.Gateway.Telemetry;
+using Cluster.Gateway.WebUi;
 using Cluster.Hosting;
 
 namespace Cluster.Gateway;
@@ -21,7 +22,7 @@ public static class GatewayServiceExtensions
             grpc.EnableDetailedErrors = false;
             // Set deliberately, not left to the library's default: a larger message is RESOURCE_EXHAUSTED before it is parsed.
             grpc.MaxReceiveMessageSize = configuration.GetValue("Gateway:MaxRequestBytes", GatewayOptions.DefaultMaxRequestBytes);
-        });
+        }).AddHttpJsonRoutes();
         services.AddGrpcReflection();
         services.AddClusterModels(configuration);
         services.AddOptions<GatewayOptions>().Bind(configuration.GetSection("Gateway"));
@@ -45,7 +46,9 @@ public static class GatewayServiceExtensions
     public static WebApplication MapClusterGateway(this WebApplication app)
     {
         bool keysRequired = app.UseApiKeyAuth();
-        var generation = app.MapGrpcService<GenerationService>();
+        // Also maps the service's HTTP/JSON routes (/api/v1/...): the same endpoints' policy covers both doors.
+        var generation = app.MapGrpcService<GenerationService>()
+            .WithHttpJsonPolicies(app.Configuration.GetValue("Gateway:MaxRequestBytes", GatewayOptions.DefaultMaxRequestBytes));
         // Health stays open for probes. Reflection is a development aid (grpcurl sends -H 'authorization: Bearer ...'):
         // with keys configured it needs one too, so an anonymous client cannot even enumerate the API.
         var reflection = app.MapGrpcReflectionService();
@@ -58,6 +61,7 @@ public static class GatewayServiceExtensions
         app.MapClusterGatewayTelemetry();
         app.MapProbes();
         app.MapOpenAi(keysRequired);
+        app.MapInspectPage();
         return app;
     }
 }

@@ -14,6 +14,12 @@ namespace Cluster.Gateway.Services;
 /// </summary>
 internal static class StrictRequestBinding
 {
+    /// <summary>
+    /// The service's descriptor, where gRPC JSON transcoding looks for it: on the type that declares the bind method
+    /// (here, not the generated class), to read the google.api.http routes of its methods.
+    /// </summary>
+    public static Google.Protobuf.Reflection.ServiceDescriptor Descriptor => Generation.Descriptor;
+
     public static void BindService(ServiceBinderBase binder, Generation.GenerationBase? service) =>
         Generation.BindService(new StrictBinder(binder), service);
 

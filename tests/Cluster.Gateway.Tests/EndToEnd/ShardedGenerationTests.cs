@@ -97,10 +97,10 @@ public sealed class ShardedGenerationTests
         }
     }
 
-    internal static async Task<(List<int> Tokens, GenerateResponse Last)> GenerateAsync(ClusterUnderTest cluster, GenerateRequest request)
+    internal static async Task<(List<int> Tokens, GenerateResponse Last)> GenerateAsync(ClusterUnderTest cluster, GenerateRequest request, string? apiKey = null)
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        using var call = cluster.Client.Generate(request, cancellationToken: timeout.Token);
+        using var call = cluster.Client.Generate(request, ClusterUnderTest.Bearer(apiKey), cancellationToken: timeout.Token);
         var tokens = new List<int>();
         GenerateResponse? last = null;
         await foreach (var response in call.ResponseStream.ReadAllAsync(timeout.Token))
