@@ -1,4 +1,5 @@
 using Cluster.Gateway.Tests.EndToEnd;
+using Cluster.Testing;
 using Grpc.Core;
 using PuppeteerSharp;
 
@@ -21,11 +22,18 @@ public sealed class InspectPageFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2, metricsPort: true, apiKey: Key, settings: new Dictionary<string, string?>
+        var settings = new Dictionary<string, string?>
         {
             ["Gateway:Auth:Keys:0:Name"] = "page",
             ["Gateway:Auth:Keys:0:Key"] = Key,
-        });
+        };
+        if (Environment.GetEnvironmentVariable("INSIDE_SCREENSHOTS") is { Length: > 0 })
+        {
+            // Screenshots for docs/INSIDE.md show the default model (trained, so its tokens and predictions mean
+            // something), on the same tests: every check compares the page with the gRPC API, whatever the model.
+            settings["Cluster:Models:0:Path"] = RepositoryRoot.PathOf("models", "default");
+        }
+        _cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2, metricsPort: true, apiKey: Key, settings: settings);
         _browser = await Chromium.LaunchAsync();
     }
 

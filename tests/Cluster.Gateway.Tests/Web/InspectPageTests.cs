@@ -69,6 +69,24 @@ public sealed class InspectPageTests(InspectPageFixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task PositionsAreDrawnAsRotaryAndTheLensAtEveryPositionIsInspects()
+    {
+        await using var session = await fixture.OpenInspectedAsync(Prompt);
+        var page = session.Page;
+        var kind = await page.EvaluateExpressionAsync<string>("document.querySelector('#positions').dataset.kind");
+        var charts = await page.EvaluateExpressionAsync<int>("document.querySelectorAll('#positions svg.line-chart').length");
+        var expectedCharts = (await fixture.Cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, Attention = false }, fixture.Headers)).Positions.Rotary.Distances[^1] > 256 ? 2 : 1;
+        Assert.True(kind == "rotary" && charts == expectedCharts, $"positions panel: kind '{kind}', {charts} charts; the Llama is rotary, drawn to 256 tokens and, past that, to its context length ({expectedCharts} charts)");
+
+        var inspected = await fixture.Cluster.Client.InspectAsync(new InspectRequest { Text = Prompt, TopN = 8, LensAllPositions = true, Attention = false }, fixture.Headers);
+        var shown = (await page.EvaluateJsonAsync("() => [...document.querySelectorAll('.lens-positions tbody tr')].map(r => [...r.querySelectorAll('td.lens-cell')].map(c => Number(c.dataset.tokenId)))"))
+            .EnumerateArray().Select(r => r.EnumerateArray().Select(c => c.GetInt32()).ToList()).ToList();
+        var expected = inspected.LogitLens.Select(l => l.Positions.Select(p => p.Top[0].Id).ToList()).ToList();
+        Assert.True(shown.Count == expected.Count && shown.Zip(expected).All(p => p.First.SequenceEqual(p.Second)),
+            $"the layer × token table shows [{string.Join(" | ", shown.Select(r => string.Join(",", r)))}]; Inspect's top tokens [{string.Join(" | ", expected.Select(r => string.Join(",", r)))}]");
+    }
+
+    [Fact]
     public async Task MovingTheTemperatureSliderRedrawsTheDistributionAsInspectComputesItAndContinuationsAreSampled()
     {
         await using var session = await fixture.OpenInspectedAsync(Prompt);
@@ -126,7 +144,7 @@ public sealed class InspectPageTests(InspectPageFixture fixture) : IClassFixture
         await SaveScreenshotsAsync(session);
     }
 
-    /// <summary>When INSIDE_SCREENSHOTS names a folder: the whole page, the attention panel and the sampling playground.</summary>
+    /// <summary>When INSIDE_SCREENSHOTS names a folder (the fixture then serves the default model): the whole page and each panel.</summary>
     private static async Task SaveScreenshotsAsync(InspectPageSession session)
     {
         if (Environment.GetEnvironmentVariable("INSIDE_SCREENSHOTS") is not { Length: > 0 } folder)
@@ -138,7 +156,11 @@ public sealed class InspectPageTests(InspectPageFixture fixture) : IClassFixture
         await page.ClickAsync("#sample");
         await session.WaitForAsync("#continuations[data-state='done']", "the sampled continuations");
         await page.ScreenshotAsync(Path.Combine(folder, "inspect-page.png"), new ScreenshotOptions { FullPage = true });
-        foreach (var (selector, file) in new[] { ("#attention", "inspect-attention.png"), ("#sampling", "inspect-sampling.png") })
+        foreach (var (selector, file) in new[]
+        {
+            ("#tokenization", "inspect-tokens.png"), ("#embedding", "inspect-embedding.png"), ("#positions", "inspect-positions.png"),
+            ("#attention", "inspect-attention.png"), ("#logit-lens", "inspect-lens.png"), ("#sampling", "inspect-sampling.png"), ("#generate", "inspect-generate.png"),
+        })
         {
             var element = await page.QuerySelectorAsync(selector);
             await element.ScreenshotAsync(Path.Combine(folder, file));

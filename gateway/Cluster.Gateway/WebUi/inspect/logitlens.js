@@ -46,5 +46,55 @@ export function renderLogitLens(section, response) {
     section.querySelector(".content"),
     layers.length ? el("div", { class: "table-scroll" }, table) : el("p", { class: "muted" }, "No logit lens in the response."),
     layers.length ? el("p", { class: "muted" }, "Outlined: the model's final top token, wherever an earlier layer already predicts it.") : null,
+    everyPosition(response, layers),
+  );
+}
+
+/**
+ * The lens at every position (when the text was short enough to ask for it): a layer × token table whose cell is what
+ * the model, stopped after that layer, would predict to follow that token; the bottom row is its real prediction.
+ */
+function everyPosition(response, layers) {
+  const count = layers[0]?.positions?.length ?? 0;
+  if (!count) return null;
+  const tokens = [...(response.sessionTokens ?? []), ...(response.tokenization?.tokens ?? [])];
+  return el(
+    "div",
+    {},
+    el("h3", {}, "At every position"),
+    el(
+      "div",
+      { class: "table-scroll" },
+      el(
+        "table",
+        { class: "lens lens-positions" },
+        el("thead", {}, el("tr", {}, el("th", {}, "layer \\ token"), tokens.slice(0, count).map((t) => el("th", {}, tokenText(t))))),
+        el(
+          "tbody",
+          {},
+          layers.map((l) =>
+            el(
+              "tr",
+              { dataset: { layer: String(l.layer) } },
+              el("td", { class: "num" }, String(l.layer)),
+              l.positions.map((p) => {
+                const best = p.top?.[0];
+                const at = p.position ?? 0; // proto3 JSON leaves out zeros
+                return el(
+                  "td",
+                  {
+                    class: "lens-cell",
+                    title: best ? `after layer ${l.layer}, following ${JSON.stringify(tokens[at]?.text ?? "")}: ${JSON.stringify(best.text)} ${percent(Number(best.probability))}` : "",
+                    style: { background: `rgba(22, 163, 74, ${Math.min(1, Number(best?.probability ?? 0)).toFixed(3)})` },
+                    dataset: { position: String(at), tokenId: String(best?.id ?? "") },
+                  },
+                  best ? tokenText(best) : "",
+                );
+              }),
+            ),
+          ),
+        ),
+      ),
+    ),
   );
 }

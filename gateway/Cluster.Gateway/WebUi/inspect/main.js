@@ -60,7 +60,10 @@ async function runInspect() {
   inform("Inspecting…");
   for (const [selector] of panels) $(selector).dataset.state = "loading";
   try {
-    const response = await inspect({ model, text, topN: 8 });
+    // The logit lens at every position is for short texts (64 tokens): asked for, and dropped when the text is longer.
+    const response = await inspect({ model, text, topN: 8, lensAllPositions: true }).catch((error) =>
+      String(error?.message).includes("lens_all_positions") ? inspect({ model, text, topN: 8 }) : Promise.reject(error),
+    );
     for (const [selector, render] of panels) {
       render($(selector), response);
       $(selector).dataset.state = "ready";
