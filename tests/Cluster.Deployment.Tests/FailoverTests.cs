@@ -25,7 +25,9 @@ public sealed partial class FailoverTests(ITestOutputHelper output)
         "Now the serpent was more subtil", "And Jesus answering said unto them",
     ];
 
-    private const int MaxNewTokens = 64;
+    // Long enough that the fault lands mid-way even when the test's own continuation runs late: with 64, a quiet CI
+    // machine once finished all eight streams before the signal went out.
+    private const int MaxNewTokens = 160;
     private const int TokensBeforeFault = 4;
     private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(90);
 
