@@ -45,6 +45,12 @@ public static unsafe class LinearKernel
             return;
         }
         var job = new Job { X = x, W = weight, Bias = bias, Y = y, M = rows, N = outFeatures, K = inFeatures, Path = chosen };
+        if (typeof(TW) == typeof(BFloat16Weights) && chosen == KernelPath.Vector512 && inFeatures >= BFloat16PairTiles.Block)
+        {
+            // Read by every part; written here, before the team starts.
+            job.Pairs = PairScratch.Rent((long)rows * inFeatures);
+            BFloat16PairTiles.Deinterleave(x, rows, inFeatures, job.Pairs);
+        }
         var runner = team ?? KernelTeam.Shared;
         var tiles = outFeatures / 4;
         var byWork = (long)outFeatures * inFeatures / MinimumWeightsPerPart;
@@ -66,6 +72,8 @@ public static unsafe class LinearKernel
         public byte* W;
         public float* Bias;
         public float* Y;
+        /// <summary>x deinterleaved for <see cref="BFloat16PairTiles"/>, or null.</summary>
+        public float* Pairs;
         public int M, N, K;
         public KernelPath Path;
     }
@@ -121,7 +129,11 @@ public static unsafe class LinearKernel
     {
         var x = job.X + (long)m * job.K;
         var y = job.Y + (long)m * job.N + n;
-        if (wide)
+        if (typeof(TW) == typeof(BFloat16Weights) && job.Pairs != null)
+        {
+            BFloat16PairTiles.Tile<TM, TN>(job.Pairs + (long)m * job.K, x, w, job.K, y, job.N, bias);
+        }
+        else if (wide)
         {
             LinearTiles.Tile512<TW, TM, TN>(x, w, job.K, y, job.N, bias);
         }
@@ -134,4 +146,25 @@ public static unsafe class LinearKernel
     private static byte* WeightRow<TW>(ref Job job, int n) where TW : IWeightFormat => job.W + (long)n * job.K * TW.ElementSize;
 
     private static float* BiasAt(ref Job job, int n) => job.Bias == null ? null : job.Bias + n;
+
+    /// <summary>
+    /// Each calling thread's buffer for deinterleaved x: grown when a call needs more, kept for the thread's life (the
+    /// silo's compute thread calls every linear layer; a step needs at most rows × in-features floats).
+    /// </summary>
+    private static class PairScratch
+    {
+        [ThreadStatic] private static float* _buffer;
+        [ThreadStatic] private static long _capacity;
+
+        public static float* Rent(long floats)
+        {
+            if (floats > _capacity)
+            {
+                System.Runtime.InteropServices.NativeMemory.AlignedFree(_buffer);
+                _buffer = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
+                _capacity = floats;
+            }
+            return _buffer;
+        }
+    }
 }

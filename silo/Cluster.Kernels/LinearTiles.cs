@@ -11,6 +11,7 @@ namespace Cluster.Kernels;
 /// </summary>
 internal static unsafe class LinearTiles
 {
+
     /// <param name="x">First x row of the tile; rows are <paramref name="k"/> floats apart.</param>
     /// <param name="w">First W row of the tile; rows are <paramref name="k"/> elements apart.</param>
     /// <param name="y">y[first x row, first W row]; rows are <paramref name="ldy"/> floats apart.</param>
@@ -65,6 +66,26 @@ internal static unsafe class LinearTiles
                 if (n > 3) a33 = Vector512.FusedMultiplyAdd(u, v3, a33);
             }
         }
+        StoreTile<TW, TM, TN>(x, w, k, kk, y, ldy, bias, a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
+    }
+
+    /// <summary>
+    /// Ends a 512-bit tile: each accumulator summed horizontally, the elements of K from <paramref name="from"/> on
+    /// added one by one, the bias, stored in y.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void StoreTile<TW, TM, TN>(float* x, byte* w, int k, int from, float* y, int ldy, float* bias,
+        Vector512<float> a00, Vector512<float> a01, Vector512<float> a02, Vector512<float> a03,
+        Vector512<float> a10, Vector512<float> a11, Vector512<float> a12, Vector512<float> a13,
+        Vector512<float> a20, Vector512<float> a21, Vector512<float> a22, Vector512<float> a23,
+        Vector512<float> a30, Vector512<float> a31, Vector512<float> a32, Vector512<float> a33)
+        where TW : IWeightFormat where TM : IRowCount where TN : IRowCount
+    {
+        int m = TM.Count, n = TN.Count;
+        long ldw = (long)k * TW.ElementSize;
+        byte* w0 = w, w1 = w + ldw, w2 = w + 2 * ldw, w3 = w + 3 * ldw;
+        float* x0 = x, x1 = x + k, x2 = x + 2 * k, x3 = x + 3 * k;
+        var kk = from;
         Store<TW>(y, bias, 0, x0, w0, kk, k, Vector512.Sum(a00));
         if (n > 1) Store<TW>(y + 1, bias, 1, x0, w1, kk, k, Vector512.Sum(a01));
         if (n > 2) Store<TW>(y + 2, bias, 2, x0, w2, kk, k, Vector512.Sum(a02));
