@@ -22,6 +22,23 @@ public sealed class WorkloadTests
     }
 
     [Fact]
+    public void Shared_prefixes_start_every_prompt_and_each_is_used_with_prompts_of_their_own_after_it()
+    {
+        var shared = new SharedPrefixes(Count: 3, Tokens: 40);
+        var workload = new Workload(LengthRange.Fixed(8), LengthRange.Fixed(4), vocabularySize: 1000, seed: 9, sharedPrefixes: shared);
+        var again = new Workload(LengthRange.Fixed(8), LengthRange.Fixed(4), vocabularySize: 1000, seed: 9, sharedPrefixes: shared);
+        var requests = Enumerable.Range(0, 300).Select(i => workload.At(i).TokenIds!).ToList();
+
+        var prefixes = requests.Select(ids => string.Join(",", ids.Take(40))).ToList();
+        var counts = prefixes.GroupBy(p => p).Select(g => g.Count()).ToList();
+        Assert.True(requests.All(ids => ids.Length == 48) && counts.Count == 3 && counts.All(c => c > 60),
+            $"300 prompts of {string.Join("/", requests.Select(r => r.Length).Distinct())} tokens over {counts.Count} distinct 40-token prefixes used [{string.Join(", ", counts)}] times; expected 48 tokens, 3 prefixes each used about 100 times");
+        var suffixes = requests.Select(ids => string.Join(",", ids.Skip(40))).Distinct().Count();
+        Assert.True(suffixes > 290, $"only {suffixes} distinct 8-token suffixes among 300 prompts: each request's own tokens should differ");
+        Assert.True(Enumerable.Range(0, 300).All(i => again.At(i).TokenIds!.SequenceEqual(requests[i])), "request i differs between two workloads of the same seed");
+    }
+
+    [Fact]
     public void Fixed_lengths_are_exact_and_request_i_is_the_same_in_every_run()
     {
         var workload = new Workload(LengthRange.Fixed(16), LengthRange.Fixed(8), vocabularySize: 100, seed: 5);

@@ -12,6 +12,8 @@ internal sealed class LoadOptions
     public Option<double?> Duration { get; } = new("--duration") { Description = "Seconds per level after which no more requests are sent (those in flight finish)" };
     public Option<int> PromptTokens { get; } = new("--prompt-tokens") { Description = "Tokens per prompt", DefaultValueFactory = _ => 128 };
     public Option<int[]> PromptTokensRange { get; } = new("--prompt-tokens-range") { Description = "Tokens per prompt drawn uniformly from [A, B]", Arity = new ArgumentArity(2, 2), AllowMultipleArgumentsPerToken = true };
+    public Option<int?> SharedPrefixCount { get; } = new("--shared-prefixes") { Description = "Start every prompt with one of this many shared prefixes (system prompts), then --prompt-tokens of its own" };
+    public Option<int?> SharedPrefixTokens { get; } = new("--shared-prefix-tokens") { Description = "Tokens per shared prefix (with --shared-prefixes)" };
     public Option<string?> PromptsFile { get; } = new("--prompts-file") { Description = "Send prompts as text, drawn from this file (one prompt per line)" };
     public Option<int> MaxNewTokens { get; } = new("--max-new-tokens", "-n") { Description = "Tokens generated per request (EOS ignored)", DefaultValueFactory = _ => 64 };
     public Option<int[]> MaxNewTokensRange { get; } = new("--max-new-tokens-range") { Description = "Tokens generated per request drawn uniformly from [A, B]", Arity = new ArgumentArity(2, 2), AllowMultipleArgumentsPerToken = true };
@@ -24,7 +26,7 @@ internal sealed class LoadOptions
     public Option<string?> Json { get; } = new("--json") { Description = "Also write the results as JSON to this file" };
     public Option<string?> Chart { get; } = new("--chart") { Description = "Also draw latency (TTFT, TPOT p50/p99) against output tokens/s over the levels, as a PNG image" };
 
-    private IEnumerable<Option> All => [Concurrency, Rate, Requests, Duration, PromptTokens, PromptTokensRange, PromptsFile, MaxNewTokens,
+    private IEnumerable<Option> All => [Concurrency, Rate, Requests, Duration, PromptTokens, PromptTokensRange, SharedPrefixCount, SharedPrefixTokens, PromptsFile, MaxNewTokens,
         MaxNewTokensRange, Warmup, Seed, SloTtft, SloTpot, SloE2e, Slowest, Json, Chart];
 
     public void AddTo(Command command)
@@ -87,6 +89,19 @@ internal sealed class LoadOptions
                 result.AddError("--prompts-file sets the prompts: leave out --prompt-tokens and --prompt-tokens-range.");
             }
         }
+        var (prefixes, prefixTokens) = (result.GetValue(SharedPrefixCount), result.GetValue(SharedPrefixTokens));
+        if (prefixes is null != prefixTokens is null)
+        {
+            result.AddError("--shared-prefixes and --shared-prefix-tokens go together: how many prefixes, and how long each is.");
+        }
+        if (prefixes is < 1 || prefixTokens is < 1)
+        {
+            result.AddError($"--shared-prefixes and --shared-prefix-tokens must be at least 1 (got {prefixes} and {prefixTokens}).");
+        }
+        if (prefixes is not null && result.GetValue(PromptsFile) is not null)
+        {
+            result.AddError("--shared-prefixes builds token-id prompts: leave out --prompts-file.");
+        }
         foreach (var slo in new[] { SloTtft, SloTpot, SloE2e })
         {
             if (result.GetValue(slo) is { } ms && !(ms > 0))
@@ -110,7 +125,8 @@ internal sealed class LoadOptions
             parse.GetValue(Warmup), vocabularySize, parse.GetValue(Seed),
             parse.GetValue(PromptsFile) is { } file ? Workload.ReadPrompts(file) : null,
             new ServiceLevelObjectives(parse.GetValue(SloTtft), parse.GetValue(SloTpot), parse.GetValue(SloE2e)),
-            parse.GetValue(Slowest));
+            parse.GetValue(Slowest),
+            parse.GetValue(SharedPrefixCount) is { } count && parse.GetValue(SharedPrefixTokens) is { } tokens ? new SharedPrefixes(count, tokens) : null);
     }
 
     /// <summary>Writes the JSON and the chart, where asked for.</summary>

@@ -4,6 +4,7 @@ namespace Cluster.LoadTest;
 /// <param name="Requests">Measured requests per level; null when only the duration bounds a level.</param>
 /// <param name="DurationSeconds">Seconds after which a level sends no more requests (those in flight finish); null: no bound.</param>
 /// <param name="PromptTexts">Prompts sent as text (from a prompts file) instead of token ids of PromptTokens' length.</param>
+/// <param name="SharedPrefixes">Prompts start with one of these shared prefixes, then PromptTokens of their own; null: none.</param>
 /// <param name="SlowestRequests">How many of each level's slowest requests (by end-to-end latency) the report lists with their trace ids.</param>
 public sealed record LoadSettings(
     IReadOnlyList<LoadLevel> Levels,
@@ -16,7 +17,8 @@ public sealed record LoadSettings(
     ulong Seed,
     IReadOnlyList<string>? PromptTexts = null,
     ServiceLevelObjectives? Objectives = null,
-    int SlowestRequests = 5)
+    int SlowestRequests = 5,
+    SharedPrefixes? SharedPrefixes = null)
 {
     public ServiceLevelObjectives Slo => Objectives ?? ServiceLevelObjectives.None;
 

@@ -8,14 +8,29 @@ public sealed record PlannedRequest(int[]? TokenIds, string? Text, int MaxNewTok
 }
 
 /// <summary>
+/// Prompts that start with one of <see cref="Count"/> shared prefixes of <see cref="Tokens"/> tokens (system prompts,
+/// RAG instructions, few-shot examples), each followed by the request's own tokens: the traffic a prefix cache serves.
+/// </summary>
+public sealed record SharedPrefixes(int Count, int Tokens);
+
+/// <summary>
 /// The requests of a run, each drawn from a generator seeded by the run's seed and the request's index: request i is
 /// the same in every run and at every level, whichever stream or arrival sends it, and none has to be made in advance
-/// (a run bounded by duration has no request count).
+/// (a run bounded by duration has no request count). With <paramref name="sharedPrefixes"/>, each prompt is one of the
+/// shared prefixes, picked uniformly, then <paramref name="promptTokens"/> tokens of its own.
 /// </summary>
-public sealed class Workload(LengthRange promptTokens, LengthRange maxNewTokens, int vocabularySize, ulong seed, IReadOnlyList<string>? promptTexts = null)
+public sealed class Workload(LengthRange promptTokens, LengthRange maxNewTokens, int vocabularySize, ulong seed, IReadOnlyList<string>? promptTexts = null,
+    SharedPrefixes? sharedPrefixes = null)
 {
+    // Prefix k is drawn from its own stream (the seed mixed with this tag), apart from the requests' streams.
+    private const ulong PrefixStream = 0x5EED_0F_50_1A_2EUL;
+
+    private readonly int[][] _prefixes = sharedPrefixes is { } shared
+        ? [.. Enumerable.Range(0, shared.Count).Select(k => Ids(new Random(Mix(seed ^ PrefixStream, (ulong)k)), shared.Tokens, vocabularySize))]
+        : [];
+
     public static Workload From(LoadSettings settings) =>
-        new(settings.PromptTokens, settings.MaxNewTokens, settings.VocabularySize, settings.Seed, settings.PromptTexts);
+        new(settings.PromptTokens, settings.MaxNewTokens, settings.VocabularySize, settings.Seed, settings.PromptTexts, settings.SharedPrefixes);
 
     public PlannedRequest At(long index)
     {
@@ -25,15 +40,20 @@ public sealed class Workload(LengthRange promptTokens, LengthRange maxNewTokens,
         {
             return new PlannedRequest(null, promptTexts[random.Next(promptTexts.Count)], maxNew);
         }
-        // Ids from the lower half of the vocabulary: ordinary tokens, never the special ones at its end.
+        var prefix = _prefixes.Length > 0 ? _prefixes[random.Next(_prefixes.Length)] : [];
+        return new PlannedRequest([.. prefix, .. Ids(random, promptTokens.Draw(random), vocabularySize)], null, maxNew);
+    }
+
+    /// <summary>Ids from the lower half of the vocabulary: ordinary tokens, never the special ones at its end.</summary>
+    private static int[] Ids(Random random, int length, int vocabularySize)
+    {
         var upper = Math.Max(2, vocabularySize / 2);
-        var length = promptTokens.Draw(random);
         var ids = new int[length];
         for (var i = 0; i < length; i++)
         {
             ids[i] = random.Next(1, upper);
         }
-        return new PlannedRequest(ids, null, maxNew);
+        return ids;
     }
 
     /// <summary>SplitMix64 of seed and index, folded to 31 bits: stable across processes (unlike HashCode).</summary>
