@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Cluster.Testing;
 
 namespace Cluster.Deployment.Tests;
 
@@ -28,7 +29,7 @@ public class ComposeTests
     static readonly HashSet<string> Conditions = ["service_started", "service_healthy", "service_completed_successfully"];
 
     static JsonObject Load(string file) =>
-        Yaml.Load(Repo.PathOf(file)) as JsonObject ?? throw new InvalidOperationException($"{file}: not a mapping");
+        Yaml.Load(RepositoryRoot.PathOf(file)) as JsonObject ?? throw new InvalidOperationException($"{file}: not a mapping");
 
     /// <summary>${VAR:-default} / ${VAR-default} take the default; ${VAR} without one is an error for these files.</summary>
     static string Interpolate(string value, Problems problems, string where) =>
@@ -75,7 +76,7 @@ public class ComposeTests
             {
                 foreach (var key in build.Select(p => p.Key))
                     problems.Check(BuildKeys.Contains(key), $"{where}.build", $"unknown key '{key}'");
-                var context = Repo.PathOf(build.Str("context") ?? ".");
+                var context = RepositoryRoot.PathOf(build.Str("context") ?? ".");
                 problems.Check(Directory.Exists(context), $"{where}.build.context", $"'{build.Str("context")}' is not a folder");
                 var dockerfilePath = Path.Combine(context, build.Str("dockerfile") ?? "Dockerfile");
                 if (!File.Exists(dockerfilePath)) { problems.Add($"{where}.build.dockerfile", $"'{build.Str("dockerfile")}' does not exist"); }
@@ -83,10 +84,10 @@ public class ComposeTests
                 {
                     var df = new Dockerfile(dockerfilePath);
                     if (build.Str("target") is { } target)
-                        problems.Check(df.StageNamed(target) is not null, $"{where}.build.target", $"'{target}' is no stage of {Repo.Relative(dockerfilePath)} (stages: {string.Join(", ", df.Stages.Select(s => s.Name))})");
+                        problems.Check(df.StageNamed(target) is not null, $"{where}.build.target", $"'{target}' is no stage of {RepositoryRoot.Relative(dockerfilePath)} (stages: {string.Join(", ", df.Stages.Select(s => s.Name))})");
                     var args = df.GlobalArgs.Concat(df.Stages.SelectMany(s => s.Instructions)).Where(i => i.Keyword == "ARG").Select(Dockerfile.ArgName).ToHashSet();
                     foreach (var arg in build.Obj("args")?.Select(p => p.Key) ?? [])
-                        problems.Check(args.Contains(arg), $"{where}.build.args.{arg}", $"{Repo.Relative(dockerfilePath)} declares no ARG {arg} (the value would be ignored)");
+                        problems.Check(args.Contains(arg), $"{where}.build.args.{arg}", $"{RepositoryRoot.Relative(dockerfilePath)} declares no ARG {arg} (the value would be ignored)");
                 }
             }
             else if (service["build"] is not null) problems.Add($"{where}.build", "use the long form (context, dockerfile)");
@@ -151,7 +152,7 @@ public class ComposeTests
                 if (type == "bind")
                 {
                     var resolved = Interpolate(source, problems, $"{where}.volumes");
-                    var full = Repo.PathOf(resolved);
+                    var full = RepositoryRoot.PathOf(resolved);
                     problems.Check(File.Exists(full) || Directory.Exists(full), $"{where}.volumes", $"bind source '{source}' ({resolved}) does not exist: docker would create an empty folder in its place");
                 }
                 else if (type == "volume")
@@ -227,7 +228,7 @@ public class ComposeTests
             if (mount is not null)
             {
                 var hostDir = Interpolate(mount.Str("source")!, new Problems(), "") + modelPath[mount.Str("target")!.Length..];
-                problems.Check(File.Exists(Path.Combine(Repo.PathOf(hostDir), "config.json")), $"{where}.Cluster__Models__0__Path",
+                problems.Check(File.Exists(Path.Combine(RepositoryRoot.PathOf(hostDir), "config.json")), $"{where}.Cluster__Models__0__Path",
                     $"maps to {hostDir} on the host, which holds no config.json (no checkpoint)");
             }
         }
@@ -247,7 +248,7 @@ public class ComposeTests
         var command = string.Join(" ", collectorService.Value.Arr("command").Select(c => c!.ToString()));
         problems.Check(command.Contains(configMount[1]), $"{ComposeFile}: services.{collectorService.Key}.command", $"does not point --config at the mounted {configMount[1]}");
 
-        var collector = Yaml.Load(Repo.PathOf(collectorFile));
+        var collector = Yaml.Load(RepositoryRoot.PathOf(collectorFile));
         foreach (var (pipeline, spec) in collector.At("service.pipelines") as JsonObject ?? [])
             foreach (var section in new[] { "receivers", "processors", "exporters" })
                 foreach (var component in spec.Arr(section))
@@ -261,7 +262,7 @@ public class ComposeTests
         var prometheusService = services.First(p => p.Value.Str("image")?.Contains("prometheus") == true);
         var promMount = prometheusService.Value.Arr("volumes").Select(v => v!.ToString().Split(':')).First(p => p[0].EndsWith(".yml"));
         var promFile = promMount[0].TrimStart('.', '/');
-        var prom = Yaml.Load(Repo.PathOf(promFile));
+        var prom = Yaml.Load(RepositoryRoot.PathOf(promFile));
         var targets = new List<string>();
         foreach (var job in prom.Objs("scrape_configs"))
             foreach (var target in job.Objs("static_configs").SelectMany(s => s.Arr("targets")).Select(t => t!.ToString()))

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using Cluster.Testing;
 
 namespace Cluster.Deployment.Tests;
 
@@ -28,9 +29,9 @@ public sealed partial class DependencyRulesTests
 
     private static IEnumerable<string> ProductProjects() =>
         new[] { "contracts", "common", "silo", "gateway" }
-            .SelectMany(top => Directory.EnumerateFiles(Repo.PathOf(top), "*.csproj", SearchOption.AllDirectories))
+            .SelectMany(top => Directory.EnumerateFiles(RepositoryRoot.PathOf(top), "*.csproj", SearchOption.AllDirectories))
             .Where(p => !p.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}") && !p.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}"))
-            .Select(p => Repo.Relative(Path.GetDirectoryName(p)!));
+            .Select(p => RepositoryRoot.Relative(Path.GetDirectoryName(p)!));
 
     [Fact]
     public void EveryProductProjectHasARule()
@@ -45,9 +46,9 @@ public sealed partial class DependencyRulesTests
         var violations = new List<string>();
         foreach (var project in ProductProjects())
         {
-            var csproj = Directory.EnumerateFiles(Repo.PathOf(project), "*.csproj").Single();
+            var csproj = Directory.EnumerateFiles(RepositoryRoot.PathOf(project), "*.csproj").Single();
             var references = XDocument.Load(csproj).Descendants("ProjectReference")
-                .Select(r => Repo.Relative(Path.GetDirectoryName(Path.GetFullPath(Path.Combine(Repo.PathOf(project), r.Attribute("Include")!.Value)))!));
+                .Select(r => RepositoryRoot.Relative(Path.GetDirectoryName(Path.GetFullPath(Path.Combine(RepositoryRoot.PathOf(project), r.Attribute("Include")!.Value)))!));
             var allowed = Allowed.GetValueOrDefault(project, []);
             violations.AddRange(references.Where(r => !allowed.Contains(r)).Select(r => $"{project} -> {r}"));
         }
@@ -60,7 +61,7 @@ public sealed partial class DependencyRulesTests
         var cycles = new List<string>();
         foreach (var project in ProductProjects())
         {
-            var graph = NamespaceGraph(Repo.PathOf(project));
+            var graph = NamespaceGraph(RepositoryRoot.PathOf(project));
             cycles.AddRange(StronglyConnected(graph).Where(c => c.Count > 1).Select(c => $"{project}: {string.Join(" <-> ", c.Order())}"));
         }
         Assert.True(cycles.Count == 0, $"Namespaces that depend on each other (make one of them depend on the other only): {string.Join("; ", cycles)}");

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
+using Cluster.Testing;
 
 namespace Cluster.Deployment.Tests;
 
@@ -39,7 +40,7 @@ public sealed class Dockerfile
 
     public Dockerfile(string path)
     {
-        File = Repo.Relative(path);
+        File = RepositoryRoot.Relative(path);
         var lines = System.IO.File.ReadAllLines(path);
         var logical = new List<(string Text, int Line)>();
         var current = "";
@@ -115,7 +116,7 @@ public static class Projects
     /// <summary>The assembly a project builds: its AssemblyName, else the project file's name.</summary>
     public static string AssemblyName(string csproj)
     {
-        var doc = XDocument.Load(Repo.PathOf(csproj));
+        var doc = XDocument.Load(RepositoryRoot.PathOf(csproj));
         return doc.Descendants("AssemblyName").Select(e => e.Value.Trim()).FirstOrDefault()
                ?? Path.GetFileNameWithoutExtension(csproj);
     }
@@ -128,18 +129,18 @@ public static class Projects
         while (todo.TryPop(out var p))
         {
             if (!result.Add(p)) continue;
-            var doc = XDocument.Load(Repo.PathOf(p));
+            var doc = XDocument.Load(RepositoryRoot.PathOf(p));
             foreach (var r in doc.Descendants("ProjectReference"))
             {
-                var full = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Repo.PathOf(p))!, r.Attribute("Include")!.Value));
-                todo.Push(Repo.Relative(full));
+                var full = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(RepositoryRoot.PathOf(p))!, r.Attribute("Include")!.Value));
+                todo.Push(RepositoryRoot.Relative(full));
             }
         }
         return result;
     }
 
     public static IEnumerable<string> PackageReferences(string csproj) =>
-        XDocument.Load(Repo.PathOf(csproj)).Descendants("PackageReference").Select(e => e.Attribute("Include")!.Value);
+        XDocument.Load(RepositoryRoot.PathOf(csproj)).Descendants("PackageReference").Select(e => e.Attribute("Include")!.Value);
 }
 
 /// <summary>Minimal .dockerignore matching (the patterns used here: globs with *, **, leading / and trailing /).</summary>
@@ -151,7 +152,7 @@ public sealed class DockerIgnore(IEnumerable<string> patterns)
         .Select(t => (new Regex("^" + Glob(t.Item1.Trim('/')) + "(/.*)?$"), t.Item2)).ToList();
 
     public static DockerIgnore Load() =>
-        new(File.Exists(Repo.PathOf(".dockerignore")) ? File.ReadAllLines(Repo.PathOf(".dockerignore")) : []);
+        new(File.Exists(RepositoryRoot.PathOf(".dockerignore")) ? File.ReadAllLines(RepositoryRoot.PathOf(".dockerignore")) : []);
 
     static string Glob(string p) =>
         Regex.Escape(p).Replace(@"\*\*/", "(.*/)?").Replace(@"\*\*", ".*").Replace(@"\*", "[^/]*").Replace(@"\?", "[^/]");

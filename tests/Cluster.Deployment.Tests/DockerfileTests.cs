@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Cluster.Testing;
 
 namespace Cluster.Deployment.Tests;
 
@@ -24,9 +25,9 @@ public class DockerfileTests
     [MemberData(nameof(Images))]
     public void Dockerfile_parses_and_its_stages_are_consistent(string dockerfile, string project)
     {
-        var df = new Dockerfile(Repo.PathOf(dockerfile));
+        var df = new Dockerfile(RepositoryRoot.PathOf(dockerfile));
         var problems = new Problems();
-        problems.Check(File.Exists(Repo.PathOf(project)), dockerfile, $"builds {project}, which does not exist");
+        problems.Check(File.Exists(RepositoryRoot.PathOf(project)), dockerfile, $"builds {project}, which does not exist");
         foreach (var e in df.Errors) problems.Add(dockerfile, e);
         var declaredGlobal = df.GlobalArgDefaults();
         foreach (var stage in df.Stages)
@@ -66,7 +67,7 @@ public class DockerfileTests
     [MemberData(nameof(Images))]
     public void Every_copied_source_is_in_the_build_context(string dockerfile, string project)
     {
-        var df = new Dockerfile(Repo.PathOf(dockerfile));
+        var df = new Dockerfile(RepositoryRoot.PathOf(dockerfile));
         var ignore = DockerIgnore.Load();
         var problems = new Problems();
         problems.Check(!ignore.Excludes(project), dockerfile, $".dockerignore excludes {project}");
@@ -77,7 +78,7 @@ public class DockerfileTests
                 foreach (var source in words[..^1])
                 {
                     var at = $"{dockerfile}, line {ins.Line}: COPY {source}";
-                    var path = Repo.PathOf(source.TrimEnd('/'));
+                    var path = RepositoryRoot.PathOf(source.TrimEnd('/'));
                     problems.Check(File.Exists(path) || Directory.Exists(path), at, "does not exist in the build context (the repository root)");
                     problems.Check(!ignore.Excludes(source), at, ".dockerignore excludes it, so the build would not see it");
                 }
@@ -89,7 +90,7 @@ public class DockerfileTests
     [MemberData(nameof(Images))]
     public void Restore_step_sees_every_project_and_build_file_and_the_entry_point_runs_the_built_assembly(string dockerfile, string project)
     {
-        var df = new Dockerfile(Repo.PathOf(dockerfile));
+        var df = new Dockerfile(RepositoryRoot.PathOf(dockerfile));
         var problems = new Problems();
         var build = df.Stages.FirstOrDefault(s => s.Instructions.Any(i => i.Keyword == "RUN" && i.Args.Contains("dotnet publish")));
         if (build is null) { Assert.Fail($"{dockerfile}: no stage runs 'dotnet publish'"); return; }
@@ -136,7 +137,7 @@ public class DockerfileTests
     [Fact]
     public void Silo_image_builds_either_torch_device_and_handles_the_glibcxx_requirement()
     {
-        var df = new Dockerfile(Repo.PathOf(SiloDockerfile));
+        var df = new Dockerfile(RepositoryRoot.PathOf(SiloDockerfile));
         var problems = new Problems();
         var build = df.Stages.First(s => s.Instructions.Any(i => i.Args.Contains("dotnet publish")));
         var torchArg = build.Instructions.FirstOrDefault(i => i.Keyword == "ARG" && Dockerfile.ArgName(i) == "TORCH_DEVICE");
@@ -169,7 +170,7 @@ public class DockerfileTests
             foreach (var package in Projects.PackageReferences(p))
                 problems.Check(!package.StartsWith("TorchSharp", StringComparison.OrdinalIgnoreCase) && !package.StartsWith("libtorch"),
                     p, $"references {package}: the gateway image must stay free of TorchSharp/libtorch (~600 MB)");
-        var df = new Dockerfile(Repo.PathOf(GatewayDockerfile));
+        var df = new Dockerfile(RepositoryRoot.PathOf(GatewayDockerfile));
         foreach (var ins in df.Stages.SelectMany(s => s.Instructions).Where(i => i.Keyword == "COPY"))
             problems.Check(!ins.Args.Contains("silo/"), $"{GatewayDockerfile}, line {ins.Line}", "copies silo sources into the gateway build");
         problems.AssertNone(GatewayDockerfile);

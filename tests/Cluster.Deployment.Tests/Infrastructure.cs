@@ -2,26 +2,9 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
+using Cluster.Testing;
 
 namespace Cluster.Deployment.Tests;
-
-/// <summary>The repository root (the folder holding Cluster.sln), found upwards from the test binaries.</summary>
-public static class Repo
-{
-    public static string Root { get; } = Find();
-
-    static string Find()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "Cluster.sln")))
-                return dir.FullName;
-        throw new InvalidOperationException($"No Cluster.sln above {AppContext.BaseDirectory}.");
-    }
-
-    public static string PathOf(string relative) => Path.Combine(Root, relative);
-
-    public static string Relative(string path) => Path.GetRelativePath(Root, path).Replace('\\', '/');
-}
 
 /// <summary>
 /// YAML to <see cref="JsonNode"/> with YAML 1.2 core-schema scalars: plain <c>12</c> is a number, plain
@@ -41,7 +24,7 @@ public static class Yaml
         }
         catch (YamlException e)
         {
-            throw new InvalidOperationException($"{Repo.Relative(path)}: YAML syntax error at {e.Start}: {e.Message}", e);
+            throw new InvalidOperationException($"{RepositoryRoot.Relative(path)}: YAML syntax error at {e.Start}: {e.Message}", e);
         }
         return stream.Documents.Select(d => Convert(d.RootNode)).ToList();
     }
@@ -50,7 +33,7 @@ public static class Yaml
     {
         var docs = LoadAll(path);
         if (docs.Count != 1)
-            throw new InvalidOperationException($"{Repo.Relative(path)}: expected one YAML document, found {docs.Count}.");
+            throw new InvalidOperationException($"{RepositoryRoot.Relative(path)}: expected one YAML document, found {docs.Count}.");
         return docs[0];
     }
 

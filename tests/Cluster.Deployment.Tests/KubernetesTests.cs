@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Cluster.Testing;
 
 namespace Cluster.Deployment.Tests;
 
@@ -245,7 +246,7 @@ public class KubernetesTests
     const string ExampleSecretFiles = "k8s/base/*.example.yaml";
 
     static List<JsonObject> ExampleSecrets() =>
-        [.. Directory.GetFiles(Repo.PathOf("k8s/base"), "*.example.yaml").SelectMany(Yaml.LoadAll).OfType<JsonObject>().Where(o => o.Str("kind") == "Secret")];
+        [.. Directory.GetFiles(RepositoryRoot.PathOf("k8s/base"), "*.example.yaml").SelectMany(Yaml.LoadAll).OfType<JsonObject>().Where(o => o.Str("kind") == "Secret")];
 
     static bool SecretExists(List<K8sObject> objects, string name, string? key = null) =>
         objects.Where(o => o.Kind == "Secret").Select(o => o.Node).Concat(ExampleSecrets()).Any(o =>
@@ -503,7 +504,7 @@ public class KubernetesTests
         foreach (var (name, dockerfile) in new[] { (SiloName, DockerfileTests.SiloDockerfile), (GatewayName, DockerfileTests.GatewayDockerfile) })
         {
             var wl = objects.First(o => o.Name == name && o.Kind is "Deployment" or "StatefulSet");
-            var df = new Dockerfile(Repo.PathOf(dockerfile));
+            var df = new Dockerfile(RepositoryRoot.PathOf(dockerfile));
             var exposed = df.Stages[^1].Instructions.Where(i => i.Keyword == "EXPOSE").SelectMany(i => i.Words).Select(p => long.Parse(p.Split('/')[0])).ToHashSet();
             foreach (var c in Kustomize.PodSpec(wl)!.Objs("containers"))
             {
@@ -525,7 +526,7 @@ public class KubernetesTests
     {
         var kubectl = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, "kubectl")).FirstOrDefault(File.Exists);
         if (kubectl is null) return;
-        var psi = new ProcessStartInfo(kubectl, ["kustomize", Repo.PathOf(layer)]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var psi = new ProcessStartInfo(kubectl, ["kustomize", RepositoryRoot.PathOf(layer)]) { RedirectStandardOutput = true, RedirectStandardError = true };
         using var process = Process.Start(psi)!;
         var output = process.StandardOutput.ReadToEnd();
         var error = process.StandardError.ReadToEnd();

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Cluster.Testing;
 
 namespace Cluster.Deployment.Tests;
 
@@ -27,9 +28,9 @@ public static class Kustomize
 
     public static List<K8sObject> Render(string dir)
     {
-        var file = Path.Combine(Repo.PathOf(dir), "kustomization.yaml");
-        var where = Repo.Relative(file);
-        if (!File.Exists(file)) throw new InvalidOperationException($"{Repo.Relative(Repo.PathOf(dir))}: no kustomization.yaml");
+        var file = Path.Combine(RepositoryRoot.PathOf(dir), "kustomization.yaml");
+        var where = RepositoryRoot.Relative(file);
+        if (!File.Exists(file)) throw new InvalidOperationException($"{RepositoryRoot.Relative(RepositoryRoot.PathOf(dir))}: no kustomization.yaml");
         var k = Yaml.Load(file) as JsonObject ?? throw new InvalidOperationException($"{where}: not a mapping");
         foreach (var key in k.Select(p => p.Key))
             if (!Supported.Contains(key))
@@ -40,13 +41,13 @@ public static class Kustomize
         foreach (var resource in k.Arr("resources").Select(r => r!.ToString()))
         {
             var path = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, resource));
-            if (Directory.Exists(path)) objects.AddRange(Render(Repo.Relative(path)));
+            if (Directory.Exists(path)) objects.AddRange(Render(RepositoryRoot.Relative(path)));
             else if (File.Exists(path))
                 foreach (var doc in Yaml.LoadAll(path))
                 {
                     if (doc is null) continue;
-                    if (doc is not JsonObject o) throw new InvalidOperationException($"{Repo.Relative(path)}: a document is not a mapping");
-                    objects.Add(new K8sObject(o, Repo.Relative(path)));
+                    if (doc is not JsonObject o) throw new InvalidOperationException($"{RepositoryRoot.Relative(path)}: a document is not a mapping");
+                    objects.Add(new K8sObject(o, RepositoryRoot.Relative(path)));
                 }
             else throw new InvalidOperationException($"{where}: resource '{resource}' does not exist");
         }

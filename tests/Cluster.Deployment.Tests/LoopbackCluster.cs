@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using Cluster.Testing;
 
 namespace Cluster.Deployment.Tests;
 
@@ -27,9 +28,9 @@ internal sealed class LoopbackCluster : IAsyncDisposable
         Logs = logs;
         _redis = Start(new ProcessStartInfo("redis-server", ["--port", $"{RedisPort}", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]),
             Path.Combine(logs, "redis.log"));
-        var script = new ProcessStartInfo("bash", [Repo.PathOf("scripts/cluster-local.sh")])
+        var script = new ProcessStartInfo("bash", [RepositoryRoot.PathOf("scripts/cluster-local.sh")])
         {
-            WorkingDirectory = Repo.Root,
+            WorkingDirectory = RepositoryRoot.Path,
             Environment =
             {
                 ["REDIS"] = $"127.0.0.1:{RedisPort}", ["SILOS"] = $"{silos}", ["STAGES"] = $"{silos}", ["LOGS"] = logs,
@@ -349,5 +350,5 @@ internal sealed class LoopbackCluster : IAsyncDisposable
     private static bool BinariesBuilt =>
         new[] { "silo/Cluster.Silo/bin/{0}/net10.0/Cluster.Silo.dll", "gateway/Cluster.Gateway/bin/{0}/net10.0/cluster-gateway.dll",
                 "gateway/Cluster.Client/bin/{0}/net10.0/cluster-client.dll" }
-            .All(path => File.Exists(Repo.PathOf(string.Format(path, Configuration))));
+            .All(path => File.Exists(RepositoryRoot.PathOf(string.Format(path, Configuration))));
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.RegularExpressions;
+using Cluster.Testing;
 
 namespace Cluster.Deployment.Tests;
 
@@ -15,9 +16,9 @@ public sealed class LoopbackTopologyTests
     public async Task RedisTwoSilosAndTheGatewayServeTheLoadToolWithoutErrorsAndStopCleanly()
     {
         var logs = Directory.CreateTempSubdirectory("loopback-topology-test").FullName;
-        var script = new ProcessStartInfo("bash", [Repo.PathOf("scripts/loopback-topology.sh")])
+        var script = new ProcessStartInfo("bash", [RepositoryRoot.PathOf("scripts/loopback-topology.sh")])
         {
-            WorkingDirectory = Repo.Root,
+            WorkingDirectory = RepositoryRoot.Path,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             Environment = { ["LOGS"] = logs, ["REQUESTS"] = "12", ["CONFIGURATION"] = ConfigurationOfThisBuild() },
@@ -53,7 +54,7 @@ public sealed class LoopbackTopologyTests
     private static bool BinariesBuilt(string configuration) =>
         new[] { "silo/Cluster.Silo/bin/{0}/net10.0/Cluster.Silo.dll", "gateway/Cluster.Gateway/bin/{0}/net10.0/cluster-gateway.dll",
                 "gateway/Cluster.Client/bin/{0}/net10.0/cluster-client.dll", "tests/Cluster.LoadTest/bin/{0}/net10.0/cluster-loadtest.dll" }
-            .All(path => File.Exists(Repo.PathOf(string.Format(path, configuration))));
+            .All(path => File.Exists(RepositoryRoot.PathOf(string.Format(path, configuration))));
 
     private static string ConfigurationOfThisBuild() =>
         AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Debug{Path.DirectorySeparatorChar}") ? "Debug" : "Release";

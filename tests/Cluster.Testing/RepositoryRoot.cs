@@ -19,4 +19,7 @@ public static class RepositoryRoot
 
     /// <summary><paramref name="relative"/> (e.g. "models/default") under the root.</summary>
     public static string PathOf(params string[] relative) => System.IO.Path.Combine([Root.Value, .. relative]);
+
+    /// <summary><paramref name="path"/> relative to the root, with forward slashes (as the repository's files name each other).</summary>
+    public static string Relative(string path) => System.IO.Path.GetRelativePath(Root.Value, path).Replace('\\', '/');
 }
