@@ -164,10 +164,8 @@ public sealed class Attention : IDisposable
             var offset = step.Offsets[i];
             if (chunk.Length == 1 && chunk.Cache.IsHostFloat32)
             {
-                decodes.Add(new(
-                    qData + (nint)(offset * qRow), kData + (nint)(offset * kRow), vData + (nint)(offset * vRow),
-                    chunk.Cache.KeyData(cacheLayer), chunk.Cache.ValueData(cacheLayer), chunk.Cache.Capacity,
-                    chunk.StartPosition, outData + (nint)((long)offset * qDim * sizeof(float))));
+                decodes.Add(Decode(chunk, cacheLayer, qData + (nint)(offset * qRow), kData + (nint)(offset * kRow), vData + (nint)(offset * vRow),
+                    outData + (nint)((long)offset * qDim * sizeof(float))));
             }
             else
             {
@@ -221,15 +219,16 @@ public sealed class Attention : IDisposable
         var decodes = new Cluster.Kernels.DecodeAttentionSequence[step.Chunks.Count];
         for (var i = 0; i < decodes.Length; i++)
         {
-            var chunk = step.Chunks[i];
-            decodes[i] = new(queries + i * rowBytes, keys + i * rowBytes, values + i * rowBytes,
-                chunk.Cache.KeyData(cacheLayer), chunk.Cache.ValueData(cacheLayer), chunk.Cache.Capacity,
-                chunk.StartPosition, outData + (nint)i * qDim * sizeof(float));
+            decodes[i] = Decode(step.Chunks[i], cacheLayer, queries + i * rowBytes, keys + i * rowBytes, values + i * rowBytes, outData + (nint)i * qDim * sizeof(float));
         }
         Cluster.Kernels.DecodeAttention.Run(decodes, _heads, _kvHeads, _headDim);
         GC.KeepAlive(qkv);
         return output;
     }
+
+    /// <summary>One single-token chunk for the decode-attention kernel: its new query, key and value rows, its cache, where to write.</summary>
+    private static Cluster.Kernels.DecodeAttentionSequence Decode(SequenceChunk chunk, int cacheLayer, nint query, nint key, nint value, nint output) =>
+        new(query, key, value, chunk.Cache.KeyData(cacheLayer), chunk.Cache.ValueData(cacheLayer), chunk.Cache.Capacity, chunk.StartPosition, output);
 
     private Tensor AttendOneSequence(Tensor q, Tensor k, Tensor v, StepLayout step, int index, int cacheLayer)
     {
