@@ -66,9 +66,9 @@ internal static class InspectRunner
         response.SessionTokens.AddRange(history.Select(id => new InspectedToken
         {
             Id = id,
-            Piece = model.Tokenizer.TokenPiece(id),
+            Piece = Piece(model, id),
             Special = model.Tokenizer.IsSpecialToken(id),
-            Text = model.Tokenizer.Decode([id], skipSpecialTokens: false),
+            Text = Text(model, id),
         }));
         HiddenStates? hidden = null;
         float[][] states = [];
@@ -112,7 +112,7 @@ internal static class InspectRunner
                 {
                     var entry = new LogitLensLayer { Layer = (uint)layer.Layer, Stage = (uint)producedBy[layer.Layer].Stage, Silo = producedBy[layer.Layer].Silo, HiddenNorm = layer.HiddenNorm };
                     entry.Top.AddRange(Probabilities(model, layer.TopTokenIds, layer.TopLogprobs));
-                    entry.Positions.AddRange(Positions(model, layer, topN));
+                    entry.Positions.AddRange(LensAtEveryPosition(model, layer, topN));
                     response.LogitLens.Add(entry);
                 }
                 response.NextToken.AddRange(response.LogitLens[^1].Top);
@@ -139,7 +139,7 @@ internal static class InspectRunner
     private static IEnumerable<TokenProbability> Probabilities(ServedModel model, IEnumerable<int> ids, IReadOnlyList<float> logprobs) =>
         ids.Select((id, i) => Token(model, id, logprobs[i], MathF.Exp(logprobs[i])));
 
-    private static IEnumerable<PositionLens> Positions(ServedModel model, LensLayer layer, int topN)
+    private static IEnumerable<PositionLens> LensAtEveryPosition(ServedModel model, LensLayer layer, int topN)
     {
         for (var position = 0; position < (layer.PositionNorms?.Length ?? 0); position++)
         {
@@ -159,8 +159,8 @@ internal static class InspectRunner
             entry.Nearest.AddRange(neighbours.Nearest[i].Select((n, j) => new TokenNeighbour
             {
                 Id = n,
-                Piece = model.Tokenizer.Knows(n) ? model.Tokenizer.TokenPiece(n) : "",
-                Text = model.Tokenizer.Knows(n) ? model.Tokenizer.Decode([n], skipSpecialTokens: false) : "",
+                Piece = Piece(model, n),
+                Text = Text(model, n),
                 Similarity = neighbours.Similarities[i][j],
             }));
             yield return entry;
@@ -203,9 +203,15 @@ internal static class InspectRunner
     private static TokenProbability Token(ServedModel model, int id, float logprob, float probability) => new()
     {
         Id = id,
-        Piece = model.Tokenizer.Knows(id) ? model.Tokenizer.TokenPiece(id) : "",
-        Text = model.Tokenizer.Knows(id) ? model.Tokenizer.Decode([id], skipSpecialTokens: false) : "",
+        Piece = Piece(model, id),
+        Text = Text(model, id),
         Logprob = logprob,
         Probability = probability,
     };
+
+    /// <summary>A token's vocabulary piece; empty for an id the tokenizer does not know (a model's padded rows).</summary>
+    private static string Piece(ServedModel model, int id) => model.Tokenizer.Knows(id) ? model.Tokenizer.TokenPiece(id) : "";
+
+    /// <summary>What a token decodes to, special tokens included; empty for an id the tokenizer does not know.</summary>
+    private static string Text(ServedModel model, int id) => model.Tokenizer.Knows(id) ? model.Tokenizer.Decode([id], skipSpecialTokens: false) : "";
 }

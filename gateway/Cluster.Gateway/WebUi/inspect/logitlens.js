@@ -2,6 +2,9 @@
 // what the model would predict if it stopped there. Layer 0 is the embeddings; the last row is the real prediction.
 import { el, percent, show, tokenText } from "./dom.js";
 
+/** A cell's green, as strong as the token's probability. */
+const shade = (probability) => `rgba(22, 163, 74, ${Math.min(1, Number(probability)).toFixed(3)})`;
+
 export function renderLogitLens(section, response) {
   const layers = response.logitLens ?? [];
   const topN = Math.max(0, ...layers.map((l) => (l.top ?? []).length));
@@ -31,7 +34,7 @@ export function renderLogitLens(section, response) {
               {
                 class: `lens-cell${t.id === final ? " final" : ""}`,
                 title: `id ${t.id} · piece ${JSON.stringify(t.piece)} · log-probability ${Number(t.logprob).toFixed(4)}`,
-                style: { background: `rgba(22, 163, 74, ${Math.min(1, Number(t.probability)).toFixed(3)})` },
+                style: { background: shade(t.probability) },
                 dataset: { tokenId: String(t.id), probability: String(t.probability) },
               },
               el("span", {}, tokenText(t)),
@@ -85,7 +88,7 @@ function everyPosition(response, layers) {
                   {
                     class: "lens-cell",
                     title: best ? `after layer ${l.layer}, following ${JSON.stringify(tokens[at]?.text ?? "")}: ${JSON.stringify(best.text)} ${percent(Number(best.probability))}` : "",
-                    style: { background: `rgba(22, 163, 74, ${Math.min(1, Number(best?.probability ?? 0)).toFixed(3)})` },
+                    style: { background: shade(best?.probability ?? 0) },
                     dataset: { position: String(at), tokenId: String(best?.id ?? "") },
                   },
                   best ? tokenText(best) : "",
