@@ -39,6 +39,25 @@ public sealed class WorkloadTests
     }
 
     [Fact]
+    public void Each_turn_of_a_conversation_resends_the_previous_turn_whole_then_an_answer_and_a_new_question()
+    {
+        var workload = new Workload(LengthRange.Fixed(10), LengthRange.Fixed(6), vocabularySize: 1000, seed: 3, sharedPrefixes: new SharedPrefixes(2, 20), conversationTurns: 4);
+        var conversations = Enumerable.Range(0, 5).Select(c => Enumerable.Range(0, 4).Select(t => workload.At(c * 4 + t).TokenIds!).ToList()).ToList();
+
+        foreach (var turns in conversations)
+        {
+            var lengths = turns.Select(t => t.Length).ToArray();
+            Assert.True(lengths.SequenceEqual([30, 46, 62, 78]), $"turn lengths [{string.Join(", ", lengths)}]; expected 20 + 10, then 16 more a turn (a 6-token answer, a 10-token question)");
+            for (var t = 1; t < turns.Count; t++)
+            {
+                Assert.True(turns[t].Take(turns[t - 1].Length).SequenceEqual(turns[t - 1]), $"turn {t} does not start with turn {t - 1}'s prompt");
+            }
+        }
+        var firstTurns = conversations.Select(c => string.Join(",", c[0].Skip(20))).Distinct().Count();
+        Assert.True(firstTurns == 5, $"5 conversations opened with {firstTurns} distinct questions");
+    }
+
+    [Fact]
     public void Fixed_lengths_are_exact_and_request_i_is_the_same_in_every_run()
     {
         var workload = new Workload(LengthRange.Fixed(16), LengthRange.Fixed(8), vocabularySize: 100, seed: 5);

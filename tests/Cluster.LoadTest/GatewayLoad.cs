@@ -38,6 +38,7 @@ public sealed class GatewayLoad(Generation.GenerationClient client, string model
         var gaps = new List<double>(planned.MaxNewTokens);
         var tokens = 0;
         var promptTokens = planned.PromptTokens;
+        var cachedTokens = 0;
         double? hopOverhead = null;
         double? computePerStep = null;
         try
@@ -48,6 +49,7 @@ public sealed class GatewayLoad(Generation.GenerationClient client, string model
                 if (response.Usage is { PromptTokens: > 0 } usage)
                 {
                     promptTokens = (int)usage.PromptTokens;
+                    cachedTokens = (int)usage.CachedPromptTokens;
                 }
                 if (response.Timings is { Steps: > 0 } timings && timings.Stages.Count > 0)
                 {
@@ -70,7 +72,7 @@ public sealed class GatewayLoad(Generation.GenerationClient client, string model
                 last = now;
                 tokens += response.TokenIds.Count;
             }
-            return new RequestRecord(first ?? clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, promptTokens, tokens, gaps, null, hopOverhead, computePerStep, trace.TraceId);
+            return new RequestRecord(first ?? clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, promptTokens, tokens, gaps, null, hopOverhead, computePerStep, trace.TraceId, cachedTokens);
         }
         catch (RpcException error)
         {

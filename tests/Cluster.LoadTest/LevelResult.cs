@@ -5,6 +5,7 @@ namespace Cluster.LoadTest;
 /// <param name="Rate">Requests per second of a Poisson (open-loop) level; null for a concurrency level.</param>
 /// <param name="GoodRequests">Requests that met every latency objective; null when no objective was given.</param>
 /// <param name="Slowest">The slowest requests by end-to-end latency (failed ones included), slowest first.</param>
+/// <param name="CachedPromptTokens">Prompt tokens served from a cache instead of computed (the usage's cached prompt tokens).</param>
 public sealed record LevelResult(
     string Target,
     int? Concurrency,
@@ -21,8 +22,12 @@ public sealed record LevelResult(
     LatencySummary HopOverhead,
     LatencySummary ComputePerStep,
     int? GoodRequests,
-    IReadOnlyList<SlowRequest> Slowest)
+    IReadOnlyList<SlowRequest> Slowest,
+    long CachedPromptTokens = 0)
 {
+    /// <summary>Cached prompt tokens over prompt tokens (vLLM's prefix-cache hit rate, in tokens); 0 without prompts.</summary>
+    public double PrefixCacheHitRate => PromptTokens > 0 ? (double)CachedPromptTokens / PromptTokens : 0;
+
     public double RequestsPerSecond => Completed / DurationSeconds;
 
     public double OutputTokensPerSecond => OutputTokens / DurationSeconds;
@@ -50,6 +55,7 @@ public sealed record LevelResult(
             LatencySummary.From(ok.Where(r => r.HopOverhead is not null).Select(r => r.HopOverhead!.Value)),
             LatencySummary.From(ok.Where(r => r.ComputePerStep is not null).Select(r => r.ComputePerStep!.Value)),
             objectives is { Any: true } ? ok.Count(objectives.MetBy) : null,
-            SlowRequest.From(records, slowest));
+            SlowRequest.From(records, slowest),
+            ok.Sum(r => (long)r.CachedPromptTokens));
     }
 }

@@ -4,7 +4,7 @@ using System.CommandLine.Parsing;
 namespace Cluster.LoadTest;
 
 /// <summary>The options every target shares: the levels of the sweep, their bounds, the requests' shape, objectives and outputs.</summary>
-internal sealed class LoadOptions
+public sealed class LoadOptions
 {
     public Option<int[]> Concurrency { get; } = new("--concurrency", "-c") { Description = "Concurrent streams (closed loop); one level per value", DefaultValueFactory = _ => [1, 8, 32], AllowMultipleArgumentsPerToken = true };
     public Option<double[]> Rate { get; } = new("--rate") { Description = "Requests per second with Poisson arrivals (open loop), instead of --concurrency; one level per value", AllowMultipleArgumentsPerToken = true };
@@ -14,6 +14,7 @@ internal sealed class LoadOptions
     public Option<int[]> PromptTokensRange { get; } = new("--prompt-tokens-range") { Description = "Tokens per prompt drawn uniformly from [A, B]", Arity = new ArgumentArity(2, 2), AllowMultipleArgumentsPerToken = true };
     public Option<int?> SharedPrefixCount { get; } = new("--shared-prefixes") { Description = "Start every prompt with one of this many shared prefixes (system prompts), then --prompt-tokens of its own" };
     public Option<int?> SharedPrefixTokens { get; } = new("--shared-prefix-tokens") { Description = "Tokens per shared prefix (with --shared-prefixes)" };
+    public Option<int> ConversationTurns { get; } = new("--conversation-turns") { Description = "Requests come as conversations of this many turns, each resending the whole conversation so far (earlier prompts and answers) plus a new question", DefaultValueFactory = _ => 1 };
     public Option<string?> PromptsFile { get; } = new("--prompts-file") { Description = "Send prompts as text, drawn from this file (one prompt per line)" };
     public Option<int> MaxNewTokens { get; } = new("--max-new-tokens", "-n") { Description = "Tokens generated per request (EOS ignored)", DefaultValueFactory = _ => 64 };
     public Option<int[]> MaxNewTokensRange { get; } = new("--max-new-tokens-range") { Description = "Tokens generated per request drawn uniformly from [A, B]", Arity = new ArgumentArity(2, 2), AllowMultipleArgumentsPerToken = true };
@@ -26,7 +27,7 @@ internal sealed class LoadOptions
     public Option<string?> Json { get; } = new("--json") { Description = "Also write the results as JSON to this file" };
     public Option<string?> Chart { get; } = new("--chart") { Description = "Also draw latency (TTFT, TPOT p50/p99) against output tokens/s over the levels, as a PNG image" };
 
-    private IEnumerable<Option> All => [Concurrency, Rate, Requests, Duration, PromptTokens, PromptTokensRange, SharedPrefixCount, SharedPrefixTokens, PromptsFile, MaxNewTokens,
+    private IEnumerable<Option> All => [Concurrency, Rate, Requests, Duration, PromptTokens, PromptTokensRange, SharedPrefixCount, SharedPrefixTokens, ConversationTurns, PromptsFile, MaxNewTokens,
         MaxNewTokensRange, Warmup, Seed, SloTtft, SloTpot, SloE2e, Slowest, Json, Chart];
 
     public void AddTo(Command command)
@@ -102,6 +103,14 @@ internal sealed class LoadOptions
         {
             result.AddError("--shared-prefixes builds token-id prompts: leave out --prompts-file.");
         }
+        if (result.GetResult(ConversationTurns) is { Implicit: false } && result.GetValue(ConversationTurns) is var turns && turns < 1)
+        {
+            result.AddError($"--conversation-turns must be at least 1 (got {turns}).");
+        }
+        if (result.GetValue(ConversationTurns) > 1 && result.GetValue(PromptsFile) is not null)
+        {
+            result.AddError("--conversation-turns builds token-id prompts: leave out --prompts-file.");
+        }
         foreach (var slo in new[] { SloTtft, SloTpot, SloE2e })
         {
             if (result.GetValue(slo) is { } ms && !(ms > 0))
@@ -126,7 +135,8 @@ internal sealed class LoadOptions
             parse.GetValue(PromptsFile) is { } file ? Workload.ReadPrompts(file) : null,
             new ServiceLevelObjectives(parse.GetValue(SloTtft), parse.GetValue(SloTpot), parse.GetValue(SloE2e)),
             parse.GetValue(Slowest),
-            parse.GetValue(SharedPrefixCount) is { } count && parse.GetValue(SharedPrefixTokens) is { } tokens ? new SharedPrefixes(count, tokens) : null);
+            parse.GetValue(SharedPrefixCount) is { } count && parse.GetValue(SharedPrefixTokens) is { } tokens ? new SharedPrefixes(count, tokens) : null,
+            parse.GetValue(ConversationTurns));
     }
 
     /// <summary>Writes the JSON and the chart, where asked for.</summary>

@@ -15,12 +15,13 @@ public static class LoadReport
             AnsiConsole.Profile.Width = 240; // a log file gets the whole row, not a wrapped 80-column table
         }
         var table = new Table().Border(TableBorder.Rounded)
-            .AddColumns("target", "level", "done", "errors", "req/s", "goodput req/s", "out tok/s", "TTFT mean/p50/p90/p99 ms", "TPOT mean/p50/p90/p99 ms", "ITL mean/p50/p90/p99 ms", "E2E mean/p50/p90/p99 ms", "hop overhead mean/p50 ms", "compute/step ms");
+            .AddColumns("target", "level", "done", "errors", "req/s", "goodput req/s", "out tok/s", "prefix hit", "TTFT mean/p50/p90/p99 ms", "TPOT mean/p50/p90/p99 ms", "ITL mean/p50/p90/p99 ms", "E2E mean/p50/p90/p99 ms", "hop overhead mean/p50 ms", "compute/step ms");
         foreach (var r in results)
         {
             table.AddRow(r.Target, r.Level, r.Completed.ToString(),
                 r.ErrorsByStatus.Count == 0 ? "0" : Markup.Escape(string.Join(", ", r.ErrorsByStatus.Select(e => $"{e.Key}: {e.Value}"))),
                 r.RequestsPerSecond.ToString("F2"), r.GoodputRequestsPerSecond?.ToString("F2") ?? "-", r.OutputTokensPerSecond.ToString("F1"),
+                r.PromptTokens > 0 ? r.PrefixCacheHitRate.ToString("P1", System.Globalization.CultureInfo.InvariantCulture) : "-",
                 Summary(r.TimeToFirstToken, "F1"), Summary(r.TimePerOutputToken, "F2"), Summary(r.InterTokenLatency, "F2"), Summary(r.EndToEnd, "F0"),
                 r.HopOverhead.Count == 0 ? "-" : $"{r.HopOverhead.MeanMs:F3} / {r.HopOverhead.MedianMs:F3}",
                 r.ComputePerStep.Count == 0 ? "-" : $"{r.ComputePerStep.MeanMs:F1}");

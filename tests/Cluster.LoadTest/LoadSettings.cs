@@ -5,6 +5,7 @@ namespace Cluster.LoadTest;
 /// <param name="DurationSeconds">Seconds after which a level sends no more requests (those in flight finish); null: no bound.</param>
 /// <param name="PromptTexts">Prompts sent as text (from a prompts file) instead of token ids of PromptTokens' length.</param>
 /// <param name="SharedPrefixes">Prompts start with one of these shared prefixes, then PromptTokens of their own; null: none.</param>
+/// <param name="ConversationTurns">Requests come in conversations of this many turns, each resent in full (1: independent requests).</param>
 /// <param name="SlowestRequests">How many of each level's slowest requests (by end-to-end latency) the report lists with their trace ids.</param>
 public sealed record LoadSettings(
     IReadOnlyList<LoadLevel> Levels,
@@ -18,7 +19,8 @@ public sealed record LoadSettings(
     IReadOnlyList<string>? PromptTexts = null,
     ServiceLevelObjectives? Objectives = null,
     int SlowestRequests = 5,
-    SharedPrefixes? SharedPrefixes = null)
+    SharedPrefixes? SharedPrefixes = null,
+    int ConversationTurns = 1)
 {
     public ServiceLevelObjectives Slo => Objectives ?? ServiceLevelObjectives.None;
 

@@ -30,6 +30,7 @@ public sealed class OpenAiLoad(HttpClient http, string model, bool chat)
         var gaps = new List<double>(planned.MaxNewTokens);
         var tokens = 0;
         var promptTokens = planned.PromptTokens;
+        var cachedTokens = 0;
         try
         {
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellation);
@@ -53,6 +54,7 @@ public sealed class OpenAiLoad(HttpClient http, string model, bool chat)
                 {
                     promptTokens = (int)usage["prompt_tokens"]!;
                     tokens = (int)usage["completion_tokens"]!;
+                    cachedTokens = (int?)usage["prompt_tokens_details"]?["cached_tokens"] ?? 0;
                 }
                 if (chunk["choices"] is not JsonArray { Count: > 0 } || IsRoleChunk(chunk))
                 {
@@ -69,7 +71,7 @@ public sealed class OpenAiLoad(HttpClient http, string model, bool chat)
                 }
                 last = now;
             }
-            return new RequestRecord(first ?? clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, promptTokens, tokens, gaps, null, TraceId: trace.TraceId);
+            return new RequestRecord(first ?? clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds, promptTokens, tokens, gaps, null, TraceId: trace.TraceId, CachedPromptTokens: cachedTokens);
         }
         catch (HttpRequestException error)
         {

@@ -4,7 +4,9 @@ namespace Cluster.LoadTest;
 /// <param name="ComputePerStep">Seconds of stage compute per pipeline step, all stages summed; null for the engine.</param>
 /// <param name="HopOverhead">Mean seconds per stage hop beyond the stage's compute (the cluster reports it per request); null for the engine.</param>
 /// <param name="TraceId">The W3C trace id the request was sent with (null for the engine): look it up in Jaeger.</param>
-public sealed record RequestRecord(double TimeToFirstToken, double EndToEnd, int PromptTokens, int OutputTokens, IReadOnlyList<double> InterTokenLatencies, string? Error, double? HopOverhead = null, double? ComputePerStep = null, string? TraceId = null)
+/// <param name="CachedPromptTokens">Prompt tokens the cluster did not compute (a session's cache or a prefix-cache hit), from the response's usage.</param>
+public sealed record RequestRecord(double TimeToFirstToken, double EndToEnd, int PromptTokens, int OutputTokens, IReadOnlyList<double> InterTokenLatencies, string? Error, double? HopOverhead = null, double? ComputePerStep = null, string? TraceId = null,
+    int CachedPromptTokens = 0)
 {
     /// <summary>Time per output token after the first (vLLM's TPOT); null for a single-token answer.</summary>
     public double? TimePerOutputToken => OutputTokens > 1 ? (EndToEnd - TimeToFirstToken) / (OutputTokens - 1) : null;

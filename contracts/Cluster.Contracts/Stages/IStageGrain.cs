@@ -29,11 +29,8 @@ public interface IStageGrain : IGrainWithStringKey
     /// <summary>Looks inside one prompt's forward pass (see <see cref="InspectBatch"/>); serialized with the forward steps.</summary>
     Task<InspectResult> Inspect(InspectBatch batch);
 
-    /// <summary>
-    /// Ends these sessions' current use. <paramref name="keep"/>: the cache stays, evictable when idle (a session
-    /// between turns); otherwise it is freed now (a one-shot request finished, was cancelled, or a session was deleted).
-    /// </summary>
-    Task Release(IReadOnlyList<string> sessionIds, bool keep);
+    /// <summary>Ends these sessions' current use: what becomes of their caches is <paramref name="release"/>.</summary>
+    Task Release(IReadOnlyList<string> sessionIds, CacheRelease release);
 
     /// <summary>
     /// Frees the caches of sessions unused (no step, no release) for longer than the configured expiry; returns how
@@ -44,4 +41,20 @@ public interface IStageGrain : IGrainWithStringKey
 
     /// <summary>Sessions held, KV bytes used, tokens computed: the stage's own counts, for tests and ListModels.</summary>
     Task<StageStatus> GetStatus();
+}
+
+/// <summary>What a stage does with a sequence's cache when its use ends.</summary>
+public enum CacheRelease
+{
+    /// <summary>Freed now: a request cancelled or failed, a session deleted.</summary>
+    Free,
+
+    /// <summary>Kept, idle, evictable and expiring: a session between turns.</summary>
+    Park,
+
+    /// <summary>
+    /// Kept as a prefix cache entry other sequences may copy from: a one-shot request that finished. Evicted before
+    /// any parked session, least recently used first; expires like a parked session.
+    /// </summary>
+    Retain,
 }

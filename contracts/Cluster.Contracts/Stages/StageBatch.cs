@@ -17,7 +17,8 @@ public sealed record StageBatch(
 /// Every stage gets the token ids (a few bytes): stage 0 embeds them, the last stage keeps the history for the
 /// repetition penalty. <see cref="ReserveTokens"/> is the most positions the sequence will reach, so the cache is
 /// allocated once. <see cref="Sampling"/> is set when this chunk ends where a token is to be sampled (the last chunk
-/// of a prompt, or a decode step); the last stage samples only those.
+/// of a prompt, or a decode step); the last stage samples only those. <see cref="Prefix"/> is set on a prefix-cache
+/// hit: positions [0, StartPosition) come from another sequence's cache instead of being computed.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record StageEntry(
@@ -25,7 +26,19 @@ public sealed record StageEntry(
     [property: Id(1)] int StartPosition,
     [property: Id(2)] int[] TokenIds,
     [property: Id(3)] int ReserveTokens,
-    [property: Id(4)] SamplingRequest? Sampling);
+    [property: Id(4)] SamplingRequest? Sampling,
+    [property: Id(5)] PrefixSource? Prefix = null);
+
+/// <summary>
+/// A prefix-cache hit: the session of <see cref="SessionId"/> holds <see cref="TokenIds"/> at positions
+/// [0, TokenIds.Length), which is where the entry starts. Each stage checks the tokens against what that session's cache
+/// really holds before it copies them, so a stale guess costs a replay, never a wrong answer: a stage that cannot
+/// (the source was evicted, expired, lost or rewritten) answers the entry as missing.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record PrefixSource(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] int[] TokenIds);
 
 /// <summary>
 /// How the last stage picks the token for one request: its <see cref="SamplingSettings"/>, and

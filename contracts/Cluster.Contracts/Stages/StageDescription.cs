@@ -20,7 +20,12 @@ public sealed record StageDescription(
     [property: Id(14)] string WeightDType = "",
     [property: Id(15)] int HeadCount = 0);
 
-/// <summary>A stage's own counts. <see cref="KvPeakBytes"/>: the most its sessions' caches ever held at once (since activation).</summary>
+/// <summary>
+/// A stage's own counts. <see cref="KvPeakBytes"/>: the most its sessions' caches ever held at once (since activation).
+/// <see cref="RetainedPrefixes"/> and <see cref="RetainedPrefixBytes"/>: finished requests' caches kept as prefix-cache
+/// entries (part of <see cref="IdleSessions"/> and <see cref="KvBytes"/>); <see cref="PrefixHitTokens"/>: positions
+/// copied from a cached prefix instead of computed.
+/// </summary>
 [GenerateSerializer, Immutable]
 public sealed record StageStatus(
     [property: Id(0)] int ActiveSessions,
@@ -31,7 +36,13 @@ public sealed record StageStatus(
     [property: Id(5)] long Steps,
     [property: Id(6)] long Evictions,
     [property: Id(7)] string Silo,
-    [property: Id(8)] long KvPeakBytes = 0)
+    [property: Id(8)] long KvPeakBytes = 0,
+    [property: Id(9)] int RetainedPrefixes = 0,
+    [property: Id(10)] long RetainedPrefixBytes = 0,
+    [property: Id(11)] long PrefixHitTokens = 0)
 {
     public int Sessions => ActiveSessions + IdleSessions;
+
+    /// <summary>No request running, and nothing held but finished requests' caches kept as prefix-cache entries (evictable).</summary>
+    public bool HoldsOnlyPrefixCache => ActiveSessions == 0 && IdleSessions == RetainedPrefixes && KvBytes == RetainedPrefixBytes;
 }

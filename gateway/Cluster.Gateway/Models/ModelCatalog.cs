@@ -93,7 +93,7 @@ internal sealed class ModelCatalog(
         var limits = new ModelLimits(description.ContextLength, description.VocabularySize,
             Math.Min(options.Value.MaxNewTokensLimit, description.ContextLength));
         var eosIds = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : description.EosTokenIds;
-        return new ServedModel(deployment, tokenizer, limits, eosIds, replicas, chat);
+        return new ServedModel(deployment, tokenizer, limits, eosIds, replicas, chat, schedulerOptions.Value.PrefixAffinityMaxExtraLoad);
     }
 
     /// <summary>

@@ -13,7 +13,8 @@ internal sealed class ServedModel(
     ModelLimits limits,
     IReadOnlyList<int> eosTokenIds,
     IReadOnlyList<ServedReplica> replicas,
-    ChatFormat? chat = null) : IAsyncDisposable
+    ChatFormat? chat = null,
+    int prefixAffinityMaxExtraLoad = 0) : IAsyncDisposable
 {
     public string Name => Deployment.Name;
     public ModelDeployment Deployment { get; } = deployment;
@@ -27,6 +28,19 @@ internal sealed class ServedModel(
 
     /// <summary>The replica with the fewest waiting and running requests (new one-shot requests and sessions go there).</summary>
     public ServedReplica LeastLoadedReplica() => Replicas.MinBy(r => r.Scheduler.Load)!;
+
+    /// <summary>Where a one-shot request with these tokens goes: <see cref="ReplicaRouting"/> over the replicas' prefix indexes and loads.</summary>
+    public ServedReplica ReplicaFor(IReadOnlyList<int> tokens)
+    {
+        if (Replicas.Count == 1 || Replicas[0].Scheduler.Prefixes is not { } first)
+        {
+            return LeastLoadedReplica();
+        }
+        var loads = Replicas.Select(r => r.Scheduler.Load).ToArray();
+        var cached = Replicas.Select(r => r.Scheduler.Prefixes!.CachedTokens(tokens)).ToArray();
+        ulong? firstBlock = tokens.Count > first.BlockTokens ? first.ChainHashes(tokens.Take(first.BlockTokens).ToArray(), 1)[0] : null;
+        return Replicas[ReplicaRouting.Choose(loads, cached, firstBlock, prefixAffinityMaxExtraLoad)];
+    }
 
     public ServedReplica Replica(int index) =>
         index >= 0 && index < Replicas.Count ? Replicas[index] : throw new ArgumentOutOfRangeException(nameof(index), $"Model {Name} has replicas 0..{Replicas.Count - 1}; got {index}.");

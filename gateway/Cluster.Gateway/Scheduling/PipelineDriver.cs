@@ -77,7 +77,7 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
             $"A silo left the cluster while step {batch.StepId} waited on stage {keys[stage]}; the call is abandoned and the step retried.");
     }
 
-    /// <summary>Frees (or parks, with <paramref name="keep"/>) sessions' caches on every stage.</summary>
-    public Task ReleaseAsync(IReadOnlyList<string> sessionIds, bool keep) =>
-        Task.WhenAll(stages.Select(stage => stage.Release(sessionIds, keep)));
+    /// <summary>Frees, parks or retains sessions' caches on every stage.</summary>
+    public Task ReleaseAsync(IReadOnlyList<string> sessionIds, CacheRelease release) =>
+        Task.WhenAll(stages.Select(stage => stage.Release(sessionIds, release)));
 }

@@ -52,7 +52,7 @@ internal sealed partial class ReplicaScheduler
     {
         try
         {
-            await _pipeline.ReleaseAsync([sequence.StageSessionId], keep: true);
+            await _pipeline.ReleaseAsync([sequence.StageSessionId], CacheRelease.Park);
         }
         catch (Exception ex)
         {

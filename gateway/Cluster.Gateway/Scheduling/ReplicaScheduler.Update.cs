@@ -33,6 +33,7 @@ internal sealed partial class ReplicaScheduler
                 if (outcome.MissingSessions.Contains(sequence.StageSessionId))
                 {
                     _logger.LogInformation("Stage {Stage} no longer holds {Session}; replaying its {Tokens} tokens.", outcome.RefusedBy, sequence.StageSessionId, sequence.ComputedLength);
+                    ForgetMissingPrefix(sequence);
                     sequence.ComputedLength = 0;
                     sequence.CachedAtStart = 0;
                 }
@@ -54,6 +55,7 @@ internal sealed partial class ReplicaScheduler
             sequence.InFlight = false;
             sequence.Steps.Add(outcome);
             sequence.ComputedLength = chunk.Start + chunk.Length;
+            RecordComputedPrefix(sequence);
             if (chunk.Samples)
             {
                 if (!sampled.TryGetValue(sequence.StageSessionId, out var token))
@@ -144,7 +146,7 @@ internal sealed partial class ReplicaScheduler
             return;
         }
         sequence.Output.Write(_output.Closing(sequence, reason, last));
-        Retire(sequence); // before the stream ends, so a client that sends its next request at once finds the room it left
+        Retire(sequence, ranToItsEnd: reason != FinishReason.Cancelled); // before the stream ends, so a client that sends its next request at once finds the room it left
         sequence.Output.Complete();
     }
 
@@ -154,11 +156,11 @@ internal sealed partial class ReplicaScheduler
         {
             return;
         }
-        Retire(sequence);
+        Retire(sequence, ranToItsEnd: false);
         sequence.Output.Complete(error);
     }
 
-    private void Retire(RunningSequence sequence)
+    private void Retire(RunningSequence sequence, bool ranToItsEnd)
     {
         sequence.Finished = true;
         Interlocked.Decrement(ref _load);
@@ -173,19 +175,18 @@ internal sealed partial class ReplicaScheduler
             GatewayTelemetry.RequestsWaiting.Add(-1, model);
         }
         GatewayTelemetry.RequestLatency.Record(sequence.Clock.Elapsed.TotalSeconds, model);
-        var keep = sequence.Request.SessionId is not null;
-        _ = ReleaseAsync(sequence, keep, reserved);
+        _ = ReleaseAsync(sequence, ReleaseOf(sequence, ranToItsEnd), reserved);
     }
 
     /// <summary>
     /// Frees (or parks) the cache on every stage, then gives its reserved positions back to the replica: not before,
     /// or the next admitted sequence could reach a stage ahead of the release and find no room there.
     /// </summary>
-    private async Task ReleaseAsync(RunningSequence sequence, bool keep, int reservedPositions)
+    private async Task ReleaseAsync(RunningSequence sequence, CacheRelease release, int reservedPositions)
     {
         try
         {
-            await _pipeline.ReleaseAsync([sequence.StageSessionId], keep);
+            await _pipeline.ReleaseAsync([sequence.StageSessionId], release);
         }
         catch (Exception ex)
         {

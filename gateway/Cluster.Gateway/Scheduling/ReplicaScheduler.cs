@@ -16,7 +16,8 @@ namespace Cluster.Gateway.Scheduling;
 /// the state (queues, reservations, in-flight count, failover), calls the pipeline, keeps up to one micro-batch per
 /// stage in flight so all stages compute at once, and records the telemetry. Everything happens on the one loop
 /// that reads events, so nothing is locked. Applying what a step brought back is in ReplicaScheduler.Update.cs,
-/// stage-room waits in ReplicaScheduler.StageRoom.cs, metrics in ReplicaScheduler.Telemetry.cs.
+/// stage-room waits in ReplicaScheduler.StageRoom.cs, the prefix cache in ReplicaScheduler.PrefixCache.cs, metrics in
+/// ReplicaScheduler.Telemetry.cs.
 /// </summary>
 internal sealed partial class ReplicaScheduler : IAsyncDisposable
 {
@@ -34,6 +35,7 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
     private readonly Task _loop;
     private int _inFlight;
     private long _nextStepId;
+    private long _arrivals;
     private int _load;
 
     public ReplicaScheduler(PipelineDriver pipeline, ReplicaCapacity capacity, SchedulerOptions options, TokenResponses responses, ILogger logger,
@@ -43,6 +45,7 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         _failover = new StepFailover(options, _time);
         _schedule = new ScheduleStep(options);
         _output = new OutputProcessor(responses);
+        _prefixes = options.PrefixCache ? new PrefixIndex(options.PrefixBlockTokens, options.PrefixIndexMaxBlocks) : null;
         _pipeline = pipeline;
         _capacity = capacity;
         _options = options;
@@ -130,6 +133,8 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
                     break; // its cancel came first and retired it: admitted now, it would hold a reservation forever
                 }
                 _waiting.AddLast(arrived.Sequence);
+                arrived.Sequence.Arrival = ++_arrivals;
+                LookUpPrefix(arrived.Sequence);
                 GatewayTelemetry.RequestsWaiting.Add(1, GatewayTelemetry.ModelTag(arrived.Sequence.Request.Model));
                 break;
             case SchedulerEvent.BackToWaiting back:
@@ -194,6 +199,7 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
     /// <summary>Carries out what the schedule step decides: admissions, refusals beyond the queue, micro-batches launched.</summary>
     private void Schedule()
     {
+        EndPrefixWaits();
         var launchable = _failover.Waiting ? 0 : MicroBatchesInFlight - _inFlight; // a stage is unreachable: wait out the back-off
         var free = GrantReservations() ? 0 : _capacity.Tokens - _capacity.Reserved; // a reservation waiting for room goes first
         var decision = _schedule.Decide(_waiting, _running, free, _capacity.TokensReserved, MicroBatchesInFlight, launchable);
@@ -275,7 +281,7 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         var sampling = chunk.Samples
             ? new SamplingRequest(request.RequestId, request.Sampling, sequence.Generated)
             : null;
-        return new StageEntry(sequence.StageSessionId, chunk.Start, tokens, sequence.ReserveTokens, sampling);
+        return new StageEntry(sequence.StageSessionId, chunk.Start, tokens, sequence.ReserveTokens, sampling, PrefixOf(chunk));
     }
 
     public async ValueTask DisposeAsync()

@@ -81,6 +81,24 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
     /// <summary>Pipeline steps this sequence took part in, and per stage their compute and round-trip seconds.</summary>
     public StepTimings Steps { get; } = new();
 
+    /// <summary>
+    /// A prefix-cache hit not yet carried out: the stage session to copy positions [0, Tokens) from. Set when the
+    /// sequence is admitted, sent with its first chunk, cleared once that step succeeds (or a stage could not copy).
+    /// </summary>
+    public (string Source, int Tokens)? PrefixHit { get; set; }
+
+    /// <summary>
+    /// Waiting for another running sequence to finish computing a prefix this one shares (up to Tokens), so that the
+    /// shared part is computed once; the scheduler steps the sequence only once that is over.
+    /// </summary>
+    public (RunningSequence Owner, int Tokens)? PrefixWait { get; set; }
+
+    /// <summary>The order the sequence reached its replica's scheduler in (1 = first).</summary>
+    public long Arrival { get; set; }
+
+    /// <summary>Whole blocks of <see cref="Tokens"/> recorded in the replica's <see cref="PrefixIndex"/>.</summary>
+    public int RecordedPrefixBlocks { get; set; }
+
     /// <summary>Tokens not yet in the caches (a prompt still being prefilled, or the last sampled token).</summary>
     public int PendingTokens => Tokens.Count - ComputedLength;
 }

@@ -77,7 +77,8 @@ internal sealed class ScheduleStep(SchedulerOptions options)
     }
 
     /// <summary>
-    /// Fills the free micro-batch slots from the ready sequences (running, not in flight, with tokens to compute),
+    /// Fills the free micro-batch slots from the ready sequences (running, not in flight, with tokens to compute, not
+    /// waiting for another sequence to compute a prefix they share),
     /// spreading the running set over the micro-batches so that every stage has one to work on.
     /// </summary>
     private List<IReadOnlyList<PlannedChunk>> Batch(List<RunningSequence> running, int microBatches, int launchable)
@@ -87,7 +88,7 @@ internal sealed class ScheduleStep(SchedulerOptions options)
         var taken = new HashSet<RunningSequence>();
         while (batches.Count < launchable)
         {
-            var ready = running.Where(s => !s.InFlight && !s.Finished && s.PendingTokens > 0 && !taken.Contains(s)).ToList();
+            var ready = running.Where(s => !s.InFlight && !s.Finished && s.PendingTokens > 0 && s.PrefixWait is null && !taken.Contains(s)).ToList();
             var chunks = BatchPlanner.Plan(ready, perBatch, options.MaxBatchTokens);
             if (chunks.Count == 0)
             {

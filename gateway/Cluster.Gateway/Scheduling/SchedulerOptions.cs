@@ -52,8 +52,33 @@ public sealed class SchedulerOptions
     /// </summary>
     public TimeSpan MembershipPollPeriod { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Reuse computed prefixes: a new sequence copies the KV of its longest prefix some stage session holds (a running
+    /// request, a parked session, a finished request retained for this) instead of computing it. See docs/PREFIX_CACHE.md.
+    /// </summary>
+    public bool PrefixCache { get; set; } = true;
+
+    /// <summary>Tokens per prefix-cache block: prefixes are found and reused in whole blocks (vLLM's default, 16).</summary>
+    public int PrefixBlockTokens { get; set; } = 16;
+
+    /// <summary>Blocks the gateway's index of each replica's cached prefixes remembers before it forgets the longest-unused sources.</summary>
+    public int PrefixIndexMaxBlocks { get; set; } = 65_536;
+
+    /// <summary>
+    /// Cache-aware routing: a one-shot request goes to the replica holding the longest prefix of it, or (when none
+    /// does) to the one its first block hashes to, unless that replica has more than this many requests (waiting +
+    /// running) beyond the least loaded one; then the least loaded takes it. 0: always the least loaded.
+    /// </summary>
+    public int PrefixAffinityMaxExtraLoad { get; set; } = 8;
+
     public void Validate()
     {
+        if (PrefixBlockTokens < 1 || PrefixIndexMaxBlocks < 1 || PrefixAffinityMaxExtraLoad < 0)
+        {
+            throw new ArgumentException(
+                $"Gateway:Scheduler needs PrefixBlockTokens >= 1 (got {PrefixBlockTokens}), PrefixIndexMaxBlocks >= 1 (got {PrefixIndexMaxBlocks}) " +
+                $"and PrefixAffinityMaxExtraLoad >= 0 (got {PrefixAffinityMaxExtraLoad}).");
+        }
         if (FailoverTimeout < TimeSpan.Zero || FailoverRetryDelay <= TimeSpan.Zero || FailoverMaxRetryDelay < FailoverRetryDelay || MembershipPollPeriod < TimeSpan.Zero)
         {
             throw new ArgumentException(

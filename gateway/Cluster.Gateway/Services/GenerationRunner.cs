@@ -40,7 +40,7 @@ internal sealed class GenerationRunner(IGrainFactory grains, IOptions<GatewayOpt
         {
             var history = turn?.Snapshot.History ?? [];
             var validated = GenerateRequestValidator.Validate(request, model.Name, model.Tokenizer, model.Limits, history, requestId, chat: model.Chat);
-            var replica = turn is null ? model.LeastLoadedReplica() : model.Replica(turn.Snapshot.Replica);
+            var replica = turn is null ? model.ReplicaFor(validated.PromptTokens) : model.Replica(turn.Snapshot.Replica);
             // A conversation resent as messages may keep less than the whole history: the stages truncate to it.
             var kept = validated.HistoryKept;
             var sequence = new RunningSequence(validated, turn?.SessionId ?? requestId, history[..kept], Math.Min(turn?.Snapshot.CachedLength ?? 0, kept),
@@ -64,6 +64,7 @@ internal sealed class GenerationRunner(IGrainFactory grains, IOptions<GatewayOpt
                 span?.AddEvent(new ActivityEvent("stream.write", tags: new() { ["tokens"] = response.TokenIds.Count }));
             }
             span?.SetTag("generated_tokens", sequence.Generated);
+            span?.SetTag("prefix_cache.hit_tokens", sequence.CachedAtStart);
             streamedToTheEnd = true;
         }
         catch (Exception error) when (span is not null && MarkFailed(span, error))

@@ -41,6 +41,9 @@ internal sealed partial class GenerationService
                         Sessions = (uint)statuses[s].Sessions,
                         KvCacheBytes = (ulong)statuses[s].KvBytes,
                         KvCacheBudgetBytes = (ulong)statuses[s].KvBudgetBytes,
+                        PrefixCacheEntries = (uint)statuses[s].RetainedPrefixes,
+                        PrefixCacheBytes = (ulong)statuses[s].RetainedPrefixBytes,
+                        PrefixCacheHitTokens = (ulong)statuses[s].PrefixHitTokens,
                     });
                 }
                 info.Replicas.Add(replicaInfo);

@@ -1,3 +1,4 @@
+using Cluster.Contracts.Stages;
 using Cluster.Contracts.Api;
 using Cluster.Contracts.Sessions;
 using Cluster.Gateway.Auth;
@@ -96,7 +97,9 @@ internal sealed partial class GenerationService(ModelCatalog catalog, IGrainFact
             throw new RpcException(new Status(StatusCode.NotFound, $"Session '{request.SessionId}' does not exist."));
         }
         var model = await catalog.GetAsync(snapshot.Model, context.CancellationToken);
-        await model.Replica(snapshot.Replica).Pipeline.ReleaseAsync([request.SessionId], keep: false);
+        var replica = model.Replica(snapshot.Replica);
+        replica.Scheduler.Prefixes?.Forget(request.SessionId);
+        await replica.Pipeline.ReleaseAsync([request.SessionId], CacheRelease.Free);
         return new DeleteSessionResponse();
     }
 }

@@ -34,6 +34,11 @@ internal static class GatewayTelemetry
     public static readonly Counter<long> PromptTokens = Meter.CreateCounter<long>("cluster_prompt_tokens_total", description: "Prompt tokens of admitted requests (history of a session turn included).");
     public static readonly Counter<long> GenerationTokens = Meter.CreateCounter<long>("cluster_generation_tokens_total", description: "Tokens generated.");
 
+    public static readonly Counter<long> PrefixCacheQueries = Meter.CreateCounter<long>("cluster_prefix_cache_queries_total",
+        description: "Prompt tokens looked up in the prefix cache (vLLM's prefix_cache_queries): the hit rate's denominator.");
+    public static readonly Counter<long> PrefixCacheHits = Meter.CreateCounter<long>("cluster_prefix_cache_hits_total",
+        description: "Prompt tokens copied from a cached prefix instead of computed (vLLM's prefix_cache_hits).");
+
     public static readonly Counter<long> RequestsRefused = Meter.CreateCounter<long>("cluster_requests_refused_total",
         description: "Requests refused with RESOURCE_EXHAUSTED by a scheduler, by reason: queue_full, stage_room (retries spent), too_large (never fits).");
     public static readonly Counter<long> StageRoomWaits = Meter.CreateCounter<long>("cluster_stage_room_waits_total",

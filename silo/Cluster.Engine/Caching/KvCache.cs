@@ -19,8 +19,10 @@ public sealed class KvCache : IDisposable
     private readonly int _headDim;
     private readonly ScalarType _dtype;
     private readonly Device _device;
+    private readonly int _elementSize;
     private Tensor _keys;   // (layers, kvHeads, capacity, headDim)
     private Tensor _values; // (layers, kvHeads, capacity, headDim)
+    private int _capacity;  // _keys.shape[2], kept here: reading a tensor's shape is a native call, and a stage sums every cache's bytes at each step
 
     internal KvCache(int layers, int kvHeads, int headDim, int maxPositions, ScalarType dtype, Device device, int reserveTokens)
     {
@@ -31,23 +33,24 @@ public sealed class KvCache : IDisposable
         _dtype = dtype;
         _device = device;
         (_keys, _values) = Allocate(InitialCapacity(reserveTokens));
+        _elementSize = (int)_keys.ElementSize;
     }
 
     /// <summary>Positions written so far: the next chunk starts here (or earlier, to overwrite a suffix).</summary>
     public int Length { get; private set; }
 
     /// <summary>Positions the storage holds without reallocating.</summary>
-    public int Capacity => (int)_keys.shape[2];
+    public int Capacity => _capacity;
 
     public int MaxPositions { get; }
 
     /// <summary>Bytes held by keys and values together.</summary>
-    public long Bytes => 2L * _layers * _kvHeads * Capacity * _headDim * _keys.ElementSize;
+    public long Bytes => 2L * _layers * _kvHeads * Capacity * _headDim * _elementSize;
 
     public bool IsDisposed { get; private set; }
 
     /// <summary>Bytes one position costs in this cache (all its layers, keys and values).</summary>
-    public long BytesPerToken => 2L * _layers * _kvHeads * _headDim * _keys.ElementSize;
+    public long BytesPerToken => 2L * _layers * _kvHeads * _headDim * _elementSize;
 
     /// <summary>Makes room for <paramref name="tokens"/> positions in total, reallocating at most once.</summary>
     public void Reserve(int tokens)
@@ -94,6 +97,31 @@ public sealed class KvCache : IDisposable
         Length = length;
     }
 
+    /// <summary>
+    /// Makes this cache hold the first <paramref name="length"/> positions of <paramref name="source"/> (a prefix another
+    /// sequence computed): one copy per kind, all layers at once, instead of recomputing them. Both caches must be of
+    /// the same shard; this one must have the capacity.
+    /// </summary>
+    public void CopyPrefixFrom(KvCache source, int length)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        ObjectDisposedException.ThrowIf(source.IsDisposed, source);
+        if (length < 0 || length > source.Length || length > Capacity)
+        {
+            throw new ArgumentOutOfRangeException(nameof(length), $"Cannot copy {length} positions from a cache of {source.Length} into one of capacity {Capacity}.");
+        }
+        if (source._layers != _layers || source._kvHeads != _kvHeads || source._headDim != _headDim || source._dtype != _dtype)
+        {
+            throw new ArgumentException("The source cache belongs to a different shard (layers, heads, head size or dtype differ).", nameof(source));
+        }
+        using (torch.inference_mode())
+        {
+            _keys.narrow(2, 0, length).copy_(source._keys.narrow(2, 0, length));       // (layers, kvHeads, length, headDim)
+            _values.narrow(2, 0, length).copy_(source._values.narrow(2, 0, length));   // (layers, kvHeads, length, headDim)
+        }
+        Length = length;
+    }
+
     /// <summary>Writes <paramref name="keys"/>/<paramref name="values"/> (kvHeads, T, headDim) of one layer at positions [start, start+T).</summary>
     internal void Write(int layer, int start, Tensor keys, Tensor values)
     {
@@ -128,6 +156,7 @@ public sealed class KvCache : IDisposable
         long[] shape = [_layers, _kvHeads, capacity, _headDim];
         var keys = torch.zeros(shape, _dtype, _device);
         var values = torch.zeros(shape, _dtype, _device);
+        _capacity = capacity;
         return (keys.DetachFromDisposeScope(), values.DetachFromDisposeScope());
     }
 

@@ -2,14 +2,17 @@ using Cluster.Contracts.Stages;
 
 namespace Cluster.Silo.Stages;
 
-/// <summary>What one entry of a step asks of a session's cache: to continue at StartPosition and reach EndPosition, with room for ReserveTokens.</summary>
-public readonly record struct CacheRequest(string SessionId, int StartPosition, int EndPosition, int ReserveTokens)
+/// <summary>
+/// What one entry of a step asks of a session's cache: to continue at StartPosition and reach EndPosition, with room for
+/// ReserveTokens; with <see cref="Prefix"/>, positions [0, StartPosition) may come from another session's cache.
+/// </summary>
+public readonly record struct CacheRequest(string SessionId, int StartPosition, int EndPosition, int ReserveTokens, PrefixSource? Prefix = null)
 {
     /// <summary><paramref name="contextLength"/> caps the reservation: a sequence never needs more positions than the model has.</summary>
     public static CacheRequest For(StageEntry entry, int contextLength)
     {
         var end = entry.StartPosition + entry.TokenIds.Length;
-        return new(entry.SessionId, entry.StartPosition, end, Math.Min(Math.Max(entry.ReserveTokens, end), contextLength));
+        return new(entry.SessionId, entry.StartPosition, end, Math.Min(Math.Max(entry.ReserveTokens, end), contextLength), entry.Prefix);
     }
 }
 

@@ -1,3 +1,4 @@
+using Cluster.Contracts.Stages;
 using Cluster.Engine.Caching;
 
 namespace Cluster.Silo.Stages;
@@ -18,6 +19,11 @@ public sealed class SessionCaches(long budgetBytes, long bytesPerToken, TimeProv
     public long Evictions { get; private set; }
     public int ActiveCount => _sessions.Values.Count(s => !s.IsIdle);
     public int IdleCount => _sessions.Values.Count(s => s.IsIdle);
+    public int RetainedCount => _sessions.Values.Count(s => s.IsRetainedPrefix);
+    public long RetainedBytes => _sessions.Values.Where(s => s.IsRetainedPrefix).Sum(s => s.Bytes);
+
+    /// <summary>Positions admitted as copies of a cached prefix instead of computed, since activation.</summary>
+    public long PrefixHitTokens { get; private set; }
 
     /// <summary>Bytes held by every session's cache (summed on demand, so it can never drift from the caches).</summary>
     public long UsedBytes => _sessions.Values.Sum(s => s.Bytes);
@@ -35,33 +41,59 @@ public sealed class SessionCaches(long budgetBytes, long bytesPerToken, TimeProv
 
     /// <summary>
     /// Admits one step. Missing: a session holds fewer positions than its entry starts at (unknown sessions hold
-    /// none, so only a start of 0 creates one). Over budget: the caches' growth does not fit even after evicting every
-    /// idle session outside the step; then nothing is evicted. Otherwise evicts idle sessions, least recently used
-    /// first, until the growth fits, creates the new sessions and marks every session of the step active.
+    /// none, so only a start of 0 creates one), unless the entry names a prefix source that holds its prefix's tokens
+    /// (then the session will copy them: a prefix-cache hit). Over budget: the caches' growth does not fit even after
+    /// evicting every idle session outside the step; then nothing is evicted. Otherwise evicts idle sessions (retained
+    /// prefixes first, then parked sessions, least recently used first, never a prefix source of this step) until the
+    /// growth fits, creates the new sessions and marks every session of the step active.
     /// </summary>
     public CacheAdmission Admit(IReadOnlyList<CacheRequest> requests)
     {
-        var missing = requests.Where(r => (Find(r.SessionId)?.Length ?? 0) < r.StartPosition).Select(r => r.SessionId).ToArray();
-        if (missing.Length > 0)
+        var copies = new (StageSession Source, int Length)?[requests.Count];
+        var missing = new List<string>();
+        for (var i = 0; i < requests.Count; i++)
+        {
+            var request = requests[i];
+            var own = Find(request.SessionId);
+            if (request.Prefix is { } prefix && own?.Holds(prefix.TokenIds) != true)
+            {
+                if (Find(prefix.SessionId) is { } source && source != own && source.Holds(prefix.TokenIds))
+                {
+                    copies[i] = (source, prefix.TokenIds.Length);
+                }
+                else
+                {
+                    missing.Add(request.SessionId);
+                }
+            }
+            else if ((own?.Length ?? 0) < request.StartPosition)
+            {
+                missing.Add(request.SessionId);
+            }
+        }
+        if (missing.Count > 0)
         {
             return CacheAdmission.Missing(missing);
         }
 
-        var growth = requests.Select(r => Growth(r)).ToArray();
-        var inStep = requests.Select(r => r.SessionId).ToHashSet(StringComparer.Ordinal);
-        var evictable = _sessions.Values.Where(s => s.IsIdle && !inStep.Contains(s.Id)).OrderBy(s => s.UseSequence).ToList();
+        var growth = requests.Select((r, i) => Growth(r, copies[i] is not null)).ToArray();
         var used = UsedBytes;
-        var room = BudgetBytes - used + evictable.Sum(s => s.Bytes);
-        if (growth.Sum() > room)
+        if (used + growth.Sum() > BudgetBytes) // only then the idle sessions are ranked: retained caches make them many
         {
-            return CacheAdmission.OverBudget(EntriesBeyond(requests, growth, room));
-        }
-
-        foreach (var victim in evictable.TakeWhile(_ => used + growth.Sum() > BudgetBytes))
-        {
-            used -= victim.Bytes;
-            Remove(victim);
-            Evictions++;
+            var kept = requests.Select(r => r.SessionId).Concat(copies.Where(c => c is not null).Select(c => c!.Value.Source.Id)).ToHashSet(StringComparer.Ordinal);
+            var evictable = _sessions.Values.Where(s => s.IsIdle && !kept.Contains(s.Id))
+                .OrderByDescending(s => s.IsRetainedPrefix).ThenBy(s => s.UseSequence).ToList();
+            var room = BudgetBytes - used + evictable.Sum(s => s.Bytes);
+            if (growth.Sum() > room)
+            {
+                return CacheAdmission.OverBudget(EntriesBeyond(requests, growth, room));
+            }
+            foreach (var victim in evictable.TakeWhile(_ => used + growth.Sum() > BudgetBytes))
+            {
+                used -= victim.Bytes;
+                Remove(victim);
+                Evictions++;
+            }
         }
 
         var created = new List<StageSession>();
@@ -75,6 +107,13 @@ public sealed class SessionCaches(long budgetBytes, long bytesPerToken, TimeProv
                 created.Add(session);
             }
             session.IsIdle = false;
+            session.IsRetainedPrefix = false;
+            session.PendingCopy = copies[i];
+            if (copies[i] is { } copy)
+            {
+                Touch(copy.Source); // a prefix in use is recent: the last to be evicted among the retained
+                PrefixHitTokens += copy.Length;
+            }
             Touch(session);
             sessions[i] = session;
         }
@@ -93,12 +132,13 @@ public sealed class SessionCaches(long budgetBytes, long bytesPerToken, TimeProv
         }
         foreach (var session in admission.Sessions.Except(admission.Created))
         {
+            session.PendingCopy = null;
             session.TrimHistoryToCache();
         }
     }
 
-    /// <summary><paramref name="keep"/>: the sessions become idle (evictable, expiring); otherwise they are freed now.</summary>
-    public void Release(IEnumerable<string> sessionIds, bool keep)
+    /// <summary>Parked and retained sessions become idle (evictable, expiring; retained ones evicted first); freed ones go now.</summary>
+    public void Release(IEnumerable<string> sessionIds, CacheRelease release)
     {
         foreach (var id in sessionIds)
         {
@@ -106,15 +146,14 @@ public sealed class SessionCaches(long budgetBytes, long bytesPerToken, TimeProv
             {
                 continue;
             }
-            if (keep)
-            {
-                session.IsIdle = true;
-                Touch(session);
-            }
-            else
+            if (release == CacheRelease.Free)
             {
                 Remove(session);
+                continue;
             }
+            session.IsIdle = true;
+            session.IsRetainedPrefix = release == CacheRelease.Retain;
+            Touch(session);
         }
     }
 
@@ -133,8 +172,9 @@ public sealed class SessionCaches(long budgetBytes, long bytesPerToken, TimeProv
         return expired.Count;
     }
 
-    private long Growth(CacheRequest request) => Find(request.SessionId) is { } session
-        ? session.BytesAfterReserve(request.ReserveTokens, BytesPerToken) - session.Bytes
+    // A copied prefix replaces whatever cache the session had with a new one.
+    private long Growth(CacheRequest request, bool copiesPrefix) => Find(request.SessionId) is { } session
+        ? (copiesPrefix ? KvCache.InitialCapacity(request.ReserveTokens) * BytesPerToken : session.BytesAfterReserve(request.ReserveTokens, BytesPerToken)) - session.Bytes
         : KvCache.InitialCapacity(request.ReserveTokens) * BytesPerToken;
 
     // The entries that do not fit when admitted in order: what the gateway should hold back.

@@ -49,6 +49,11 @@ internal static class StageBatchValidator
             {
                 ValidateSampling(sampling, where);
             }
+            if (entry.Prefix is { } prefix && (string.IsNullOrEmpty(prefix.SessionId) || prefix.SessionId == entry.SessionId || prefix.TokenIds?.Length != entry.StartPosition))
+            {
+                throw new ArgumentException(
+                    $"{where} names a cached prefix of {prefix.TokenIds?.Length ?? 0} tokens in session '{prefix.SessionId}'; it needs another session's id and exactly its start position ({entry.StartPosition}) of tokens.");
+            }
             totalTokens += entry.TokenIds.Length;
         }
         ValidateHidden(batch.Hidden, shard, totalTokens);

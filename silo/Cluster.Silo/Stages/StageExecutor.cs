@@ -25,11 +25,16 @@ internal sealed class StageExecutor(ModelShard shard)
         var clock = Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
         var entries = batch.Entries;
+        var requests = entries.Select(e => CacheRequest.For(e, shard.Config.ContextLength)).ToArray();
+        for (var i = 0; i < entries.Count; i++)
+        {
+            // Prefix-cache hits first: a source in this same step may be truncated by its own entry below.
+            sessions[i].CopyPendingPrefix(requests[i].ReserveTokens, shard.CreateCache);
+        }
         var chunks = new SequenceChunk[entries.Count];
         for (var i = 0; i < entries.Count; i++)
         {
-            var request = CacheRequest.For(entries[i], shard.Config.ContextLength);
-            sessions[i].PrepareCache(request.StartPosition, request.ReserveTokens, shard.CreateCache);
+            sessions[i].PrepareCache(requests[i].StartPosition, requests[i].ReserveTokens, shard.CreateCache);
             chunks[i] = SequenceChunk.ForTokens(sessions[i].Cache!, entries[i].StartPosition, entries[i].TokenIds);
         }
 
@@ -37,15 +42,15 @@ internal sealed class StageExecutor(ModelShard shard)
             ? shard.Embed(chunks) // (T, H)
             : HiddenStateBytes.ToTensor(batch.Hidden!, shard.Placement.DType, shard.Placement.Device); // (T, H)
         hidden = shard.RunLayers(hidden, chunks); // (T, H)
+        for (var i = 0; i < entries.Count; i++)
+        {
+            sessions[i].WriteHistory(entries[i].StartPosition, entries[i].TokenIds);
+        }
         if (!shard.HasHead)
         {
             return new StageResult(HiddenStateBytes.FromTensor(hidden), [], [], [], clock.Elapsed.TotalSeconds);
         }
 
-        for (var i = 0; i < entries.Count; i++)
-        {
-            sessions[i].WriteHistory(entries[i].StartPosition, entries[i].TokenIds);
-        }
         List<SampledTokenResult> tokens = [];
         if (entries.Any(e => e.Sampling is not null))
         {

@@ -147,9 +147,9 @@ public sealed partial class StageGrain(
         return result with { Silo = SiloName };
     }
 
-    public Task Release(IReadOnlyList<string> sessionIds, bool keep)
+    public Task Release(IReadOnlyList<string> sessionIds, CacheRelease release)
     {
-        _sessions.Release(sessionIds, keep);
+        _sessions.Release(sessionIds, release);
         ObserveKvUsage();
         return Task.CompletedTask;
     }
@@ -184,7 +184,7 @@ public sealed partial class StageGrain(
 
     public Task<StageStatus> GetStatus() => Task.FromResult(new StageStatus(
         _sessions.ActiveCount, _sessions.IdleCount, _sessions.UsedBytes, _sessions.BudgetBytes, _tokensComputed, _steps, _sessions.Evictions, SiloName,
-        _sessions.PeakBytes));
+        _sessions.PeakBytes, _sessions.RetainedCount, _sessions.RetainedBytes, _sessions.PrefixHitTokens));
 
     // Formatted once: every step's result and span carries it.
     private string SiloName => _siloName ??= silo.SiloAddress.ToString();

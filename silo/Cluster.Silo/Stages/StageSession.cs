@@ -3,8 +3,9 @@ using Cluster.Engine.Caching;
 namespace Cluster.Silo.Stages;
 
 /// <summary>
-/// What one stage holds for one session: the KV cache of its layers, and on the last stage the token history (for
-/// the repetition penalty) and the sampler of the running request. Owned by <see cref="SessionCaches"/>.
+/// What one stage holds for one session: the KV cache of its layers, the token history (what the cache holds: checked
+/// before a prefix is copied from it; the last stage's repetition penalty reads it) and, on the last stage, the sampler
+/// of the running request. Owned by <see cref="SessionCaches"/>.
 /// </summary>
 public sealed class StageSession(string id) : IDisposable
 {
@@ -15,6 +16,12 @@ public sealed class StageSession(string id) : IDisposable
 
     /// <summary>Idle sessions (between turns) may be evicted; active ones belong to a running request.</summary>
     public bool IsIdle { get; internal set; }
+
+    /// <summary>A finished request's cache kept only as a prefix for others (<see cref="Contracts.Stages.CacheRelease.Retain"/>): evicted first.</summary>
+    public bool IsRetainedPrefix { get; internal set; }
+
+    /// <summary>Set by admission on a prefix hit: the session and length to copy from before this step computes.</summary>
+    internal (StageSession Source, int Length)? PendingCopy { get; set; }
 
     /// <summary>When the session last took part in a step or was released; the expiry clock runs from here.</summary>
     public DateTimeOffset LastUsed { get; internal set; }
@@ -27,8 +34,45 @@ public sealed class StageSession(string id) : IDisposable
 
     public long Bytes => Cache?.Bytes ?? 0;
 
-    /// <summary>Prompt and generated tokens at positions [0, Length): kept by the last stage only.</summary>
+    /// <summary>Prompt and generated tokens at positions [0, Length).</summary>
     public List<int> History { get; } = [];
+
+    /// <summary>True when the cache holds exactly <paramref name="tokens"/> at positions [0, tokens.Count).</summary>
+    public bool Holds(IReadOnlyList<int> tokens)
+    {
+        if (Length < tokens.Count || History.Count < tokens.Count)
+        {
+            return false;
+        }
+        for (var i = 0; i < tokens.Count; i++)
+        {
+            if (History[i] != tokens[i])
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Carries out <see cref="PendingCopy"/>: a cache with room for <paramref name="reserveTokens"/> that holds the
+    /// source's first positions, and their history. Allocates tensors: call it on the compute thread, before any
+    /// session of the step truncates (the source may be in the same step).
+    /// </summary>
+    public void CopyPendingPrefix(int reserveTokens, Func<int, KvCache> createCache)
+    {
+        if (PendingCopy is not { } copy)
+        {
+            return;
+        }
+        var (source, length) = copy;
+        PendingCopy = null;
+        Cache?.Dispose();
+        Cache = createCache(reserveTokens);
+        Cache.CopyPrefixFrom(source.Cache!, length);
+        History.Clear();
+        History.AddRange(source.History.Take(length));
+    }
 
     /// <summary>The sampler of the request now generating in this session (last stage only).</summary>
     internal RequestSampler? Sampler { get; set; }

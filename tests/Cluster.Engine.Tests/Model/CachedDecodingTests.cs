@@ -70,4 +70,37 @@ public sealed class CachedDecodingTests(TinyModelFixture models) : IClassFixture
         var fresh = model.Forward([SequenceChunk.ForTokens(freshCache, 0, b)], allPositions: true);
         TensorAssert.Close(fresh.narrow(0, 10, 6), rewritten, Fp32Tolerance, "suffix after truncation");
     }
+
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("gpt2")]
+    public void ContinuingFromACopiedPrefixEqualsAFreshRun(string architecture)
+    {
+        // A prefix-cache hit: another sequence's first 16 positions copied in, then only the rest computed.
+        var model = models.Model(architecture);
+        var shared = TestTokens.Sequence(16, seed: 3);
+        var a = shared.Concat(TestTokens.Sequence(5, seed: 4)).ToArray();
+        var b = shared.Concat(TestTokens.Sequence(7, seed: 5)).ToArray();
+        using var scope = torch.NewDisposeScope();
+        using var source = model.CreateCache();
+        model.Forward([SequenceChunk.ForTokens(source, 0, a)]);
+
+        using var copy = model.CreateCache(b.Length);
+        copy.CopyPrefixFrom(source, shared.Length);
+        Assert.Equal(shared.Length, copy.Length);
+        var continued = model.Forward([SequenceChunk.ForTokens(copy, shared.Length, b[shared.Length..])], allPositions: true); // (7, V)
+
+        using var freshCache = model.CreateCache();
+        var fresh = model.Forward([SequenceChunk.ForTokens(freshCache, 0, b)], allPositions: true); // (23, V)
+        TensorAssert.Close(fresh.narrow(0, shared.Length, b.Length - shared.Length), continued, Fp32Tolerance, $"{architecture} suffix after a copied prefix");
+    }
+
+    [Fact]
+    public void CopyingMorePositionsThanTheSourceHoldsIsRefused()
+    {
+        using var source = models.Llama.CreateCache(8);
+        using var copy = models.Llama.CreateCache(8);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => copy.CopyPrefixFrom(source, 4));
+        Assert.Contains("from a cache of 0", error.Message);
+    }
 }

@@ -37,7 +37,7 @@ public sealed class CancellationTests
         // A's cache goes from every stage; B's and C's stay while they run (a finished one may linger until its release lands).
         await cluster.WaitForStagesAsync(s => s.Sessions <= Running(b, c), "stream A's KV cache to be freed on every stage after it was cancelled");
         var results = await Task.WhenAll(b, c);
-        await cluster.WaitForStagesAsync(s => s.Sessions == 0 && s.KvBytes == 0, "every stage to free streams B and C after they finished");
+        await cluster.WaitForStagesAsync(s => s.HoldsOnlyPrefixCache, "every stage to free streams B and C after they finished (holding nothing but retained prefixes)");
 
         for (var i = 0; i < 2; i++)
         {
@@ -59,7 +59,7 @@ public sealed class CancellationTests
         var clock = Stopwatch.StartNew();
         await ShardedGenerationTests.GenerateAsync(cluster, LongRequest("Measure a long run"));
         var solo = clock.Elapsed;
-        await cluster.WaitForStagesAsync(s => s.Sessions == 0, "every stage to free the measuring run");
+        await cluster.WaitForStagesAsync(s => s.HoldsOnlyPrefixCache, "every stage to free the measuring run (holding nothing but retained prefixes)");
 
         var deadline = DateTime.UtcNow + solo / 8;
         using var call = cluster.Client.Generate(LongRequest("Run out of time"), deadline: deadline);
@@ -77,7 +77,7 @@ public sealed class CancellationTests
             $"ended with {error.StatusCode}: {error.Status.Detail} after {received} tokens, {(endedAt - deadline).TotalMilliseconds:F0} ms after its deadline.");
         Assert.True(received < LongRun, $"The call received all {received} tokens: its deadline did not cut it short.");
 
-        await cluster.WaitForStagesAsync(s => s.Sessions == 0 && s.KvBytes == 0, $"every stage to free the KV cache of the call whose deadline passed after {received} tokens");
+        await cluster.WaitForStagesAsync(s => s.HoldsOnlyPrefixCache, $"every stage to free the KV cache of the call whose deadline passed after {received} tokens (holding nothing but retained prefixes) (holding nothing but retained prefixes)");
         var after = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = "still up?", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 3 } });
         Assert.NotEmpty(after.Tokens);
     }
@@ -95,7 +95,7 @@ public sealed class CancellationTests
         var clock = Stopwatch.StartNew();
         await ShardedGenerationTests.GenerateAsync(cluster, LongRequest("Measure a long run"));
         var solo = clock.Elapsed;
-        var before = (await cluster.WaitForStagesAsync(s => s.Sessions == 0, "every stage to free the measuring run"))[0].TokensComputed;
+        var before = (await cluster.WaitForStagesAsync(s => s.HoldsOnlyPrefixCache, "every stage to free the measuring run (holding nothing but retained prefixes)"))[0].TokensComputed;
 
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         using var running = cluster.Client.Generate(LongRequest("I hold the only running place"), cancellationToken: timeout.Token);
@@ -112,7 +112,7 @@ public sealed class CancellationTests
             cancellationToken: timeout.Token);
         var runningLast = await LastAsync(running, timeout.Token);
         var nextLast = await LastAsync(next, timeout.Token);
-        await cluster.WaitForStagesAsync(s => s.Sessions == 0, "every stage to free the running call and the next one");
+        await cluster.WaitForStagesAsync(s => s.HoldsOnlyPrefixCache, "every stage to free the running call and the next one (holding nothing but retained prefixes)");
 
         // Stage 0 computes each prompt, then each generated token but the last: the two calls that ran, nothing more.
         var expected = runningLast.Usage.PromptTokens + runningLast.Usage.GeneratedTokens - 1 + nextLast.Usage.PromptTokens + nextLast.Usage.GeneratedTokens - 1;

@@ -228,7 +228,7 @@ public sealed class InspectTests
             Assert.True(inspected.NextToken.Select(t => t.Id).SequenceEqual(inspectedAlone.NextToken.Select(t => t.Id)) && worst < 1e-5,
                 $"Inspect beside Generate: next [{string.Join(", ", inspected.NextToken.Select(t => t.Id))}], alone [{string.Join(", ", inspectedAlone.NextToken.Select(t => t.Id))}]; attention differs by up to {worst}");
         }
-        await cluster.WaitForStagesAsync(s => s.Sessions == 0 && s.KvBytes == 0, "every stage to hold no session and no KV after the traffic");
+        await cluster.WaitForStagesAsync(s => s.HoldsOnlyPrefixCache, "every stage to hold nothing but retained prefixes after the traffic");
     }
 
     [Fact]

@@ -57,23 +57,22 @@ public sealed class SessionTests
         Assert.Equal(StatusCode.NotFound, continued.StatusCode);
     }
 
-    [Fact]
-    public async Task OneShotRequestsLeaveNoCacheBehind()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task OneShotRequestsLeaveNothingBehindButTheirRetainedPrefixes(bool prefixCache)
     {
-        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2,
+            settings: new Dictionary<string, string?> { ["Gateway:Scheduler:PrefixCache"] = prefixCache.ToString() });
         await Task.WhenAll(Enumerable.Range(0, 4).Select(i =>
             ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest { Text = $"one shot {i}", Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 3 } })));
-        // The gateway frees a finished request's caches right after its last message; wait for that, bounded.
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        for (var s = 0; s < 2; s++)
-        {
-            var status = await cluster.Stage(s).GetStatus();
-            while (status.Sessions != 0 && !timeout.IsCancellationRequested)
-            {
-                await Task.Delay(20);
-                status = await cluster.Stage(s).GetStatus();
-            }
-            Assert.True(status.Sessions == 0 && status.KvBytes == 0, $"Stage {s} still holds {status.Sessions} sessions, {status.KvBytes} bytes after 4 finished one-shot requests.");
-        }
+
+        // The gateway releases a finished request's caches right after its last message: retained (evictable, expiring)
+        // as prefix-cache entries when the cache is on, freed when it is off.
+        var expected = prefixCache ? 4 : 0;
+        var statuses = await cluster.WaitForStagesAsync(s => s.ActiveSessions == 0 && s.IdleSessions == expected,
+            $"every stage to hold {expected} idle sessions after 4 finished one-shot requests");
+        Assert.All(statuses, s => Assert.True(s.RetainedPrefixes == expected && s.HoldsOnlyPrefixCache && (s.KvBytes > 0) == prefixCache,
+            $"a stage holds {s.Sessions} sessions ({s.RetainedPrefixes} retained prefixes), {s.KvBytes} bytes; expected {expected} retained and nothing else"));
     }
 }

@@ -6,15 +6,22 @@ namespace Cluster.Gateway.Tests.Scheduling;
 /// <summary>
 /// A stage grain stand-in for scheduler tests: keeps each session's cached length with the real truncate-then-write
 /// rule, answers MissingSessions like a real stage, and (last stage) "samples" a token that depends only on the
-/// position, so a replayed sequence must produce the same tokens. Records every batch it saw.
+/// position, so a replayed sequence must produce the same tokens. Copies a named prefix from another session when that
+/// session holds its tokens, and answers the entry missing otherwise, like a real stage. Records every batch it saw.
 /// </summary>
 internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe probe, long kvBudgetBytes = 1 << 20) : IStageGrain
 {
     private readonly ConcurrentDictionary<string, int> _cached = new();
+    private readonly ConcurrentDictionary<string, int[]> _tokens = new();
 
     public ConcurrentQueue<StageBatch> Batches { get; } = new();
 
-    public ConcurrentQueue<(IReadOnlyList<string> Ids, bool Keep)> Releases { get; } = new();
+    public ConcurrentQueue<(IReadOnlyList<string> Ids, CacheRelease Release)> Releases { get; } = new();
+
+    /// <summary>Positions copied from a cached prefix instead of computed.</summary>
+    public int PrefixHitTokens => Volatile.Read(ref _prefixHitTokens);
+
+    private int _prefixHitTokens;
 
     /// <summary>
     /// Set to refuse a step for lack of KV-cache room: the sessions it returns for a batch are answered as
@@ -41,6 +48,7 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
         if (loseCaches)
         {
             _cached.Clear();
+            _tokens.Clear();
         }
         _outage = error;
         Volatile.Write(ref _outageCallsLeft, calls);
@@ -58,11 +66,18 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
     public TaskCompletionSource? HangNext { get; set; }
 
     /// <summary>Forgets a session's cache, as an eviction or a lost silo would.</summary>
-    public void Drop(string sessionId) => _cached.TryRemove(sessionId, out _);
+    public void Drop(string sessionId)
+    {
+        _cached.TryRemove(sessionId, out _);
+        _tokens.TryRemove(sessionId, out _);
+    }
 
     public int CachedLength(string sessionId) => _cached.GetValueOrDefault(sessionId);
 
     public static int TokenAt(int position) => 100 + position % 50;
+
+    private bool Holds(string sessionId, int[] prefix) =>
+        _cached.GetValueOrDefault(sessionId) >= prefix.Length && _tokens.TryGetValue(sessionId, out var held) && held.AsSpan(0, Math.Min(held.Length, prefix.Length)).SequenceEqual(prefix);
 
     public Task<StageDescription> Describe() => Task.FromResult(new StageDescription(
         new StageKey("fake", 0, index), "llama", 4, index, index + 1, 4096, 1024, "silo", "cpu", "float32",
@@ -102,7 +117,10 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
                 leavesPipeline = true;
                 throw outage;
             }
-            var missing = batch.Entries.Where(e => e.StartPosition > _cached.GetValueOrDefault(e.SessionId)).Select(e => e.SessionId).ToList();
+            var missing = batch.Entries.Where(e => e.Prefix is { } prefix
+                    ? !Holds(e.SessionId, prefix.TokenIds) && !Holds(prefix.SessionId, prefix.TokenIds)
+                    : e.StartPosition > _cached.GetValueOrDefault(e.SessionId))
+                .Select(e => e.SessionId).ToList();
             if (missing.Count > 0)
             {
                 leavesPipeline = true;
@@ -115,6 +133,13 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
             }
             foreach (var entry in batch.Entries)
             {
+                if (entry.Prefix is { } prefix && !Holds(entry.SessionId, prefix.TokenIds))
+                {
+                    _tokens[entry.SessionId] = prefix.TokenIds;
+                    Interlocked.Add(ref _prefixHitTokens, prefix.TokenIds.Length);
+                }
+                var before = _tokens.GetValueOrDefault(entry.SessionId) ?? [];
+                _tokens[entry.SessionId] = [.. before.Take(entry.StartPosition), .. entry.TokenIds];
                 _cached[entry.SessionId] = entry.StartPosition + entry.TokenIds.Length;
             }
             if (index < stageCount - 1)
@@ -140,19 +165,19 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
 
     public Task<EmbedResult> Embed(EmbedBatch batch) => throw new NotSupportedException("The scheduler tests' fake stage does not embed; EmbeddingTests run on real stages.");
 
-    public async Task Release(IReadOnlyList<string> sessionIds, bool keep)
+    public async Task Release(IReadOnlyList<string> sessionIds, CacheRelease release)
     {
-        Releases.Enqueue((sessionIds, keep));
+        Releases.Enqueue((sessionIds, release));
         probe.Pulse();
         if (HoldReleases is { } hold)
         {
             await hold.Task;
         }
-        if (!keep)
+        if (release == CacheRelease.Free)
         {
             foreach (var id in sessionIds)
             {
-                _cached.TryRemove(id, out _);
+                Drop(id);
             }
         }
         foreach (var id in sessionIds)

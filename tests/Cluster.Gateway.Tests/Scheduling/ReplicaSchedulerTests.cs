@@ -1,3 +1,4 @@
+using Cluster.Contracts.Stages;
 using Cluster.Contracts.Api;
 using Cluster.Gateway.Admission;
 using Cluster.Gateway.Scheduling;
@@ -102,7 +103,7 @@ public sealed class ReplicaSchedulerTests
 
         Assert.Equal(FinishReason.Cancelled, responses[^1].FinishReason);
         Assert.True(responses.Count < 1000, $"The cancelled sequence streamed {responses.Count} messages.");
-        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
+        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && r.Release == CacheRelease.Free)),
             "every stage to be told to free the cancelled sequence");
         await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, "the cancelled sequence's reserved positions to come back");
     }

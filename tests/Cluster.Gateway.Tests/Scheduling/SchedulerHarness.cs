@@ -50,18 +50,18 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     public ReplicaScheduler Scheduler { get; }
 
     public RunningSequence Submit(int promptLength, int maxNewTokens, string? sessionId = null, IReadOnlyList<int>? history = null, int cachedLength = 0, IReadOnlyList<int>? stopTokenIds = null,
-        Action? onAccepted = null)
+        Action? onAccepted = null, IReadOnlyList<int>? prompt = null)
     {
-        var sequence = Create(promptLength, maxNewTokens, sessionId, history, cachedLength, stopTokenIds);
+        var sequence = Create(promptLength, maxNewTokens, sessionId, history, cachedLength, stopTokenIds, prompt: prompt);
         Scheduler.Submit(sequence, onAccepted);
         return sequence;
     }
 
-    /// <summary>A sequence as the gRPC handler builds it, not yet submitted.</summary>
+    /// <summary>A sequence as the gRPC handler builds it, not yet submitted; its prompt is <paramref name="prompt"/>, or the same <paramref name="promptLength"/> tokens for every sequence.</summary>
     public RunningSequence Create(int promptLength, int maxNewTokens, string? sessionId = null, IReadOnlyList<int>? history = null, int cachedLength = 0, IReadOnlyList<int>? stopTokenIds = null,
-        DateTime? deadline = null)
+        DateTime? deadline = null, IReadOnlyList<int>? prompt = null)
     {
-        var prompt = Enumerable.Range(0, promptLength).Select(i => 10 + i % 90).ToList();
+        prompt ??= Enumerable.Range(0, promptLength).Select(i => 10 + i % 90).ToList();
         var request = new GenerationRequest($"req-{Interlocked.Increment(ref _requests)}", "fake", prompt, sessionId,
             new SamplingSettings(0f, 0, 1f, 1f, 7, 0), maxNewTokens, [], stopTokenIds ?? [], false, true);
         var sequence = new RunningSequence(request, sessionId ?? request.RequestId, history ?? [], cachedLength,

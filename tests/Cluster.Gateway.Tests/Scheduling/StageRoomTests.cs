@@ -46,7 +46,7 @@ public sealed class StageRoomTests
         Assert.Equal(ExpectedTokens(5, 10), SchedulerHarness.TokenIds(refusedResponses));
         Assert.Equal(FinishReason.Length, refusedResponses[^1].FinishReason);
         Assert.Equal(ExpectedTokens(6, 12), SchedulerHarness.TokenIds(otherResponses));
-        Assert.True(harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(refused.StageSessionId) && r.Keep)),
+        Assert.True(harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(refused.StageSessionId) && r.Release == CacheRelease.Park)),
             "Each refusal should park the sequence's cache on every stage (release with keep) so others can evict it.");
         await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"every reservation to come back (still reserved: {harness.Capacity.Reserved})");
     }
@@ -82,7 +82,7 @@ public sealed class StageRoomTests
             $"Expected RESOURCE_EXHAUSTED with a retry hint of {FastRetries.RetryAfter}; got {error.StatusCode} ({error.Status.Detail}) with hint {Overloaded.RetryAfter(error)}.");
         Assert.True(refusals.Value == FastRetries.StageRoomRetries + 1,
             $"Expected the first try and {FastRetries.StageRoomRetries} retries before giving up; the stage refused {refusals.Value} times.");
-        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
+        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && r.Release == CacheRelease.Free)),
             "every stage to be told to free the refused sequence");
         await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"the refused sequence's reservation to come back (still reserved: {harness.Capacity.Reserved})");
     }
@@ -103,7 +103,7 @@ public sealed class StageRoomTests
 
         Assert.True(responses.Count == 1 && responses[0].FinishReason == FinishReason.Cancelled,
             $"Expected only a final CANCELLED message; got {responses.Count} messages ending {responses[^1].FinishReason}.");
-        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && !r.Keep)),
+        await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(sequence.StageSessionId) && r.Release == CacheRelease.Free)),
             "every stage to be told to free the cancelled sequence");
         await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"the cancelled sequence's reservation to come back (still reserved: {harness.Capacity.Reserved})");
     }

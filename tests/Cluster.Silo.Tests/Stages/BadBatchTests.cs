@@ -35,7 +35,7 @@ public sealed class BadBatchTests(TwoSiloCluster cluster)
 
         Assert.Contains($"[3, {good.Width / 2}] float32", error.Message);
         Assert.Contains($"needs [3, {good.Width}] float32", error.Message);
-        await pipeline.Release("bad-width", keep: false);
+        await pipeline.Release("bad-width", CacheRelease.Free);
         await AssertServesAValidBatch(pipeline);
     }
 
@@ -66,7 +66,7 @@ public sealed class BadBatchTests(TwoSiloCluster cluster)
 
         Assert.Contains("session 'bad-sampling'", error.Message);
         Assert.Contains("top_p", error.Message);
-        await pipeline.Release("bad-sampling", keep: false);
+        await pipeline.Release("bad-sampling", CacheRelease.Free);
     }
 
     private async Task AssertServesAValidBatch(StagePipeline pipeline)
@@ -74,7 +74,7 @@ public sealed class BadBatchTests(TwoSiloCluster cluster)
         var prompt = Reference.Prompt(4, seed: 9);
         var expected = Reference.Generate(cluster.WholeModel, prompt, 2, Reference.Greedy("r"));
         var actual = await pipeline.Generate("after-error", prompt, 2, Reference.Greedy("r"));
-        await pipeline.Release("after-error", keep: false);
+        await pipeline.Release("after-error", CacheRelease.Free);
         Reference.AssertSameTokens(expected, actual, "the batch after the rejected one");
     }
 }

@@ -1,3 +1,4 @@
+using Cluster.Contracts.Stages;
 using Cluster.Silo.Tests.Support;
 
 namespace Cluster.Silo.Tests.Stages;
@@ -14,7 +15,7 @@ public sealed class DeploymentTests(TwoSiloCluster cluster)
         var pipeline = cluster.Pipeline("llama-whole", 0, 1);
 
         var actual = await pipeline.Generate("whole", prompt, 6, Reference.Seeded("r", 3));
-        await pipeline.Release("whole", keep: false);
+        await pipeline.Release("whole", CacheRelease.Free);
 
         Reference.AssertSameTokens(expected, actual, "one stage");
         var description = await pipeline.Stage(0).Describe();
@@ -29,7 +30,7 @@ public sealed class DeploymentTests(TwoSiloCluster cluster)
         var pipeline = cluster.Pipeline("llama-split", 0, 2);
 
         var actual = await pipeline.Generate("split", prompt, 4, Reference.Greedy("r"));
-        await pipeline.Release("split", keep: false);
+        await pipeline.Release("split", CacheRelease.Free);
 
         Reference.AssertSameTokens(expected, actual, "layer split [1, 3]");
         var first = await pipeline.Stage(0).Describe();

@@ -1,3 +1,4 @@
+using Cluster.Contracts.Stages;
 using Cluster.Silo.Tests.Support;
 
 namespace Cluster.Silo.Tests.Stages;
@@ -16,7 +17,7 @@ public abstract class PipelineTests(StageClusterFixture cluster)
         var pipeline = cluster.Replica(0);
 
         var actual = await pipeline.Generate("greedy", prompt, 10, Reference.Greedy("r"));
-        await pipeline.Release("greedy", keep: false);
+        await pipeline.Release("greedy", CacheRelease.Free);
 
         Reference.AssertSameTokens(expected, actual, $"greedy over {cluster.Stages} stages");
     }
@@ -30,7 +31,7 @@ public abstract class PipelineTests(StageClusterFixture cluster)
         var pipeline = cluster.Replica(0);
 
         var actual = await pipeline.Generate("seeded", prompt, 12, sampling);
-        await pipeline.Release("seeded", keep: false);
+        await pipeline.Release("seeded", CacheRelease.Free);
 
         Reference.AssertSameTokens(expected, actual, $"seeded over {cluster.Stages} stages");
     }
@@ -45,9 +46,64 @@ public abstract class PipelineTests(StageClusterFixture cluster)
         var pipeline = cluster.Replica(0);
 
         var actual = await pipeline.Generate("seeded-min-p", prompt, 12, sampling);
-        await pipeline.Release("seeded-min-p", keep: false);
+        await pipeline.Release("seeded-min-p", CacheRelease.Free);
 
         Reference.AssertSameTokens(expected, actual, $"seeded with min_p over {cluster.Stages} stages");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AFinishedRequestsPrefixIsCopiedNotComputedAndGivesTheWholeModelsTokens(bool seeded)
+    {
+        // The source finishes and is retained; the second request shares its first 20 prompt tokens.
+        var shared = Reference.Prompt(20, seed: 8);
+        var source = shared.Concat(Reference.Prompt(4, seed: 9)).ToArray();
+        var prompt = shared.Concat(Reference.Prompt(5, seed: 10)).ToArray();
+        var sampling = seeded ? Reference.Seeded("hit", seed: 44) : Reference.Greedy("hit");
+        var expected = Reference.Generate(cluster.WholeModel, prompt, 8, sampling);
+        var pipeline = cluster.Replica(0);
+        var (from, to) = ($"prefix-source-{seeded}", $"prefix-hit-{seeded}");
+        await pipeline.Generate(from, source, 3, Reference.Greedy("source"));
+        await pipeline.Release(from, CacheRelease.Retain);
+        var before = await pipeline.Statuses();
+
+        var actual = await pipeline.Generate(to, prompt, 8, sampling, prefixFrom: from, prefixTokens: shared.Length);
+        var after = await pipeline.Statuses();
+        await pipeline.Release(to, CacheRelease.Free);
+        await pipeline.Release(from, CacheRelease.Free);
+
+        Reference.AssertSameTokens(expected, actual, $"{(seeded ? "seeded" : "greedy")} after a copied prefix over {cluster.Stages} stages");
+        for (var s = 0; s < cluster.Stages; s++)
+        {
+            var computed = after[s].TokensComputed - before[s].TokensComputed;
+            var copied = after[s].PrefixHitTokens - before[s].PrefixHitTokens;
+            Assert.True(copied == shared.Length && computed == prompt.Length - shared.Length + 7,
+                $"stage {s}: copied {copied} positions (expected {shared.Length}) and computed {computed} tokens (expected {prompt.Length - shared.Length + 7})");
+            Assert.True(before[s].RetainedPrefixes >= 1, $"stage {s} held {before[s].RetainedPrefixes} retained prefixes after the source's release");
+        }
+    }
+
+    [Fact]
+    public async Task APrefixWhoseSourceIsGoneOrDifferentIsAnsweredMissingAndTheReplayFromZeroComputesIt()
+    {
+        var prompt = Reference.Prompt(24, seed: 12);
+        var expected = Reference.Generate(cluster.WholeModel, prompt, 4, Reference.Greedy("r"));
+        var pipeline = cluster.Replica(0);
+        await pipeline.Generate("prefix-other", Reference.Prompt(24, seed: 13), 1, Reference.Greedy("o"));
+
+        foreach (var source in new[] { "prefix-never-existed", "prefix-other" })
+        {
+            var entry = new StageEntry("prefix-miss", 16, prompt[16..], 28, Reference.Greedy("r"), new PrefixSource(source, prompt[..16]));
+            var (result, stage) = await pipeline.TryStep(entry);
+            Assert.True(stage == 0 && result.MissingSessions.SequenceEqual(["prefix-miss"]),
+                $"source {source}: stage {stage} answered missing [{string.Join(", ", result.MissingSessions)}]; expected stage 0 to answer prefix-miss missing");
+        }
+        var actual = await pipeline.Generate("prefix-miss", prompt, 4, Reference.Greedy("r"));
+        await pipeline.Release("prefix-miss", CacheRelease.Free);
+        await pipeline.Release("prefix-other", CacheRelease.Free);
+
+        Reference.AssertSameTokens(expected, actual, "replayed from position 0 after a missing prefix");
     }
 
     [Fact]
@@ -73,8 +129,8 @@ public abstract class PipelineTests(StageClusterFixture cluster)
             a = ([result.Tokens[0].TokenId], a.Position + a.Input.Length);
             b = ([result.Tokens[1].TokenId], b.Position + b.Input.Length);
         }
-        await pipeline.Release("batch-a", keep: false);
-        await pipeline.Release("batch-b", keep: false);
+        await pipeline.Release("batch-a", CacheRelease.Free);
+        await pipeline.Release("batch-b", CacheRelease.Free);
 
         Reference.AssertSameTokens(expectedA, tokensA, "session a batched with b");
         Reference.AssertSameTokens(expectedB, tokensB, "session b batched with a");

@@ -1,3 +1,4 @@
+using Cluster.Contracts.Stages;
 using Cluster.Engine.Model;
 using Cluster.Silo.Stages;
 using Cluster.Testing;
@@ -34,6 +35,20 @@ public sealed class SessionCachesTests : IDisposable
         _ = _shard.RunLayers(TorchSharp.torch.zeros(end - start, _shard.Config.HiddenSize), [new SequenceChunk(admission.Sessions[0].Cache!, start, end - start)]);
     }
 
+    /// <summary>One step of <paramref name="tokens"/>[start..], its history written as a stage writes it; with <paramref name="prefixFrom"/>, [0, start) is copied from that session.</summary>
+    private void RunTokens(SessionCaches caches, string id, int[] tokens, int start = 0, string? prefixFrom = null)
+    {
+        var request = new CacheRequest(id, start, tokens.Length, tokens.Length, prefixFrom is null ? null : new PrefixSource(prefixFrom, tokens[..start]));
+        var admission = caches.Admit([request]);
+        Assert.True(admission.Admitted, $"{id}: missing [{string.Join(", ", admission.MissingSessions)}], over budget [{string.Join(", ", admission.OverBudgetSessions)}]");
+        var session = admission.Sessions[0];
+        session.CopyPendingPrefix(request.ReserveTokens, _shard.CreateCache);
+        session.PrepareCache(start, request.ReserveTokens, _shard.CreateCache);
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        _ = _shard.RunLayers(TorchSharp.torch.zeros(tokens.Length - start, _shard.Config.HiddenSize), [new SequenceChunk(session.Cache!, start, tokens.Length - start)]);
+        session.WriteHistory(start, tokens[start..]);
+    }
+
     private static string Held(SessionCaches caches, params string[] ids) =>
         string.Join(", ", ids.Where(id => caches.Find(id) is not null));
 
@@ -44,9 +59,9 @@ public sealed class SessionCachesTests : IDisposable
         Run(caches, "a");
         Run(caches, "b");
         Run(caches, "c");
-        caches.Release(["a"], keep: true);
-        caches.Release(["c"], keep: true);
-        caches.Release(["b"], keep: true); // idle from least to most recent: a, c, b
+        caches.Release(["a"], CacheRelease.Park);
+        caches.Release(["c"], CacheRelease.Park);
+        caches.Release(["b"], CacheRelease.Park); // idle from least to most recent: a, c, b
 
         Run(caches, "d");
         Assert.True(Held(caches, "a", "b", "c", "d") == "b, c, d", $"after d: holding {Held(caches, "a", "b", "c", "d")}");
@@ -63,9 +78,9 @@ public sealed class SessionCachesTests : IDisposable
         Run(caches, "a");
         Run(caches, "b");
         Run(caches, "c");
-        caches.Release(["a", "b", "c"], keep: true);
+        caches.Release(["a", "b", "c"], CacheRelease.Park);
         Run(caches, "a", start: 10, end: 11, reserve: 11); // a continues: now the most recent
-        caches.Release(["a"], keep: true);
+        caches.Release(["a"], CacheRelease.Park);
 
         Run(caches, "d");
 
@@ -94,7 +109,7 @@ public sealed class SessionCachesTests : IDisposable
         Run(caches, "a");
         Run(caches, "b");
         Run(caches, "c");
-        caches.Release(["a"], keep: true);
+        caches.Release(["a"], CacheRelease.Park);
 
         // Two blocks wanted, one can be freed.
         var admission = caches.Admit([new CacheRequest("d", 0, 10, 2 * Engine.Caching.KvCache.BlockTokens)]);
@@ -111,7 +126,7 @@ public sealed class SessionCachesTests : IDisposable
         Run(caches, "a");
         Run(caches, "b");
         Run(caches, "c");
-        caches.Release(["b"], keep: true);
+        caches.Release(["b"], CacheRelease.Park);
 
         // a doubles to two blocks: idle b must go.
         Run(caches, "a", start: 10, end: 70, reserve: 70);
@@ -128,7 +143,7 @@ public sealed class SessionCachesTests : IDisposable
         caches.NotePeak();
         Run(caches, "b");
         caches.NotePeak();
-        caches.Release(["a", "b"], keep: false);
+        caches.Release(["a", "b"], CacheRelease.Free);
         Run(caches, "c");
         caches.NotePeak();
 
@@ -152,7 +167,7 @@ public sealed class SessionCachesTests : IDisposable
     {
         using var caches = ThreeBlocks();
         Run(caches, "idle");
-        caches.Release(["idle"], keep: true);
+        caches.Release(["idle"], CacheRelease.Park);
         _clock.Advance(TimeSpan.FromMinutes(6));
         Run(caches, "recent");
 
@@ -178,6 +193,57 @@ public sealed class SessionCachesTests : IDisposable
         Assert.Equal("old", Held(caches, "old", "new"));
         Assert.Equal(10, caches.Find("old")!.Length);
         Assert.Equal(_blockBytes, caches.UsedBytes);
+    }
+
+    [Fact]
+    public void AnEntryNamingAPrefixSourceCopiesItsPositionsAndHistory()
+    {
+        using var caches = ThreeBlocks();
+        int[] source = [.. Enumerable.Range(1, 20)];
+        int[] sharing = [.. source[..16], 90, 91, 92];
+        RunTokens(caches, "source", source);
+        caches.Release(["source"], CacheRelease.Retain);
+
+        RunTokens(caches, "hit", sharing, start: 16, prefixFrom: "source");
+
+        var hit = caches.Find("hit")!;
+        Assert.True(hit.Length == sharing.Length && hit.History.SequenceEqual(sharing),
+            $"hit holds {hit.Length} positions, history [{string.Join(", ", hit.History)}]; expected [{string.Join(", ", sharing)}]");
+        Assert.Equal(16, caches.PrefixHitTokens);
+        Assert.True(caches.RetainedCount == 1 && caches.Find("source")!.Length == 20, "the source stays retained and whole after it was copied from");
+    }
+
+    [Fact]
+    public void APrefixSourceHoldingOtherTokensOrNoneIsMissingAndCreatesNothing()
+    {
+        using var caches = ThreeBlocks();
+        RunTokens(caches, "source", [.. Enumerable.Range(1, 20)]);
+        int[] other = [.. Enumerable.Range(2, 16)];
+
+        var wrongTokens = caches.Admit([new CacheRequest("hit", 16, 18, 18, new PrefixSource("source", other))]);
+        var noSource = caches.Admit([new CacheRequest("hit", 16, 18, 18, new PrefixSource("gone", other))]);
+
+        Assert.Equal(["hit"], wrongTokens.MissingSessions);
+        Assert.Equal(["hit"], noSource.MissingSessions);
+        Assert.True(caches.Find("hit") is null && caches.PrefixHitTokens == 0, "a refused prefix must leave no session and count no hit");
+    }
+
+    [Fact]
+    public void RetainedPrefixesAreEvictedBeforeParkedSessionsAndTheSourceOfAStepNever()
+    {
+        using var caches = ThreeBlocks();
+        int[] tokens = [.. Enumerable.Range(1, 20)];
+        RunTokens(caches, "parked", [.. Enumerable.Range(50, 10)]);
+        RunTokens(caches, "source", tokens);
+        RunTokens(caches, "retained", [.. Enumerable.Range(70, 10)]);
+        caches.Release(["parked"], CacheRelease.Park);
+        caches.Release(["source", "retained"], CacheRelease.Retain); // retained: the most recently used, still evicted first
+
+        RunTokens(caches, "hit", [.. tokens[..16], 99], start: 16, prefixFrom: "source");
+
+        Assert.True(Held(caches, "parked", "source", "retained", "hit") == "parked, source, hit",
+            $"holding {Held(caches, "parked", "source", "retained", "hit")}; the other retained prefix should have made room, the source being copied from kept");
+        Assert.Equal(1, caches.Evictions);
     }
 
     public void Dispose()

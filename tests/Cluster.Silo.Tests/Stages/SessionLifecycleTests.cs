@@ -38,7 +38,7 @@ public abstract class SessionLifecycleTests(StageClusterFixture cluster)
         Reference.AssertSameTokens(expected.Take(4).ToList(), generated, "before the loss");
 
         // The last stage loses the session (as if its silo restarted); the step after reaches it and is refused.
-        await pipeline.Stage(pipeline.StageCount - 1).Release(["replayed"], keep: false);
+        await pipeline.Stage(pipeline.StageCount - 1).Release(["replayed"], CacheRelease.Free);
         var history = prompt.Concat(generated.Select(t => t.TokenId)).ToArray();
         var lastComputed = await pipeline.Stage(pipeline.StageCount - 1).GetStatus();
         var (refused, stage) = await pipeline.TryStep(new StageEntry("replayed", history.Length - 1, [history[^1]], 16, sampling with { DrawIndex = 4 }));
@@ -49,7 +49,7 @@ public abstract class SessionLifecycleTests(StageClusterFixture cluster)
         // Replay the whole history from position 0: every stage rewrites its cache, the sampler is rebuilt at draw 4.
         var replayed = await pipeline.Step(new StageEntry("replayed", 0, history, 16, sampling with { DrawIndex = 4 }));
         var next = await pipeline.Step(new StageEntry("replayed", history.Length, [replayed.Tokens[0].TokenId], 16, sampling with { DrawIndex = 5 }));
-        await pipeline.Release("replayed", keep: false);
+        await pipeline.Release("replayed", CacheRelease.Free);
 
         Reference.AssertSameTokens(expected.Skip(4).ToList(), [replayed.Tokens[0], next.Tokens[0]], "after the replay");
     }
@@ -62,7 +62,7 @@ public abstract class SessionLifecycleTests(StageClusterFixture cluster)
         var held = await pipeline.Statuses();
         Assert.True(held.All(s => s.ActiveSessions == 1 && s.KvBytes > 0), $"while generating: {StagePipeline.Describe(held)}");
 
-        await pipeline.Release("released", keep: false);
+        await pipeline.Release("released", CacheRelease.Free);
 
         var freed = await pipeline.Statuses();
         Assert.True(freed.All(s => s.Sessions == 0 && s.KvBytes == 0), $"after release: {StagePipeline.Describe(freed)}");
@@ -73,7 +73,7 @@ public abstract class SessionLifecycleTests(StageClusterFixture cluster)
     {
         var pipeline = cluster.Replica(2);
         await pipeline.Generate("kept", Reference.Prompt(4, seed: 7), 2, Reference.Greedy("r"));
-        await pipeline.Release("kept", keep: true);
+        await pipeline.Release("kept", CacheRelease.Park);
         var idle = await pipeline.Statuses();
         Assert.True(idle.All(s => s.IdleSessions == 1 && s.ActiveSessions == 0 && s.KvBytes > 0), $"after release(keep): {StagePipeline.Describe(idle)}");
 
@@ -117,7 +117,7 @@ public abstract class SessionLifecycleTests(StageClusterFixture cluster)
         Assert.Equal(count - 1, fits.Tokens.Count);
         foreach (var entry in entries)
         {
-            await pipeline.Release(entry.SessionId, keep: false);
+            await pipeline.Release(entry.SessionId, CacheRelease.Free);
         }
     }
 

@@ -46,14 +46,16 @@ public sealed class StagePipeline(IClusterClient client, string model, int repli
     /// Prefills <paramref name="prompt"/> and decodes until <paramref name="count"/> tokens are sampled, one session,
     /// one token per step. Returns every sampled token.
     /// </summary>
-    public async Task<List<SampledTokenResult>> Generate(string sessionId, int[] prompt, int count, SamplingRequest sampling)
+    /// <param name="prefixFrom">A session holding <paramref name="prompt"/>'s first <paramref name="prefixTokens"/> tokens: the first step copies them from it (a prefix-cache hit) and computes only the rest.</param>
+    public async Task<List<SampledTokenResult>> Generate(string sessionId, int[] prompt, int count, SamplingRequest sampling, string? prefixFrom = null, int prefixTokens = 0)
     {
         var tokens = new List<SampledTokenResult>();
-        var input = prompt;
-        var position = 0;
+        var input = prompt[prefixTokens..];
+        var position = prefixTokens;
         while (tokens.Count < count)
         {
-            var entry = new StageEntry(sessionId, position, input, prompt.Length + count, sampling with { DrawIndex = tokens.Count });
+            var prefix = prefixFrom is not null && tokens.Count == 0 ? new PrefixSource(prefixFrom, prompt[..prefixTokens]) : null;
+            var entry = new StageEntry(sessionId, position, input, prompt.Length + count, sampling with { DrawIndex = tokens.Count }, prefix);
             var result = await Step(entry);
             Assert.Single(result.Tokens);
             tokens.Add(result.Tokens[0]);
@@ -63,11 +65,11 @@ public sealed class StagePipeline(IClusterClient client, string model, int repli
         return tokens;
     }
 
-    public async Task Release(string sessionId, bool keep)
+    public async Task Release(string sessionId, CacheRelease release)
     {
         foreach (var stage in Stages)
         {
-            await stage.Release([sessionId], keep);
+            await stage.Release([sessionId], release);
         }
     }
 
