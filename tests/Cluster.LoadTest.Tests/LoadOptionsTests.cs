@@ -30,4 +30,11 @@ public sealed class LoadOptionsTests
         var (parse, _) = Parse("--conversation-turns 0");
         Assert.Contains(parse.Errors, e => e.Message.Contains("--conversation-turns must be at least 1", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void An_option_given_twice_is_a_parse_error_not_a_crash()
+    {
+        var (parse, _) = Parse("--requests 24 --requests 32");
+        Assert.True(parse.Errors.Count > 0, "--requests given twice parsed without errors");
+    }
 }

@@ -41,6 +41,10 @@ public sealed class LoadOptions
 
     private void Validate(CommandResult result)
     {
+        if (result.Children.OfType<OptionResult>().Any(option => option.Tokens.Count > option.Option.Arity.MaximumNumberOfValues))
+        {
+            return; // an option given more values than it takes (e.g. given twice) is the parser's error; reading it would throw
+        }
         if (result.GetValue(Rate) is { Length: > 0 } rates)
         {
             if (result.GetResult(Concurrency) is { Implicit: false })
