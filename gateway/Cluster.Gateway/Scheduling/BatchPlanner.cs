@@ -5,6 +5,9 @@ internal readonly record struct PlannedChunk(RunningSequence Sequence, int Start
 {
     /// <summary>The chunk reaches the end of the known tokens, so the last stage samples the next one.</summary>
     public bool Samples => Start + Length == Sequence.Tokens.Count;
+
+    /// <summary>Positions this chunk copies from a cached prefix: the hit's length on its first chunk after a hit, else 0.</summary>
+    public int CopiedPrefixTokens => Sequence.PrefixHit is { } hit && Start == hit.Tokens ? hit.Tokens : 0;
 }
 
 /// <summary>

@@ -101,7 +101,7 @@ internal sealed partial class ReplicaScheduler
 
     /// <summary>The prefix a chunk's entry copies: set on the first chunk after a hit.</summary>
     private static PrefixSource? PrefixOf(PlannedChunk chunk) =>
-        chunk.Sequence.PrefixHit is { } hit && chunk.Start == hit.Tokens
-            ? new PrefixSource(hit.Source, chunk.Sequence.Tokens.GetRange(0, hit.Tokens).ToArray())
+        chunk.CopiedPrefixTokens is > 0 and var tokens
+            ? new PrefixSource(chunk.Sequence.PrefixHit!.Value.Source, chunk.Sequence.Tokens.GetRange(0, tokens).ToArray())
             : null;
 }

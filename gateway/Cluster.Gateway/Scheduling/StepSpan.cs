@@ -44,7 +44,7 @@ internal static class StepSpan
             step.SetTag("batch.size", chunks.Count);
             step.SetTag("step.tokens", tokens);
             step.SetTag("step.prefill_chunks", chunks.Count(c => c.Length > 1));
-            step.SetTag("step.prefix_hit_tokens", chunks.Sum(c => c.Sequence.PrefixHit is { } hit && c.Start == hit.Tokens ? hit.Tokens : 0));
+            step.SetTag("step.prefix_hit_tokens", chunks.Sum(c => c.CopiedPrefixTokens));
         }
         return step;
     }

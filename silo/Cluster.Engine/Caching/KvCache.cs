@@ -32,7 +32,8 @@ public sealed class KvCache : IDisposable
         MaxPositions = maxPositions;
         _dtype = dtype;
         _device = device;
-        (_keys, _values) = Allocate(InitialCapacity(reserveTokens));
+        _capacity = InitialCapacity(reserveTokens);
+        (_keys, _values) = Allocate(_capacity);
         _elementSize = (int)_keys.ElementSize;
     }
 
@@ -72,7 +73,7 @@ public sealed class KvCache : IDisposable
             values.narrow(2, 0, Length).copy_(_values.narrow(2, 0, Length));
             _keys.Dispose();
             _values.Dispose();
-            (_keys, _values) = (keys, values);
+            (_keys, _values, _capacity) = (keys, values, capacity);
         }
     }
 
@@ -156,7 +157,6 @@ public sealed class KvCache : IDisposable
         long[] shape = [_layers, _kvHeads, capacity, _headDim];
         var keys = torch.zeros(shape, _dtype, _device);
         var values = torch.zeros(shape, _dtype, _device);
-        _capacity = capacity;
         return (keys.DetachFromDisposeScope(), values.DetachFromDisposeScope());
     }
 

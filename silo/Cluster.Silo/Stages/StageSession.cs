@@ -38,21 +38,8 @@ public sealed class StageSession(string id) : IDisposable
     public List<int> History { get; } = [];
 
     /// <summary>True when the cache holds exactly <paramref name="tokens"/> at positions [0, tokens.Count).</summary>
-    public bool Holds(IReadOnlyList<int> tokens)
-    {
-        if (Length < tokens.Count || History.Count < tokens.Count)
-        {
-            return false;
-        }
-        for (var i = 0; i < tokens.Count; i++)
-        {
-            if (History[i] != tokens[i])
-            {
-                return false;
-            }
-        }
-        return true;
-    }
+    public bool Holds(IReadOnlyList<int> tokens) =>
+        Length >= tokens.Count && History.Count >= tokens.Count && History.Take(tokens.Count).SequenceEqual(tokens);
 
     /// <summary>
     /// Carries out <see cref="PendingCopy"/>: a cache with room for <paramref name="reserveTokens"/> that holds the
