@@ -29,6 +29,9 @@ public sealed unsafe class KernelTeam : IDisposable
     private Exception? _failure;
     private volatile bool _disposed;
 
+    /// <summary>Runs at the start of every new worker thread: lets a test start the workers late.</summary>
+    internal static Action? WorkerStartDelayForTests;
+
     /// <param name="threads">Threads that compute, the caller's included; at least 1.</param>
     public KernelTeam(int threads)
     {
@@ -85,10 +88,12 @@ public sealed unsafe class KernelTeam : IDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="work"/>(state, part, parts) for part 0..parts-1 at once; returns when all are done.</summary>
+    /// <summary>
+    /// Runs <paramref name="work"/>(state, part, parts) for part 0..parts-1 at once; returns when all are done. On a
+    /// disposed team (the shared team replaced while a caller still held it) the caller runs every part itself.
+    /// </summary>
     public void Run(delegate*<void*, int, int, void> work, void* state, int parts)
     {
-        ObjectDisposedException.ThrowIf(_disposed, this);
         if (parts < 1 || parts > Threads)
         {
             throw new ArgumentOutOfRangeException(nameof(parts), $"Parts must be between 1 and the team's {Threads} threads, was {parts}.");
@@ -100,6 +105,14 @@ public sealed unsafe class KernelTeam : IDisposable
         }
         lock (_gate)
         {
+            if (_disposed)
+            {
+                for (var part = 0; part < parts; part++)
+                {
+                    work(state, part, parts);
+                }
+                return;
+            }
             _work = work;
             _state = state;
             _failure = null;
@@ -129,13 +142,21 @@ public sealed unsafe class KernelTeam : IDisposable
         }
     }
 
+    /// <summary>Stops the workers once the call in flight (if any) is done; later calls run on the caller.</summary>
     public void Dispose()
     {
-        _disposed = true;
-        Interlocked.Increment(ref _generation);
-        foreach (var worker in _workers)
+        lock (_gate)
         {
-            worker.WakeIfSleeping();
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            Interlocked.Increment(ref _generation);
+            foreach (var worker in _workers)
+            {
+                worker.WakeIfSleeping();
+            }
         }
     }
 
@@ -150,7 +171,11 @@ public sealed unsafe class KernelTeam : IDisposable
         {
             _team = team;
             _part = part;
-            new Thread(Loop) { IsBackground = true, Name = $"Cluster.Kernels worker {part}" }.Start();
+            // The generation this worker starts from is the team's at construction, passed in rather than read by
+            // the new thread: the first call may come (and bump the generation) before the thread runs a line, and
+            // a worker that took that call's generation as its starting point would wait for the next call forever.
+            var start = Volatile.Read(ref team._generation);
+            new Thread(() => Loop(start)) { IsBackground = true, Name = $"Cluster.Kernels worker {part}" }.Start();
         }
 
         public void WakeIfSleeping()
@@ -161,9 +186,9 @@ public sealed unsafe class KernelTeam : IDisposable
             }
         }
 
-        private void Loop()
+        private void Loop(int seen)
         {
-            var seen = Volatile.Read(ref _team._generation);
+            WorkerStartDelayForTests?.Invoke();
             while (true)
             {
                 seen = WaitForNext(seen);
@@ -179,7 +204,7 @@ public sealed unsafe class KernelTeam : IDisposable
                     }
                     catch (Exception e)
                     {
-                        _team._failure ??= e;
+                        Interlocked.CompareExchange(ref _team._failure, e, null);
                     }
                     Interlocked.Decrement(ref _team._remaining);
                 }
