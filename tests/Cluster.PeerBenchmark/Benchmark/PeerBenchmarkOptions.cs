@@ -31,13 +31,16 @@ public sealed record PeerBenchmarkOptions
     /// <summary>OMP_WAIT_POLICY for llama.cpp's child processes; null leaves libgomp's default.</summary>
     public string? PeerWaitPolicy { get; init; }
 
+    /// <summary>Also start our cluster on loopback (<see cref="Variants.Clusters"/>) and time it beside the engine.</summary>
+    public bool Cluster { get; init; } = true;
+
     /// <summary>Where the GGUF files are written (reused while newer than the checkpoint).</summary>
     public string? GgufDirectory { get; init; }
 
     public const string Usage =
         "usage: cluster-peer-benchmark [--checkpoint DIR] [--streams 1,8,32] [--new-tokens 128] [--prompt-tokens 8] [--prefill 512]\n" +
         "                              [--threads 2] [--check-prompts 4] [--check-tokens 32] [--gguf-dir DIR] [--json PATH]\n" +
-        "                              [--peers-in-process] [--peer-omp-wait-policy ACTIVE|PASSIVE]";
+        "                              [--peers-in-process] [--peer-omp-wait-policy ACTIVE|PASSIVE] [--no-cluster]";
 
     public static PeerBenchmarkOptions Parse(IReadOnlyList<string> args)
     {
@@ -60,6 +63,7 @@ public sealed record PeerBenchmarkOptions
                 "--json" => o with { JsonPath = Value() },
                 "--peers-in-process" => o with { PeersInProcess = true },
                 "--peer-omp-wait-policy" => o with { PeerWaitPolicy = WaitPolicy(name, Value()) },
+                "--no-cluster" => o with { Cluster = false },
                 _ => throw new ArgumentException($"Unknown option \"{name}\".\n{Usage}"),
             };
         }

@@ -5,8 +5,9 @@ using Cluster.Testing;
 namespace Cluster.PeerBenchmark.Benchmark;
 
 /// <summary>
-/// One run: write the GGUFs, measure memory bandwidth, load every engine and llama.cpp variant, check greedy tokens
-/// (stop on a mismatch that must not happen), then time decode at each stream count and prefill, runner by runner.
+/// One run: write the GGUFs, measure memory bandwidth, load every engine and llama.cpp variant and start every cluster
+/// variant, check greedy tokens (stop on a mismatch that must not happen), then time decode at each stream count and
+/// prefill, runner by runner.
 /// </summary>
 public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter log)
 {
@@ -44,10 +45,16 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
                     : ChildProcessRunner.Start(p.Name, ggufs[p.Weights], p.Settings, options.Threads, options.PeerWaitPolicy);
                 runners.Add((runner, p.BytesPerWeight));
             }
+            var clusters = options.Cluster ? Variants.Clusters(options.Threads) : [];
+            foreach (var c in clusters)
+            {
+                var engine = engines.Single(e => e.Name == c.Engine);
+                runners.Add((ClusterRunner.Start(c.Name, checkpoint, c.Silos, c.SiloArguments, build: c == clusters[0], log), engine.BytesPerWeight));
+            }
 
-            var agreements = CheckAgreement(engines, peers, runners.Select(r => r.Runner).ToList(), config.VocabularySize);
+            var agreements = CheckAgreement(engines, peers, clusters, runners.Select(r => r.Runner).ToList(), config.VocabularySize);
             var results = MeasureAll(runners, weightCount, bandwidth, config.VocabularySize, agreements);
-            var ratios = Ratios(engines, peers, results);
+            var ratios = Ratios(engines, peers, clusters, results);
             return new PeerReport(checkpoint, Machine(), started, options with { Checkpoint = checkpoint }, bandwidth, weightCount, results, agreements, ratios);
         }
         finally
@@ -59,7 +66,7 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
         }
     }
 
-    private List<TokenAgreement> CheckAgreement(IReadOnlyList<EngineVariant> engines, IReadOnlyList<PeerVariant> peers, IReadOnlyList<IGreedyRunner> runners, int vocabulary)
+    private List<TokenAgreement> CheckAgreement(IReadOnlyList<EngineVariant> engines, IReadOnlyList<PeerVariant> peers, IReadOnlyList<ClusterVariant> clusters, IReadOnlyList<IGreedyRunner> runners, int vocabulary)
     {
         var prompts = PromptSet(options.CheckPrompts, options.PromptTokens, vocabulary, seed: 1);
         log.WriteLine($"greedy check: {prompts.Count} prompts of {options.PromptTokens} tokens, {options.CheckTokens} tokens each, solo");
@@ -81,6 +88,17 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
                     }
                     throw new TokenMismatchException($"{p.Name} and {e.Name} must give identical greedy tokens on the same fp32 weights with an f32 KV cache; {agreement.IdenticalSequences} of {agreement.Sequences} sequences were identical (first difference at step {agreement.FirstDifferenceStep}). Nothing was timed.");
                 }
+            }
+        }
+        foreach (var c in clusters)
+        {
+            // The cluster runs the engine's code on the same weights: any difference is a bug in the path between them.
+            var agreement = Compare(c.Engine, solo[c.Engine], c.Name, solo[c.Name], "solo greedy tokens", required: true);
+            agreements.Add(agreement);
+            log.WriteLine($"  {Describe(agreement)}");
+            if (!agreement.Identical)
+            {
+                throw new TokenMismatchException($"{c.Name} and {c.Engine} must give identical greedy tokens; {agreement.IdenticalSequences} of {agreement.Sequences} sequences were identical (first difference at step {agreement.FirstDifferenceStep}). Nothing was timed.");
             }
         }
         return agreements;
@@ -134,27 +152,30 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
         return results;
     }
 
-    private static List<RatioColumn> Ratios(IReadOnlyList<EngineVariant> engines, IReadOnlyList<PeerVariant> peers, List<RunnerResult> results)
+    /// <summary>
+    /// Each engine variant ÷ its llama.cpp references (<see cref="Variants.RatioPeers"/>); each cluster variant ÷ the
+    /// engine variant it runs (does the cluster keep up?) and ÷ llama.cpp's defaults on the fp32 GGUF.
+    /// </summary>
+    private static List<RatioColumn> Ratios(IReadOnlyList<EngineVariant> engines, IReadOnlyList<PeerVariant> peers, IReadOnlyList<ClusterVariant> clusters, List<RunnerResult> results)
     {
+        var pairs = engines.SelectMany(e => Variants.RatioPeers(e, peers).Select(p => (Ours: e.Name, Reference: p.Name)))
+            .Concat(clusters.SelectMany(c => new[] { (Ours: c.Name, Reference: c.Engine), (Ours: c.Name, Reference: Variants.ReferencePeer.Name) }));
         var columns = new List<RatioColumn>();
-        foreach (var e in engines)
+        foreach (var (oursName, referenceName) in pairs)
         {
-            var ours = results.Single(r => r.Name == e.Name);
-            foreach (var p in Variants.RatioPeers(e, peers))
+            var ours = results.Single(r => r.Name == oursName);
+            var reference = results.Single(r => r.Name == referenceName);
+            var byMetric = new Dictionary<string, double>();
+            foreach (var d in ours.Decode)
             {
-                var peer = results.Single(r => r.Name == p.Name);
-                var byMetric = new Dictionary<string, double>();
-                foreach (var d in ours.Decode)
-                {
-                    byMetric[MetricNames.Decode(d.Streams)] = d.TokensPerSecond / peer.Decode.Single(x => x.Streams == d.Streams).TokensPerSecond;
-                }
-                byMetric[MetricNames.Prefill] = ours.PrefillTokensPerSecond / peer.PrefillTokensPerSecond;
-                if (ours.FloorShare is { } a && peer.FloorShare is { } b)
-                {
-                    byMetric[MetricNames.Floor] = a / b;
-                }
-                columns.Add(new RatioColumn(e.Name, p.Name, byMetric));
+                byMetric[MetricNames.Decode(d.Streams)] = d.TokensPerSecond / reference.Decode.Single(x => x.Streams == d.Streams).TokensPerSecond;
             }
+            byMetric[MetricNames.Prefill] = ours.PrefillTokensPerSecond / reference.PrefillTokensPerSecond;
+            if (ours.FloorShare is { } a && reference.FloorShare is { } b)
+            {
+                byMetric[MetricNames.Floor] = a / b;
+            }
+            columns.Add(new RatioColumn(oursName, referenceName, byMetric));
         }
         return columns;
     }

@@ -27,5 +27,8 @@ public sealed record TokenAgreement(string Reference, string Other, string What,
     public bool Identical => IdenticalSequences == Sequences;
 }
 
-/// <summary>Ours ÷ llama.cpp for every metric (higher is better for us): tokens per second, or share of the floor.</summary>
-public sealed record RatioColumn(string Ours, string Peer, IReadOnlyDictionary<string, double> ByMetric);
+/// <summary>
+/// Ours ÷ a reference for every metric (higher is better for us): tokens per second, or share of the floor. The
+/// reference is llama.cpp for an engine variant; the engine variant it runs, or llama.cpp, for a cluster variant.
+/// </summary>
+public sealed record RatioColumn(string Ours, string Reference, IReadOnlyDictionary<string, double> ByMetric);

@@ -11,6 +11,13 @@ namespace Cluster.PeerBenchmark.Benchmark;
 /// </summary>
 public sealed record EngineVariant(string Name, EngineOptions Options, GgufWeightType PeerWeights, int BytesPerWeight, bool Exact);
 
+/// <summary>
+/// One configuration of our cluster on loopback: <paramref name="Silos"/> silo processes of one stage each and the gateway,
+/// its silos set up as engine variant <paramref name="Engine"/> (same precision); its greedy tokens must equal that
+/// variant's, and its figures are divided by that variant's (issue #12: the cluster keeps up with the engine).
+/// </summary>
+public sealed record ClusterVariant(string Name, string Engine, int Silos, IReadOnlyList<string> SiloArguments);
+
 /// <summary>One llama.cpp configuration: the GGUF's weight precision and the context settings.</summary>
 public sealed record PeerVariant(GgufWeightType Weights, LlamaCppSettings Settings)
 {
@@ -28,19 +35,33 @@ public static class Variants
         new("ours, bf16 weights", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads, WeightDType = "bfloat16" }, GgufWeightType.F16, 2, Exact: false),
     ];
 
+    /// <summary>
+    /// Our cluster's rows: one stage on one silo per precision (the compute threads the engine gets), and two stages on
+    /// two silos with one thread each (a stage per core of this 2-core machine).
+    /// </summary>
+    public static IReadOnlyList<ClusterVariant> Clusters(int threads) =>
+    [
+        new("cluster, 1 stage, fp32 weights", "ours, fp32 weights", 1, [$"--Cluster:Stages:CpuThreads={threads}", "--Cluster:Stages:DType=float32"]),
+        new("cluster, 1 stage, bf16 weights", "ours, bf16 weights", 1, [$"--Cluster:Stages:CpuThreads={threads}", "--Cluster:Stages:DType=float32", "--Cluster:Stages:WeightDType=bfloat16"]),
+        new("cluster, 2 stages on 2 silos, fp32 weights", "ours, fp32 weights", 2, ["--Cluster:Stages:CpuThreads=1", "--Cluster:Stages:DType=float32"]),
+    ];
+
     /// <summary>llama.cpp's rows: fp32 GGUF (like for like with our fp32) and f16 GGUF (like-for-like precision for bf16 weights), each with its defaults and with an f32 KV cache.</summary>
     public static IReadOnlyList<PeerVariant> Peers() =>
     [
-        new(GgufWeightType.F32, LlamaCppSettings.Defaults),
+        ReferencePeer,
         new(GgufWeightType.F32, LlamaCppSettings.F32KvCache),
         new(GgufWeightType.F16, LlamaCppSettings.Defaults),
         new(GgufWeightType.F16, LlamaCppSettings.F32KvCache),
     ];
+
+    /// <summary>llama.cpp's defaults on the fp32 GGUF: issue #12's reference for every ratio target.</summary>
+    public static PeerVariant ReferencePeer { get; } = new(GgufWeightType.F32, LlamaCppSettings.Defaults);
 
     /// <summary>
     /// The llama.cpp rows an engine variant is divided by: both settings on its like-for-like GGUF, and llama.cpp's
     /// defaults on the fp32 GGUF (issue #12's reference) when the like-for-like GGUF is not fp32.
     /// </summary>
     public static IEnumerable<PeerVariant> RatioPeers(EngineVariant engine, IReadOnlyList<PeerVariant> peers) =>
-        peers.Where(p => p.Weights == engine.PeerWeights || (p.Weights == GgufWeightType.F32 && p.Settings == LlamaCppSettings.Defaults));
+        peers.Where(p => p.Weights == engine.PeerWeights || p == ReferencePeer);
 }
