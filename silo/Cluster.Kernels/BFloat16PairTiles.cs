@@ -100,6 +100,44 @@ internal static unsafe class BFloat16PairTiles
             a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33);
     }
 
+    /// <summary>
+    /// One W row against one x row (a batch-1 decode), the row as one stream, 64 weights a step over four accumulators,
+    /// without the tile's prefetch: with one x row nothing is shared between W rows, and this streamed W at the rate a
+    /// plain load loop reaches (about 19-21 GB/s on 2 cores of the dev VM) where the prefetching 4-row tile reached
+    /// 12-15 GB/s (docs/PERFORMANCE.md, "bf16 at batch 1, one W row at a time").
+    /// </summary>
+    /// <param name="pairs">x deinterleaved (<see cref="Deinterleave"/>); its tail past the last full block is x as it is.</param>
+    /// <param name="w">The W row, bf16 bits.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static float RowDot(float* pairs, byte* w, int k)
+    {
+        var oddHalf = Vector512.Create(0xFFFF0000u);
+        Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        var kk = 0;
+        for (; kk <= k - 2 * Block; kk += 2 * Block)
+        {
+            var d0 = Vector512.Load((uint*)(w + 2L * kk));          // weights kk .. kk + 32, as (even, odd) pairs
+            var d1 = Vector512.Load((uint*)(w + 2L * kk + 64));     // weights kk + 32 .. kk + 64
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(pairs + kk), Avx512F.ShiftLeftLogical(d0, 16).AsSingle(), a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(pairs + kk + 16), (d0 & oddHalf).AsSingle(), a1);
+            a2 = Vector512.FusedMultiplyAdd(Vector512.Load(pairs + kk + 32), Avx512F.ShiftLeftLogical(d1, 16).AsSingle(), a2);
+            a3 = Vector512.FusedMultiplyAdd(Vector512.Load(pairs + kk + 48), (d1 & oddHalf).AsSingle(), a3);
+        }
+        for (; kk <= k - Block; kk += Block)
+        {
+            var d0 = Vector512.Load((uint*)(w + 2L * kk));
+            a0 = Vector512.FusedMultiplyAdd(Vector512.Load(pairs + kk), Avx512F.ShiftLeftLogical(d0, 16).AsSingle(), a0);
+            a1 = Vector512.FusedMultiplyAdd(Vector512.Load(pairs + kk + 16), (d0 & oddHalf).AsSingle(), a1);
+        }
+        var sum = Vector512.Sum(a0 + a1 + (a2 + a3));
+        var tail = (ushort*)w;
+        for (; kk < k; kk++)
+        {
+            sum = MathF.FusedMultiplyAdd(pairs[kk], BitConverter.Int32BitsToSingle(tail[kk] << 16), sum);
+        }
+        return sum;
+    }
+
     /// <summary>One x row's 16 lanes against up to four W vectors, into that row's accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Row(float* x, Vector512<float> v0, Vector512<float> v1, Vector512<float> v2, Vector512<float> v3, int n,

@@ -94,13 +94,14 @@ public static unsafe class LinearKernel
             LinearTiles.TileScalar<TW>(job.X, job.M, WeightRow<TW>(ref job, first), end - first, job.K, job.Y + first, job.N, BiasAt(ref job, first));
             return;
         }
-        // One x row (a batch-1 decode) in fp32: each W row as one stream with four accumulators. The 4-row tile pays
-        // off when several x rows share each W load; with one it streamed W more slowly (docs/PERFORMANCE.md, evening).
-        if (typeof(TW) == typeof(Float32Weights) && job.M == 1 && job.Path == KernelPath.Vector512)
+        // One x row (a batch-1 decode): each W row as one stream with four accumulators. The 4-row tile pays off when
+        // several x rows share each W load; with one it streamed W more slowly, fp32 and bf16 alike (docs/PERFORMANCE.md).
+        if (job.M == 1 && job.Path == KernelPath.Vector512 && (typeof(TW) == typeof(Float32Weights) || job.Pairs != null))
         {
             for (var row = first; row < end; row++)
             {
-                var sum = LinearTiles.RowDot512((float*)WeightRow<TW>(ref job, row), job.X, job.K);
+                var w = WeightRow<TW>(ref job, row);
+                var sum = typeof(TW) == typeof(Float32Weights) ? LinearTiles.RowDot512((float*)w, job.X, job.K) : BFloat16PairTiles.RowDot(job.Pairs, w, job.K);
                 job.Y[row] = job.Bias == null ? sum : sum + job.Bias[row];
             }
             return;
