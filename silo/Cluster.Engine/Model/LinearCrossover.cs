@@ -4,12 +4,14 @@ namespace Cluster.Engine.Model;
 
 /// <summary>
 /// Up to how many rows <see cref="Linear"/> runs its own kernel rather than libtorch's, per weight dtype.
-/// Measured with tests/Cluster.Engine.Benchmarks LinearLayersBenchmarks on the 49 matrices of a
-/// GPT-2-small-sized Llama (2-core AMD EPYC with AVX-512 BF16; noisy, other builds on the cores; libtorch's
-/// OpenMP threads passive, see OpenMpWaitPolicy): fp32 weights, the kernel 38 / 118 / 212 ms at 1 / 8 / 32 rows
-/// against libtorch's 40 / 273 / 353, so the kernel up to 32 (past 32 unmeasured; prefill goes to libtorch's
-/// blocked GEMMs). bf16 weights, the kernel 25 / 125 / 182 ms against oneDNN's AVX512-BF16 path at 34 / 71 / 88:
-/// the widening kernel wins at 1 row and loses by 8, so the crossover sits in between, at 4 (unmeasured there).
+/// Measured on the 49 matrices of a GPT-2-small-sized Llama (2-core AMD EPYC with AVX-512 BF16; libtorch's OpenMP
+/// threads passive, see OpenMpWaitPolicy). fp32 weights: the kernel 38 / 118 / 212 ms at 1 / 8 / 32 rows against
+/// libtorch's 40 / 273 / 353 (LinearLayersBenchmarks), so the kernel up to 32 (past 32 unmeasured; prefill goes to
+/// libtorch's blocked GEMMs). bf16 weights, the whole decode step (`Cluster.Engine.Benchmarks profile
+/// --weight-dtype bfloat16 --bf16-kernel-rows 4|32`, two runs each, 6 December 2026): with the kernel 28-29 / 39-42 /
+/// 41-43 / 54-59 / 78-79 ms at 8 / 12 / 16 / 24 / 32 rows, with oneDNN's AVX512-BF16 path 42-46 / 42-47 / 45-50 /
+/// 55-57 / 73-82: the kernel wins up to 16 rows and ties past them (oneDNN's dot product does twice the work per
+/// instruction, but wakes libtorch's sleeping threads on every call), so the crossover sits at 16.
 /// Settable for benchmarks.
 /// </summary>
 public static class LinearCrossover
@@ -18,7 +20,7 @@ public static class LinearCrossover
     public static int Float32Rows { get; set; } = 32;
 
     /// <summary>Rows up to which bf16 weights use the kernel.</summary>
-    public static int BFloat16Rows { get; set; } = 4;
+    public static int BFloat16Rows { get; set; } = 16;
 
     /// <summary>The crossover for weights of <paramref name="weightDType"/>; 0 (never) for other dtypes.</summary>
     public static int KernelMaxRows(ScalarType weightDType) => weightDType switch

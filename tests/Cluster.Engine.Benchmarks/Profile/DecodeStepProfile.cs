@@ -54,11 +54,13 @@ internal static class DecodeStepProfile
         var sequenceCounts = StringOption(args, "--sequences", "1,8,32").Split(',').Select(int.Parse).ToArray();
         var directory = BenchmarkCheckpoints.Llama124MDirectory();
         var weightDType = StringOption(args, "--weight-dtype", "float32"); // float32 or bfloat16 (EngineOptions.WeightDType)
+        // Up to how many rows bf16 weights use our kernel rather than oneDNN (LinearCrossover), to measure the crossover.
+        LinearCrossover.BFloat16Rows = IntOption(args, "--bf16-kernel-rows", LinearCrossover.BFloat16Rows);
         var options = new EngineOptions { Device = "cpu", DType = "float32", WeightDType = weightDType };
         using var model = ModelShard.Load(directory, options: options);
         using var parts = ModelParts.Load(directory, options);
         Console.WriteLine($"Decode step profile: {directory}, {model.Config.LayerCount} layers, width {model.Config.HiddenSize}, " +
-            $"vocabulary {model.Config.VocabularySize}, {weightDType} weights, fp32 activations, CPU, {torch.get_num_threads()} libtorch threads, " +
+            $"vocabulary {model.Config.VocabularySize}, {weightDType} weights (bf16 through our kernel up to {LinearCrossover.BFloat16Rows} rows), fp32 activations, CPU, {torch.get_num_threads()} libtorch threads, " +
             $"{Environment.ProcessorCount} cores; context {Context}; median of {repetitions} repetitions.");
 
         var columns = new List<(int Sequences, Dictionary<string, double> Ms)>();
