@@ -130,10 +130,9 @@ internal static unsafe class BFloat16PairTiles
             a1 = Vector512.FusedMultiplyAdd(Vector512.Load(pairs + kk + 16), (d0 & oddHalf).AsSingle(), a1);
         }
         var sum = Vector512.Sum(a0 + a1 + (a2 + a3));
-        var tail = (ushort*)w;
         for (; kk < k; kk++)
         {
-            sum = MathF.FusedMultiplyAdd(pairs[kk], BitConverter.Int32BitsToSingle(tail[kk] << 16), sum);
+            sum = MathF.FusedMultiplyAdd(pairs[kk], BFloat16Weights.LoadScalar(w + 2L * kk), sum);
         }
         return sum;
     }

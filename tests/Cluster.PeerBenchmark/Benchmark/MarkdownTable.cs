@@ -14,7 +14,7 @@ public static class MarkdownTable
         sb.AppendLine(o.PeersInProcess
             ? Invariant($"llama.cpp ran in this process, under the OpenMP wait policy our engine set (OMP_WAIT_POLICY={Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE"}).")
             : Invariant($"llama.cpp ran in child processes (OMP_WAIT_POLICY {o.PeerWaitPolicy ?? "unset: libgomp's default"}), our engine in this one (PASSIVE, which it sets): each runtime under its own OpenMP setting, in one run."));
-        if (report.Runners.Any(r => r.Name.StartsWith("cluster", StringComparison.Ordinal)))
+        if (o.Cluster)
         {
             sb.AppendLine("The cluster rows: scripts/cluster-local.sh on loopback (silo processes and the gateway, on the same cores as this process), every stream a gRPC Generate with token ids, all sent at once; decode from the first stream's first token to the last stream's last.");
         }
