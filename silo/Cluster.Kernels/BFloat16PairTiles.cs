@@ -102,9 +102,9 @@ internal static unsafe class BFloat16PairTiles
 
     /// <summary>
     /// One W row against one x row (a batch-1 decode), the row as one stream, 64 weights a step over four accumulators,
-    /// without the tile's prefetch: with one x row nothing is shared between W rows, and this streamed W at the rate a
-    /// plain load loop reaches (about 19-21 GB/s on 2 cores of the dev VM) where the prefetching 4-row tile reached
-    /// 12-15 GB/s (docs/PERFORMANCE.md, "bf16 at batch 1, one W row at a time").
+    /// asking for W <see cref="LinearTiles.RowDotPrefetchBytes"/> ahead into L2 (the 4-row tile's prefetch into L1
+    /// reached 12-15 GB/s where this loop without a prefetch reached 19-21 on 2 cores of the dev VM, docs/PERFORMANCE.md,
+    /// "bf16 at batch 1, one W row at a time"; the L2 request took it to 24-32).
     /// </summary>
     /// <param name="pairs">x deinterleaved (<see cref="Deinterleave"/>); its tail past the last full block is x as it is.</param>
     /// <param name="w">The W row, bf16 bits.</param>
@@ -116,6 +116,8 @@ internal static unsafe class BFloat16PairTiles
         var kk = 0;
         for (; kk <= k - 2 * Block; kk += 2 * Block)
         {
+            Sse.Prefetch1(w + 2L * kk + LinearTiles.RowDotPrefetchBytes);      // this step's 2 lines, 6 KB further on
+            Sse.Prefetch1(w + 2L * kk + LinearTiles.RowDotPrefetchBytes + 64);
             var d0 = Vector512.Load((uint*)(w + 2L * kk));          // weights kk .. kk + 32, as (even, odd) pairs
             var d1 = Vector512.Load((uint*)(w + 2L * kk + 64));     // weights kk + 32 .. kk + 64
             a0 = Vector512.FusedMultiplyAdd(Vector512.Load(pairs + kk), Avx512F.ShiftLeftLogical(d0, 16).AsSingle(), a0);

@@ -3,8 +3,9 @@ namespace Cluster.Kernels;
 /// <summary>
 /// y(M, N) = x(M, K) · W(N, K)ᵀ (+ bias(N)), as nn.Linear computes it: x and y fp32 row-major, W row-major
 /// (N, K) in fp32 or bf16. Built for decode shapes (M from 1 to a few dozen), where the cost is reading W:
-/// W is walked four rows at a time, each tile of W rows is multiplied by every row of x while it is in cache
-/// (x stays in L2), so W is read from memory once; the rows of W are split over a <see cref="KernelTeam"/>.
+/// W is walked a few rows at a time (3 in <see cref="TallTiles"/>, 4 in the other tiles), each tile of W
+/// rows is multiplied by every row of x while it is in cache (x stays in L2), so W is read from memory once; the
+/// rows of W are split over a <see cref="KernelTeam"/>.
 /// </summary>
 public static unsafe class LinearKernel
 {
@@ -52,7 +53,7 @@ public static unsafe class LinearKernel
             BFloat16PairTiles.Deinterleave(x, rows, inFeatures, job.Pairs);
         }
         var runner = team ?? KernelTeam.Shared;
-        var tiles = outFeatures / 4;
+        var tiles = outFeatures / TileHeight<TW>(ref job);
         var byWork = (long)outFeatures * inFeatures / MinimumWeightsPerPart;
         var parts = (int)Math.Clamp(Math.Min(byWork, tiles), 1, runner.Threads);
         runner.Run(&RunPart<TW>, &job, parts);
@@ -78,13 +79,29 @@ public static unsafe class LinearKernel
         public KernelPath Path;
     }
 
-    /// <summary>Part <paramref name="part"/> of <paramref name="parts"/>: an equal share of W's 4-row tiles; the last part also takes the N % 4 leftover rows.</summary>
+    /// <summary>
+    /// Whether this call's x rows go through <see cref="TallTiles"/>. Measured against the 4×4 tiles on a
+    /// GPT-2-small-sized model's weights, 2 threads (docs/PERFORMANCE.md, "fp32 at 8 rows: ask for the next tile"):
+    /// fp32 19-24 against 27-39 ms from 2 to 8 rows, 39-44 against 44-49 at 16, a tie at 24 and 32, so from 2 rows on;
+    /// bf16 10-17 against 15-19 ms from 2 to 7 rows, a tie at 8, and 4-15 % slower from 12 on, where both are bound by
+    /// their multiply-adds and widening (the tall tile loads each W line twice), so from 2 to 8 rows.
+    /// </summary>
+    private static bool UsesTallTiles<TW>(ref Job job) where TW : IWeightFormat =>
+        job.Path == KernelPath.Vector512 && job.M >= 2
+        && (typeof(TW) == typeof(Float32Weights) || (job.Pairs != null && job.M <= TallTiles.InputRows));
+
+    /// <summary>W rows per tile: what a part's share is counted in.</summary>
+    private static int TileHeight<TW>(ref Job job) where TW : IWeightFormat =>
+        UsesTallTiles<TW>(ref job) ? TallTiles.WeightRows : 4;
+
+    /// <summary>Part <paramref name="part"/> of <paramref name="parts"/>: an equal share of W's tiles; the last part also takes the leftover rows.</summary>
     private static void RunPart<TW>(void* state, int part, int parts) where TW : IWeightFormat
     {
         ref var job = ref *(Job*)state;
-        var tiles = job.N / 4;
-        var first = (int)((long)tiles * part / parts) * 4;
-        var end = (int)((long)tiles * (part + 1) / parts) * 4;
+        var height = TileHeight<TW>(ref job);
+        var tiles = job.N / height;
+        var first = (int)((long)tiles * part / parts) * height;
+        var end = (int)((long)tiles * (part + 1) / parts) * height;
         if (part == parts - 1)
         {
             end = job.N;
@@ -107,6 +124,19 @@ public static unsafe class LinearKernel
             return;
         }
         var n = first;
+        if (UsesTallTiles<TW>(ref job))
+        {
+            for (; n + TallTiles.WeightRows <= end; n += TallTiles.WeightRows)
+            {
+                TallRowsOfX<TW, ThreeRows>(ref job, n);
+            }
+            switch (end - n)
+            {
+                case 2: TallRowsOfX<TW, TwoRows>(ref job, n); break;
+                case 1: TallRowsOfX<TW, OneRow>(ref job, n); break;
+            }
+            return;
+        }
         for (; n + 4 <= end; n += 4)
         {
             RowsOfX<TW, FourRows>(ref job, n);
@@ -133,6 +163,43 @@ public static unsafe class LinearKernel
             case 3: Tile<TW, ThreeRows, TN>(wide, ref job, m, n, w, bias); break;
             case 2: Tile<TW, TwoRows, TN>(wide, ref job, m, n, w, bias); break;
             case 1: Tile<TW, OneRow, TN>(wide, ref job, m, n, w, bias); break;
+        }
+    }
+
+    /// <summary>W rows [n, n + TN) against every row of x, eight x rows at a time; the first pass asks for the next tile's W.</summary>
+    private static void TallRowsOfX<TW, TN>(ref Job job, int n) where TW : IWeightFormat where TN : IRowCount
+    {
+        var w = WeightRow<TW>(ref job, n);
+        var bias = BiasAt(ref job, n);
+        var m = 0;
+        for (; m + TallTiles.InputRows <= job.M; m += TallTiles.InputRows)
+        {
+            TallTile<TW, EightRows, TN>(ref job, m, n, w, bias);
+        }
+        switch (job.M - m)
+        {
+            case 7: TallTile<TW, SevenRows, TN>(ref job, m, n, w, bias); break;
+            case 6: TallTile<TW, SixRows, TN>(ref job, m, n, w, bias); break;
+            case 5: TallTile<TW, FiveRows, TN>(ref job, m, n, w, bias); break;
+            case 4: TallTile<TW, FourRows, TN>(ref job, m, n, w, bias); break;
+            case 3: TallTile<TW, ThreeRows, TN>(ref job, m, n, w, bias); break;
+            case 2: TallTile<TW, TwoRows, TN>(ref job, m, n, w, bias); break;
+            case 1: TallTile<TW, OneRow, TN>(ref job, m, n, w, bias); break;
+        }
+    }
+
+    private static void TallTile<TW, TM, TN>(ref Job job, int m, int n, byte* w, float* bias)
+        where TW : IWeightFormat where TM : IRowCount where TN : IRowCount
+    {
+        var x = job.X + (long)m * job.K;
+        var y = job.Y + (long)m * job.N + n;
+        if (typeof(TW) == typeof(Float32Weights))
+        {
+            TallTiles.Float32<TM, TN>(x, (float*)w, job.K, y, job.N, bias, m == 0);
+        }
+        else
+        {
+            TallTiles.BFloat16<TM, TN>(job.Pairs + (long)m * job.K, x, w, job.K, y, job.N, bias, m == 0);
         }
     }
 

@@ -6,14 +6,14 @@ namespace Cluster.Kernels.Tests;
 
 /// <summary>
 /// The kernel against libtorch's <c>nn.functional.linear</c> on random shapes: every x row count from 1 to 33
-/// (full 4-row tiles and every leftover), K and N that are and are not multiples of the vector widths (8, 16),
+/// (full 4×4 and 8×3 tiles and every leftover), K and N that are and are not multiples of the vector widths (8, 16),
 /// with and without bias; bf16 weights against libtorch on the same weights widened to fp32.
 /// </summary>
 public sealed unsafe class LinearKernelTests
 {
     public static TheoryData<int, int> Shapes() => new()
     {
-        // (K, N): K below, at and around 8/16 lanes; N around the 4-row tiles
+        // (K, N): K below, at and around 8/16/32 lanes; N around the 3- and 4-row tiles
         { 1, 1 }, { 7, 5 }, { 16, 4 }, { 17, 9 }, { 33, 3 }, { 64, 64 }, { 100, 13 }, { 768, 37 }, { 1027, 130 },
     };
 
