@@ -78,11 +78,6 @@ public sealed class EngineLoad(ModelShard model)
     {
         using var scope = torch.NewDisposeScope();
         _logits.Load(model.Forward(chunks)); // (N, V) float32
-        var next = new int[chunks.Count];
-        for (var i = 0; i < chunks.Count; i++)
-        {
-            next[i] = samplers[i].Sample(_logits.Row(i), histories[i]).TokenId;
-        }
-        return next;
+        return StepSampling.Sample(_logits, samplers, histories).Select(t => t.TokenId).ToArray();
     }
 }

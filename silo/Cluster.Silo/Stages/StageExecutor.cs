@@ -195,12 +195,13 @@ internal sealed class StageExecutor(ModelShard shard)
         // Only the entries that sample need logits: the head and the copy to the host skip the others (prefill chunks).
         var sampling = Enumerable.Range(0, entries.Count).Where(i => entries[i].Sampling is not null).ToArray();
         _logits.Load(shard.Logits(hidden, chunks, onlyChunks: sampling)); // (M, V) float32, each sampling entry's last token
+        var samplers = sampling.Select(i => RequestSampler.For(sessions[i], entries[i].Sampling!)).ToArray();
+        var tokens = StepSampling.Sample(_logits, samplers, sampling.Select(i => sessions[i].History).ToArray());
         var results = new List<SampledTokenResult>(sampling.Length);
         for (var row = 0; row < sampling.Length; row++)
         {
             var i = sampling[row];
-            var sampler = RequestSampler.For(sessions[i], entries[i].Sampling!);
-            var token = sampler.Sample(_logits.Row(row), sessions[i].History);
+            var token = tokens[row];
             results.Add(new SampledTokenResult(
                 entries[i].SessionId,
                 token.TokenId,

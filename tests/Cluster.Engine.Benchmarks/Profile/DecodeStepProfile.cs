@@ -17,7 +17,7 @@ namespace Cluster.Engine.Benchmarks.Profile;
 /// <remarks>
 /// <para>Method. The <b>full step</b> is what the silo's StageExecutor and the load tool's engine target do per step:
 /// <c>ModelShard.Forward</c> (embed → layers → final norm → LM head) on one single-token chunk per sequence, the logits
-/// copied into the host buffer kept across steps (<see cref="HostLogits"/>), then the real <see cref="TokenSampler"/> (greedy) on each sequence's row. The caches are
+/// copied into the host buffer kept across steps (<see cref="HostLogits"/>), then the real <see cref="TokenSampler"/> (greedy) on each sequence's row through <see cref="StepSampling"/>. The caches are
 /// truncated back to 128 positions before every step, so every repetition sees the same context length.</para>
 /// <para>Each <b>component</b> is then timed alone, with the shapes the step gives it, on the same weight values (read
 /// a second time from the same checkpoint into tensors of the same shape and dtype; the model's own are private):</para>
@@ -150,13 +150,8 @@ internal static class DecodeStepProfile
 
     private static void CopyToHost(Tensor logits) => HostBuffer.Load(logits);
 
-    private static void SampleAll(HostLogits logits, TokenSampler[] samplers, List<int>[] histories)
-    {
-        for (var s = 0; s < samplers.Length; s++)
-        {
-            _ = samplers[s].Sample(logits.Row(s), histories[s]).TokenId;
-        }
-    }
+    private static void SampleAll(HostLogits logits, TokenSampler[] samplers, List<int>[] histories) =>
+        _ = StepSampling.Sample(logits, samplers, histories);
 
     private static double Median(List<double> values)
     {
