@@ -6,7 +6,8 @@ using System.Runtime.Intrinsics.X86;
 namespace Cluster.Kernels;
 
 /// <summary>
-/// Where one single-token query of a decode step reads and writes, for one layer. All pointers are fp32 host memory.
+/// Where one single-token query of a decode step reads and writes, for one layer. All pointers are host memory, fp32
+/// except the cache when <paramref name="BFloat16Cache"/> is set.
 /// </summary>
 /// <param name="Query">The token's rotated queries, (nHeads, headDim), contiguous.</param>
 /// <param name="NewKey">The token's rotated keys, (nKv, headDim), contiguous.</param>
@@ -16,8 +17,12 @@ namespace Cluster.Kernels;
 /// <param name="Capacity">Positions the cache holds per KV head (its row stride between heads).</param>
 /// <param name="Position">The token's position: its key and value are written there, and it attends to [0, Position].</param>
 /// <param name="Output">Where the attended values go, (nHeads, headDim), contiguous.</param>
+/// <param name="BFloat16Cache">
+/// The cache holds bf16 (raw bits): the new key and value are rounded to bf16 (to nearest, ties to even, as libtorch
+/// converts) when written, and every cached element is widened to fp32 (exactly) when read; the arithmetic is fp32's.
+/// </param>
 public readonly record struct DecodeAttentionSequence(
-    nint Query, nint NewKey, nint NewValue, nint Keys, nint Values, int Capacity, int Position, nint Output);
+    nint Query, nint NewKey, nint NewValue, nint Keys, nint Values, int Capacity, int Position, nint Output, bool BFloat16Cache = false);
 
 /// <summary>
 /// Decode attention: every sequence of a step adds one token, whose queries attend over that sequence's whole KV cache.
@@ -37,6 +42,14 @@ public readonly record struct DecodeAttentionSequence(
 /// </remarks>
 public static unsafe class DecodeAttention
 {
+    /// <summary>
+    /// How far ahead (4 KB: 16 positions of a 64-wide fp32 head) the score and weighted-sum loops ask for the cache
+    /// into L2. At 32 sequences a step's attention reads every cache from memory (303 MB at 129 positions);
+    /// the profile's attention at 32 sequences, bf16 weights, alternating: 14.3 / 13.6 ms without, 13.2 / 12.7 with
+    /// 4 KB, 13.6 / 10.0 with 2 KB, 14.4 / 13.0 with 8 KB (docs/PERFORMANCE.md, 7 December).
+    /// </summary>
+    private const int PrefetchBytes = 4096;
+
     /// <summary>Tests turn this off to check the scalar path on hardware that has vectors.</summary>
     internal static bool UseVectors { get; set; } = true;
 
@@ -114,16 +127,28 @@ public static unsafe class DecodeAttention
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
     private static void AttendItem(in DecodeAttentionSequence sequence, int kvHead, int group, int headDim)
     {
+        if (sequence.BFloat16Cache)
+        {
+            AttendItem<BFloat16Weights>(sequence, kvHead, group, headDim);
+        }
+        else
+        {
+            AttendItem<Float32Weights>(sequence, kvHead, group, headDim);
+        }
+    }
+
+    /// <typeparam name="TC">How the cache stores its elements: fp32 or bf16 (the weight formats' loads serve it).</typeparam>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
+    private static void AttendItem<TC>(in DecodeAttentionSequence sequence, int kvHead, int group, int headDim) where TC : IWeightFormat
+    {
         var length = sequence.Position + 1;
-        var keys = (float*)sequence.Keys + (long)kvHead * sequence.Capacity * headDim;     // (capacity, headDim)
-        var values = (float*)sequence.Values + (long)kvHead * sequence.Capacity * headDim; // (capacity, headDim)
-        new ReadOnlySpan<float>((float*)sequence.NewKey + (long)kvHead * headDim, headDim)
-            .CopyTo(new Span<float>(keys + (long)sequence.Position * headDim, headDim));
-        new ReadOnlySpan<float>((float*)sequence.NewValue + (long)kvHead * headDim, headDim)
-            .CopyTo(new Span<float>(values + (long)sequence.Position * headDim, headDim));
+        var rowBytes = (long)headDim * TC.ElementSize;
+        var keys = (byte*)sequence.Keys + kvHead * sequence.Capacity * rowBytes;     // (capacity, headDim)
+        var values = (byte*)sequence.Values + kvHead * sequence.Capacity * rowBytes; // (capacity, headDim)
+        Store<TC>((float*)sequence.NewKey + (long)kvHead * headDim, keys + sequence.Position * rowBytes, headDim);
+        Store<TC>((float*)sequence.NewValue + (long)kvHead * headDim, values + sequence.Position * rowBytes, headDim);
 
         // libtorch's default scale, 1/√E computed in double and applied in fp32.
         var scale = (float)(1.0 / Math.Sqrt(headDim));
@@ -137,9 +162,9 @@ public static unsafe class DecodeAttention
                     var head = kvHead * group + r;
                     var query = (float*)sequence.Query + (long)head * headDim;
                     var output = (float*)sequence.Output + (long)head * headDim;
-                    var max = Scores(query, keys, length, headDim, scale, scores);
+                    var max = Scores<TC>(query, keys, length, headDim, scale, scores);
                     var sum = Exponentiate(scores, length, max);
-                    WeightedSum(scores, values, length, headDim, output);
+                    WeightedSum<TC>(scores, values, length, headDim, output);
                     Scale(output, 1f / sum, headDim);
                 }
             }
@@ -147,6 +172,21 @@ public static unsafe class DecodeAttention
         finally
         {
             ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>Writes <paramref name="count"/> fp32 values into the cache row at <paramref name="target"/>, rounded to bf16 for a bf16 cache.</summary>
+    private static void Store<TC>(float* source, byte* target, int count) where TC : IWeightFormat
+    {
+        if (typeof(TC) == typeof(Float32Weights))
+        {
+            new ReadOnlySpan<float>(source, count).CopyTo(new Span<float>(target, count));
+            return;
+        }
+        var bits = (ushort*)target;
+        for (var i = 0; i < count; i++)
+        {
+            bits[i] = BFloat16Weights.Round(source[i]);
         }
     }
 
@@ -158,24 +198,30 @@ public static unsafe class DecodeAttention
     /// takes depends only on its index and the length, never on the other sequences of the step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
-    private static float Scores(float* query, float* keys, int length, int headDim, float scale, float* scores)
+    private static float Scores<TC>(float* query, byte* keys, int length, int headDim, float scale, float* scores) where TC : IWeightFormat
     {
+        var es = TC.ElementSize;
         var max = float.NegativeInfinity;
         var j = 0;
         if (UseVectors && Avx512F.IsSupported && headDim % 16 == 0)
         {
             for (; j + 4 <= length; j += 4)
             {
-                var k0 = keys + (long)j * headDim;
-                float* k1 = k0 + headDim, k2 = k0 + 2 * headDim, k3 = k0 + 3 * headDim;
+                var k0 = keys + (long)j * headDim * es;
+                byte* k1 = k0 + headDim * es, k2 = k0 + 2 * headDim * es, k3 = k0 + 3 * headDim * es;
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 for (var d = 0; d < headDim; d += 16)
                 {
+                    var offset = d * es;
+                    Sse.Prefetch1(k0 + offset + PrefetchBytes);
+                    Sse.Prefetch1(k1 + offset + PrefetchBytes);
+                    Sse.Prefetch1(k2 + offset + PrefetchBytes);
+                    Sse.Prefetch1(k3 + offset + PrefetchBytes);
                     var q = Vector512.Load(query + d);
-                    a0 = Vector512.FusedMultiplyAdd(q, Vector512.Load(k0 + d), a0);
-                    a1 = Vector512.FusedMultiplyAdd(q, Vector512.Load(k1 + d), a1);
-                    a2 = Vector512.FusedMultiplyAdd(q, Vector512.Load(k2 + d), a2);
-                    a3 = Vector512.FusedMultiplyAdd(q, Vector512.Load(k3 + d), a3);
+                    a0 = Vector512.FusedMultiplyAdd(q, TC.Load512(k0 + offset), a0);
+                    a1 = Vector512.FusedMultiplyAdd(q, TC.Load512(k1 + offset), a1);
+                    a2 = Vector512.FusedMultiplyAdd(q, TC.Load512(k2 + offset), a2);
+                    a3 = Vector512.FusedMultiplyAdd(q, TC.Load512(k3 + offset), a3);
                 }
                 // Per 128-bit lane: [x0+x2, y0+y2, x1+x3, y1+y3] for the pairs (a0, a1) and (a2, a3) ...
                 var pair01 = Avx512F.UnpackLow(a0, a1) + Avx512F.UnpackHigh(a0, a1);
@@ -190,7 +236,7 @@ public static unsafe class DecodeAttention
         }
         for (; j < length; j++)
         {
-            var score = Dot(query, keys + (long)j * headDim, headDim) * scale;
+            var score = Dot<TC>(query, keys + (long)j * headDim * es, headDim) * scale;
             scores[j] = score;
             max = MathF.Max(max, score);
         }
@@ -199,8 +245,9 @@ public static unsafe class DecodeAttention
 
     /// <summary>Σ a_i·b_i.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
-    private static float Dot(float* a, float* b, int n)
+    private static float Dot<TC>(float* a, byte* b, int n) where TC : IWeightFormat
     {
+        var es = TC.ElementSize;
         var i = 0;
         var sum = 0f;
         if (UseVectors && Vector512.IsHardwareAccelerated && n >= Vector512<float>.Count)
@@ -208,7 +255,7 @@ public static unsafe class DecodeAttention
             var acc = Vector512<float>.Zero;
             for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
             {
-                acc = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), Vector512.Load(b + i), acc);
+                acc = Vector512.FusedMultiplyAdd(Vector512.Load(a + i), TC.Load512(b + (long)i * es), acc);
             }
             sum = Vector512.Sum(acc);
         }
@@ -217,13 +264,13 @@ public static unsafe class DecodeAttention
             var acc = Vector256<float>.Zero;
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), Vector256.Load(b + i), acc);
+                acc = Vector256.FusedMultiplyAdd(Vector256.Load(a + i), TC.Load256(b + (long)i * es), acc);
             }
             sum = Vector256.Sum(acc);
         }
         for (; i < n; i++)
         {
-            sum = MathF.FusedMultiplyAdd(a[i], b[i], sum);
+            sum = MathF.FusedMultiplyAdd(a[i], TC.LoadScalar(b + (long)i * es), sum);
         }
         return sum;
     }
@@ -261,22 +308,31 @@ public static unsafe class DecodeAttention
     /// same order, so every element is the same sum either way.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
-    private static void WeightedSum(float* weights, float* values, int length, int headDim, float* output)
+    private static void WeightedSum<TC>(float* weights, byte* values, int length, int headDim, float* output) where TC : IWeightFormat
     {
+        var es = TC.ElementSize;
+        var rowBytes = (long)headDim * es;
         var column = 0;
         if (UseVectors && Vector512.IsHardwareAccelerated)
         {
             for (; column + 64 <= headDim; column += 64)
             {
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
-                var v = values + column;
-                for (var j = 0; j < length; j++, v += headDim)
+                var v = values + column * es;
+                for (var j = 0; j < length; j++, v += rowBytes)
                 {
+                    Sse.Prefetch1(v + PrefetchBytes); // the 64 columns' 256 (fp32) or 128 (bf16) bytes
+                    Sse.Prefetch1(v + PrefetchBytes + 64);
+                    if (es == 4)
+                    {
+                        Sse.Prefetch1(v + PrefetchBytes + 128);
+                        Sse.Prefetch1(v + PrefetchBytes + 192);
+                    }
                     var w = Vector512.Create(weights[j]);
-                    a0 = Vector512.FusedMultiplyAdd(Vector512.Load(v), w, a0);
-                    a1 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 16), w, a1);
-                    a2 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 32), w, a2);
-                    a3 = Vector512.FusedMultiplyAdd(Vector512.Load(v + 48), w, a3);
+                    a0 = Vector512.FusedMultiplyAdd(TC.Load512(v), w, a0);
+                    a1 = Vector512.FusedMultiplyAdd(TC.Load512(v + 16 * es), w, a1);
+                    a2 = Vector512.FusedMultiplyAdd(TC.Load512(v + 32 * es), w, a2);
+                    a3 = Vector512.FusedMultiplyAdd(TC.Load512(v + 48 * es), w, a3);
                 }
                 a0.Store(output + column);
                 a1.Store(output + column + 16);
@@ -292,21 +348,22 @@ public static unsafe class DecodeAttention
         new Span<float>(output + column, rest).Clear();
         for (var j = 0; j < length; j++)
         {
-            MultiplyAdd(output + column, weights[j], values + (long)j * headDim + column, rest);
+            MultiplyAdd<TC>(output + column, weights[j], values + j * rowBytes + column * es, rest);
         }
     }
 
     /// <summary>y ← y + a·x.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
-    private static void MultiplyAdd(float* y, float a, float* x, int n)
+    private static void MultiplyAdd<TC>(float* y, float a, byte* x, int n) where TC : IWeightFormat
     {
+        var es = TC.ElementSize;
         var i = 0;
         if (UseVectors && Vector512.IsHardwareAccelerated)
         {
             var scale = Vector512.Create(a);
             for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
             {
-                Vector512.FusedMultiplyAdd(Vector512.Load(x + i), scale, Vector512.Load(y + i)).Store(y + i);
+                Vector512.FusedMultiplyAdd(TC.Load512(x + (long)i * es), scale, Vector512.Load(y + i)).Store(y + i);
             }
         }
         else if (UseVectors && Vector256.IsHardwareAccelerated)
@@ -314,12 +371,12 @@ public static unsafe class DecodeAttention
             var scale = Vector256.Create(a);
             for (; i <= n - Vector256<float>.Count; i += Vector256<float>.Count)
             {
-                Vector256.FusedMultiplyAdd(Vector256.Load(x + i), scale, Vector256.Load(y + i)).Store(y + i);
+                Vector256.FusedMultiplyAdd(TC.Load256(x + (long)i * es), scale, Vector256.Load(y + i)).Store(y + i);
             }
         }
         for (; i < n; i++)
         {
-            y[i] = MathF.FusedMultiplyAdd(a, x[i], y[i]);
+            y[i] = MathF.FusedMultiplyAdd(a, TC.LoadScalar(x + (long)i * es), y[i]);
         }
     }
 

@@ -64,4 +64,19 @@ internal readonly struct BFloat16Weights : IWeightFormat
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe float LoadScalar(byte* p) => BitConverter.Int32BitsToSingle(*(ushort*)p << 16);
+
+    /// <summary>
+    /// <paramref name="value"/> rounded to bf16 bits: to nearest, ties to even, NaN to a quiet NaN, as libtorch's
+    /// conversion does (c10::BFloat16's round_to_nearest_even), so a cache written here and one written by libtorch
+    /// hold the same bits.
+    /// </summary>
+    public static ushort Round(float value)
+    {
+        if (float.IsNaN(value))
+        {
+            return 0x7FC0;
+        }
+        var bits = BitConverter.SingleToUInt32Bits(value);
+        return (ushort)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+    }
 }

@@ -7,7 +7,7 @@ namespace Cluster.Kernels.Tests;
 /// <summary>
 /// The decode-attention kernel against libtorch's scaled_dot_product_attention on the same cache contents: random
 /// head counts (grouped-query included), head dimensions and cache lengths that are not multiples of the vector width,
-/// length 1, many sequences of different lengths in one call; both the vector and the scalar code.
+/// length 1, many sequences of different lengths in one call; both the vector and the scalar code; fp32 and bf16 caches.
 /// </summary>
 public sealed class DecodeAttentionTests
 {
@@ -174,6 +174,94 @@ public sealed class DecodeAttentionTests
                 $"Sequence {s} (heads {heads}, kvHeads {kvHeads}, headDim {headDim}, length {length}): the kernel differs from libtorch by {difference} (tolerance {Tolerance}); " +
                 $"first values kernel [{string.Join(", ", actual.flatten().data<float>().Take(4))}], libtorch [{string.Join(", ", reference.flatten().data<float>().Take(4))}].");
         }
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void A_bf16_cache_holds_libtorchs_rounding_of_the_new_token_and_attends_like_libtorch_over_it(int heads, int kvHeads, int headDim, int[] lengths)
+    {
+        foreach (var vectors in new[] { true, false })
+        {
+            DecodeAttention.UseVectors = vectors;
+            try
+            {
+                CheckBFloat16CacheAgainstLibtorch(heads, kvHeads, headDim, lengths, seed: heads * 100 + headDim, vectors ? "vector" : "scalar");
+            }
+            finally
+            {
+                DecodeAttention.UseVectors = true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// A bf16 cache (random values rounded by libtorch), fp32 queries and new tokens: the kernel must leave the cache
+    /// with libtorch's bf16 of the new key and value (bit for bit) and attend like libtorch's fp32 attention over the
+    /// widened cache.
+    /// </summary>
+    private static void CheckBFloat16CacheAgainstLibtorch(int heads, int kvHeads, int headDim, int[] lengths, int seed, string path)
+    {
+        using var scope = torch.NewDisposeScope();
+        torch.manual_seed(seed);
+        var n = lengths.Length;
+        var caches = lengths.Select(l => (Keys: torch.randn(kvHeads, l + 3, headDim).to_type(ScalarType.BFloat16),
+            Values: torch.randn(kvHeads, l + 3, headDim).to_type(ScalarType.BFloat16))).ToArray(); // (nKv, capacity, headDim) bf16 each
+        var keyBits = caches.Select(c => Bits(c.Keys)).ToArray();
+        var valueBits = caches.Select(c => Bits(c.Values)).ToArray();
+        var queries = torch.randn(n, heads, headDim);    // (N, nHeads, headDim)
+        var newKeys = torch.randn(n, kvHeads, headDim);  // (N, nKv, headDim)
+        var newValues = torch.randn(n, kvHeads, headDim);
+        var (q, k, v) = (queries.data<float>().ToArray(), newKeys.data<float>().ToArray(), newValues.data<float>().ToArray());
+        var output = new float[n * heads * headDim];
+        var handles = new List<GCHandle>();
+        nint Pin(Array a)
+        {
+            var h = GCHandle.Alloc(a, GCHandleType.Pinned);
+            handles.Add(h);
+            return h.AddrOfPinnedObject();
+        }
+        try
+        {
+            var (qp, kp, vp, op) = (Pin(q), Pin(k), Pin(v), Pin(output));
+            var sequences = Enumerable.Range(0, n).Select(s => new DecodeAttentionSequence(
+                qp + s * heads * headDim * sizeof(float), kp + s * kvHeads * headDim * sizeof(float), vp + s * kvHeads * headDim * sizeof(float),
+                Pin(keyBits[s]), Pin(valueBits[s]), lengths[s] + 3, lengths[s] - 1, op + s * heads * headDim * sizeof(float), BFloat16Cache: true)).ToArray();
+            DecodeAttention.Run(sequences, heads, kvHeads, headDim);
+        }
+        finally
+        {
+            handles.ForEach(h => h.Free());
+        }
+
+        var group = heads / kvHeads;
+        for (var s = 0; s < n; s++)
+        {
+            var length = lengths[s];
+            var expectedKeys = caches[s].Keys.clone();     // (nKv, capacity, headDim) bf16
+            var expectedValues = caches[s].Values.clone();
+            expectedKeys.narrow(1, length - 1, 1).copy_(newKeys[s].unsqueeze(1));   // libtorch's rounding to bf16
+            expectedValues.narrow(1, length - 1, 1).copy_(newValues[s].unsqueeze(1));
+            foreach (var (what, expected, actual) in new[] { ("key", expectedKeys, keyBits[s]), ("value", expectedValues, valueBits[s]) })
+            {
+                var bits = Bits(expected);
+                var first = Enumerable.Range(0, bits.Length).FirstOrDefault(i => bits[i] != actual[i], -1);
+                Assert.True(first < 0, $"{path}: sequence {s}'s {what} cache differs at flat index {first}: libtorch's bf16 bits {bits[Math.Max(first, 0)]:X4}, the kernel left {actual[Math.Max(first, 0)]:X4}.");
+            }
+            var keys = expectedKeys.narrow(1, 0, length).to_type(ScalarType.Float32).repeat_interleave(group, 0); // (nHeads, length, headDim)
+            var values = expectedValues.narrow(1, 0, length).to_type(ScalarType.Float32).repeat_interleave(group, 0);
+            var reference = nn.functional.scaled_dot_product_attention(queries[s].unsqueeze(1), keys, values); // (nHeads, 1, headDim)
+            var actualOutput = torch.tensor(output.AsSpan(s * heads * headDim, heads * headDim).ToArray(), [heads, 1, headDim]);
+            var difference = (actualOutput - reference).abs().max().item<float>();
+            Assert.True(difference <= Tolerance,
+                $"{path}: sequence {s} (heads {heads}, kvHeads {kvHeads}, headDim {headDim}, length {length}): the kernel differs from libtorch over the bf16 cache by {difference} (tolerance {Tolerance}).");
+        }
+    }
+
+    /// <summary>A bf16 tensor's raw bits, row-major.</summary>
+    private static unsafe short[] Bits(Tensor bf16)
+    {
+        var packed = bf16.contiguous();
+        return new ReadOnlySpan<short>(Cluster.Engine.Model.TensorMemory.Address(packed), (int)packed.numel()).ToArray();
     }
 
     private static void AssertExactly(Tensor expected, float[] actual, string what)

@@ -5,7 +5,8 @@ namespace Cluster.Engine.Caching;
 
 /// <summary>
 /// The keys and values of one sequence for the layers of one shard, written in place at their positions.
-/// Storage is one tensor per kind, (layers, kvHeads, capacity, headDim), allocated in blocks of
+/// Storage is one tensor per kind, (layers, kvHeads, capacity, headDim), in the placement's KV dtype (the activations'
+/// or bf16, <see cref="Configuration.EngineOptions.KvCacheDType"/>), allocated in blocks of
 /// <see cref="BlockTokens"/> positions: reserve the expected length up front (<see cref="Reserve"/>) and it
 /// is never reallocated while decoding; beyond that it grows by whole blocks (doubling), never by one step's
 /// concatenation. Not tracked by any dispose scope: dispose it when the sequence ends.
@@ -139,16 +140,19 @@ public sealed class KvCache : IDisposable
 
     internal void Advance(int newLength) => Length = newLength;
 
-    /// <summary>True when the storage is fp32 host memory, which the C# decode-attention kernel reads and writes in place.</summary>
-    internal bool IsHostFloat32 => _device.type == DeviceType.CPU && _dtype == ScalarType.Float32;
+    /// <summary>True when the storage is fp32 or bf16 host memory, which the C# decode-attention kernel reads and writes in place.</summary>
+    internal bool IsHostKernelCache => _device.type == DeviceType.CPU && _dtype is ScalarType.Float32 or ScalarType.BFloat16;
 
-    /// <summary>Address of one layer's keys, (kvHeads, capacity, headDim) fp32; valid until the next <see cref="Reserve"/> that grows.</summary>
-    internal nint KeyData(int layer) => Model.TensorMemory.Float32Data(_keys) + LayerBytes(layer);
+    /// <summary>True when the storage holds bf16 (the kernel rounds what it writes and widens what it reads).</summary>
+    internal bool IsBFloat16 => _dtype == ScalarType.BFloat16;
 
-    /// <summary>Address of one layer's values, (kvHeads, capacity, headDim) fp32; valid until the next <see cref="Reserve"/> that grows.</summary>
-    internal nint ValueData(int layer) => Model.TensorMemory.Float32Data(_values) + LayerBytes(layer);
+    /// <summary>Address of one layer's keys, (kvHeads, capacity, headDim); valid until the next <see cref="Reserve"/> that grows.</summary>
+    internal unsafe nint KeyData(int layer) => (nint)Model.TensorMemory.Address(_keys) + LayerBytes(layer);
 
-    private nint LayerBytes(int layer) => checked((nint)((long)layer * _kvHeads * Capacity * _headDim * sizeof(float)));
+    /// <summary>Address of one layer's values, (kvHeads, capacity, headDim); valid until the next <see cref="Reserve"/> that grows.</summary>
+    internal unsafe nint ValueData(int layer) => (nint)Model.TensorMemory.Address(_values) + LayerBytes(layer);
+
+    private nint LayerBytes(int layer) => checked((nint)((long)layer * _kvHeads * Capacity * _headDim * _elementSize));
 
     private (Tensor Keys, Tensor Values) Allocate(int capacity)
     {

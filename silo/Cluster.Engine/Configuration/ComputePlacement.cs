@@ -7,7 +7,7 @@ namespace Cluster.Engine.Configuration;
 /// <summary>The resolved device and dtypes of <see cref="EngineOptions"/>.</summary>
 /// <param name="DType">Activations, embeddings, norms, biases, KV cache.</param>
 /// <param name="WeightDType">Weight matrices of the linear layers: <paramref name="DType"/>, or bf16 under fp32 activations.</param>
-public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarType WeightDType)
+public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarType WeightDType, ScalarType KvDType)
 {
     public static ComputePlacement Resolve(EngineOptions options)
     {
@@ -31,6 +31,17 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
         {
             throw new ArgumentException($"Engine WeightDType \"{options.WeightDType}\" with DType \"{options.DType}\": weights may differ from the activations only as bfloat16 weights under float32 activations.");
         }
+        var kvDType = options.KvCacheDType.ToLowerInvariant() switch
+        {
+            "auto" => dtype,
+            "float32" or "fp32" => ScalarType.Float32,
+            "bfloat16" or "bf16" => ScalarType.BFloat16,
+            _ => throw new ArgumentException($"Engine KvCacheDType \"{options.KvCacheDType}\" is not one of auto, float32, bfloat16."),
+        };
+        if (kvDType != dtype && !(dtype == ScalarType.Float32 && kvDType == ScalarType.BFloat16))
+        {
+            throw new ArgumentException($"Engine KvCacheDType \"{options.KvCacheDType}\" with DType \"{options.DType}\": the cache may differ from the activations only as a bfloat16 cache under float32 activations.");
+        }
         if (options.CpuThreads is { } threads)
         {
             if (threads < 1)
@@ -40,7 +51,7 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
             torch.set_num_threads(threads);
             KernelTeam.UseSharedThreads(threads);
         }
-        return new ComputePlacement(device, dtype, weightDType);
+        return new ComputePlacement(device, dtype, weightDType, kvDType);
     }
 
     private static Device ResolveDevice(string name)

@@ -19,6 +19,14 @@ public sealed record EngineOptions
     /// </summary>
     public string WeightDType { get; init; } = "auto";
 
+    /// <summary>
+    /// The dtype of the KV cache: <c>auto</c> (the same as <see cref="DType"/>), <c>float32</c> or <c>bfloat16</c>.
+    /// <c>bfloat16</c> with fp32 <see cref="DType"/> halves the cache's bytes (twice the sequences in the same budget,
+    /// half the bytes a decode step's attention reads), rounding each key and value once when it is written;
+    /// attention still computes in fp32. llama.cpp's default cache is f16 for the same reasons.
+    /// </summary>
+    public string KvCacheDType { get; init; } = "auto";
+
     /// <summary>Intra-op threads for CPU compute; null keeps libtorch's default (one per core).</summary>
     public int? CpuThreads { get; init; }
 }

@@ -64,7 +64,7 @@ public sealed class Attention : IDisposable
     /// <returns>(T, nHeads·headDim).</returns>
     internal Tensor Attend(Tensor q, Tensor k, Tensor v, StepLayout step, int cacheLayer)
     {
-        if (q.device_type == DeviceType.CPU && q.dtype == ScalarType.Float32 && step.Chunks.Any(c => c.Length == 1 && c.Cache.IsHostFloat32))
+        if (q.device_type == DeviceType.CPU && q.dtype == ScalarType.Float32 && step.Chunks.Any(c => c.Length == 1 && c.Cache.IsHostKernelCache))
         {
             return AttendWithDecodeKernel(q, k, v, step, cacheLayer);
         }
@@ -162,7 +162,7 @@ public sealed class Attention : IDisposable
         {
             var chunk = step.Chunks[i];
             var offset = step.Offsets[i];
-            if (chunk.Length == 1 && chunk.Cache.IsHostFloat32)
+            if (chunk.Length == 1 && chunk.Cache.IsHostKernelCache)
             {
                 decodes.Add(Decode(chunk, cacheLayer, qData + (nint)(offset * qRow), kData + (nint)(offset * kRow), vData + (nint)(offset * vRow),
                     outData + (nint)((long)offset * qDim * sizeof(float))));
@@ -188,7 +188,7 @@ public sealed class Attention : IDisposable
         }
         foreach (var chunk in step.Chunks)
         {
-            if (!chunk.Cache.IsHostFloat32)
+            if (!chunk.Cache.IsHostKernelCache)
             {
                 return false;
             }
@@ -228,7 +228,8 @@ public sealed class Attention : IDisposable
 
     /// <summary>One single-token chunk for the decode-attention kernel: its new query, key and value rows, its cache, where to write.</summary>
     private static Cluster.Kernels.DecodeAttentionSequence Decode(SequenceChunk chunk, int cacheLayer, nint query, nint key, nint value, nint output) =>
-        new(query, key, value, chunk.Cache.KeyData(cacheLayer), chunk.Cache.ValueData(cacheLayer), chunk.Cache.Capacity, chunk.StartPosition, output);
+        new(query, key, value, chunk.Cache.KeyData(cacheLayer), chunk.Cache.ValueData(cacheLayer), chunk.Cache.Capacity, chunk.StartPosition, output,
+            chunk.Cache.IsBFloat16);
 
     private Tensor AttendOneSequence(Tensor q, Tensor k, Tensor v, StepLayout step, int index, int cacheLayer)
     {
@@ -239,8 +240,9 @@ public sealed class Attention : IDisposable
         chunk.Cache.Write(cacheLayer, chunk.StartPosition,
             k.narrow(0, offset, t).transpose(0, 1),                      // (nKv, t, headDim)
             v.narrow(0, offset, t).transpose(0, 1));
-        var keys = chunk.Cache.Keys(cacheLayer, end);                    // (nKv, end, headDim)
-        var values = chunk.Cache.Values(cacheLayer, end);
+        // A bf16 cache under fp32 activations is widened for libtorch's attention, which wants one dtype.
+        var keys = chunk.Cache.Keys(cacheLayer, end).to_type(q.dtype);   // (nKv, end, headDim)
+        var values = chunk.Cache.Values(cacheLayer, end).to_type(q.dtype);
 
         // Grouped-query attention without copying the cache: the g query heads that share a KV head are
         // folded into that head's query rows, (nKv, g·t, headDim), so every KV head is read once.

@@ -89,7 +89,7 @@ public sealed class ModelShard : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(reserveTokens), $"{reserveTokens} positions exceed the model's context length of {Config.ContextLength}.");
         }
-        return new KvCache(Layers.Count, Config.KeyValueHeadCount, Config.HeadDimension, Config.ContextLength, Placement.DType, Placement.Device, reserveTokens);
+        return new KvCache(Layers.Count, Config.KeyValueHeadCount, Config.HeadDimension, Config.ContextLength, Placement.KvDType, Placement.Device, reserveTokens);
     }
 
     /// <summary>Token ids of every chunk, packed, to hidden states (T, H). Only the first shard embeds.</summary>

@@ -35,10 +35,18 @@ public sealed class StageOptions
     /// </summary>
     public string WeightDType { get; set; } = "auto";
 
+    /// <summary>
+    /// Passed to <see cref="EngineOptions.KvCacheDType"/>: auto (as DType), float32, bfloat16. bfloat16 under float32
+    /// DType halves each session's KV cache (twice the positions in <see cref="KvBudgetBytes"/>) and the bytes a decode
+    /// step's attention reads.
+    /// </summary>
+    public string KvCacheDType { get; set; } = "auto";
+
     /// <summary>Intra-op CPU threads (process-wide in libtorch); null keeps libtorch's default of one per core.</summary>
     public int? CpuThreads { get; set; }
 
-    public EngineOptions ToEngineOptions() => new() { Device = Device, DType = DType, WeightDType = WeightDType, CpuThreads = CpuThreads };
+    public EngineOptions ToEngineOptions() =>
+        new() { Device = Device, DType = DType, WeightDType = WeightDType, KvCacheDType = KvCacheDType, CpuThreads = CpuThreads };
 
     /// <summary>The engine options for one model's stages: the model's own WeightDType where its entry sets one.</summary>
     public EngineOptions ToEngineOptions(Cluster.Hosting.ModelDeployment model) =>
@@ -70,9 +78,10 @@ internal sealed class StageOptionsValidator : IValidateOptions<StageOptions>
         {
             failures.Add($"{StageOptions.SectionName}:CpuThreads must be at least 1 when set; got {options.CpuThreads}.");
         }
-        if (string.IsNullOrWhiteSpace(options.Device) || string.IsNullOrWhiteSpace(options.DType) || string.IsNullOrWhiteSpace(options.WeightDType))
+        if (string.IsNullOrWhiteSpace(options.Device) || string.IsNullOrWhiteSpace(options.DType) || string.IsNullOrWhiteSpace(options.WeightDType)
+            || string.IsNullOrWhiteSpace(options.KvCacheDType))
         {
-            failures.Add($"{StageOptions.SectionName}:Device, DType and WeightDType must not be empty (use \"auto\").");
+            failures.Add($"{StageOptions.SectionName}:Device, DType, WeightDType and KvCacheDType must not be empty (use \"auto\").");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

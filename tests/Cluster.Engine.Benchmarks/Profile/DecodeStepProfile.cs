@@ -56,7 +56,8 @@ internal static class DecodeStepProfile
         var weightDType = StringOption(args, "--weight-dtype", "float32"); // float32 or bfloat16 (EngineOptions.WeightDType)
         // Up to how many rows bf16 weights use our kernel rather than oneDNN (LinearCrossover), to measure the crossover.
         LinearCrossover.BFloat16Rows = IntOption(args, "--bf16-kernel-rows", LinearCrossover.BFloat16Rows);
-        var options = new EngineOptions { Device = "cpu", DType = "float32", WeightDType = weightDType };
+        var kvDType = StringOption(args, "--kv-dtype", "float32"); // float32 or bfloat16 (EngineOptions.KvCacheDType)
+        var options = new EngineOptions { Device = "cpu", DType = "float32", WeightDType = weightDType, KvCacheDType = kvDType };
         using var model = ModelShard.Load(directory, options: options);
         using var parts = ModelParts.Load(directory, options);
         Console.WriteLine($"Decode step profile: {directory}, {model.Config.LayerCount} layers, width {model.Config.HiddenSize}, " +

@@ -33,6 +33,9 @@ public static class Variants
     [
         new("ours, fp32 weights", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads }, GgufWeightType.F32, 4, Exact: true),
         new("ours, bf16 weights", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads, WeightDType = "bfloat16" }, GgufWeightType.F16, 2, Exact: false),
+        // llama.cpp's defaults keep an f16 cache; this is ours at the same cache size.
+        new("ours, bf16 weights, bf16 KV", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads, WeightDType = "bfloat16", KvCacheDType = "bfloat16" },
+            GgufWeightType.F16, 2, Exact: false),
     ];
 
     /// <summary>

@@ -25,6 +25,17 @@ public sealed class StageOptionsTests
     }
 
     [Fact]
+    public void The_kv_cache_dtype_is_passed_to_every_models_engine_options_and_an_empty_one_fails_validation()
+    {
+        var silo = new StageOptions { DType = "float32", KvCacheDType = "bfloat16" };
+        var engine = silo.ToEngineOptions(new Cluster.Hosting.ModelDeployment { Name = "a", Path = "/m", WeightDType = "bfloat16" });
+        Assert.True(engine.KvCacheDType == "bfloat16" && engine.WeightDType == "bfloat16",
+            $"engine options: KvCacheDType {engine.KvCacheDType}, WeightDType {engine.WeightDType}");
+        var result = new StageOptionsValidator().Validate(null, new StageOptions { KvCacheDType = "" });
+        Assert.True(result.Failed && result.FailureMessage.Contains("KvCacheDType"), $"An empty KvCacheDType: {result.FailureMessage ?? "passed"}");
+    }
+
+    [Fact]
     public void An_empty_weight_dtype_fails_validation_naming_it()
     {
         var result = new StageOptionsValidator().Validate(null, new StageOptions { WeightDType = " " });
