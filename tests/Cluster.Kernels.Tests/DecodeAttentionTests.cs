@@ -71,25 +71,12 @@ public sealed class DecodeAttentionTests
         var caches = lengths.Select(l => (Keys: Randoms(kvHeads * l * headDim), Values: Randoms(kvHeads * l * headDim))).ToArray(); // (nKv, l, headDim)
         var (queries, newKeys, newValues) = (Randoms(n * heads * headDim), Randoms(n * kvHeads * headDim), Randoms(n * kvHeads * headDim));
         var output = new float[n * heads * headDim];
-        var handles = new List<GCHandle>();
-        nint Pin(float[] a)
-        {
-            var h = GCHandle.Alloc(a, GCHandleType.Pinned);
-            handles.Add(h);
-            return h.AddrOfPinnedObject();
-        }
-        try
-        {
-            var (q, k, v, o) = (Pin(queries), Pin(newKeys), Pin(newValues), Pin(output));
-            var sequences = Enumerable.Range(0, n).Select(s => new DecodeAttentionSequence(
-                q + s * heads * headDim * sizeof(float), k + s * kvHeads * headDim * sizeof(float), v + s * kvHeads * headDim * sizeof(float),
-                Pin(caches[s].Keys), Pin(caches[s].Values), lengths[s], lengths[s] - 1, o + s * heads * headDim * sizeof(float))).ToArray();
-            DecodeAttention.Run(sequences, heads, kvHeads, headDim, team);
-        }
-        finally
-        {
-            handles.ForEach(h => h.Free());
-        }
+        using var pins = new Pins();
+        var (q, k, v, o) = (pins.Pin(queries), pins.Pin(newKeys), pins.Pin(newValues), pins.Pin(output));
+        var sequences = Enumerable.Range(0, n).Select(s => new DecodeAttentionSequence(
+            q + s * heads * headDim * sizeof(float), k + s * kvHeads * headDim * sizeof(float), v + s * kvHeads * headDim * sizeof(float),
+            pins.Pin(caches[s].Keys), pins.Pin(caches[s].Values), lengths[s], lengths[s] - 1, o + s * heads * headDim * sizeof(float))).ToArray();
+        DecodeAttention.Run(sequences, heads, kvHeads, headDim, team);
         return output;
     }
 
@@ -127,29 +114,16 @@ public sealed class DecodeAttentionTests
         var newValues = Randoms(n * kvHeads * headDim);
         var output = new float[n * heads * headDim];  // (N, nHeads, headDim)
 
-        var handles = new List<GCHandle>();
-        nint Pin(float[] a)
+        using var pins = new Pins();
+        var (q, k, v, o) = (pins.Pin(queries), pins.Pin(newKeys), pins.Pin(newValues), pins.Pin(output));
+        var sequences = new DecodeAttentionSequence[n];
+        for (var s = 0; s < n; s++)
         {
-            var h = GCHandle.Alloc(a, GCHandleType.Pinned);
-            handles.Add(h);
-            return h.AddrOfPinnedObject();
+            sequences[s] = new DecodeAttentionSequence(
+                q + s * heads * headDim * sizeof(float), k + s * kvHeads * headDim * sizeof(float), v + s * kvHeads * headDim * sizeof(float),
+                pins.Pin(keyCaches[s]), pins.Pin(valueCaches[s]), capacities[s], lengths[s] - 1, o + s * heads * headDim * sizeof(float));
         }
-        try
-        {
-            var (q, k, v, o) = (Pin(queries), Pin(newKeys), Pin(newValues), Pin(output));
-            var sequences = new DecodeAttentionSequence[n];
-            for (var s = 0; s < n; s++)
-            {
-                sequences[s] = new DecodeAttentionSequence(
-                    q + s * heads * headDim * sizeof(float), k + s * kvHeads * headDim * sizeof(float), v + s * kvHeads * headDim * sizeof(float),
-                    Pin(keyCaches[s]), Pin(valueCaches[s]), capacities[s], lengths[s] - 1, o + s * heads * headDim * sizeof(float));
-            }
-            DecodeAttention.Run(sequences, heads, kvHeads, headDim);
-        }
-        finally
-        {
-            handles.ForEach(h => h.Free());
-        }
+        DecodeAttention.Run(sequences, heads, kvHeads, headDim);
 
         var group = heads / kvHeads;
         for (var s = 0; s < n; s++)
@@ -213,25 +187,12 @@ public sealed class DecodeAttentionTests
         var newValues = torch.randn(n, kvHeads, headDim);
         var (q, k, v) = (queries.data<float>().ToArray(), newKeys.data<float>().ToArray(), newValues.data<float>().ToArray());
         var output = new float[n * heads * headDim];
-        var handles = new List<GCHandle>();
-        nint Pin(Array a)
-        {
-            var h = GCHandle.Alloc(a, GCHandleType.Pinned);
-            handles.Add(h);
-            return h.AddrOfPinnedObject();
-        }
-        try
-        {
-            var (qp, kp, vp, op) = (Pin(q), Pin(k), Pin(v), Pin(output));
-            var sequences = Enumerable.Range(0, n).Select(s => new DecodeAttentionSequence(
-                qp + s * heads * headDim * sizeof(float), kp + s * kvHeads * headDim * sizeof(float), vp + s * kvHeads * headDim * sizeof(float),
-                Pin(keyBits[s]), Pin(valueBits[s]), lengths[s] + 3, lengths[s] - 1, op + s * heads * headDim * sizeof(float), BFloat16Cache: true)).ToArray();
-            DecodeAttention.Run(sequences, heads, kvHeads, headDim);
-        }
-        finally
-        {
-            handles.ForEach(h => h.Free());
-        }
+        using var pins = new Pins();
+        var (qp, kp, vp, op) = (pins.Pin(q), pins.Pin(k), pins.Pin(v), pins.Pin(output));
+        var sequences = Enumerable.Range(0, n).Select(s => new DecodeAttentionSequence(
+            qp + s * heads * headDim * sizeof(float), kp + s * kvHeads * headDim * sizeof(float), vp + s * kvHeads * headDim * sizeof(float),
+            pins.Pin(keyBits[s]), pins.Pin(valueBits[s]), lengths[s] + 3, lengths[s] - 1, op + s * heads * headDim * sizeof(float), BFloat16Cache: true)).ToArray();
+        DecodeAttention.Run(sequences, heads, kvHeads, headDim);
 
         var group = heads / kvHeads;
         for (var s = 0; s < n; s++)
@@ -255,6 +216,21 @@ public sealed class DecodeAttentionTests
             Assert.True(difference <= Tolerance,
                 $"{path}: sequence {s} (heads {heads}, kvHeads {kvHeads}, headDim {headDim}, length {length}): the kernel differs from libtorch over the bf16 cache by {difference} (tolerance {Tolerance}).");
         }
+    }
+
+    /// <summary>Arrays pinned for a kernel call, freed together.</summary>
+    private sealed class Pins : IDisposable
+    {
+        private readonly List<GCHandle> _handles = [];
+
+        public nint Pin(Array array)
+        {
+            var handle = GCHandle.Alloc(array, GCHandleType.Pinned);
+            _handles.Add(handle);
+            return handle.AddrOfPinnedObject();
+        }
+
+        public void Dispose() => _handles.ForEach(h => h.Free());
     }
 
     /// <summary>A bf16 tensor's raw bits, row-major.</summary>

@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace Cluster.Engine.Configuration;
 
 /// <summary>The resolved device and dtypes of <see cref="EngineOptions"/>.</summary>
-/// <param name="DType">Activations, embeddings, norms, biases, KV cache.</param>
+/// <param name="DType">Activations, embeddings, norms, biases.</param>
 /// <param name="WeightDType">Weight matrices of the linear layers: <paramref name="DType"/>, or bf16 under fp32 activations.</param>
+/// <param name="KvDType">The KV cache: <paramref name="DType"/>, or bf16 under fp32 activations.</param>
 public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarType WeightDType, ScalarType KvDType)
 {
     public static ComputePlacement Resolve(EngineOptions options)
@@ -20,28 +21,8 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
             "float16" or "fp16" => ScalarType.Float16,
             _ => throw new ArgumentException($"Engine dtype \"{options.DType}\" is not one of auto, float32, bfloat16, float16."),
         };
-        var weightDType = options.WeightDType.ToLowerInvariant() switch
-        {
-            "auto" => dtype,
-            "float32" or "fp32" => ScalarType.Float32,
-            "bfloat16" or "bf16" => ScalarType.BFloat16,
-            _ => throw new ArgumentException($"Engine WeightDType \"{options.WeightDType}\" is not one of auto, float32, bfloat16."),
-        };
-        if (weightDType != dtype && !(dtype == ScalarType.Float32 && weightDType == ScalarType.BFloat16))
-        {
-            throw new ArgumentException($"Engine WeightDType \"{options.WeightDType}\" with DType \"{options.DType}\": weights may differ from the activations only as bfloat16 weights under float32 activations.");
-        }
-        var kvDType = options.KvCacheDType.ToLowerInvariant() switch
-        {
-            "auto" => dtype,
-            "float32" or "fp32" => ScalarType.Float32,
-            "bfloat16" or "bf16" => ScalarType.BFloat16,
-            _ => throw new ArgumentException($"Engine KvCacheDType \"{options.KvCacheDType}\" is not one of auto, float32, bfloat16."),
-        };
-        if (kvDType != dtype && !(dtype == ScalarType.Float32 && kvDType == ScalarType.BFloat16))
-        {
-            throw new ArgumentException($"Engine KvCacheDType \"{options.KvCacheDType}\" with DType \"{options.DType}\": the cache may differ from the activations only as a bfloat16 cache under float32 activations.");
-        }
+        var weightDType = NarrowedDType(options.WeightDType, nameof(options.WeightDType), dtype, "weights");
+        var kvDType = NarrowedDType(options.KvCacheDType, nameof(options.KvCacheDType), dtype, "the KV cache");
         if (options.CpuThreads is { } threads)
         {
             if (threads < 1)
@@ -52,6 +33,27 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
             KernelTeam.UseSharedThreads(threads);
         }
         return new ComputePlacement(device, dtype, weightDType, kvDType);
+    }
+
+    /// <summary>
+    /// A part's dtype that may be the activations' (<c>auto</c>, or named) or bf16 under fp32 activations: the weight
+    /// matrices and the KV cache each keep fp32's arithmetic on bf16 storage.
+    /// </summary>
+    private static ScalarType NarrowedDType(string value, string option, ScalarType activations, string part)
+    {
+        var chosen = value.ToLowerInvariant() switch
+        {
+            "auto" => activations,
+            "float32" or "fp32" => ScalarType.Float32,
+            "bfloat16" or "bf16" => ScalarType.BFloat16,
+            _ => throw new ArgumentException($"Engine {option} \"{value}\" is not one of auto, float32, bfloat16."),
+        };
+        if (chosen != activations && !(activations == ScalarType.Float32 && chosen == ScalarType.BFloat16))
+        {
+            throw new ArgumentException(
+                $"Engine {option} \"{value}\" with activations in {activations}: {part} may differ from the activations only as bfloat16 under float32 activations.");
+        }
+        return chosen;
     }
 
     private static Device ResolveDevice(string name)

@@ -85,45 +85,15 @@ public sealed class BFloat16KvCacheTests(ITestOutputHelper output)
     [Fact]
     public void Greedy_drift_from_an_fp32_cache_on_the_shipped_model_is_only_at_small_margins()
     {
-        // Teacher-forced on fp32's own greedy continuation (one early flip does not cascade): at each of 64 steps,
-        // does the bf16 cache's argmax equal fp32's? Rounding keys and values to bf16 moves logits a little, so it may
-        // flip near ties; reading the cache wrongly (a layout, a stride, a missed rounding) moves them a lot.
-        const int Steps = 64;
         const double SureMargin = 1.0; // logits
         var tokenizer = CheckpointTokenizer.Load(RepositoryFiles.DefaultModel);
         using var fp32 = ModelShard.Load(RepositoryFiles.DefaultModel, options: Fp32);
         using var bf16 = ModelShard.Load(RepositoryFiles.DefaultModel, options: Bf16Cache);
-        var prompt = tokenizer.Encode("And God said unto").ToArray();
-        var continuation = Greedy(fp32, [prompt], Steps)[0];
-
-        using var scope = torch.NewDisposeScope();
-        using var fp32Cache = fp32.CreateCache();
-        using var bf16Cache = bf16.CreateCache();
-        var expected = fp32.Forward([SequenceChunk.ForTokens(fp32Cache, 0, prompt)]); // (1, V)
-        var actual = bf16.Forward([SequenceChunk.ForTokens(bf16Cache, 0, prompt)]);   // (1, V)
-        var (agree, maxDeviation) = (0, 0.0);
-        for (var step = 0; step < Steps; step++)
-        {
-            var top2 = expected[0].topk(2);
-            var margin = (top2.values[0] - top2.values[1]).item<float>();
-            var fp32Token = (int)top2.indexes[0].item<long>();
-            var bf16Token = (int)actual.argmax(-1).item<long>();
-            maxDeviation = Math.Max(maxDeviation, (expected - actual).abs().max().item<float>());
-            if (fp32Token == bf16Token)
-            {
-                agree++;
-            }
-            else
-            {
-                output.WriteLine($"step {step}: fp32 cache {fp32Token}, bf16 cache {bf16Token}, fp32 top-1 margin {margin:F3}");
-                Assert.True(margin < SureMargin, $"Step {step}: the bf16 cache picked {bf16Token} where fp32's picks {fp32Token} by a margin of {margin:F3} logits (≥ {SureMargin}): a cache bug, not rounding.");
-            }
-            var next = continuation[step];
-            expected = fp32.Forward([SequenceChunk.Continue(fp32Cache, [next])]); // (1, V)
-            actual = bf16.Forward([SequenceChunk.Continue(bf16Cache, [next])]);   // (1, V)
-        }
-        output.WriteLine($"bf16 KV cache vs fp32, greedy, teacher-forced, {Steps} steps: {agree}/{Steps} agree ({100.0 * agree / Steps:F1}%), max |Δlogit| {maxDeviation:F4}");
-        Assert.True(maxDeviation < SureMargin / 2, $"Logits over the bf16 cache deviate from fp32's by up to {maxDeviation:F4}, more than bf16 rounding explains ({SureMargin / 2}).");
+        var drift = GreedyDrift.Measure(fp32, bf16, tokenizer.Encode("And God said unto"), steps: 64);
+        output.WriteLine($"bf16 KV cache vs fp32, greedy, teacher-forced: {drift}");
+        Assert.True(drift.Flips.All(f => f.Margin < SureMargin),
+            $"The bf16 cache flipped a step where fp32's is sure (margin ≥ {SureMargin} logits): a cache bug, not rounding. {drift}");
+        Assert.True(drift.MaxDeviation < SureMargin / 2, $"Logits over the bf16 cache deviate from fp32's by more than bf16 rounding explains ({SureMargin / 2}): {drift}");
     }
 
     /// <summary>Greedy decoding of every prompt together, one step for all per forward; each sequence's new tokens.</summary>

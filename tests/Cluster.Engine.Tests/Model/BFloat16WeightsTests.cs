@@ -88,52 +88,14 @@ public sealed class BFloat16WeightsTests(ITestOutputHelper output)
     [Fact]
     public void Greedy_drift_from_fp32_on_the_shipped_model_is_only_at_small_margins()
     {
-        // Teacher-forced on fp32's own greedy continuation, so one early difference does not cascade: at each of
-        // 64 steps, does bf16's argmax equal fp32's? bf16 rounding moves logits by a little, so it may flip near
-        // ties; a layout or rotary bug moves them by a lot, and flips steps that fp32 is sure about.
-        const int Steps = 64;
         const double SureMargin = 1.0; // logits; measured bf16-vs-fp32 deviations on this model are far below it
         var tokenizer = CheckpointTokenizer.Load(RepositoryFiles.DefaultModel);
         using var fp32 = ModelShard.Load(RepositoryFiles.DefaultModel, options: Fp32);
         using var bf16 = ModelShard.Load(RepositoryFiles.DefaultModel, options: Bf16Weights);
-        var prompt = tokenizer.Encode("And God said unto");
-        var continuation = new SequenceGenerator(fp32)
-            .Generate(prompt, new SamplingParameters { Temperature = 0 }, new StopConditions { MaxNewTokens = Steps }, [])
-            .Select(t => t.TokenId).ToArray();
-        var sequence = prompt.Concat(continuation).ToArray();
-
-        using var scope = torch.NewDisposeScope();
-        using var fp32Cache = fp32.CreateCache();
-        using var bf16Cache = bf16.CreateCache();
-        var expected = fp32.Forward([SequenceChunk.ForTokens(fp32Cache, 0, prompt)]); // (1, V)
-        var actual = bf16.Forward([SequenceChunk.ForTokens(bf16Cache, 0, prompt)]);   // (1, V)
-        var (agree, maxDeviation) = (0, 0.0);
-        var flips = new List<string>();
-        for (var step = 0; step < Steps; step++)
-        {
-            var top2 = expected[0].topk(2);
-            var margin = (top2.values[0] - top2.values[1]).item<float>();
-            var fp32Token = (int)top2.indexes[0].item<long>();
-            var bf16Token = (int)actual.argmax(-1).item<long>();
-            maxDeviation = Math.Max(maxDeviation, (expected - actual).abs().max().item<float>());
-            if (fp32Token == bf16Token)
-            {
-                agree++;
-            }
-            else
-            {
-                flips.Add($"step {step}: fp32 {fp32Token} bf16 {bf16Token}, fp32 top-1 margin {margin:F3}");
-                Assert.True(margin < SureMargin, $"Step {step}: bf16 weights picked {bf16Token} where fp32 picks {fp32Token} by a margin of {margin:F3} logits (≥ {SureMargin}): a layout or rotary bug, not rounding.");
-            }
-            var next = sequence[prompt.Count + step];
-            expected = fp32.Forward([SequenceChunk.Continue(fp32Cache, [next])]); // (1, V)
-            actual = bf16.Forward([SequenceChunk.Continue(bf16Cache, [next])]);   // (1, V)
-        }
-        output.WriteLine($"bf16 vs fp32 greedy, teacher-forced, {Steps} steps: {agree}/{Steps} agree ({100.0 * agree / Steps:F1}%), max |Δlogit| {maxDeviation:F4}");
-        foreach (var flip in flips)
-        {
-            output.WriteLine(flip);
-        }
-        Assert.True(maxDeviation < SureMargin / 2, $"bf16 logits deviate from fp32 by up to {maxDeviation:F4}, more than bf16 rounding explains ({SureMargin / 2}).");
+        var drift = GreedyDrift.Measure(fp32, bf16, tokenizer.Encode("And God said unto"), steps: 64);
+        output.WriteLine($"bf16 weights vs fp32, greedy, teacher-forced: {drift}");
+        Assert.True(drift.Flips.All(f => f.Margin < SureMargin),
+            $"bf16 weights flipped a step where fp32 is sure (margin ≥ {SureMargin} logits): a layout or rotary bug, not rounding. {drift}");
+        Assert.True(drift.MaxDeviation < SureMargin / 2, $"bf16 logits deviate from fp32 by more than bf16 rounding explains ({SureMargin / 2}): {drift}");
     }
 }
