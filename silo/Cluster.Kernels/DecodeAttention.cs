@@ -193,8 +193,7 @@ public static unsafe class DecodeAttention
     /// <summary>
     /// scores[j] = q·k_j · scale for j = 0..length-1; returns their maximum. With AVX-512 and a head dimension that is a
     /// multiple of 16, four keys at a time: four accumulators, then one combined horizontal reduction of the four
-    /// (unpack, add, shuffle, add, then the four 128-bit lanes) instead of four separate ones, which cost more than the
-    /// multiply-adds at a head dimension of 64. The last length % 4 keys go through <see cref="Dot"/>. Which path a key
+    /// (<see cref="HorizontalSums.Four"/>). The last length % 4 keys go through <see cref="Dot"/>. Which path a key
     /// takes depends only on its index and the length, never on the other sequences of the step.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
@@ -223,13 +222,7 @@ public static unsafe class DecodeAttention
                     a2 = Vector512.FusedMultiplyAdd(q, TC.Load512(k2 + offset), a2);
                     a3 = Vector512.FusedMultiplyAdd(q, TC.Load512(k3 + offset), a3);
                 }
-                // Per 128-bit lane: [x0+x2, y0+y2, x1+x3, y1+y3] for the pairs (a0, a1) and (a2, a3) ...
-                var pair01 = Avx512F.UnpackLow(a0, a1) + Avx512F.UnpackHigh(a0, a1);
-                var pair23 = Avx512F.UnpackLow(a2, a3) + Avx512F.UnpackHigh(a2, a3);
-                // ... then [a0, a1, a2, a3] partial sums per lane, then the four lanes added.
-                var lanes = Avx512F.Shuffle(pair01, pair23, 0x44) + Avx512F.Shuffle(pair01, pair23, 0xEE);
-                var halves = lanes.GetLower() + lanes.GetUpper();
-                var four = (halves.GetLower() + halves.GetUpper()) * scale; // (q·k_j … q·k_j+3) · scale
+                var four = HorizontalSums.Four(a0, a1, a2, a3) * scale; // (q·k_j … q·k_j+3) · scale
                 four.Store(scores + j);
                 max = MathF.Max(max, MathF.Max(MathF.Max(four.GetElement(0), four.GetElement(1)), MathF.Max(four.GetElement(2), four.GetElement(3))));
             }
