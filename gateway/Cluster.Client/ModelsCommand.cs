@@ -34,7 +34,7 @@ public static class ModelsCommand
         {
             text.Append(CultureInfo.InvariantCulture,
                 $"{model.Name}{(model.IsDefault ? " (default)" : "")}: {model.Architecture}, {model.Layers} layers, context {model.ContextLength}, vocabulary {model.VocabularySize}, max_new_tokens <= {model.MaxNewTokensLimit}\n");
-            var rows = new List<string[]> { new[] { "replica", "stage", "layers", "silo", "device", "dtype", "weights", "sessions", "KV cache" } };
+            var rows = new List<string[]> { new[] { "replica", "stage", "layers", "silo", "device", "dtype", "weights", "KV dtype", "sessions", "KV cache" } };
             foreach (ReplicaInfo replica in model.Replicas)
             {
                 foreach (StageInfo stage in replica.Stages)
@@ -50,6 +50,7 @@ public static class ModelsCommand
                         stage.Device,
                         stage.Dtype,
                         stage.WeightDtype,
+                        stage.KvCacheDtype,
                         stage.Sessions.ToString(CultureInfo.InvariantCulture),
                         usage,
                     ]);

@@ -18,7 +18,8 @@ public sealed record StageDescription(
     [property: Id(12)] int KvBlockTokens,
     [property: Id(13)] int[] EosTokenIds,
     [property: Id(14)] string WeightDType = "",
-    [property: Id(15)] int HeadCount = 0);
+    [property: Id(15)] int HeadCount = 0,
+    [property: Id(16)] string KvDType = "");
 
 /// <summary>
 /// A stage's own counts. <see cref="KvPeakBytes"/>: the most its sessions' caches ever held at once (since activation).

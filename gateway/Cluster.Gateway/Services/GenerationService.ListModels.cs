@@ -44,6 +44,8 @@ internal sealed partial class GenerationService
                         PrefixCacheEntries = (uint)statuses[s].RetainedPrefixes,
                         PrefixCacheBytes = (ulong)statuses[s].RetainedPrefixBytes,
                         PrefixCacheHitTokens = (ulong)statuses[s].PrefixHitTokens,
+                        KvCacheDtype = description.KvDType,
+                        KvCacheBytesPerToken = (ulong)description.KvBytesPerToken,
                     });
                 }
                 info.Replicas.Add(replicaInfo);

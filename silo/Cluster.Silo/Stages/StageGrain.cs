@@ -81,7 +81,8 @@ public sealed partial class StageGrain(
             config.VocabularySize, SiloName, Shard.Placement.Device.ToString(), HiddenStateBytes.DTypeName(Shard.Placement.DType),
             _sessions.BudgetBytes, _sessions.BytesPerToken, KvCache.BlockTokens, config.EosTokenIds.ToArray(),
             HiddenStateBytes.DTypeName(Shard.Placement.WeightDType), // the same names for weights (fp32, bf16) as for hidden states
-            config.HeadCount));
+            config.HeadCount,
+            HiddenStateBytes.DTypeName(Shard.Placement.KvDType)));
     }
 
     public async Task<StageResult> Forward(StageBatch batch)

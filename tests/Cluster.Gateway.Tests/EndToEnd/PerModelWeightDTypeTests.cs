@@ -33,6 +33,7 @@ public sealed class PerModelWeightDTypeTests
     {
         await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 1);
         var stage = Assert.Single(Assert.Single(Assert.Single((await cluster.Client.ListModelsAsync(new ListModelsRequest())).Models).Replicas).Stages);
-        Assert.True(stage.WeightDtype == stage.Dtype, $"dtype {stage.Dtype}, weights {stage.WeightDtype}: with WeightDType auto the weights follow the activations.");
+        Assert.True(stage.WeightDtype == stage.Dtype && stage.KvCacheDtype == stage.Dtype,
+            $"dtype {stage.Dtype}, weights {stage.WeightDtype}, KV cache {stage.KvCacheDtype}: with auto, the weights and the cache follow the activations.");
     }
 }
