@@ -61,7 +61,7 @@ internal static class DecodeStepProfile
         using var model = ModelShard.Load(directory, options: options);
         using var parts = ModelParts.Load(directory, options);
         Console.WriteLine($"Decode step profile: {directory}, {model.Config.LayerCount} layers, width {model.Config.HiddenSize}, " +
-            $"vocabulary {model.Config.VocabularySize}, {weightDType} weights (bf16 through our kernel up to {LinearCrossover.BFloat16Rows} rows), fp32 activations, CPU, {torch.get_num_threads()} libtorch threads, " +
+            $"vocabulary {model.Config.VocabularySize}, {weightDType} weights (bf16 through our kernel up to {LinearCrossover.BFloat16Rows} rows), {kvDType} KV cache, fp32 activations, CPU, {torch.get_num_threads()} libtorch threads, " +
             $"{Environment.ProcessorCount} cores; context {Context}; median of {repetitions} repetitions.");
 
         var columns = new List<(int Sequences, Dictionary<string, double> Ms)>();

@@ -107,12 +107,12 @@ public sealed class BFloat16KvCacheTests(ITestOutputHelper output)
             for (var step = 0; step < steps; step++)
             {
                 using var scope = torch.NewDisposeScope();
-                var next = model.Forward(chunks).argmax(-1).data<long>().ToArray(); // (N)
+                var next = TensorAssert.ArgMaxPerRow(model.Forward(chunks)); // (N)
                 for (var i = 0; i < prompts.Length; i++)
                 {
-                    tokens[i].Add((int)next[i]);
+                    tokens[i].Add(next[i]);
                 }
-                chunks = prompts.Select((_, i) => SequenceChunk.Continue(caches[i], [(int)next[i]])).ToList();
+                chunks = prompts.Select((_, i) => SequenceChunk.Continue(caches[i], [next[i]])).ToList();
             }
             return tokens.Select(t => t.ToArray()).ToArray();
         }
