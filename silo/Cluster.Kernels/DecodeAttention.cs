@@ -35,7 +35,7 @@ public readonly record struct DecodeAttentionSequence(
 /// head h / g, as the engine's libtorch path does), scores s_j = q·k_j / √headDim over j = 0..Position, softmax in fp32
 /// with the max subtracted, and the output Σ_j exp(s_j − max)·v_j / Σ_j exp(s_j − max). The items are split over the
 /// shared <see cref="KernelTeam"/> (the .NET thread pool's hand-offs cost more than a layer's attention at small batches)
-/// in contiguous runs of about equal cache length, so a 32-sequence step's attention uses both cores; each item is
+/// one item at a time (<see cref="WorkChunks"/>), so a 32-sequence step's attention uses both cores; each item is
 /// computed by one thread in the same order either way, so results do not depend on the split. Vector512 where the
 /// hardware has it, Vector256 next, scalar otherwise (and for tails of a head dimension that is not a multiple of the
 /// vector width).
@@ -79,9 +79,11 @@ public static unsafe class DecodeAttention
         fixed (DecodeAttentionSequence* all = sequences)
         {
             var job = new Job { Sequences = all, Count = sequences.Length, KvHeads = kvHeads, Group = heads / kvHeads, HeadDim = headDim };
-            job.Total = job.SumOfWork(); // once, here: every part splits the same total
+            var total = job.SumOfWork(); // how many parts are worth waking
             var runner = team ?? KernelTeam.Shared;
-            var parts = (int)Math.Clamp(job.Total / MinimumWorkPerPart, 1, Math.Min(runner.Threads, sequences.Length * kvHeads));
+            var parts = (int)Math.Clamp(total / MinimumWorkPerPart, 1, Math.Min(runner.Threads, sequences.Length * kvHeads));
+            var scratch = stackalloc byte[WorkChunks.ScratchBytes(parts)];
+            job.Items = WorkChunks.Create(scratch, sequences.Length * kvHeads, parts);
             runner.Run(&RunPart, &job, parts);
         }
     }
@@ -94,12 +96,13 @@ public static unsafe class DecodeAttention
         public DecodeAttentionSequence* Sequences;
         public int Count, KvHeads, Group, HeadDim;
 
-        /// <summary>Multiply-adds of all items: <see cref="SumOfWork"/>, computed by the caller before the parts run.</summary>
-        public long Total;
+        /// <summary>The items (sequence × KV head), handed to the parts one at a time.</summary>
+        public WorkChunks Items;
 
         /// <summary>Multiply-adds of item <paramref name="item"/> (sequence item / KvHeads): scores and values over its cache.</summary>
         public readonly long Work(int item) => 2L * (Sequences[item / KvHeads].Position + 1) * Group * HeadDim;
 
+        /// <summary>Multiply-adds of all items.</summary>
         public readonly long SumOfWork()
         {
             var total = 0L;
@@ -111,19 +114,17 @@ public static unsafe class DecodeAttention
         }
     }
 
-    /// <summary>Part <paramref name="part"/> of <paramref name="parts"/>: the items whose work starts in its equal share of the total.</summary>
+    /// <summary>
+    /// Part <paramref name="part"/> of <paramref name="parts"/>: claims items until none is left (its own share first;
+    /// <see cref="WorkChunks"/>), so parts end together even when cache lengths, and so items, differ in size.
+    /// </summary>
     private static void RunPart(void* state, int part, int parts)
     {
         ref var job = ref *(Job*)state;
-        var (from, to) = (job.Total * part / parts, job.Total * (part + 1) / parts);
-        var done = 0L;
-        for (var item = 0; item < job.Count * job.KvHeads; item++)
+        var cursor = 0;
+        while (job.Items.TryClaim(part, ref cursor, out var item))
         {
-            if (done >= from && done < to)
-            {
-                AttendItem(job.Sequences[item / job.KvHeads], item % job.KvHeads, job.Group, job.HeadDim);
-            }
-            done += job.Work(item);
+            AttendItem(job.Sequences[item / job.KvHeads], item % job.KvHeads, job.Group, job.HeadDim);
         }
     }
 

@@ -5,12 +5,17 @@ namespace Cluster.Kernels;
 /// (N, K) in fp32 or bf16. Built for decode shapes (M from 1 to a few dozen), where the cost is reading W:
 /// W is walked a few rows at a time (3 in <see cref="TallTiles"/>, 4 in the other tiles), each tile of W
 /// rows is multiplied by every row of x while it is in cache (x stays in L2), so W is read from memory once; the
-/// rows of W are split over a <see cref="KernelTeam"/>.
+/// rows of W are handed to a <see cref="KernelTeam"/>'s threads in chunks (<see cref="WorkChunks"/>).
 /// </summary>
 public static unsafe class LinearKernel
 {
     // Below this many weight elements a call is too short to pay for waking the team (~1-5 µs).
     private const long MinimumWeightsPerPart = 16 * 1024;
+
+    // W is handed to the team's threads in chunks of about this many bytes (whole tiles; see RunPart): small enough
+    // that a thread which falls behind costs the call at most a few microseconds, large enough that claiming one (an
+    // atomic add on the thread's own cache line) is noise. 32, 64, 128 and 256 KiB measured alike (docs/PERFORMANCE.md).
+    private const long ChunkBytes = 64 * 1024;
 
     /// <summary>y = x·Wᵀ + bias with fp32 weights.</summary>
     /// <param name="x">(rows, inFeatures), row-major.</param>
@@ -53,9 +58,15 @@ public static unsafe class LinearKernel
             BFloat16PairTiles.Deinterleave(x, rows, inFeatures, job.Pairs);
         }
         var runner = team ?? KernelTeam.Shared;
-        var tiles = outFeatures / TileHeight<TW>(ref job);
+        var height = TileHeight<TW>(ref job);
+        var tiles = outFeatures / height;
+        var tileBytes = (long)height * inFeatures * TW.ElementSize;
+        job.ChunkTiles = (int)Math.Clamp(ChunkBytes / tileBytes, 1, Math.Max(tiles, 1));
+        job.ChunkCount = Math.Max(1, (tiles + job.ChunkTiles - 1) / job.ChunkTiles);
         var byWork = (long)outFeatures * inFeatures / MinimumWeightsPerPart;
-        var parts = (int)Math.Clamp(Math.Min(byWork, tiles), 1, runner.Threads);
+        var parts = (int)Math.Clamp(Math.Min(byWork, job.ChunkCount), 1, runner.Threads);
+        var scratch = stackalloc byte[WorkChunks.ScratchBytes(parts)];
+        job.Chunks = WorkChunks.Create(scratch, job.ChunkCount, parts);
         runner.Run(&RunPart<TW>, &job, parts);
     }
 
@@ -77,6 +88,9 @@ public static unsafe class LinearKernel
         public float* Pairs;
         public int M, N, K;
         public KernelPath Path;
+        /// <summary>W's rows in chunks of this many tiles; the last chunk also takes the rows left over.</summary>
+        public int ChunkTiles, ChunkCount;
+        public WorkChunks Chunks;
     }
 
     /// <summary>
@@ -90,22 +104,30 @@ public static unsafe class LinearKernel
         job.Path == KernelPath.Vector512 && job.M >= 2
         && (typeof(TW) == typeof(Float32Weights) || (job.Pairs != null && job.M <= TallTiles.InputRows));
 
-    /// <summary>W rows per tile: what a part's share is counted in.</summary>
+    /// <summary>W rows per tile: what W's chunks are counted in.</summary>
     private static int TileHeight<TW>(ref Job job) where TW : IWeightFormat =>
         UsesTallTiles<TW>(ref job) ? TallTiles.WeightRows : 4;
 
-    /// <summary>Part <paramref name="part"/> of <paramref name="parts"/>: an equal share of W's tiles; the last part also takes the leftover rows.</summary>
+    /// <summary>
+    /// Part <paramref name="part"/> of <paramref name="parts"/>: claims chunks of W's rows until none is left. Chunks
+    /// rather than an equal share each: a part that starts late or loses its core for a moment leaves its work to the
+    /// others instead of holding the whole call up.
+    /// </summary>
     private static void RunPart<TW>(void* state, int part, int parts) where TW : IWeightFormat
     {
         ref var job = ref *(Job*)state;
-        var height = TileHeight<TW>(ref job);
-        var tiles = job.N / height;
-        var first = (int)((long)tiles * part / parts) * height;
-        var end = (int)((long)tiles * (part + 1) / parts) * height;
-        if (part == parts - 1)
+        var chunkRows = job.ChunkTiles * TileHeight<TW>(ref job);
+        var cursor = 0;
+        while (job.Chunks.TryClaim(part, ref cursor, out var chunk))
         {
-            end = job.N;
+            var first = chunk * chunkRows;
+            RunRows<TW>(ref job, first, chunk == job.ChunkCount - 1 ? job.N : first + chunkRows);
         }
+    }
+
+    /// <summary>W rows [<paramref name="first"/>, <paramref name="end"/>) against every row of x.</summary>
+    private static void RunRows<TW>(ref Job job, int first, int end) where TW : IWeightFormat
+    {
         if (job.Path == KernelPath.Scalar)
         {
             LinearTiles.TileScalar<TW>(job.X, job.M, WeightRow<TW>(ref job, first), end - first, job.K, job.Y + first, job.N, BiasAt(ref job, first));

@@ -27,6 +27,19 @@ public sealed class Linear : IDisposable
         }
         _weight = weight;
         _bias = bias;
+        OnHugePages(weight);
+    }
+
+    /// <summary>
+    /// A CPU weight is streamed whole by every decode step: its memory goes on 2 MiB pages (<see cref="HugePages"/>)
+    /// where Linux allows it.
+    /// </summary>
+    private static unsafe void OnHugePages(Tensor weight)
+    {
+        if (weight.device_type == DeviceType.CPU && weight.is_contiguous())
+        {
+            HugePages.Collapse(TensorMemory.Address(weight), weight.numel() * weight.element_size());
+        }
     }
 
     /// <summary>(out, in), as loaded: fp32, or bf16 when the engine keeps weights in bf16.</summary>

@@ -62,7 +62,7 @@ internal static class DecodeStepProfile
         using var parts = ModelParts.Load(directory, options);
         Console.WriteLine($"Decode step profile: {directory}, {model.Config.LayerCount} layers, width {model.Config.HiddenSize}, " +
             $"vocabulary {model.Config.VocabularySize}, {weightDType} weights (bf16 through our kernel up to {LinearCrossover.BFloat16Rows} rows), {kvDType} KV cache, fp32 activations, CPU, {torch.get_num_threads()} libtorch threads, " +
-            $"{Environment.ProcessorCount} cores; context {Context}; median of {repetitions} repetitions.");
+            $"{Environment.ProcessorCount} cores; context {Context}; median of {repetitions} repetitions; {HugePagesMegabytes()} MB of this process on 2 MiB pages.");
 
         var columns = new List<(int Sequences, Dictionary<string, double> Ms)>();
         foreach (var n in sequenceCounts)
@@ -140,6 +140,14 @@ internal static class DecodeStepProfile
         }
         HostBuffer.Load(model.Forward(chunks)); // (N, V), into the buffer kept across steps, as StageExecutor does
         SampleAll(HostBuffer, samplers, histories);
+    }
+
+    /// <summary>The process's anonymous memory on transparent huge pages (the weights that <see cref="Linear"/> collapsed).</summary>
+    private static long HugePagesMegabytes()
+    {
+        const string path = "/proc/self/smaps_rollup";
+        var line = File.Exists(path) ? File.ReadLines(path).FirstOrDefault(l => l.StartsWith("AnonHugePages:", StringComparison.Ordinal)) : null;
+        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024;
     }
 
     private static double Clocked(Action action)
