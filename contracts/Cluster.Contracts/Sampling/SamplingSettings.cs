@@ -12,7 +12,10 @@ namespace Cluster.Contracts.Sampling;
 /// <param name="RepetitionPenalty">1 = off.</param>
 /// <param name="Seed">Always set: the gateway draws one when the client sent none, so a replay samples the same tokens.</param>
 /// <param name="TopLogprobs">Alternatives to report with each token (0 to 20).</param>
-/// <param name="MinP">0 = off. New fields go last, defaulting to the value that turns them off.</param>
+/// <param name="MinP">0 = off.</param>
+/// <param name="Logprobs">Report log-probabilities (the chosen token's and <paramref name="TopLogprobs"/> alternatives); off,
+/// the sampler skips the pass over the vocabulary that computes them. New fields go last, defaulting to the value that
+/// turns them off.</param>
 [GenerateSerializer, Immutable]
 public sealed record SamplingSettings(
     [property: Id(0)] float Temperature,
@@ -21,4 +24,5 @@ public sealed record SamplingSettings(
     [property: Id(3)] float RepetitionPenalty,
     [property: Id(4)] ulong Seed,
     [property: Id(5)] int TopLogprobs,
-    [property: Id(6)] float MinP = 0f);
+    [property: Id(6)] float MinP = 0f,
+    [property: Id(7)] bool Logprobs = false);

@@ -49,7 +49,8 @@ public static class GenerateRequestValidator
 
         SamplingParameters sampling = request.Sampling ?? new SamplingParameters();
         int topLogprobs = CheckTopLogprobs(request);
-        SamplingSettings resolved = CheckSampling(sampling, topLogprobs, drawSeed);
+        bool logprobs = request.Logprobs || topLogprobs > 0;
+        SamplingSettings resolved = CheckSampling(sampling, topLogprobs, drawSeed) with { Logprobs = logprobs };
         int? requestedMaxNewTokens = CheckMaxNewTokens(sampling, limits);
         IReadOnlyList<string> stopSequences = CheckStopSequences(sampling, limits);
         IReadOnlyList<int> stopTokenIds = CheckStopTokenIds(sampling, limits);
@@ -81,7 +82,6 @@ public static class GenerateRequestValidator
             stopSequences,
             stopTokenIds,
             sampling.IgnoreEos,
-            request.Logprobs || topLogprobs > 0,
             historyKept);
     }
 

@@ -9,7 +9,6 @@ namespace Cluster.Gateway.Requests;
 /// </summary>
 /// <param name="Sampling">What samples: sent unchanged to the last stage, whose <c>RequestSampler</c> maps it to the engine.</param>
 /// <param name="MaxNewTokens">What stops, with the stop sequences, the stop token ids and EOS: the gateway's stop checks.</param>
-/// <param name="Logprobs">Return each token's log-probability (also true when <see cref="SamplingSettings.TopLogprobs"/> &gt; 0).</param>
 /// <param name="HistoryKept">
 /// How many leading tokens of the session's history the prompt continues: all of them for text and token ids; for
 /// messages, the prefix the rendered conversation repeats (what follows it is dropped from the session and
@@ -25,5 +24,8 @@ public sealed record GenerationRequest(
     IReadOnlyList<string> StopSequences,
     IReadOnlyList<int> StopTokenIds,
     bool IgnoreEos,
-    bool Logprobs,
-    int HistoryKept = 0);
+    int HistoryKept = 0)
+{
+    /// <summary>Return each token's log-probability (also true when <see cref="SamplingSettings.TopLogprobs"/> &gt; 0): the sampler computes them only then.</summary>
+    public bool Logprobs => Sampling.Logprobs;
+}

@@ -52,6 +52,14 @@ public sealed record SamplingParameters
     public int TopLogprobs { get; init; } = 0;
 
     /// <summary>
+    /// Report log-probabilities: the chosen token's and <see cref="TopLogprobs"/> alternatives. They cost a pass of
+    /// exponentials (in double) over the whole vocabulary per token, the larger part of a greedy step's sampling, so a
+    /// request that does not ask for them skips it, as vLLM does: its tokens carry <see cref="float.NaN"/> and no
+    /// alternatives. The tokens drawn are the same either way.
+    /// </summary>
+    public bool Logprobs { get; init; } = true;
+
+    /// <summary>
     /// Throws <see cref="ArgumentException"/> for the first setting out of range. The message starts with the
     /// field's wire name (snake_case, as clients spell it), states the limit and the value received;
     /// <see cref="ArgumentException.ParamName"/> is the property name.

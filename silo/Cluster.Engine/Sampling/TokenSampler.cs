@@ -98,6 +98,8 @@ public sealed class TokenSampler
             double? sumOfExp = null;
             int tokenId = IsGreedy ? summary.ArgMax : SampleStochastic(penalized, summary, out sumOfExp);
             Steps++;
+            if (!_parameters.Logprobs)
+                return new SampledToken(tokenId, float.NaN, []);
             double logNormalizer = sumOfExp is { } sum
                 ? LogSoftmax.LogNormalizerFromSum(summary.Max, sum)
                 : LogSoftmax.LogNormalizer(penalized, summary.Max);

@@ -47,5 +47,6 @@ internal sealed class RequestSampler
         RepetitionPenalty = settings.RepetitionPenalty,
         Seed = settings.Seed,
         TopLogprobs = settings.TopLogprobs,
+        Logprobs = settings.Logprobs,
     };
 }

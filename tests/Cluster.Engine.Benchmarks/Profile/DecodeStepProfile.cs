@@ -17,7 +17,7 @@ namespace Cluster.Engine.Benchmarks.Profile;
 /// <remarks>
 /// <para>Method. The <b>full step</b> is what the silo's StageExecutor and the load tool's engine target do per step:
 /// <c>ModelShard.Forward</c> (embed → layers → final norm → LM head) on one single-token chunk per sequence, the logits
-/// copied into the host buffer kept across steps (<see cref="HostLogits"/>), then the real <see cref="TokenSampler"/> (greedy) on each sequence's row through <see cref="StepSampling"/>. The caches are
+/// copied into the host buffer kept across steps (<see cref="HostLogits"/>), then the real <see cref="TokenSampler"/> (greedy, no log-probabilities, as a request that does not ask for them) on each sequence's row through <see cref="StepSampling"/>. The caches are
 /// truncated back to 128 positions before every step, so every repetition sees the same context length.</para>
 /// <para>Each <b>component</b> is then timed alone, with the shapes the step gives it, on the same weight values (read
 /// a second time from the same checkpoint into tensors of the same shape and dtype; the model's own are private):</para>
@@ -85,7 +85,7 @@ internal static class DecodeStepProfile
                 using var prefill = model.Forward([SequenceChunk.ForTokens(caches[s], 0, prompt)]);
             }
             var histories = caches.Select((_, s) => Enumerable.Range(0, Context + 1).Select(i => (i * 31 + s) % config.VocabularySize).ToList()).ToArray();
-            var samplers = caches.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0 })).ToArray();
+            var samplers = caches.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0, Logprobs = false })).ToArray();
             var generator = new Random(n);
             var logits = torch.randn([n, config.VocabularySize], ScalarType.Float32); // (N, V) for the host-side parts
             var host = new HostLogits();

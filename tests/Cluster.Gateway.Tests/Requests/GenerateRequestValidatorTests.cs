@@ -154,7 +154,7 @@ public sealed class GenerateRequestValidatorTests
 
         GenerationRequest validated = GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, [], "r", () => throw new InvalidOperationException("the seed was set"));
 
-        Assert.Equal(new SamplingSettings(0f, 5, 0.9f, 1.2f, 7UL, 20, MinP: 0.05f), validated.Sampling);
+        Assert.Equal(new SamplingSettings(0f, 5, 0.9f, 1.2f, 7UL, 20, MinP: 0.05f, Logprobs: true), validated.Sampling);
         Assert.Equal(32, validated.MaxNewTokens);
         Assert.Equal("s-1", validated.SessionId);
         Assert.Equal(["\n\n", "END"], validated.StopSequences);

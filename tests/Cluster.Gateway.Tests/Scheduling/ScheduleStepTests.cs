@@ -18,7 +18,7 @@ public sealed class ScheduleStepTests
     private static RunningSequence Sequence(string id, int promptLength, int maxNewTokens = 10, int computed = 0, int generated = 0)
     {
         var prompt = Enumerable.Range(0, promptLength).Select(i => 10 + i % 90).ToList();
-        var request = new GenerationRequest(id, "fake", prompt, null, new SamplingSettings(0f, 0, 1f, 1f, 7, 0), maxNewTokens, [], [], false, true);
+        var request = new GenerationRequest(id, "fake", prompt, null, new SamplingSettings(0f, 0, 1f, 1f, 7, 0, Logprobs: true), maxNewTokens, [], [], false);
         var sequence = new RunningSequence(request, id, [], 0, TextStream.Create(SchedulerHarness.Tokenizer, []));
         for (var i = 0; i < generated; i++)
         {

@@ -63,7 +63,7 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     {
         prompt ??= Enumerable.Range(0, promptLength).Select(i => 10 + i % 90).ToList();
         var request = new GenerationRequest($"req-{Interlocked.Increment(ref _requests)}", "fake", prompt, sessionId,
-            new SamplingSettings(0f, 0, 1f, 1f, 7, 0), maxNewTokens, [], stopTokenIds ?? [], false, true);
+            new SamplingSettings(0f, 0, 1f, 1f, 7, 0, Logprobs: true), maxNewTokens, [], stopTokenIds ?? [], false);
         var sequence = new RunningSequence(request, sessionId ?? request.RequestId, history ?? [], cachedLength,
             TextStream.Create(Tokenizer, [])) { Deadline = deadline };
         return sequence;

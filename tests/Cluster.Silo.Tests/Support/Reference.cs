@@ -9,10 +9,10 @@ namespace Cluster.Silo.Tests.Support;
 /// <summary>Sampling settings for the tests and the single-process reference they are compared with.</summary>
 public static class Reference
 {
-    public static SamplingRequest Greedy(string requestId) => new(requestId, new SamplingSettings(0f, 0, 1f, 1f, 0, 2), 0);
+    public static SamplingRequest Greedy(string requestId) => new(requestId, new SamplingSettings(0f, 0, 1f, 1f, 0, 2, Logprobs: true), 0);
 
     /// <summary>Every filter active, so a wrong draw index or a lost history shows up as a different token.</summary>
-    public static SamplingRequest Seeded(string requestId, ulong seed) => new(requestId, new SamplingSettings(0.9f, 50, 0.95f, 1.2f, seed, 3), 0);
+    public static SamplingRequest Seeded(string requestId, ulong seed) => new(requestId, new SamplingSettings(0.9f, 50, 0.95f, 1.2f, seed, 3, Logprobs: true), 0);
 
     /// <summary>
     /// What <see cref="SequenceGenerator"/> on the whole model generates with the same settings, mapped by the silo's
