@@ -52,4 +52,12 @@ public sealed record TinyModelOptions
     public static TinyModelOptions Llama => new();
 
     public static TinyModelOptions Gpt2 => new() { ModelType = "gpt2", KeyValueHeadCount = 4, IntermediateSize = 256 };
+
+    /// <summary>The tiny model of a test's architecture parameter: "gpt2" (<see cref="Gpt2"/>) or "llama" (<see cref="Llama"/>).</summary>
+    public static TinyModelOptions For(string architecture) => architecture switch
+    {
+        "gpt2" => Gpt2,
+        "llama" => Llama,
+        _ => throw new ArgumentException($"No tiny model for architecture '{architecture}'; expected gpt2 or llama.", nameof(architecture)),
+    };
 }

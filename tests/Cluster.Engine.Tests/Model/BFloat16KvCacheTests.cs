@@ -27,7 +27,7 @@ public sealed class BFloat16KvCacheTests(ITestOutputHelper output)
         // At once: libtorch's attention over the widened bf16 cache; token by token: the C# decode kernel over the
         // same bits. Both read every position (the new ones included) after rounding, so they agree within fp32
         // rounding; a kernel that read the cache as fp32, or skipped the rounding of what it writes, would not.
-        using var dir = TinyCheckpoint.WriteTemporary(architecture == "gpt2" ? TinyModelOptions.Gpt2 : TinyModelOptions.Llama);
+        using var dir = TinyCheckpoint.WriteTemporary(TinyModelOptions.For(architecture));
         using var model = ModelShard.Load(dir.Path, options: Bf16Cache);
         Assert.Equal(ScalarType.BFloat16, model.Placement.KvDType);
         using var scope = torch.NewDisposeScope();
@@ -60,7 +60,7 @@ public sealed class BFloat16KvCacheTests(ITestOutputHelper output)
     [InlineData("gpt2")]
     public void Batched_sequences_of_different_lengths_keep_their_solo_greedy_tokens(string architecture)
     {
-        using var dir = TinyCheckpoint.WriteTemporary(architecture == "gpt2" ? TinyModelOptions.Gpt2 : TinyModelOptions.Llama);
+        using var dir = TinyCheckpoint.WriteTemporary(TinyModelOptions.For(architecture));
         using var model = ModelShard.Load(dir.Path, options: Bf16Cache);
         int[][] prompts = [TestTokens.Sequence(3, seed: 1), TestTokens.Sequence(11, seed: 2), TestTokens.Sequence(6, seed: 3)];
         const int Steps = 10;

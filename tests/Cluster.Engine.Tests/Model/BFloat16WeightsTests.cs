@@ -67,7 +67,7 @@ public sealed class BFloat16WeightsTests(ITestOutputHelper output)
     [InlineData("gpt2")]
     public void Bf16_weights_load_and_generate(string architecture)
     {
-        using var dir = TinyCheckpoint.WriteTemporary(architecture == "gpt2" ? TinyModelOptions.Gpt2 : TinyModelOptions.Llama);
+        using var dir = TinyCheckpoint.WriteTemporary(TinyModelOptions.For(architecture));
         using var model = ModelShard.Load(dir.Path, options: Bf16Weights);
         var generated = new SequenceGenerator(model)
             .Generate(TestTokens.Sequence(5, seed: 1), new SamplingParameters { Temperature = 0 }, new StopConditions { MaxNewTokens = 12 }, [])
