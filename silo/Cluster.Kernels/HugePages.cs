@@ -7,7 +7,7 @@ namespace Cluster.Kernels;
 /// every weight once; on 4 KiB pages that is a TLB miss every 4 KiB, and the CPU's prefetchers stop at each page
 /// boundary. On this project's benchmark machine (Linux 6.18, transparent huge pages "madvise", so ordinary memory
 /// stays on 4 KiB pages) the model's 49 matrices streamed 1-12 % faster on 2 MiB pages, measured in one process
-/// against a 4 KiB copy (docs/PERFORMANCE.md, "7 December: huge pages and chunks").
+/// against a 4 KiB copy (docs/PERFORMANCE.md, "7 December, morning").
 /// </summary>
 public static unsafe partial class HugePages
 {
@@ -35,9 +35,9 @@ public static unsafe partial class HugePages
         {
             return madvise((nint)start, (nuint)(end - start), MadviseCollapse) == 0;
         }
-        catch (EntryPointNotFoundException)
+        catch (Exception e) when (e is EntryPointNotFoundException or DllNotFoundException)
         {
-            return false;
+            return false; // a C library without madvise under this name: the memory stays as it is
         }
     }
 
