@@ -51,6 +51,20 @@ public sealed class LinearTests
     }
 
     [Fact]
+    public void A_kernel_call_after_the_weight_is_disposed_fails_instead_of_reading_freed_memory()
+    {
+        // The kernel path keeps the weight's address from construction; a tied weight's owner may dispose it.
+        using var scope = NewDisposeScope();
+        using var inference = torch.inference_mode();
+        var weight = torch.randn(8, 16);                                 // (out, in)
+        var linear = new Linear(weight, null);
+        var x = torch.randn(1, 16);                                     // (T, in): one row, the kernel path
+        Assert.Equal([1L, 8L], linear.Forward(x).shape);
+        weight.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => linear.Forward(x));
+    }
+
+    [Fact]
     public void A_bias_of_the_wrong_length_fails_naming_both_shapes()
     {
         using var scope = NewDisposeScope();
