@@ -7,7 +7,7 @@ namespace Cluster.Kernels;
 /// leaves the rest of its share to the others instead of holding the whole call up. Each share's counter sits on its
 /// own cache line, so claiming from one's own share does not move a line between cores.
 /// </summary>
-internal unsafe struct WorkChunks
+public unsafe struct WorkChunks
 {
     private const int LineInts = 64 / sizeof(int);
 

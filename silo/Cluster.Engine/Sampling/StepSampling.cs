@@ -6,11 +6,12 @@ using Cluster.Kernels;
 namespace Cluster.Engine.Sampling;
 
 /// <summary>
-/// Samples every row of a step's logits, the rows split over the kernel team's threads. Each sequence's
-/// <see cref="TokenSampler"/> owns its random stream and only its row is read, so the tokens are those of sampling the
-/// rows one after another, in any split. Greedy sampling of one 50k-vocabulary row costs about 0.13 ms on this VM
-/// (a pass over the logits for the arg-max, one of exponentials for the log-probability), 4-5 ms a step at 32 sequences
-/// on the device thread alone while the team's other threads, awake from the LM head, waited.
+/// Samples every row of a step's logits on the kernel team's threads, each thread claiming rows one at a time
+/// (<see cref="WorkChunks"/>): a row's cost depends on its sampler (a greedy row without log-probabilities is one pass
+/// over the logits, a top-p row over the whole vocabulary sorts it), so equal shares would leave one thread waiting.
+/// Each sequence's <see cref="TokenSampler"/> owns its random stream and only its row is read, so the tokens are those
+/// of sampling the rows one after another, in any split. On the device thread alone a 32-sequence greedy step's
+/// sampling took 4-5 ms on this VM (with log-probabilities) while the team's other threads, awake from the LM head, waited.
 /// </summary>
 public static unsafe class StepSampling
 {
@@ -39,6 +40,8 @@ public static unsafe class StepSampling
         }
         else
         {
+            var scratch = stackalloc byte[WorkChunks.ScratchBytes(parts)];
+            job.Rows = WorkChunks.Create(scratch, samplers.Count, parts);
             var handle = GCHandle.Alloc(job);
             try
             {
@@ -59,8 +62,11 @@ public static unsafe class StepSampling
     private static void RunPart(void* state, int part, int parts)
     {
         var job = (Job)GCHandle.FromIntPtr((IntPtr)state).Target!;
-        var rows = job.Results.Length;
-        job.RunRows((int)((long)rows * part / parts), (int)((long)rows * (part + 1) / parts));
+        var cursor = 0;
+        while (job.Rows.TryClaim(part, ref cursor, out var row))
+        {
+            job.RunRows(row, row + 1);
+        }
     }
 
     private sealed class Job(HostLogits logits, IReadOnlyList<TokenSampler> samplers, IReadOnlyList<IReadOnlyList<int>> histories)
@@ -69,7 +75,10 @@ public static unsafe class StepSampling
 
         public Exception?[] Failures { get; } = new Exception?[samplers.Count];
 
-        /// <summary>Rows [first, end); each part writes only its own rows of the results.</summary>
+        /// <summary>The rows, handed to the team's threads one at a time; set before the team starts.</summary>
+        public WorkChunks Rows;
+
+        /// <summary>Rows [first, end); each row's result and failure are written by the one thread that claimed it.</summary>
         public void RunRows(int first, int end)
         {
             for (var row = first; row < end; row++)
