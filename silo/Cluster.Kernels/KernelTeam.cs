@@ -6,8 +6,10 @@ namespace Cluster.Kernels;
 /// A small persistent team of threads that run one piece of work in parts: the caller runs part 0, the
 /// workers parts 1..n-1. A decode step makes ~50 kernel calls of 0.1–1 ms; <c>Parallel.For</c> costs tens of
 /// microseconds per call (task queueing, wake-ups), so the workers spin briefly after each call, then yield,
-/// then block on a semaphore, and the caller waits for them by spinning (the kernels hand out their work in
-/// <see cref="WorkChunks"/>, so the parts end together). One call at a time: concurrent callers are serialized.
+/// then block on a semaphore, and the caller waits for them by spinning (the linear, attention and sampling calls
+/// hand out their work in <see cref="WorkChunks"/>, so their parts end together; the SwiGLU gate's equal shares of
+/// uniform element-wise work do too unless a thread loses its core). One call at a time: concurrent callers are
+/// serialized.
 /// </summary>
 public sealed unsafe class KernelTeam : IDisposable
 {
