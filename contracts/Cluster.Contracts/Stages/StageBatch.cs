@@ -19,6 +19,10 @@ public sealed record StageBatch(
 /// allocated once. <see cref="Sampling"/> is set when this chunk ends where a token is to be sampled (the last chunk
 /// of a prompt, or a decode step); the last stage samples only those. <see cref="Prefix"/> is set on a prefix-cache
 /// hit: positions [0, StartPosition) come from another sequence's cache instead of being computed.
+/// <see cref="ContinuesSample"/>: the entry's one input token is the one this stage sampled for the session in its
+/// previous step, at StartPosition, and <see cref="TokenIds"/> is empty. A one-stage replica's gateway sends such a step
+/// before the previous one has answered, so the stage never waits a round trip between two decode steps (overlap
+/// scheduling, as vLLM's async scheduling and SGLang's overlap scheduler); only a stage that embeds and samples takes it.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record StageEntry(
@@ -27,7 +31,8 @@ public sealed record StageEntry(
     [property: Id(2)] int[] TokenIds,
     [property: Id(3)] int ReserveTokens,
     [property: Id(4)] SamplingRequest? Sampling,
-    [property: Id(5)] PrefixSource? Prefix = null);
+    [property: Id(5)] PrefixSource? Prefix = null,
+    [property: Id(6)] bool ContinuesSample = false);
 
 /// <summary>
 /// A prefix-cache hit: the session of <see cref="SessionId"/> holds <see cref="TokenIds"/> at positions

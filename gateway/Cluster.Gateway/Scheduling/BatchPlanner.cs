@@ -1,26 +1,47 @@
 namespace Cluster.Gateway.Scheduling;
 
-/// <summary>One sequence's part of a micro-batch: tokens [Start, Start + Length) of its <see cref="RunningSequence.Tokens"/>.</summary>
-internal readonly record struct PlannedChunk(RunningSequence Sequence, int Start, int Length)
+/// <summary>
+/// One sequence's part of a micro-batch: tokens [Start, Start + Length) of its <see cref="RunningSequence.Tokens"/>.
+/// A continuation (<paramref name="Continues"/>) is the one position after them, whose token the step still in flight
+/// samples: the stage takes it from its own last sample (<see cref="Contracts.Stages.StageEntry.ContinuesSample"/>).
+/// </summary>
+internal readonly record struct PlannedChunk(RunningSequence Sequence, int Start, int Length, bool Continues = false)
 {
     /// <summary>The chunk reaches the end of the known tokens, so the last stage samples the next one.</summary>
-    public bool Samples => Start + Length == Sequence.Tokens.Count;
+    public bool Samples => Continues || Start + Length == Sequence.Tokens.Count;
+
+    /// <summary>
+    /// What the continuation continues from came back and was applied: the sequence gained exactly the token at
+    /// <see cref="Start"/> and goes on. Otherwise (that step failed, was refused, or its token ended the sequence) the
+    /// continuation's outcome is dropped: the stage's work on it is either never used or recomputed.
+    /// </summary>
+    public bool Applies => !Continues || (!Sequence.Finished && Sequence.Tokens.Count == Start + 1);
 
     /// <summary>Positions this chunk copies from a cached prefix: the hit's length on its first chunk after a hit, else 0.</summary>
     public int CopiedPrefixTokens => Sequence.PrefixHit is { } hit && Start == hit.Tokens ? hit.Tokens : 0;
 }
 
 /// <summary>
-/// Forms one micro-batch from the sequences that are ready (running, not in flight): decodes first, one token each,
-/// so running sequences keep streaming; then prompt chunks fill what is left of the token budget, so a long prompt
-/// is prefilled over several steps instead of stalling everyone else (chunked prefill, as in vLLM and Sarathi).
+/// Forms one micro-batch from the sequences that are ready (running, not in flight) or continue a step in flight:
+/// decodes first, one token each, so running sequences keep streaming; then prompt chunks fill what is left of the
+/// token budget, so a long prompt is prefilled over several steps instead of stalling everyone else (chunked prefill,
+/// as in vLLM and Sarathi).
 /// </summary>
 internal static class BatchPlanner
 {
-    public static List<PlannedChunk> Plan(IEnumerable<RunningSequence> ready, int maxSequences, int tokenBudget)
+    public static List<PlannedChunk> Plan(IEnumerable<RunningSequence> continuing, IEnumerable<RunningSequence> ready, int maxSequences, int tokenBudget)
     {
         var chunks = new List<PlannedChunk>();
         var tokens = 0;
+        foreach (var sequence in continuing)
+        {
+            if (chunks.Count == maxSequences || tokens == tokenBudget)
+            {
+                return chunks;
+            }
+            chunks.Add(new PlannedChunk(sequence, sequence.Tokens.Count, 1, Continues: true));
+            tokens++;
+        }
         var candidates = ready.ToList();
         foreach (var sequence in candidates.Where(s => s.PendingTokens == 1))
         {

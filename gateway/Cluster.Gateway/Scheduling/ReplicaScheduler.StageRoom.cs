@@ -38,7 +38,7 @@ internal sealed partial class ReplicaScheduler
         _running.Remove(sequence);
         GatewayTelemetry.StageRoomWaits.Add(1, GatewayTelemetry.ModelTag(sequence.Request.Model));
         GatewayTelemetry.RequestsRunning.Add(-1, GatewayTelemetry.ModelTag(sequence.Request.Model));
-        sequence.InFlight = true; // parked: neither stepped nor retired until it is back in the queue
+        sequence.Parked = true; // parked: neither stepped nor retired until it is back in the queue
         _ = ParkAsync(sequence, StageRoomBackOff(sequence.StageRoomRefusals));
     }
 
@@ -67,7 +67,7 @@ internal sealed partial class ReplicaScheduler
 
     private void ReturnToWaiting(RunningSequence sequence)
     {
-        sequence.InFlight = false;
+        sequence.Parked = false;
         if (sequence.CancelRequested)
         {
             Finish(sequence, FinishReason.Cancelled); // holds no reservation now, and is in neither list

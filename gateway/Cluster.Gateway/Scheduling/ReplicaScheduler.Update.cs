@@ -28,7 +28,12 @@ internal sealed partial class ReplicaScheduler
             foreach (var chunk in completed.Chunks)
             {
                 var sequence = chunk.Sequence;
-                sequence.InFlight = false;
+                StepDidNotApply(sequence);
+                if (!chunk.Applies)
+                {
+                    FinishIfCancelled(sequence);
+                    continue;
+                }
                 sequence.Steps.Add(outcome);
                 if (outcome.MissingSessions.Contains(sequence.StageSessionId))
                 {
@@ -41,9 +46,9 @@ internal sealed partial class ReplicaScheduler
                 {
                     WaitForStageRoom(sequence, outcome.RefusedBy);
                 }
-                else if (sequence.CancelRequested)
+                else
                 {
-                    Finish(sequence, FinishReason.Cancelled);
+                    FinishIfCancelled(sequence);
                 }
             }
             return;
@@ -52,7 +57,13 @@ internal sealed partial class ReplicaScheduler
         foreach (var chunk in completed.Chunks)
         {
             var sequence = chunk.Sequence;
-            sequence.InFlight = false;
+            if (!chunk.Applies)
+            {
+                StepDidNotApply(sequence);
+                FinishIfCancelled(sequence);
+                continue;
+            }
+            sequence.StepsInFlight--;
             sequence.Steps.Add(outcome);
             sequence.ComputedLength = chunk.Start + chunk.Length;
             RecordComputedPrefix(sequence);
@@ -65,10 +76,27 @@ internal sealed partial class ReplicaScheduler
                 }
                 AppendToken(sequence, token);
             }
-            if (!sequence.Finished && sequence.CancelRequested)
-            {
-                Finish(sequence, FinishReason.Cancelled);
-            }
+            FinishIfCancelled(sequence);
+        }
+    }
+
+    /// <summary>
+    /// A step of the sequence came back without its token applied (failed, refused, or a continuation whose step
+    /// before it did not apply). A step still in flight may be a continuation of this one and cannot apply either, so
+    /// nothing more continues on it: the sequence steps again once that one is back (no chain of continuations each
+    /// stacked on one that will be refused).
+    /// </summary>
+    private static void StepDidNotApply(RunningSequence sequence)
+    {
+        sequence.StepsInFlight--;
+        sequence.LatestStepSamples = false;
+    }
+
+    private void FinishIfCancelled(RunningSequence sequence)
+    {
+        if (!sequence.Finished && sequence.CancelRequested)
+        {
+            Finish(sequence, FinishReason.Cancelled);
         }
     }
 
@@ -87,11 +115,8 @@ internal sealed partial class ReplicaScheduler
                 completed.StepId, error.Message, completed.Chunks.Count, _failover.FailingFor.TotalSeconds);
             foreach (var chunk in completed.Chunks)
             {
-                chunk.Sequence.InFlight = false;
-                if (chunk.Sequence.CancelRequested)
-                {
-                    Finish(chunk.Sequence, FinishReason.Cancelled);
-                }
+                StepDidNotApply(chunk.Sequence);
+                FinishIfCancelled(chunk.Sequence);
             }
             if (wakeAfter is { } delay)
             {
@@ -103,7 +128,7 @@ internal sealed partial class ReplicaScheduler
         var status = transient ? GiveUp(error) : ToRpcException(error);
         foreach (var chunk in completed.Chunks)
         {
-            chunk.Sequence.InFlight = false;
+            StepDidNotApply(chunk.Sequence);
             Fail(chunk.Sequence, status);
         }
     }

@@ -64,6 +64,9 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
 
     private int MicroBatchesInFlight => _options.MicroBatchesInFlight > 0 ? _options.MicroBatchesInFlight : _pipeline.StageCount;
 
+    /// <summary>A one-stage replica overlaps its steps (<see cref="SchedulerOptions.OverlapSteps"/>): one more micro-batch, the continuing one, may be in flight.</summary>
+    private bool Continuations => _options.OverlapSteps && _pipeline.StageCount == 1;
+
     /// <summary>Queues a sequence; its output stream starts at the next step that has room for it.</summary>
     /// <param name="onAccepted">
     /// Runs once the queue has taken the sequence and before it can run (the per-key token charge): a request refused for
@@ -200,9 +203,10 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
     private void Schedule()
     {
         EndPrefixWaits();
-        var launchable = _failover.Waiting ? 0 : MicroBatchesInFlight - _inFlight; // a stage is unreachable: wait out the back-off
+        var slots = MicroBatchesInFlight + (Continuations ? 1 : 0);
+        var launchable = _failover.Waiting ? 0 : slots - _inFlight; // a stage is unreachable: wait out the back-off
         var free = GrantReservations() ? 0 : _capacity.Tokens - _capacity.Reserved; // a reservation waiting for room goes first
-        var decision = _schedule.Decide(_waiting, _running, free, _capacity.TokensReserved, MicroBatchesInFlight, launchable);
+        var decision = _schedule.Decide(_waiting, _running, free, _capacity.TokensReserved, MicroBatchesInFlight, launchable, Continuations);
         foreach (var sequence in decision.Admitted)
         {
             Admit(sequence);
@@ -244,7 +248,8 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
     {
         foreach (var chunk in chunks)
         {
-            chunk.Sequence.InFlight = true;
+            chunk.Sequence.StepsInFlight++;
+            chunk.Sequence.LatestStepSamples = chunk.Samples;
         }
         var stepId = ++_nextStepId;
         var entries = chunks.Select(ToEntry).ToList();
@@ -277,6 +282,12 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
     {
         var sequence = chunk.Sequence;
         var request = sequence.Request;
+        if (chunk.Continues)
+        {
+            // Its token is the one the step in flight samples: that is this request's draw number Generated, this one's the next.
+            return new StageEntry(sequence.StageSessionId, chunk.Start, [], sequence.ReserveTokens,
+                new SamplingRequest(request.RequestId, request.Sampling, sequence.Generated + 1), ContinuesSample: true);
+        }
         var tokens = sequence.Tokens.GetRange(chunk.Start, chunk.Length).ToArray();
         var sampling = chunk.Samples
             ? new SamplingRequest(request.RequestId, request.Sampling, sequence.Generated)

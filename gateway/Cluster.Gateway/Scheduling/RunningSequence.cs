@@ -42,9 +42,19 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
 
     /// <summary>
     /// A step with this sequence is on its way through the stages, or the sequence is parked waiting for a stage's room:
-    /// either way the loop neither steps it nor retires it until that comes back (a cancel is noted and applied then).
+    /// either way the loop steps it only by continuing a sampling step (<see cref="LatestStepSamples"/>) and retires it
+    /// only when a token says so (a cancel is noted and applied when a step comes back).
     /// </summary>
-    public bool InFlight { get; set; }
+    public bool InFlight => StepsInFlight > 0 || Parked;
+
+    /// <summary>Steps with this sequence on their way through the stages: two while a continuation follows a sampling step.</summary>
+    public int StepsInFlight { get; set; }
+
+    /// <summary>The newest step launched with this sequence samples its next token, so a continuation may follow it.</summary>
+    public bool LatestStepSamples { get; set; }
+
+    /// <summary>Parked until a stage has room: its caches were released and it goes back to waiting after a back-off.</summary>
+    public bool Parked { get; set; }
 
     /// <summary>How many times a stage refused this sequence for lack of KV-cache room after it was admitted.</summary>
     public int StageRoomRefusals { get; set; }

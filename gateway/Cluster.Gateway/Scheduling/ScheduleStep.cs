@@ -25,12 +25,16 @@ internal sealed class ScheduleStep(SchedulerOptions options)
     /// <param name="tokensReserved">What a sequence of that many positions reserves (whole cache blocks).</param>
     /// <param name="microBatches">The most micro-batches in flight at once (one per stage, unless configured).</param>
     /// <param name="launchable">How many more may be launched now: 0 while a failover back-off runs.</param>
+    /// <param name="continuations">
+    /// Sequences may continue a sampling step still in flight (a one-stage replica, see <see cref="SchedulerOptions.OverlapSteps"/>);
+    /// <paramref name="launchable"/> then counts the continuing micro-batch too.
+    /// </param>
     public ScheduleDecision Decide(IReadOnlyCollection<RunningSequence> waiting, IReadOnlyList<RunningSequence> running, long freeTokens,
-        Func<int, long> tokensReserved, int microBatches, int launchable)
+        Func<int, long> tokensReserved, int microBatches, int launchable, bool continuations = false)
     {
         var admitted = Admit(waiting, running.Count, freeTokens, tokensReserved);
         var refused = RefuseBeyondQueue(waiting.Skip(admitted.Count).ToList());
-        var batches = Batch(running.Concat(admitted).ToList(), microBatches, launchable);
+        var batches = Batch(running.Concat(admitted).ToList(), microBatches, launchable, continuations);
         return new ScheduleDecision(admitted, refused, batches);
     }
 
@@ -79,22 +83,31 @@ internal sealed class ScheduleStep(SchedulerOptions options)
     /// <summary>
     /// Fills the free micro-batch slots from the ready sequences (running, not in flight, with tokens to compute, not
     /// waiting for another sequence to compute a prefix they share),
-    /// spreading the running set over the micro-batches so that every stage has one to work on.
+    /// spreading the running set over the micro-batches so that every stage has one to work on. With
+    /// <paramref name="continuations"/>, a sequence whose one step in flight samples (launched before or in this
+    /// decision) also continues in the next micro-batch, unless that token is its last or it is cancelled.
     /// </summary>
-    private List<IReadOnlyList<PlannedChunk>> Batch(List<RunningSequence> running, int microBatches, int launchable)
+    private List<IReadOnlyList<PlannedChunk>> Batch(List<RunningSequence> running, int microBatches, int launchable, bool continuations)
     {
         var batches = new List<IReadOnlyList<PlannedChunk>>();
         var perBatch = Math.Max(1, (int)Math.Ceiling(running.Count / (double)microBatches));
-        var taken = new HashSet<RunningSequence>();
+        // Each sequence's steps in flight and whether the newest samples, counting what this decision launches.
+        var steps = running.ToDictionary(s => s, s => (InFlight: s.StepsInFlight, Samples: s.LatestStepSamples));
         while (batches.Count < launchable)
         {
-            var ready = running.Where(s => !s.InFlight && !s.Finished && s.PendingTokens > 0 && s.PrefixWait is null && !taken.Contains(s)).ToList();
-            var chunks = BatchPlanner.Plan(ready, perBatch, options.MaxBatchTokens);
+            var ready = running.Where(s => steps[s].InFlight == 0 && !s.Parked && !s.Finished && s.PendingTokens > 0 && s.PrefixWait is null).ToList();
+            var continuing = continuations
+                ? running.Where(s => steps[s] is (1, true) && !s.Parked && !s.Finished && !s.CancelRequested && s.Generated + 2 <= s.Request.MaxNewTokens).ToList()
+                : [];
+            var chunks = BatchPlanner.Plan(continuing, ready, perBatch, options.MaxBatchTokens);
             if (chunks.Count == 0)
             {
                 break;
             }
-            taken.UnionWith(chunks.Select(c => c.Sequence));
+            foreach (var chunk in chunks)
+            {
+                steps[chunk.Sequence] = (steps[chunk.Sequence].InFlight + 1, chunk.Samples);
+            }
             batches.Add(chunks);
         }
         return batches;

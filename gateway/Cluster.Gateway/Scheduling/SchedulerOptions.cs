@@ -16,6 +16,14 @@ public sealed class SchedulerOptions
     public int MicroBatchesInFlight { get; set; }
 
     /// <summary>
+    /// On a one-stage replica, launch each decode step while the one before it is still computing, its input token
+    /// left for the stage to take from its own last sample: the stage goes from one step to the next without waiting a
+    /// round trip through the gateway (vLLM's async scheduling, SGLang's overlap scheduler). A sequence that a stop
+    /// token ends costs the stage one position computed for nothing. Multi-stage replicas overlap by micro-batches instead.
+    /// </summary>
+    public bool OverlapSteps { get; set; } = true;
+
+    /// <summary>
     /// How many times a running sequence that a stage refuses for lack of KV-cache room (the stages are shared with
     /// other gateways, or hold sessions this gateway does not count) goes back to waiting before it is refused with
     /// RESOURCE_EXHAUSTED. 0: refused at the first such refusal.

@@ -30,15 +30,16 @@ internal static class StageBatchValidator
             {
                 throw new ArgumentException($"{where}: the session appears twice in one batch; one entry per session per step.");
             }
-            if (entry.TokenIds is not { Length: > 0 })
+            var inputs = entry.ContinuesSample ? ValidateContinuation(entry, shard, where) : entry.TokenIds?.Length ?? 0;
+            if (inputs == 0)
             {
                 throw new ArgumentException($"{where} has no token ids; an entry needs at least one.");
             }
-            if (entry.StartPosition < 0 || entry.StartPosition + entry.TokenIds.Length > config.ContextLength)
+            if (entry.StartPosition < 0 || entry.StartPosition + inputs > config.ContextLength)
             {
-                throw new ArgumentException($"{where} covers positions [{entry.StartPosition}, {entry.StartPosition + entry.TokenIds.Length}), outside the model's context of {config.ContextLength}.");
+                throw new ArgumentException($"{where} covers positions [{entry.StartPosition}, {entry.StartPosition + inputs}), outside the model's context of {config.ContextLength}.");
             }
-            foreach (var id in entry.TokenIds)
+            foreach (var id in entry.TokenIds ?? [])
             {
                 if ((uint)id >= (uint)config.VocabularySize)
                 {
@@ -54,9 +55,23 @@ internal static class StageBatchValidator
                 throw new ArgumentException(
                     $"{where} names a cached prefix of {prefix.TokenIds?.Length ?? 0} tokens in session '{prefix.SessionId}'; it needs another session's id and exactly its start position ({entry.StartPosition}) of tokens.");
             }
-            totalTokens += entry.TokenIds.Length;
+            totalTokens += inputs;
         }
         ValidateHidden(batch.Hidden, shard, totalTokens);
+    }
+
+    /// <summary>A continuation's form (see <see cref="StageEntry.ContinuesSample"/>); its one input is resolved later, by <see cref="ContinuedEntries"/>.</summary>
+    private static int ValidateContinuation(StageEntry entry, ModelShard shard, string where)
+    {
+        if (!shard.HasEmbedding || !shard.HasHead)
+        {
+            throw new ArgumentException($"{where} continues from its last sample; only a stage that both embeds and samples (a one-stage replica) takes such an entry.");
+        }
+        if (entry.TokenIds is not { Length: 0 } || entry.Sampling is null || entry.Prefix is not null)
+        {
+            throw new ArgumentException($"{where} continues from its last sample; such an entry has no token ids, no cached prefix, and samples.");
+        }
+        return 1;
     }
 
     public static void Validate(EmbedBatch batch, ModelShard shard)

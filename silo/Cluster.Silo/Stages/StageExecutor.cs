@@ -202,6 +202,7 @@ internal sealed class StageExecutor(ModelShard shard)
         {
             var i = sampling[row];
             var token = tokens[row];
+            sessions[i].LastSample = (entries[i].StartPosition + entries[i].TokenIds.Length, token.TokenId);
             results.Add(new SampledTokenResult(
                 entries[i].SessionId,
                 token.TokenId,

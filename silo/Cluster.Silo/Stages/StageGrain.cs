@@ -94,6 +94,12 @@ public sealed partial class StageGrain(
             TagForward(span, batch);
         }
         StageBatchValidator.Validate(batch, Shard);
+        (batch, var unresolved) = ContinuedEntries.Resolve(batch, _sessions);
+        if (unresolved.Count > 0)
+        {
+            span?.SetTag("refused.missing_sessions", unresolved.Count);
+            return new StageResult(null, [], unresolved, [], 0, SiloName);
+        }
         var admission = _sessions.Admit(batch.Entries.Select(e => CacheRequest.For(e, Shard.Config.ContextLength)).ToArray());
         if (!admission.Admitted)
         {

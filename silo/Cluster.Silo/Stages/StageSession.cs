@@ -37,6 +37,12 @@ public sealed class StageSession(string id) : IDisposable
     /// <summary>Prompt and generated tokens at positions [0, Length).</summary>
     public List<int> History { get; } = [];
 
+    /// <summary>
+    /// On the last stage, the token its latest step sampled for this session and the position that token takes (the
+    /// step's end): the input of a <see cref="Contracts.Stages.StageEntry.ContinuesSample"/> entry.
+    /// </summary>
+    public (int Position, int TokenId)? LastSample { get; internal set; }
+
     /// <summary>True when the cache holds exactly <paramref name="tokens"/> at positions [0, tokens.Count).</summary>
     public bool Holds(IReadOnlyList<int> tokens) =>
         Length >= tokens.Count && History.Count >= tokens.Count && History.Take(tokens.Count).SequenceEqual(tokens);

@@ -7,12 +7,16 @@ namespace Cluster.Gateway.Tests.Scheduling;
 /// A stage grain stand-in for scheduler tests: keeps each session's cached length with the real truncate-then-write
 /// rule, answers MissingSessions like a real stage, and (last stage) "samples" a token that depends only on the
 /// position, so a replayed sequence must produce the same tokens. Copies a named prefix from another session when that
-/// session holds its tokens, and answers the entry missing otherwise, like a real stage. Records every batch it saw.
+/// session holds its tokens, and answers the entry missing otherwise, like a real stage. Takes a continuation's input
+/// from its own last sample, as a real one-stage replica does. One call at a time, in arrival order, as a
+/// non-reentrant grain runs them. Records every batch it saw (continuations as they came).
 /// </summary>
 internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe probe, long kvBudgetBytes = 1 << 20) : IStageGrain
 {
     private readonly ConcurrentDictionary<string, int> _cached = new();
     private readonly ConcurrentDictionary<string, int[]> _tokens = new();
+    private readonly ConcurrentDictionary<string, int> _lastSampledAt = new(); // the position of each session's last sampled token
+    private Task _previousCall = Task.CompletedTask;
 
     public ConcurrentQueue<StageBatch> Batches { get; } = new();
 
@@ -49,6 +53,7 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
         {
             _cached.Clear();
             _tokens.Clear();
+            _lastSampledAt.Clear();
         }
         _outage = error;
         Volatile.Write(ref _outageCallsLeft, calls);
@@ -70,6 +75,7 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
     {
         _cached.TryRemove(sessionId, out _);
         _tokens.TryRemove(sessionId, out _);
+        _lastSampledAt.TryRemove(sessionId, out _);
     }
 
     public int CachedLength(string sessionId) => _cached.GetValueOrDefault(sessionId);
@@ -94,6 +100,8 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
             probe.Log($"forward {index} {entry.SessionId}");
         }
         var leavesPipeline = index == stageCount - 1; // or earlier, when it refuses or fails
+        var turn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await Interlocked.Exchange(ref _previousCall, turn.Task);
         try
         {
             await Task.Delay(2); // let other micro-batches get launched and overlap, as real compute would
@@ -109,6 +117,7 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
                 HangNext = null;
                 leavesPipeline = true;
                 hang.TrySetResult();
+                turn.TrySetResult(); // the silo died: its next activation takes the calls that follow
                 await Task.Delay(Timeout.Infinite);
             }
             if (_outage is { } outage && Interlocked.Decrement(ref _outageCallsLeft) >= 0)
@@ -117,6 +126,14 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
                 leavesPipeline = true;
                 throw outage;
             }
+            var unresolved = batch.Entries.Where(e => e.ContinuesSample
+                && (_lastSampledAt.GetValueOrDefault(e.SessionId, -1) != e.StartPosition || _cached.GetValueOrDefault(e.SessionId) != e.StartPosition)).Select(e => e.SessionId).ToList();
+            if (unresolved.Count > 0)
+            {
+                leavesPipeline = true;
+                return new StageResult(null, [], unresolved, [], 0);
+            }
+            batch = batch with { Entries = [.. batch.Entries.Select(e => e.ContinuesSample ? e with { TokenIds = [TokenAt(e.StartPosition)], ContinuesSample = false } : e)] };
             var missing = batch.Entries.Where(e => e.Prefix is { } prefix
                     ? !Holds(e.SessionId, prefix.TokenIds) && !Holds(prefix.SessionId, prefix.TokenIds)
                     : e.StartPosition > _cached.GetValueOrDefault(e.SessionId))
@@ -149,6 +166,10 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
             var tokens = batch.Entries.Where(e => e.Sampling is not null)
                 .Select(e => new SampledTokenResult(e.SessionId, TokenAt(e.StartPosition + e.TokenIds.Length), -0.5f, [], []))
                 .ToList();
+            foreach (var entry in batch.Entries.Where(e => e.Sampling is not null))
+            {
+                _lastSampledAt[entry.SessionId] = entry.StartPosition + entry.TokenIds.Length;
+            }
             return new StageResult(null, tokens, [], [], 0.001);
         }
         finally
@@ -157,6 +178,7 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
             {
                 probe.Left();
             }
+            turn.TrySetResult();
             probe.Pulse(); // what the call changed (batches, refusals, failures) is there for a waiting test to see
         }
     }

@@ -40,8 +40,11 @@ public sealed class ScheduleStepTests
     private static string Describe(IEnumerable<IReadOnlyList<PlannedChunk>> batches) => string.Join(" ", batches.Select(Describe));
 
     private static ScheduleDecision Decide(SchedulerOptions options, IReadOnlyCollection<RunningSequence> waiting, IReadOnlyList<RunningSequence> running,
-        long freeTokens = 1 << 20, int microBatches = 1, int launchable = 1) =>
-        new ScheduleStep(options).Decide(waiting, running, freeTokens, Blocks, microBatches, launchable);
+        long freeTokens = 1 << 20, int microBatches = 1, int launchable = 1, bool continuations = false) =>
+        new ScheduleStep(options).Decide(waiting, running, freeTokens, Blocks, microBatches, launchable, continuations);
+
+    private static string DescribeContinuations(IEnumerable<IReadOnlyList<PlannedChunk>> batches) =>
+        string.Join(" ", batches.Select(b => "[" + string.Join(",", b.Select(c => $"{c.Sequence.Request.RequestId}@{c.Start}+{c.Length}{(c.Continues ? "~" : "")}")) + "]"));
 
     [Fact]
     public void AdmitsInArrivalOrderWhileTheKvRoomLastsAndABigHeadIsNotOvertakenBySmallerOnesBehindIt()
@@ -96,7 +99,7 @@ public sealed class ScheduleStepTests
     public void SpreadsTheRunningSequencesOverTheFreeMicroBatchSlotsInAdmissionOrderAndSkipsThoseInFlight()
     {
         var running = Enumerable.Range(1, 7).Select(i => Decoding($"s{i}")).ToList();
-        running[0].InFlight = true; // s1's step is still on its way through the stages
+        running[0].StepsInFlight = 1; // s1's step is still on its way through the stages
 
         var decision = Decide(new SchedulerOptions(), [], running, microBatches: 3, launchable: 3);
 
@@ -144,5 +147,47 @@ public sealed class ScheduleStepTests
         Assert.True(decision.MicroBatches.Count == 2, $"Expected two micro-batches; got {Describe(decision.MicroBatches)}.");
         Assert.True(!waiting[0].InFlight && !running[0].InFlight && waiting[0].QueueTime is null,
             "The schedule step must leave marking in-flight sequences and admission times to the loop that carries it out.");
+    }
+
+    [Fact]
+    public void WithContinuationsASequenceWhoseOneStepInFlightSamplesGoesOnInTheNextMicroBatchAtThePositionOfTheTokenItWillGet()
+    {
+        // a and b decode with their step in flight; c's step in flight is a prompt chunk that does not sample; d is ready.
+        var a = Decoding("a");
+        var b = Decoding("b");
+        var c = Sequence("c", 200, computed: 0);
+        var d = Decoding("d");
+        foreach (var s in new[] { a, b })
+        {
+            s.StepsInFlight = 1;
+            s.LatestStepSamples = true;
+        }
+        c.StepsInFlight = 1;
+
+        var decision = Decide(new SchedulerOptions(), [], [a, b, c, d], launchable: 1, continuations: true);
+        var without = Decide(new SchedulerOptions(), [], [a, b, c, d], launchable: 1, continuations: false);
+
+        // a and b hold 5 tokens (4 prompt + 1 generated) and compute position 4 in flight: they continue at 5, the position
+        // of the token that step samples ("~": taken from the stage's last sample); d is an ordinary decode.
+        Assert.True(DescribeContinuations(decision.MicroBatches) == "[a@5+1~,b@5+1~,d@4+1]",
+            $"Expected a and b to continue at 5 and d to decode at 4; got {DescribeContinuations(decision.MicroBatches)}.");
+        Assert.True(decision.MicroBatches[0].All(chunk => chunk.Samples), "Every continuation samples.");
+        Assert.True(DescribeContinuations(without.MicroBatches) == "[d@4+1]", $"Without continuations only d is ready; got {DescribeContinuations(without.MicroBatches)}.");
+    }
+
+    [Fact]
+    public void ASequenceLaunchedInThisDecisionContinuesInItsNextMicroBatchButNeverPastItsLastTokenOrTwoStepsAhead()
+    {
+        var fresh = Sequence("p", 4); // its whole prompt fits one chunk, which samples
+        var lastOfTwo = Sequence("two", 4, maxNewTokens: 2, computed: 4, generated: 1);
+        var cancelled = Decoding("x");
+        cancelled.CancelRequested = true;
+
+        var decision = Decide(new SchedulerOptions(), [fresh], [lastOfTwo, cancelled], launchable: 3, continuations: true);
+
+        // Batch 1: the two decodes and the admitted prompt. Batch 2: only p continues (two's next token is its last; x is
+        // cancelled, and may finish its step but not start another). No third batch: nothing has one step in flight that samples.
+        Assert.True(DescribeContinuations(decision.MicroBatches) == "[two@4+1,x@4+1,p@0+4] [p@4+1~]",
+            $"Expected [two@4+1,x@4+1,p@0+4] then [p@4+1~]; got {DescribeContinuations(decision.MicroBatches)}.");
     }
 }
