@@ -230,7 +230,7 @@ internal sealed class GenerationResult
             {
                 await output.WriteLineAsync(
                     $"  stage {stage.Stage} on {stage.Silo}: compute {Show.Milliseconds(stage.ComputeSeconds)}, " +
-                    $"overhead {Show.Milliseconds(stage.OverheadSeconds)} over {timings.Steps} steps");
+                    $"overhead {Show.Milliseconds(stage.OverheadSeconds)}, device idle between steps {Show.Milliseconds(stage.IdleSeconds)} over {timings.Steps} steps");
             }
         }
     }

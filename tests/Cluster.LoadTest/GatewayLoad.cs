@@ -53,7 +53,10 @@ public sealed class GatewayLoad(Generation.GenerationClient client, string model
                 }
                 if (response.Timings is { Steps: > 0 } timings && timings.Stages.Count > 0)
                 {
-                    hopOverhead = timings.Stages.Sum(s => s.OverheadSeconds) / (timings.Steps * timings.Stages.Count);
+                    // One stage: what the hand-over cost its device (its steps overlap the round trip); several: the round trip beyond compute.
+                    hopOverhead = timings.Stages.Count == 1
+                        ? timings.Stages[0].IdleSeconds / timings.Steps
+                        : timings.Stages.Sum(s => s.OverheadSeconds) / (timings.Steps * timings.Stages.Count);
                     computePerStep = timings.Stages.Sum(s => s.ComputeSeconds) / timings.Steps;
                 }
                 if (response.TokenIds.Count == 0)

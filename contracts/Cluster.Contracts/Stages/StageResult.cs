@@ -5,7 +5,9 @@ namespace Cluster.Contracts.Stages;
 /// entry that asked for sampling, in entry order. When <see cref="MissingSessions"/> is not empty, nothing was
 /// computed: those sessions' caches hold fewer positions than their entries start at (evicted, expired or lost
 /// with a silo), and the gateway must replay them; <see cref="OverBudgetSessions"/> likewise for entries the KV
-/// budget could not hold even after evicting every idle session.
+/// budget could not hold even after evicting every idle session. <see cref="IdleSeconds"/>: when the step continues a
+/// sequence of the stage's step before it, how long the silo's device sat idle between the two (what the hand-over
+/// through the gateway cost the stage); 0 otherwise.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record StageResult(
@@ -14,7 +16,8 @@ public sealed record StageResult(
     [property: Id(2)] IReadOnlyList<string> MissingSessions,
     [property: Id(3)] IReadOnlyList<string> OverBudgetSessions,
     [property: Id(4)] double ComputeSeconds,
-    [property: Id(5)] string Silo = "")
+    [property: Id(5)] string Silo = "",
+    [property: Id(6)] double IdleSeconds = 0)
 {
     public bool Computed => MissingSessions.Count == 0 && OverBudgetSessions.Count == 0;
 }

@@ -11,7 +11,8 @@ internal sealed record PipelineOutcome(
     StageKey? RefusedBy,
     double[] StageComputeSeconds,
     double[] StageRoundTripSeconds,
-    string[] StageSilos);
+    string[] StageSilos,
+    double[] StageIdleSeconds);
 
 /// <summary>
 /// Carries one micro-batch through a replica's stages, hop by hop: the gateway drives every hop, so a stage grain
@@ -32,6 +33,7 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
         var computeSeconds = new double[stages.Count];
         var roundTripSeconds = new double[stages.Count];
         var silos = new string[stages.Count];
+        var idleSeconds = new double[stages.Count];
         for (var s = 0; s < stages.Count; s++)
         {
             var started = Stopwatch.GetTimestamp();
@@ -47,13 +49,14 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
             roundTripSeconds[s] = Stopwatch.GetElapsedTime(started).TotalSeconds;
             computeSeconds[s] = result.ComputeSeconds;
             silos[s] = result.Silo;
+            idleSeconds[s] = result.IdleSeconds;
             if (!result.Computed)
             {
-                return new PipelineOutcome([], result.MissingSessions, result.OverBudgetSessions, keys[s], computeSeconds, roundTripSeconds, silos);
+                return new PipelineOutcome([], result.MissingSessions, result.OverBudgetSessions, keys[s], computeSeconds, roundTripSeconds, silos, idleSeconds);
             }
             if (s == stages.Count - 1)
             {
-                return new PipelineOutcome(result.Tokens, [], [], null, computeSeconds, roundTripSeconds, silos);
+                return new PipelineOutcome(result.Tokens, [], [], null, computeSeconds, roundTripSeconds, silos, idleSeconds);
             }
             hidden = result.Hidden ?? throw new InvalidOperationException($"Stage {keys[s]} returned no hidden states for step {stepId}.");
         }

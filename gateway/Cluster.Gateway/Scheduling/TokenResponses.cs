@@ -61,6 +61,7 @@ internal sealed class TokenResponses(CheckpointTokenizer tokenizer, IReadOnlyLis
                 Silo = sequence.Steps.SiloOf(s) ?? (s < stageSilos.Count ? stageSilos[s] : ""),
                 ComputeSeconds = sequence.Steps.ComputeSeconds[s],
                 OverheadSeconds = Math.Max(0, sequence.Steps.RoundTripSeconds[s] - sequence.Steps.ComputeSeconds[s]),
+                IdleSeconds = sequence.Steps.IdleSeconds[s],
             });
         }
     }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 
 namespace Cluster.Silo.Stages;
 
@@ -14,6 +15,7 @@ public sealed class DeviceGate : IDisposable
 {
     private readonly BlockingCollection<Action> _work = new();
     private readonly Thread _thread;
+    private long _lastEnd; // Stopwatch timestamp when the previous pass ended; 0 before the first
 
     public DeviceGate()
     {
@@ -42,11 +44,19 @@ public sealed class DeviceGate : IDisposable
         return done.Task;
     }
 
+    /// <summary>
+    /// On the device thread, inside a pass: how long the device sat idle between the end of the pass before and the
+    /// start of this one (zero for the first). What the hand-over between two steps costs the device.
+    /// </summary>
+    public TimeSpan IdleBefore { get; private set; }
+
     private void RunQueue()
     {
         foreach (var work in _work.GetConsumingEnumerable())
         {
+            IdleBefore = _lastEnd == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(_lastEnd);
             work();
+            _lastEnd = Stopwatch.GetTimestamp();
         }
     }
 

@@ -16,15 +16,20 @@ namespace Cluster.Silo.Stages;
 internal sealed class StageExecutor(ModelShard shard)
 {
     private readonly HostLogits _logits = new();
+    private HashSet<string> _previousStep = [];
 
     public ModelShard Shard => shard;
 
     /// <param name="trace">The stage's forward span, parent of the sampling span (default: not traced).</param>
-    public StageResult Execute(StageBatch batch, IReadOnlyList<StageSession> sessions, ActivityContext trace = default)
+    /// <param name="deviceIdle">How long the device sat idle before this pass: reported when the step continues a sequence of this stage's step before.</param>
+    public StageResult Execute(StageBatch batch, IReadOnlyList<StageSession> sessions, ActivityContext trace = default, TimeSpan deviceIdle = default)
     {
         var clock = Stopwatch.StartNew();
         using var scope = torch.NewDisposeScope();
         var entries = batch.Entries;
+        var follows = entries.Any(e => _previousStep.Contains(e.SessionId));
+        _previousStep = entries.Select(e => e.SessionId).ToHashSet();
+        var idleSeconds = follows ? deviceIdle.TotalSeconds : 0;
         var requests = entries.Select(e => CacheRequest.For(e, shard.Config.ContextLength)).ToArray();
         for (var i = 0; i < entries.Count; i++)
         {
@@ -48,7 +53,7 @@ internal sealed class StageExecutor(ModelShard shard)
         }
         if (!shard.HasHead)
         {
-            return new StageResult(HiddenStateBytes.FromTensor(hidden), [], [], [], clock.Elapsed.TotalSeconds);
+            return new StageResult(HiddenStateBytes.FromTensor(hidden), [], [], [], clock.Elapsed.TotalSeconds, IdleSeconds: idleSeconds);
         }
 
         List<SampledTokenResult> tokens = [];
@@ -58,7 +63,7 @@ internal sealed class StageExecutor(ModelShard shard)
             tokens = Sample(hidden, chunks, entries, sessions);
             span?.SetTag("sampled", tokens.Count);
         }
-        return new StageResult(null, tokens, [], [], clock.Elapsed.TotalSeconds);
+        return new StageResult(null, tokens, [], [], clock.Elapsed.TotalSeconds, IdleSeconds: idleSeconds);
     }
 
     /// <summary>

@@ -111,7 +111,7 @@ public sealed partial class StageGrain(
         {
             // The device thread does not inherit this flow's Activity.Current: hand it the span to parent the sampling span.
             var parent = span?.Context ?? default;
-            var result = await gate.RunAsync(() => _executor.Execute(batch, admission.Sessions, parent));
+            var result = await gate.RunAsync(() => _executor.Execute(batch, admission.Sessions, parent, gate.IdleBefore));
             _tokensComputed += batch.Entries.Sum(e => e.TokenIds.Length);
             _steps++;
             _sessions.NotePeak();

@@ -79,4 +79,21 @@ public sealed class ContinuationTests(TwoSiloCluster cluster)
         Assert.Contains("only a stage that both embeds and samples", first.Message);
         Assert.Contains("has no token ids, no cached prefix, and samples", withToken.Message);
     }
+
+    [Fact]
+    public async Task TheStageReportsItsDeviceIdleBeforeAStepOnlyWhenTheStepFollowsOneWithTheSameSequence()
+    {
+        var pipeline = cluster.Pipeline("llama-whole", 3, 1);
+        var sampling = Reference.Greedy("r");
+        var first = await pipeline.Step(new StageEntry("idle-a", 0, Reference.Prompt(4, seed: 13), 16, sampling));
+        var next = await pipeline.Step(new StageEntry("idle-a", 4, [], 16, sampling with { DrawIndex = 1 }, ContinuesSample: true));
+        var other = await pipeline.Step(new StageEntry("idle-b", 0, Reference.Prompt(4, seed: 14), 16, sampling));
+        await pipeline.Release("idle-a", CacheRelease.Free);
+        await pipeline.Release("idle-b", CacheRelease.Free);
+
+        // The test's own round trip between the first two steps left the device idle for some time; the third step
+        // continues no sequence of the step before it, so what came before it is not a hand-over.
+        Assert.True(first.IdleSeconds == 0 && next.IdleSeconds > 0 && other.IdleSeconds == 0,
+            $"Expected idle 0, > 0, 0; got {first.IdleSeconds}, {next.IdleSeconds}, {other.IdleSeconds}.");
+    }
 }
