@@ -1,10 +1,12 @@
+using Orleans.Concurrency;
+
 namespace Cluster.Contracts.Stages;
 
 /// <summary>
 /// One pipeline stage of one replica of a model: a contiguous range of decoder layers on one silo, with the KV
-/// caches of every session that ran through it. Keyed by <see cref="StageKey"/>. Compute is serialized per grain
-/// (non-reentrant); the gateway drives each hop, so while stage s computes micro-batch m, stage s-1 is free to
-/// compute micro-batch m+1.
+/// caches of every session that ran through it. Keyed by <see cref="StageKey"/>. Compute is serialized per silo, in
+/// the order calls arrive (one device thread); the gateway drives each hop, so while stage s computes micro-batch m,
+/// stage s-1 is free to compute micro-batch m+1.
 /// </summary>
 /// <remarks>
 /// A step is idempotent per session: an entry at <see cref="StageEntry.StartPosition"/> p first truncates the
@@ -17,7 +19,13 @@ public interface IStageGrain : IGrainWithStringKey
     /// <summary>The layers this stage holds and its KV-cache budget. Activates the grain (loads its weights).</summary>
     Task<StageDescription> Describe();
 
-    /// <summary>Runs one micro-batch through this stage's layers (stage 0 embeds, the last stage samples).</summary>
+    /// <summary>
+    /// Runs one micro-batch through this stage's layers (stage 0 embeds, the last stage samples). Always interleaves:
+    /// a step that arrives while one computes queues behind it on the silo's device at once, so the device goes from
+    /// one to the next without waiting for the grain to answer the first; steps and every other call that touches the
+    /// sessions run on the device in arrival order.
+    /// </summary>
+    [AlwaysInterleave]
     Task<StageResult> Forward(StageBatch batch);
 
     /// <summary>

@@ -11,11 +11,13 @@ internal readonly record struct PlannedChunk(RunningSequence Sequence, int Start
     public bool Samples => Continues || Start + Length == Sequence.Tokens.Count;
 
     /// <summary>
-    /// What the continuation continues from came back and was applied: the sequence gained exactly the token at
-    /// <see cref="Start"/> and goes on. Otherwise (that step failed, was refused, or its token ended the sequence) the
-    /// continuation's outcome is dropped: the stage's work on it is either never used or recomputed.
+    /// What came back for this chunk is to be applied: the sequence has not finished (a token, a cancel or a failure
+    /// may end it while a second step is in flight), and for a continuation, what it continues from came back and was
+    /// applied: the sequence gained exactly the token at <see cref="Start"/>. Otherwise (that step failed or was
+    /// refused, or came back later than this one) the outcome is dropped: the stage's work on it is never used or is
+    /// computed again.
     /// </summary>
-    public bool Applies => !Continues || (!Sequence.Finished && Sequence.Tokens.Count == Start + 1);
+    public bool Applies => !Sequence.Finished && (!Continues || Sequence.Tokens.Count == Start + 1);
 
     /// <summary>Positions this chunk copies from a cached prefix: the hit's length on its first chunk after a hit, else 0.</summary>
     public int CopiedPrefixTokens => Sequence.PrefixHit is { } hit && Start == hit.Tokens ? hit.Tokens : 0;

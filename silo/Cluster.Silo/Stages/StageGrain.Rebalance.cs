@@ -66,7 +66,7 @@ public sealed partial class StageGrain
             _pendingMove = target; // first sighting: move only if the next check agrees
             return;
         }
-        if (_sessions.ActiveCount > 0)
+        if (await gate.RunAsync(() => _sessions.ActiveCount) > 0)
         {
             return; // never under a running sequence; a later check finds it idle
         }

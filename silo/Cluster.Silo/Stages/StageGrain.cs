@@ -14,8 +14,10 @@ namespace Cluster.Silo.Stages;
 
 /// <summary>
 /// One pipeline stage of one model replica (see <see cref="IStageGrain"/>). Loads its layers on activation and stays
-/// active (reloading weights is the expensive part). Non-reentrant: one call at a time, so the session bookkeeping
-/// needs no locks; compute runs off the grain scheduler, on the silo's one device thread (<see cref="DeviceGate"/>).
+/// active (reloading weights is the expensive part). Compute runs off the grain scheduler, on the silo's one device
+/// thread (<see cref="DeviceGate"/>), and so does everything that reads or changes the sessions (admission, release,
+/// expiry, status): they need no locks and happen in the order the calls arrived, while <see cref="Forward"/> always
+/// interleaves, so the next step is queued on the device while one computes.
 /// </summary>
 [StagePlacement]
 [CollectionAgeLimit(AlwaysActive = true)]
@@ -68,9 +70,13 @@ public sealed partial class StageGrain(
         {
             SiloTelemetry.Unregister(_gauge);
         }
-        _sessions?.Dispose();
-        _executor?.Shard.Dispose();
-        return Task.CompletedTask;
+        // On the device thread, behind anything still queued there for this stage.
+        return gate.RunAsync(() =>
+        {
+            _sessions?.Dispose();
+            _executor?.Shard.Dispose();
+            return true;
+        });
     }
 
     public Task<StageDescription> Describe()
@@ -94,35 +100,58 @@ public sealed partial class StageGrain(
             TagForward(span, batch);
         }
         StageBatchValidator.Validate(batch, Shard);
-        (batch, var unresolved) = ContinuedEntries.Resolve(batch, _sessions);
-        if (unresolved.Count > 0)
-        {
-            span?.SetTag("refused.missing_sessions", unresolved.Count);
-            return new StageResult(null, [], unresolved, [], 0, SiloName);
-        }
-        var admission = _sessions.Admit(batch.Entries.Select(e => CacheRequest.For(e, Shard.Config.ContextLength)).ToArray());
-        if (!admission.Admitted)
-        {
-            span?.SetTag("refused.missing_sessions", admission.MissingSessions.Count);
-            span?.SetTag("refused.over_budget_sessions", admission.OverBudgetSessions.Count);
-            return new StageResult(null, [], admission.MissingSessions, admission.OverBudgetSessions, 0, SiloName);
-        }
+        StageResult result;
         try
         {
             // The device thread does not inherit this flow's Activity.Current: hand it the span to parent the sampling span.
             var parent = span?.Context ?? default;
-            var result = await gate.RunAsync(() => _executor.Execute(batch, admission.Sessions, parent, gate.IdleBefore));
-            _tokensComputed += batch.Entries.Sum(e => e.TokenIds.Length);
-            _steps++;
-            _sessions.NotePeak();
-            SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
-            ObserveKvUsage();
-            span?.SetTag("compute_seconds", result.ComputeSeconds);
-            return result with { Silo = SiloName }; // where this step ran: stages move (failover, scale-out)
+            result = await gate.RunAsync(() => Step(batch, parent));
         }
         catch (Exception error)
         {
             span?.SetStatus(ActivityStatusCode.Error, error.Message);
+            throw;
+        }
+        if (!result.Computed)
+        {
+            span?.SetTag("refused.missing_sessions", result.MissingSessions.Count);
+            span?.SetTag("refused.over_budget_sessions", result.OverBudgetSessions.Count);
+        }
+        else
+        {
+            SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
+            span?.SetTag("compute_seconds", result.ComputeSeconds);
+        }
+        return result with { Silo = SiloName }; // where this step ran: stages move (failover, scale-out)
+    }
+
+    /// <summary>
+    /// One step on the device thread: continuations get their tokens, the sessions are admitted (or the step refused,
+    /// nothing changed), the layers run; a step that fails gives back what admission took.
+    /// </summary>
+    private StageResult Step(StageBatch batch, ActivityContext parent)
+    {
+        var (resolved, unresolved) = ContinuedEntries.Resolve(batch, _sessions);
+        if (unresolved.Count > 0)
+        {
+            return new StageResult(null, [], unresolved, [], 0);
+        }
+        var admission = _sessions.Admit(resolved.Entries.Select(e => CacheRequest.For(e, Shard.Config.ContextLength)).ToArray());
+        if (!admission.Admitted)
+        {
+            return new StageResult(null, [], admission.MissingSessions, admission.OverBudgetSessions, 0);
+        }
+        try
+        {
+            var result = _executor.Execute(resolved, admission.Sessions, parent, gate.IdleBefore);
+            _tokensComputed += resolved.Entries.Sum(e => e.TokenIds.Length);
+            _steps++;
+            _sessions.NotePeak();
+            ObserveKvUsage();
+            return result;
+        }
+        catch (Exception error)
+        {
             _sessions.NotePeak(); // what the step allocated before it failed counted too
             _sessions.Abandon(admission);
             LogStepFailed(logger, error, _key.ToString(), batch.StepId);
@@ -154,19 +183,19 @@ public sealed partial class StageGrain(
         return result with { Silo = SiloName };
     }
 
-    public Task Release(IReadOnlyList<string> sessionIds, CacheRelease release)
+    public Task Release(IReadOnlyList<string> sessionIds, CacheRelease release) => gate.RunAsync(() =>
     {
         _sessions.Release(sessionIds, release);
         ObserveKvUsage();
-        return Task.CompletedTask;
-    }
+        return sessionIds.Count;
+    });
 
-    public Task<int> ExpireIdleSessions()
+    public Task<int> ExpireIdleSessions() => gate.RunAsync(() =>
     {
         var expired = _sessions.Expire(options.Value.IdleSessionExpiry);
         ObserveKvUsage();
-        return Task.FromResult(expired);
-    }
+        return expired;
+    });
 
     // Sums the sessions' bytes only when someone observes the gauge.
     private void ObserveKvUsage()
@@ -189,7 +218,7 @@ public sealed partial class StageGrain(
         span.SetTag("tokens", batch.Entries.Sum(e => e.TokenIds.Length));
     }
 
-    public Task<StageStatus> GetStatus() => Task.FromResult(new StageStatus(
+    public Task<StageStatus> GetStatus() => gate.RunAsync(() => new StageStatus(
         _sessions.ActiveCount, _sessions.IdleCount, _sessions.UsedBytes, _sessions.BudgetBytes, _tokensComputed, _steps, _sessions.Evictions, SiloName,
         _sessions.PeakBytes, _sessions.RetainedCount, _sessions.RetainedBytes, _sessions.PrefixHitTokens));
 

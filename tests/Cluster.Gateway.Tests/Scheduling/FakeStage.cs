@@ -8,8 +8,8 @@ namespace Cluster.Gateway.Tests.Scheduling;
 /// rule, answers MissingSessions like a real stage, and (last stage) "samples" a token that depends only on the
 /// position, so a replayed sequence must produce the same tokens. Copies a named prefix from another session when that
 /// session holds its tokens, and answers the entry missing otherwise, like a real stage. Takes a continuation's input
-/// from its own last sample, as a real one-stage replica does. One call at a time, in arrival order, as a
-/// non-reentrant grain runs them. Records every batch it saw (continuations as they came).
+/// from its own last sample, as a real one-stage replica does. One call at a time, in arrival order, as a real
+/// stage's device runs them. Records every batch it saw (continuations as they came).
 /// </summary>
 internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe probe, long kvBudgetBytes = 1 << 20) : IStageGrain
 {
@@ -35,6 +35,12 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
 
     /// <summary>While set, Release waits for it to complete: a release still on its way to the stage.</summary>
     public TaskCompletionSource? HoldReleases { get; set; }
+
+    /// <summary>
+    /// Set to hold a computed step's answer until the task it returns for that batch completes (null: answer now); the
+    /// stage takes the next calls meanwhile, so a later step can come back first.
+    /// </summary>
+    public Func<StageBatch, Task?>? HoldAnswer { get; set; }
 
     /// <summary>Set to make the next Forward throw this.</summary>
     public Exception? FailNext { get; set; }
@@ -169,6 +175,12 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
             foreach (var entry in batch.Entries.Where(e => e.Sampling is not null))
             {
                 _lastSampledAt[entry.SessionId] = entry.StartPosition + entry.TokenIds.Length;
+            }
+            if (HoldAnswer?.Invoke(batch) is { } held)
+            {
+                turn.TrySetResult();
+                probe.Pulse(); // the step is computed: a test waiting for it sees it now, before its answer
+                await held;
             }
             return new StageResult(null, tokens, [], [], 0.001);
         }

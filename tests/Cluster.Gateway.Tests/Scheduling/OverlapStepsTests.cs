@@ -102,4 +102,28 @@ public sealed class OverlapStepsTests
             .GroupBy(e => e.SessionId).Count(g => g.Count() > 1);
         Assert.True(replayed > 0, "Expected sessions replayed from position 0 after the stage lost its caches; none was sent from 0 twice.");
     }
+
+    [Fact]
+    public async Task AContinuationThatComesBackBeforeItsStepIsDroppedAndACancelledSequenceTakesNoTokenAfterItEnds()
+    {
+        await using var harness = new SchedulerHarness(stageCount: 1, Options(overlap: true));
+        var holdStep = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holdContinuation = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Step 1 (the prompt, which samples) and step 2 (its continuation) are both held.
+        harness.Stages[0].HoldAnswer = batch => batch.StepId switch { 1 => holdStep.Task, 2 => holdContinuation.Task, _ => null };
+        var sequence = harness.Submit(promptLength: 4, maxNewTokens: 50);
+        await harness.WaitForAsync(() => harness.Stages[0].Batches.Count >= 2, "the stage to compute step 2, the continuation of step 1");
+
+        harness.Scheduler.Cancel(sequence); // both steps in flight: the cancel waits for one to come back
+        holdContinuation.SetResult(); // the continuation comes back first: dropped (its step has not), and the cancel ends the sequence
+        var responses = await SchedulerHarness.ReadAllAsync(sequence);
+        var other = harness.Submit(promptLength: 6, maxNewTokens: 5);
+        holdStep.SetResult(); // then the step it continued: its token must not reach the ended stream
+
+        Assert.Equal(FinishReason.Cancelled, responses[^1].FinishReason);
+        var streamed = SchedulerHarness.TokenIds(responses);
+        Assert.True(streamed.SequenceEqual(ExpectedTokens(4, streamed.Count)), $"Streamed [{string.Join(",", streamed)}], not the sequence's tokens.");
+        var next = SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(other));
+        Assert.True(next.SequenceEqual(ExpectedTokens(6, 5)), $"The scheduler must go on after the late step: the next sequence streamed [{string.Join(",", next)}].");
+    }
 }
