@@ -39,8 +39,7 @@ public sealed class EngineLoad(ModelShard model)
         {
             return [];
         }
-        // No log-probabilities, as a request that does not ask for them runs in the cluster (and llama.cpp computes none).
-        var samplers = prompts.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0, Logprobs = false })).ToList();
+        var samplers = prompts.Select(_ => new TokenSampler(SamplingParameters.GreedyTokensOnly)).ToList();
         var histories = prompts.Select(p => p.ToList()).ToList();
         var caches = prompts.Select(p => model.CreateCache(p.Length + settings.MaxNewTokens.Min)).ToList();
         try

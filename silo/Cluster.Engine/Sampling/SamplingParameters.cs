@@ -14,6 +14,12 @@ public sealed record SamplingParameters
     public const int MaxTopLogprobs = 20;
 
     /// <summary>
+    /// Greedy, without log-probabilities: one pass over the logits per token, what a request that asks for neither
+    /// runs in the cluster (and what llama.cpp computes); the benchmarks' and the load tool's engine sampler.
+    /// </summary>
+    public static SamplingParameters GreedyTokensOnly { get; } = new() { Temperature = 0, Logprobs = false };
+
+    /// <summary>
     /// Divides the (penalized) logits before top-k/top-p and the draw. 0, or anything below
     /// <see cref="TokenSampler.GreedyTemperatureThreshold"/>, means greedy: the highest logit, ties to the lowest id,
     /// and no random numbers consumed. Must be finite and &gt;= 0.

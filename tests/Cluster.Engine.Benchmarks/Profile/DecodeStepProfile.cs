@@ -85,7 +85,7 @@ internal static class DecodeStepProfile
                 using var prefill = model.Forward([SequenceChunk.ForTokens(caches[s], 0, prompt)]);
             }
             var histories = caches.Select((_, s) => Enumerable.Range(0, Context + 1).Select(i => (i * 31 + s) % config.VocabularySize).ToList()).ToArray();
-            var samplers = caches.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0, Logprobs = false })).ToArray();
+            var samplers = caches.Select(_ => new TokenSampler(SamplingParameters.GreedyTokensOnly)).ToArray();
             var generator = new Random(n);
             var logits = torch.randn([n, config.VocabularySize], ScalarType.Float32); // (N, V) for the host-side parts
             var host = new HostLogits();

@@ -31,8 +31,7 @@ public sealed class EngineRunner : IGreedyRunner
     public LockstepRun Run(IReadOnlyList<int[]> prompts, int newTokens)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(newTokens, 1);
-        // No log-probabilities, as a request that does not ask for them runs in the cluster (and llama.cpp computes none).
-        var samplers = prompts.Select(_ => new TokenSampler(new SamplingParameters { Temperature = 0, Logprobs = false })).ToList();
+        var samplers = prompts.Select(_ => new TokenSampler(SamplingParameters.GreedyTokensOnly)).ToList();
         var histories = prompts.Select(p => p.ToList()).ToList();
         var caches = prompts.Select(p => _model.CreateCache(p.Length + newTokens)).ToList();
         try
