@@ -24,6 +24,8 @@ public sealed class KvCache : IDisposable
     private Tensor _keys;   // (layers, kvHeads, capacity, headDim)
     private Tensor _values; // (layers, kvHeads, capacity, headDim)
     private int _capacity;  // _keys.shape[2], kept here: reading a tensor's shape is a native call, and a stage sums every cache's bytes at each step
+    private nint _keysAddress;   // host memory of _keys (0 off the host): read once per allocation, not per layer and step
+    private nint _valuesAddress; // likewise for _values
 
     internal KvCache(int layers, int kvHeads, int headDim, int maxPositions, ScalarType dtype, Device device, int reserveTokens)
     {
@@ -36,6 +38,7 @@ public sealed class KvCache : IDisposable
         _capacity = InitialCapacity(reserveTokens);
         (_keys, _values) = Allocate(_capacity);
         _elementSize = (int)_keys.ElementSize;
+        ReadAddresses();
     }
 
     /// <summary>Positions written so far: the next chunk starts here (or earlier, to overwrite a suffix).</summary>
@@ -75,6 +78,7 @@ public sealed class KvCache : IDisposable
             _keys.Dispose();
             _values.Dispose();
             (_keys, _values, _capacity) = (keys, values, capacity);
+            ReadAddresses();
         }
     }
 
@@ -147,10 +151,20 @@ public sealed class KvCache : IDisposable
     internal bool IsBFloat16 => _dtype == ScalarType.BFloat16;
 
     /// <summary>Address of one layer's keys, (kvHeads, capacity, headDim); valid until the next <see cref="Reserve"/> that grows.</summary>
-    internal unsafe nint KeyData(int layer) => (nint)Model.TensorMemory.Address(_keys) + LayerBytes(layer);
+    internal nint KeyData(int layer) => HostAddress(_keysAddress) + LayerBytes(layer);
 
     /// <summary>Address of one layer's values, (kvHeads, capacity, headDim); valid until the next <see cref="Reserve"/> that grows.</summary>
-    internal unsafe nint ValueData(int layer) => (nint)Model.TensorMemory.Address(_values) + LayerBytes(layer);
+    internal nint ValueData(int layer) => HostAddress(_valuesAddress) + LayerBytes(layer);
+
+    private nint HostAddress(nint address)
+    {
+        ObjectDisposedException.ThrowIf(IsDisposed, this);
+        return address != 0 ? address : throw new InvalidOperationException($"This KV cache lives on {_device}; only a host cache has an address the kernels read.");
+    }
+
+    private unsafe void ReadAddresses() => (_keysAddress, _valuesAddress) = _device.type == DeviceType.CPU
+        ? ((nint)Model.TensorMemory.Address(_keys), (nint)Model.TensorMemory.Address(_values))
+        : (0, 0);
 
     private nint LayerBytes(int layer) => checked((nint)((long)layer * _kvHeads * Capacity * _headDim * _elementSize));
 

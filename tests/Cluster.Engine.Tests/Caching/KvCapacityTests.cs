@@ -1,4 +1,5 @@
 using Cluster.Engine.Caching;
+using Cluster.Engine.Model;
 
 namespace Cluster.Engine.Tests.Caching;
 
@@ -29,5 +30,26 @@ public sealed class KvCapacityTests(TinyModelFixture models) : IClassFixture<Tin
         Assert.Equal(expected, cache.CapacityAfterReserve(tokens));
         cache.Reserve(tokens);
         Assert.Equal(expected, cache.Capacity);
+    }
+
+    [Fact]
+    public void TheKernelsAddressOfEachLayerFollowsTheStorageWhenItGrowsAndADisposedCacheGivesNone()
+    {
+        var cache = models.Llama.CreateCache(1);
+        var layers = models.Llama.Config.LayerCount;
+        var before = cache.KeyData(0);
+
+        cache.Reserve(200); // a new storage, the old one freed
+
+        for (var layer = 0; layer < layers; layer++)
+        {
+            var (keys, values) = (TensorMemory.Float32Data(cache.Keys(layer, 1)), TensorMemory.Float32Data(cache.Values(layer, 1)));
+            Assert.True(cache.KeyData(layer) == keys && cache.ValueData(layer) == values,
+                $"Layer {layer}: the cache gives {cache.KeyData(layer):x} / {cache.ValueData(layer):x}, its storage starts at {keys:x} / {values:x}.");
+        }
+        Assert.NotEqual(before, cache.KeyData(0));
+        cache.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => cache.KeyData(0));
+        Assert.Throws<ObjectDisposedException>(() => cache.ValueData(layers - 1));
     }
 }
