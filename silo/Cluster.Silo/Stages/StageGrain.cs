@@ -71,12 +71,25 @@ public sealed partial class StageGrain(
             SiloTelemetry.Unregister(_gauge);
         }
         // On the device thread, behind anything still queued there for this stage.
-        return gate.RunAsync(() =>
+        try
         {
-            _sessions?.Dispose();
-            _executor?.Shard.Dispose();
-            return true;
-        });
+            return gate.RunAsync(() =>
+            {
+                FreeMemory();
+                return true;
+            });
+        }
+        catch (InvalidOperationException)
+        {
+            FreeMemory(); // the silo's device gate has shut down: nothing runs on the device any more
+            return Task.CompletedTask;
+        }
+    }
+
+    private void FreeMemory()
+    {
+        _sessions?.Dispose();
+        _executor?.Shard.Dispose();
     }
 
     public Task<StageDescription> Describe()
@@ -165,8 +178,12 @@ public sealed partial class StageGrain(
         span?.SetTag("stage", _key.ToString());
         span?.SetTag("inputs", batch.Inputs?.Length ?? 0);
         StageBatchValidator.Validate(batch, Shard);
-        var result = await gate.RunAsync(() => _executor.Embed(batch));
-        _tokensComputed += batch.Inputs!.Sum(ids => ids.Length); // checked by the validator
+        var result = await gate.RunAsync(() =>
+        {
+            var embedded = _executor.Embed(batch);
+            _tokensComputed += batch.Inputs!.Sum(ids => ids.Length); // checked by the validator; counted on the device thread, as every step is
+            return embedded;
+        });
         SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
         span?.SetTag("compute_seconds", result.ComputeSeconds);
         return result with { Silo = SiloName };
@@ -177,8 +194,12 @@ public sealed partial class StageGrain(
         using var span = SiloTelemetry.Source.StartActivity("stage.inspect");
         span?.SetTag("stage", _key.ToString());
         StageBatchValidator.Validate(batch, Shard, maxTopN: 100);
-        var result = await gate.RunAsync(() => _executor.Inspect(batch));
-        _tokensComputed += batch.TokenIds.Length;
+        var result = await gate.RunAsync(() =>
+        {
+            var inspected = _executor.Inspect(batch);
+            _tokensComputed += batch.TokenIds.Length;
+            return inspected;
+        });
         SiloTelemetry.ForwardSeconds.Record(result.ComputeSeconds, _gauge!.Tags);
         return result with { Silo = SiloName };
     }
