@@ -9,6 +9,7 @@ public sealed class ShardedGenerationTests
     private static readonly string[] Prompts = ["Hello, world", "오늘 날씨 어때?", "The quick brown fox jumps over", "def main():\n    return 42"];
 
     [Theory]
+    [InlineData(1, 1)] // one stage: each step launched while the one before computes
     [InlineData(2, 2)]
     [InlineData(3, 3)]
     public async Task GreedyOutputEqualsTheSingleProcessEngineTokenForToken(int silos, int stages)
@@ -42,6 +43,50 @@ public sealed class ShardedGenerationTests
             var solo = reference.Generate(prompts[i], maxNew[i]);
             Assert.True(solo.SequenceEqual(results[i].Tokens), $"Request {i} '{prompts[i]}': solo [{string.Join(",", solo)}], concurrent [{string.Join(",", results[i].Tokens)}].");
         }
+    }
+
+    /// <summary>
+    /// One stage, whose steps overlap (the next launched while one computes, its token taken from the stage's own
+    /// sample): twelve concurrent requests, greedy and seeded, some ended by a stop token from their own solo run,
+    /// each stream equal to its solo run up to and including that token, and ending for the right reason.
+    /// </summary>
+    [Fact]
+    public async Task OneStageWithOverlappedStepsGivesEachConcurrentStreamItsSoloTokensThroughSeedsAndStops()
+    {
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 1);
+        using var reference = new ReferenceEngine(cluster.CheckpointPath);
+        var cases = Enumerable.Range(0, 12).Select(i =>
+        {
+            var prompt = $"{Prompts[i % Prompts.Length]} #{i}";
+            var seeded = i % 2 == 1;
+            var maxNew = 8 + i % 5;
+            var solo = seeded
+                ? reference.Generate(prompt, maxNew, temperature: 0.9f, seed: (ulong)(100 + i), topK: 40, ignoreEos: true)
+                : reference.Generate(prompt, maxNew, ignoreEos: true);
+            var stopAt = i % 3 == 0 ? 3 : -1; // every third ends at its fourth token, named as a stop token
+            var sampling = seeded
+                ? new SamplingParameters { Temperature = 0.9f, Seed = (ulong)(100 + i), TopK = 40, MaxNewTokens = (uint)maxNew, IgnoreEos = true }
+                : new SamplingParameters { Temperature = 0, MaxNewTokens = (uint)maxNew, IgnoreEos = true };
+            if (stopAt >= 0 && solo.IndexOf(solo[stopAt]) == stopAt)
+            {
+                sampling.StopTokenIds.Add(solo[stopAt]);
+            }
+            else
+            {
+                stopAt = -1; // that token came earlier too: the case runs to its length instead
+            }
+            return (Prompt: prompt, Sampling: sampling, Expected: stopAt >= 0 ? solo[..(stopAt + 1)] : solo, Finish: stopAt >= 0 ? FinishReason.Stop : FinishReason.Length);
+        }).ToList();
+
+        var results = await Task.WhenAll(cases.Select(c => GenerateAsync(cluster, new GenerateRequest { Text = c.Prompt, Sampling = c.Sampling })));
+
+        for (var i = 0; i < cases.Count; i++)
+        {
+            var (tokens, last) = results[i];
+            Assert.True(cases[i].Expected.SequenceEqual(tokens) && last.FinishReason == cases[i].Finish,
+                $"Request {i} '{cases[i].Prompt}': solo [{string.Join(",", cases[i].Expected)}] ending {cases[i].Finish}, cluster [{string.Join(",", tokens)}] ending {last.FinishReason}.");
+        }
+        Assert.True(cases.Any(c => c.Finish == FinishReason.Stop), "No case ended at a stop token: the test lost its point.");
     }
 
     [Fact]
