@@ -88,6 +88,9 @@ internal sealed class FakeStage(int index, int stageCount, FakePipelineProbe pro
 
     public static int TokenAt(int position) => 100 + position % 50;
 
+    /// <summary>The <paramref name="count"/> tokens a sequence with a prompt of <paramref name="promptLength"/> generates here, whatever happens on the way.</summary>
+    public static List<int> TokensAfter(int promptLength, int count) => Enumerable.Range(0, count).Select(i => TokenAt(promptLength + i)).ToList();
+
     private bool Holds(string sessionId, int[] prefix) =>
         _cached.GetValueOrDefault(sessionId) >= prefix.Length && _tokens.TryGetValue(sessionId, out var held) && held.AsSpan(0, Math.Min(held.Length, prefix.Length)).SequenceEqual(prefix);
 

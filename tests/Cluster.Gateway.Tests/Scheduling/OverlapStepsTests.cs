@@ -1,37 +1,17 @@
 using Cluster.Contracts.Api;
 using Cluster.Gateway.Scheduling;
-using Orleans.Runtime;
 
 namespace Cluster.Gateway.Tests.Scheduling;
 
 /// <summary>
 /// A one-stage replica launches each decode step while the one before it computes, the input token left for the stage
 /// to take from its own last sample (<see cref="SchedulerOptions.OverlapSteps"/>): the streams keep exactly the tokens
-/// of steps run one at a time, through stop tokens, failed steps and lost caches.
+/// of steps run one at a time, through stop tokens and steps that come back out of order (failed steps and lost
+/// caches on one stage: <see cref="StageFailoverTests"/>).
 /// </summary>
 public sealed class OverlapStepsTests
 {
-    private static List<int> ExpectedTokens(int promptLength, int count) =>
-        Enumerable.Range(0, count).Select(i => FakeStage.TokenAt(promptLength + i)).ToList();
-
-    private static SchedulerOptions Options(bool overlap) => new()
-    {
-        OverlapSteps = overlap,
-        FailoverRetryDelay = TimeSpan.FromMilliseconds(1),
-        FailoverMaxRetryDelay = TimeSpan.FromMilliseconds(20),
-    };
-
-    private static async Task AssertTokensAsync(List<RunningSequence> sequences, int promptLengthOfFirst, int count)
-    {
-        for (var i = 0; i < sequences.Count; i++)
-        {
-            var responses = await SchedulerHarness.ReadAllAsync(sequences[i]);
-            var expected = ExpectedTokens(promptLengthOfFirst + i, count);
-            var streamed = SchedulerHarness.TokenIds(responses);
-            Assert.True(expected.SequenceEqual(streamed), $"Sequence {i}: expected [{string.Join(",", expected)}], streamed [{string.Join(",", streamed)}].");
-            Assert.Equal(FinishReason.Length, responses[^1].FinishReason);
-        }
-    }
+    private static SchedulerOptions Options(bool overlap) => new() { OverlapSteps = overlap };
 
     [Theory]
     [InlineData(true)]
@@ -41,7 +21,7 @@ public sealed class OverlapStepsTests
         await using var harness = new SchedulerHarness(stageCount: 1, Options(overlap));
         var sequences = Enumerable.Range(0, 4).Select(i => harness.Submit(promptLength: 4 + i, maxNewTokens: 12)).ToList();
 
-        await AssertTokensAsync(sequences, promptLengthOfFirst: 4, count: 12);
+        await SchedulerHarness.AssertRunToLengthAsync(sequences, promptLengthOfFirst: 4, count: 12);
 
         var entries = harness.Stages[0].Batches.SelectMany(b => b.Entries).ToList();
         var continuations = entries.Count(e => e.ContinuesSample);
@@ -69,38 +49,12 @@ public sealed class OverlapStepsTests
 
         var responses = await SchedulerHarness.ReadAllAsync(sequence);
 
-        Assert.Equal(ExpectedTokens(5, 4), SchedulerHarness.TokenIds(responses));
+        Assert.Equal(FakeStage.TokensAfter(5, 4), SchedulerHarness.TokenIds(responses));
         Assert.Equal(FinishReason.Stop, responses[^1].FinishReason);
         // The step after the stop token was launched before the stop was seen: the stage computed position 8 (the stop token's) for nothing.
         await harness.WaitForAsync(() => harness.Stages[0].Batches.SelectMany(b => b.Entries).Any(e => e.ContinuesSample && e.StartPosition == 5 + 3),
             "the stage to see the continuation that computes the stop token's position (launched before the stop was known)");
         await harness.WaitForAsync(() => harness.Stages[0].Releases.Any(r => r.Ids.Contains(sequence.StageSessionId)), "the stopped sequence's cache to be released");
-    }
-
-    [Fact]
-    public async Task AStepThatFailsWithAContinuationBehindItIsRetriedAndTheStreamsKeepTheirTokens()
-    {
-        await using var harness = new SchedulerHarness(stageCount: 1, Options(overlap: true));
-        var sequences = Enumerable.Range(0, 3).Select(i => harness.Submit(promptLength: 4 + i, maxNewTokens: 12)).ToList();
-        await sequences[0].Output.Reader.WaitToReadAsync(); // mid-generation: a step and its continuation are in flight
-        harness.Stages[0].Outage(new SiloUnavailableException("silo 127.0.0.1:11601 is dead"), calls: 2, loseCaches: false);
-
-        await AssertTokensAsync(sequences, promptLengthOfFirst: 4, count: 12);
-        Assert.True(harness.Stages[0].OutageFailures == 2, $"Expected the outage to fail 2 calls; it failed {harness.Stages[0].OutageFailures}.");
-    }
-
-    [Fact]
-    public async Task AStageThatLosesItsCachesUnderAContinuationHasThemReplayedAndTheStreamsKeepTheirTokens()
-    {
-        await using var harness = new SchedulerHarness(stageCount: 1, Options(overlap: true));
-        var sequences = Enumerable.Range(0, 3).Select(i => harness.Submit(promptLength: 4 + i, maxNewTokens: 12)).ToList();
-        await sequences[0].Output.Reader.WaitToReadAsync();
-        harness.Stages[0].Outage(new Orleans.Runtime.Messaging.ConnectionFailedException("connection to 127.0.0.1:11600 was reset"), calls: 1, loseCaches: true);
-
-        await AssertTokensAsync(sequences, promptLengthOfFirst: 4, count: 12);
-        var replayed = harness.Stages[0].Batches.SelectMany(b => b.Entries).Where(e => e.StartPosition == 0)
-            .GroupBy(e => e.SessionId).Count(g => g.Count() > 1);
-        Assert.True(replayed > 0, "Expected sessions replayed from position 0 after the stage lost its caches; none was sent from 0 twice.");
     }
 
     [Fact]
@@ -122,8 +76,8 @@ public sealed class OverlapStepsTests
 
         Assert.Equal(FinishReason.Cancelled, responses[^1].FinishReason);
         var streamed = SchedulerHarness.TokenIds(responses);
-        Assert.True(streamed.SequenceEqual(ExpectedTokens(4, streamed.Count)), $"Streamed [{string.Join(",", streamed)}], not the sequence's tokens.");
+        Assert.True(streamed.SequenceEqual(FakeStage.TokensAfter(4, streamed.Count)), $"Streamed [{string.Join(",", streamed)}], not the sequence's tokens.");
         var next = SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(other));
-        Assert.True(next.SequenceEqual(ExpectedTokens(6, 5)), $"The scheduler must go on after the late step: the next sequence streamed [{string.Join(",", next)}].");
+        Assert.True(next.SequenceEqual(FakeStage.TokensAfter(6, 5)), $"The scheduler must go on after the late step: the next sequence streamed [{string.Join(",", next)}].");
     }
 }

@@ -9,9 +9,6 @@ namespace Cluster.Gateway.Tests.Scheduling;
 /// <summary>Continuous batching, pipelining, chunked prefill, replay, cancellation and refusals, on fake stages.</summary>
 public sealed class ReplicaSchedulerTests
 {
-    private static List<int> ExpectedTokens(int promptLength, int count) =>
-        Enumerable.Range(0, count).Select(i => FakeStage.TokenAt(promptLength + i)).ToList();
-
     [Fact]
     public async Task SixteenConcurrentSequencesEachGetTheirOwnTokensAndFinishAtTheLengthLimit()
     {
@@ -20,7 +17,7 @@ public sealed class ReplicaSchedulerTests
         for (var i = 0; i < sequences.Count; i++)
         {
             var responses = await SchedulerHarness.ReadAllAsync(sequences[i]);
-            var expected = ExpectedTokens(3 + i, 5 + i % 3);
+            var expected = FakeStage.TokensAfter(3 + i, 5 + i % 3);
             Assert.True(expected.SequenceEqual(SchedulerHarness.TokenIds(responses)),
                 $"Sequence {i}: expected [{string.Join(",", expected)}], streamed [{string.Join(",", SchedulerHarness.TokenIds(responses))}].");
             var last = responses[^1];
@@ -62,8 +59,8 @@ public sealed class ReplicaSchedulerTests
         var runningTokens = SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(running));
         var longTokens = SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(longPrompt));
 
-        Assert.Equal(ExpectedTokens(4, 40), runningTokens);
-        Assert.Equal(ExpectedTokens(600, 2), longTokens);
+        Assert.Equal(FakeStage.TokensAfter(4, 40), runningTokens);
+        Assert.Equal(FakeStage.TokensAfter(600, 2), longTokens);
         var prefillSteps = harness.Stages[0].Batches
             .Where(b => b.Entries.Any(e => e.SessionId == longPrompt.StageSessionId && e.TokenIds.Length > 1))
             .ToList();
@@ -87,7 +84,7 @@ public sealed class ReplicaSchedulerTests
 
         var tokens = SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(sequence));
 
-        Assert.Equal(ExpectedTokens(5, 10), tokens);
+        Assert.Equal(FakeStage.TokensAfter(5, 10), tokens);
         Assert.Contains(harness.Stages[0].Batches, b => b.Entries.Any(e => e.SessionId == sequence.StageSessionId && e.StartPosition == 0 && e.TokenIds.Length > 5));
     }
 
@@ -121,7 +118,7 @@ public sealed class ReplicaSchedulerTests
         Assert.Equal(FinishReason.Length, (await SchedulerHarness.ReadAllAsync(first))[^1].FinishReason);
         await harness.WaitForAsync(() => harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(first.StageSessionId))), "every stage to be asked to free the first sequence");
         hold.SetResult();
-        Assert.Equal(ExpectedTokens(4, 10), SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(second)));
+        Assert.Equal(FakeStage.TokensAfter(4, 10), SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(second)));
 
         var events = harness.Probe.Events.ToList();
         var firstForward = events.IndexOf($"forward 0 {second.StageSessionId}");
@@ -140,7 +137,7 @@ public sealed class ReplicaSchedulerTests
 
         var responses = await SchedulerHarness.ReadAllAsync(sequence);
 
-        Assert.Equal(ExpectedTokens(5, 4), SchedulerHarness.TokenIds(responses));
+        Assert.Equal(FakeStage.TokensAfter(5, 4), SchedulerHarness.TokenIds(responses));
         Assert.Equal(FinishReason.Stop, responses[^1].FinishReason);
     }
 
@@ -233,6 +230,6 @@ public sealed class ReplicaSchedulerTests
         Assert.Contains("stage 1 broke", error.Status.Detail);
 
         var next = harness.Submit(promptLength: 3, maxNewTokens: 4);
-        Assert.Equal(ExpectedTokens(3, 4), SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(next)));
+        Assert.Equal(FakeStage.TokensAfter(3, 4), SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(next)));
     }
 }

@@ -91,6 +91,22 @@ internal sealed class SchedulerHarness : IAsyncDisposable
     public static List<int> TokenIds(IEnumerable<GenerateResponse> responses) => responses.SelectMany(r => r.TokenIds).ToList();
 
     /// <summary>
+    /// Sequence i (prompt of <paramref name="promptLengthOfFirst"/> + i tokens) streamed exactly its
+    /// <paramref name="count"/> tokens (<see cref="FakeStage.TokensAfter"/>) and ended at its length.
+    /// </summary>
+    public static async Task AssertRunToLengthAsync(IReadOnlyList<RunningSequence> sequences, int promptLengthOfFirst, int count)
+    {
+        for (var i = 0; i < sequences.Count; i++)
+        {
+            var responses = await ReadAllAsync(sequences[i]);
+            var expected = FakeStage.TokensAfter(promptLengthOfFirst + i, count);
+            var streamed = TokenIds(responses);
+            Assert.True(expected.SequenceEqual(streamed), $"Sequence {i}: expected [{string.Join(",", expected)}], streamed [{string.Join(",", streamed)}].");
+            Assert.Equal(FinishReason.Length, responses[^1].FinishReason);
+        }
+    }
+
+    /// <summary>
     /// Waits until <paramref name="condition"/> (state the scheduler's loop or the fake stages change) holds, checking it
     /// again after each turn of the loop and each stage call or release; fails after 30 s naming <paramref name="what"/>.
     /// </summary>

@@ -20,31 +20,34 @@ public sealed class StageFailoverTests
         FailoverMaxRetryDelay = TimeSpan.FromMilliseconds(20),
     };
 
-    private static List<int> ExpectedTokens(int promptLength, int count) =>
-        Enumerable.Range(0, count).Select(i => FakeStage.TokenAt(promptLength + i)).ToList();
-
-    [Fact]
-    public async Task StageThatIsUnavailableTwiceThenAnswersGivesEveryStreamTheUndisturbedTokens()
+    /// <param name="stages">1: one stage, whose steps overlap, so a failed step has a continuation behind it.</param>
+    [Theory]
+    [InlineData(3, 1)]
+    [InlineData(1, 0)]
+    public async Task StageThatIsUnavailableTwiceThenAnswersGivesEveryStreamTheUndisturbedTokens(int stages, int failing)
     {
-        await using var harness = new SchedulerHarness(stageCount: 3, Failover(TimeSpan.FromMinutes(1)));
+        await using var harness = new SchedulerHarness(stageCount: stages, Failover(TimeSpan.FromMinutes(1)));
         var sequences = Enumerable.Range(0, 4).Select(i => harness.Submit(promptLength: 4 + i, maxNewTokens: 12)).ToList();
         await sequences[0].Output.Reader.WaitToReadAsync(); // mid-generation: tokens are flowing
-        harness.Stages[1].Outage(new SiloUnavailableException("silo 127.0.0.1:11601 is dead"), calls: 2, loseCaches: false);
+        harness.Stages[failing].Outage(new SiloUnavailableException("silo 127.0.0.1:11601 is dead"), calls: 2, loseCaches: false);
 
-        await AssertUndisturbedAsync(sequences, promptLengthOfFirst: 4, count: 12);
-        Assert.True(harness.Stages[1].OutageFailures == 2, $"Expected the stage's outage to fail 2 calls; it failed {harness.Stages[1].OutageFailures}.");
+        await SchedulerHarness.AssertRunToLengthAsync(sequences, promptLengthOfFirst: 4, count: 12);
+        Assert.True(harness.Stages[failing].OutageFailures == 2, $"Expected the stage's outage to fail 2 calls; it failed {harness.Stages[failing].OutageFailures}.");
     }
 
-    [Fact]
-    public async Task StageThatComesBackWithoutItsCachesHasThemReplayedAndGivesTheUndisturbedTokens()
+    /// <param name="stages">1: one stage, whose steps overlap, so the caches go with a continuation in flight.</param>
+    [Theory]
+    [InlineData(3, 2)]
+    [InlineData(1, 0)]
+    public async Task StageThatComesBackWithoutItsCachesHasThemReplayedAndGivesTheUndisturbedTokens(int stages, int failing)
     {
-        await using var harness = new SchedulerHarness(stageCount: 3, Failover(TimeSpan.FromMinutes(1)));
+        await using var harness = new SchedulerHarness(stageCount: stages, Failover(TimeSpan.FromMinutes(1)));
         var sequences = Enumerable.Range(0, 4).Select(i => harness.Submit(promptLength: 4 + i, maxNewTokens: 12)).ToList();
         await sequences[0].Output.Reader.WaitToReadAsync();
         // The silo died: calls fail until the stage re-activates elsewhere, and the new activation holds no session.
-        harness.Stages[2].Outage(new Orleans.Runtime.Messaging.ConnectionFailedException("connection to 127.0.0.1:11602 was reset"), calls: 1, loseCaches: true);
+        harness.Stages[failing].Outage(new Orleans.Runtime.Messaging.ConnectionFailedException("connection to 127.0.0.1:11602 was reset"), calls: 1, loseCaches: true);
 
-        await AssertUndisturbedAsync(sequences, promptLengthOfFirst: 4, count: 12);
+        await SchedulerHarness.AssertRunToLengthAsync(sequences, promptLengthOfFirst: 4, count: 12);
         // A replay sends a session from position 0 a second time.
         var replayed = harness.Stages[0].Batches.SelectMany(b => b.Entries).Where(e => e.StartPosition == 0)
             .GroupBy(e => e.SessionId).Count(g => g.Count() > 1);
@@ -79,7 +82,7 @@ public sealed class StageFailoverTests
 
         harness.SignalSiloLoss(); // the silo is declared dead
 
-        await AssertUndisturbedAsync(sequences, promptLengthOfFirst: 4, count: 12);
+        await SchedulerHarness.AssertRunToLengthAsync(sequences, promptLengthOfFirst: 4, count: 12);
     }
 
     [Fact]
@@ -94,17 +97,5 @@ public sealed class StageFailoverTests
         harness.Scheduler.Cancel(sequence);
 
         Assert.Equal(FinishReason.Cancelled, (await SchedulerHarness.ReadAllAsync(sequence))[^1].FinishReason);
-    }
-
-    private static async Task AssertUndisturbedAsync(List<RunningSequence> sequences, int promptLengthOfFirst, int count)
-    {
-        for (var i = 0; i < sequences.Count; i++)
-        {
-            var responses = await SchedulerHarness.ReadAllAsync(sequences[i]);
-            var expected = ExpectedTokens(promptLengthOfFirst + i, count);
-            var streamed = SchedulerHarness.TokenIds(responses);
-            Assert.True(expected.SequenceEqual(streamed), $"Sequence {i}: expected [{string.Join(",", expected)}], streamed [{string.Join(",", streamed)}].");
-            Assert.Equal(FinishReason.Length, responses[^1].FinishReason);
-        }
     }
 }

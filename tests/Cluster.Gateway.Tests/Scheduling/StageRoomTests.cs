@@ -15,9 +15,6 @@ public sealed class StageRoomTests
 {
     private static readonly SchedulerOptions FastRetries = new() { StageRoomRetries = 3, StageRoomRetryDelay = TimeSpan.FromMilliseconds(1), RetryAfter = TimeSpan.FromSeconds(2) };
 
-    private static List<int> ExpectedTokens(int promptLength, int count) =>
-        Enumerable.Range(0, count).Select(i => FakeStage.TokenAt(promptLength + i)).ToList();
-
     /// <summary>Refuses <paramref name="session"/>'s steps at that stage <paramref name="times"/> times, counting into <paramref name="refusals"/>.</summary>
     private static Func<StageBatch, IReadOnlyList<string>> Refuse(string session, int times, StrongBox refusals, Action? onRefusal = null) => batch =>
     {
@@ -43,9 +40,9 @@ public sealed class StageRoomTests
         var otherResponses = await SchedulerHarness.ReadAllAsync(other);
 
         Assert.True(refusals.Value == 2, $"The last stage refused the sequence {refusals.Value} times; the test set 2.");
-        Assert.Equal(ExpectedTokens(5, 10), SchedulerHarness.TokenIds(refusedResponses));
+        Assert.Equal(FakeStage.TokensAfter(5, 10), SchedulerHarness.TokenIds(refusedResponses));
         Assert.Equal(FinishReason.Length, refusedResponses[^1].FinishReason);
-        Assert.Equal(ExpectedTokens(6, 12), SchedulerHarness.TokenIds(otherResponses));
+        Assert.Equal(FakeStage.TokensAfter(6, 12), SchedulerHarness.TokenIds(otherResponses));
         Assert.True(harness.Stages.All(s => s.Releases.Any(r => r.Ids.Contains(refused.StageSessionId) && r.Release == CacheRelease.Park)),
             "Each refusal should park the sequence's cache on every stage (release with keep) so others can evict it.");
         await harness.WaitForAsync(() => harness.Capacity.Reserved == 0, $"every reservation to come back (still reserved: {harness.Capacity.Reserved})");
@@ -64,7 +61,7 @@ public sealed class StageRoomTests
         var tokens = SchedulerHarness.TokenIds(await SchedulerHarness.ReadAllAsync(sequence));
 
         Assert.True(refusals.Value == 1, $"The last stage refused the sequence {refusals.Value} times; the test set 1.");
-        Assert.Equal(ExpectedTokens(5, 10), tokens);
+        Assert.Equal(FakeStage.TokensAfter(5, 10), tokens);
         Assert.Contains(harness.Stages[0].Batches, b => b.Entries.Any(e => e.SessionId == sequence.StageSessionId && e.StartPosition == 0 && e.TokenIds.Length > 5));
     }
 
