@@ -49,8 +49,7 @@ public static class GenerateRequestValidator
 
         SamplingParameters sampling = request.Sampling ?? new SamplingParameters();
         int topLogprobs = CheckTopLogprobs(request);
-        bool logprobs = request.Logprobs || topLogprobs > 0;
-        SamplingSettings resolved = CheckSampling(sampling, topLogprobs, drawSeed) with { Logprobs = logprobs };
+        SamplingSettings resolved = CheckSampling(sampling, topLogprobs, drawSeed, logprobs: request.Logprobs || topLogprobs > 0);
         int? requestedMaxNewTokens = CheckMaxNewTokens(sampling, limits);
         IReadOnlyList<string> stopSequences = CheckStopSequences(sampling, limits);
         IReadOnlyList<int> stopTokenIds = CheckStopTokenIds(sampling, limits);
@@ -90,14 +89,16 @@ public static class GenerateRequestValidator
     /// sampling fields, for Generate and for Inspect's sampler view alike.
     /// </summary>
     /// <exception cref="Grpc.Core.RpcException">INVALID_ARGUMENT naming the field and its range.</exception>
-    public static SamplingSettings CheckSampling(SamplingParameters sampling, int topLogprobs, Func<ulong>? drawSeed = null) => new(
+    /// <param name="logprobs">The request asked for log-probabilities (they are computed only then).</param>
+    public static SamplingSettings CheckSampling(SamplingParameters sampling, int topLogprobs, Func<ulong>? drawSeed = null, bool logprobs = false) => new(
         CheckTemperature(sampling),
         CheckTopK(sampling),
         CheckTopP(sampling),
         CheckRepetitionPenalty(sampling),
         sampling.HasSeed ? sampling.Seed : (drawSeed ?? RandomSeed)(),
         topLogprobs,
-        CheckMinP(sampling));
+        CheckMinP(sampling),
+        logprobs);
 
     private static float CheckTemperature(SamplingParameters sampling)
     {

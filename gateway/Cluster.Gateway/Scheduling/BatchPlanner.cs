@@ -35,23 +35,17 @@ internal static class BatchPlanner
     {
         var chunks = new List<PlannedChunk>();
         var tokens = 0;
-        foreach (var sequence in continuing)
-        {
-            if (chunks.Count == maxSequences || tokens == tokenBudget)
-            {
-                return chunks;
-            }
-            chunks.Add(new PlannedChunk(sequence, sequence.Tokens.Count, 1, Continues: true));
-            tokens++;
-        }
         var candidates = ready.ToList();
-        foreach (var sequence in candidates.Where(s => s.PendingTokens == 1))
+        // Decodes: continuations first (at the position their step in flight samples), then the ready ones.
+        var decodes = continuing.Select(s => new PlannedChunk(s, s.Tokens.Count, 1, Continues: true))
+            .Concat(candidates.Where(s => s.PendingTokens == 1).Select(s => new PlannedChunk(s, s.ComputedLength, 1)));
+        foreach (var decode in decodes)
         {
             if (chunks.Count == maxSequences || tokens == tokenBudget)
             {
                 return chunks;
             }
-            chunks.Add(new PlannedChunk(sequence, sequence.ComputedLength, 1));
+            chunks.Add(decode);
             tokens++;
         }
         // Prompts in arrival order (the candidates come in admission order), each as much as the budget allows.

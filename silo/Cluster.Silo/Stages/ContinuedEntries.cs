@@ -5,8 +5,9 @@ namespace Cluster.Silo.Stages;
 /// <summary>
 /// Gives each <see cref="StageEntry.ContinuesSample"/> entry of a validated batch its input: the token this stage
 /// sampled for the session in its previous step. Runs on the device thread, where a stage's steps run in the order
-/// they arrived, so that step has finished when the next one gets here. A session that has no such sample at the entry's position (the previous step never ran here, or
-/// another step moved the session since) is answered as missing, as a session without its positions is.
+/// they arrived, so that step has finished when the next one gets here. A session that has no such sample at the
+/// entry's position (the previous step never ran here, or another step moved the session since) is answered as
+/// missing, as a session without its positions is.
 /// </summary>
 internal static class ContinuedEntries
 {

@@ -16,7 +16,7 @@ namespace Cluster.Silo.Stages;
 internal sealed class StageExecutor(ModelShard shard)
 {
     private readonly HostLogits _logits = new();
-    private HashSet<string> _previousStep = [];
+    private readonly HashSet<string> _previousStep = []; // the sessions of this stage's step before, kept across steps
 
     public ModelShard Shard => shard;
 
@@ -28,7 +28,8 @@ internal sealed class StageExecutor(ModelShard shard)
         using var scope = torch.NewDisposeScope();
         var entries = batch.Entries;
         var follows = entries.Any(e => _previousStep.Contains(e.SessionId));
-        _previousStep = entries.Select(e => e.SessionId).ToHashSet();
+        _previousStep.Clear();
+        _previousStep.UnionWith(entries.Select(e => e.SessionId));
         var idleSeconds = follows ? deviceIdle.TotalSeconds : 0;
         var requests = entries.Select(e => CacheRequest.For(e, shard.Config.ContextLength)).ToArray();
         for (var i = 0; i < entries.Count; i++)
