@@ -10,7 +10,7 @@ namespace Cluster.Hosting;
 public sealed class ClusterModelsOptionsValidator : IValidateOptions<ClusterModelsOptions>
 {
     // What the engine's ComputePlacement accepts for weights (it is not referenced here: hosting never loads the engine).
-    private static readonly string[] WeightDTypes = ["", "auto", "float32", "fp32", "bfloat16", "bf16"];
+    private static readonly string[] WeightDTypes = ["", "auto", "float32", "fp32", "bfloat16", "bf16", "int8"];
 
     public ValidateOptionsResult Validate(string? name, ClusterModelsOptions options)
     {

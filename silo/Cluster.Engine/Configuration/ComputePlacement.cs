@@ -6,7 +6,10 @@ namespace Cluster.Engine.Configuration;
 
 /// <summary>The resolved device and dtypes of <see cref="EngineOptions"/>.</summary>
 /// <param name="DType">Activations, embeddings, norms, biases.</param>
-/// <param name="WeightDType">Weight matrices of the linear layers: <paramref name="DType"/>, or bf16 under fp32 activations.</param>
+/// <param name="WeightDType">
+/// Weight matrices of the linear layers: <paramref name="DType"/>, or bf16 under fp32 activations, or
+/// <see cref="ScalarType.Int8"/> for 8-bit blocks (<see cref="Int8Matrix"/>, CPU, fp32 activations).
+/// </param>
 /// <param name="KvDType">The KV cache: <paramref name="DType"/>, or bf16 under fp32 activations.</param>
 public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarType WeightDType, ScalarType KvDType)
 {
@@ -21,7 +24,9 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
             "float16" or "fp16" => ScalarType.Float16,
             _ => throw new ArgumentException($"Engine dtype \"{options.DType}\" is not one of auto, float32, bfloat16, float16."),
         };
-        var weightDType = NarrowedDType(options.WeightDType, nameof(options.WeightDType), dtype, "weights");
+        var weightDType = IsInt8(options.WeightDType)
+            ? Int8Weights(device, dtype)
+            : NarrowedDType(options.WeightDType, nameof(options.WeightDType), dtype, "weights");
         var kvDType = NarrowedDType(options.KvCacheDType, nameof(options.KvCacheDType), dtype, "the KV cache");
         if (options.CpuThreads is { } threads)
         {
@@ -35,6 +40,37 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
         return new ComputePlacement(device, dtype, weightDType, kvDType);
     }
 
+    /// <summary>Whether weight matrices are kept as 8-bit blocks rather than a torch dtype.</summary>
+    public bool Int8WeightBlocks => WeightDType == ScalarType.Int8;
+
+    /// <summary>The weights' dtype as options and status name it: float32, bfloat16, float16 or int8.</summary>
+    public string WeightDTypeName => WeightDType switch
+    {
+        ScalarType.Int8 => "int8",
+        ScalarType.BFloat16 => "bfloat16",
+        ScalarType.Float16 => "float16",
+        _ => "float32",
+    };
+
+    private static bool IsInt8(string value) => value.Trim().Equals("int8", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// int8 weights: llama.cpp's Q8_0 blocks multiplied by <see cref="Int8LinearKernel"/>, which runs on the CPU and
+    /// reads fp32 activations (on a CPU without AVX-VNNI through its scalar reference: right, but slow).
+    /// </summary>
+    private static ScalarType Int8Weights(Device device, ScalarType activations)
+    {
+        if (device.type != DeviceType.CPU)
+        {
+            throw new ArgumentException($"Engine WeightDType \"int8\" runs on the CPU only; device {device} keeps its weights in float32, bfloat16 or float16.");
+        }
+        if (activations != ScalarType.Float32)
+        {
+            throw new ArgumentException($"Engine WeightDType \"int8\" needs float32 activations (DType), was {activations}.");
+        }
+        return ScalarType.Int8;
+    }
+
     /// <summary>
     /// A part's dtype that may be the activations' (<c>auto</c>, or named) or bf16 under fp32 activations: the weight
     /// matrices and the KV cache each keep fp32's arithmetic on bf16 storage.
@@ -46,7 +82,7 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
             "auto" => activations,
             "float32" or "fp32" => ScalarType.Float32,
             "bfloat16" or "bf16" => ScalarType.BFloat16,
-            _ => throw new ArgumentException($"Engine {option} \"{value}\" is not one of auto, float32, bfloat16."),
+            _ => throw new ArgumentException($"Engine {option} \"{value}\" is not one of auto, float32, bfloat16{(option == nameof(EngineOptions.WeightDType) ? ", int8" : "")}."),
         };
         if (chosen != activations && !(activations == ScalarType.Float32 && chosen == ScalarType.BFloat16))
         {

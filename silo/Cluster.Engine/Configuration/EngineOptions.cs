@@ -14,8 +14,10 @@ public sealed record EngineOptions
 
     /// <summary>
     /// The dtype of the weight matrices (projections, feed-forward, LM head): <c>auto</c> (the same as
-    /// <see cref="DType"/>), <c>float32</c> or <c>bfloat16</c>. <c>bfloat16</c> with fp32 <see cref="DType"/> keeps
-    /// activations, embeddings, norms and the KV cache in fp32 and halves the bytes a decode step reads.
+    /// <see cref="DType"/>), <c>float32</c>, <c>bfloat16</c> or <c>int8</c>. <c>bfloat16</c> with fp32 <see cref="DType"/>
+    /// keeps activations, embeddings, norms and the KV cache in fp32 and halves the bytes a decode step reads.
+    /// <c>int8</c> (CPU, fp32 <see cref="DType"/>) quantizes the matrices as llama.cpp's Q8_0 does (blocks of 32, an
+    /// fp16 scale each) and multiplies them with 8-bit activations: 8.5 bits a weight, the embedding table kept fp32.
     /// </summary>
     public string WeightDType { get; init; } = "auto";
 

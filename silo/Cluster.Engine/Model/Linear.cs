@@ -5,14 +5,16 @@ using static TorchSharp.torch;
 namespace Cluster.Engine.Model;
 
 /// <summary>
-/// y = x·Wᵀ + b, as nn.Linear, with W stored (out, in) in fp32 or bf16 and b in the activations' dtype.
-/// Decode-sized inference on the CPU runs <see cref="LinearKernel"/> (it streams W near the memory bandwidth
+/// y = x·Wᵀ + b, as nn.Linear, with W stored (out, in) in fp32 or bf16, or as int8 blocks, and b in the activations'
+/// dtype. Decode-sized inference on the CPU runs <see cref="LinearKernel"/> (it streams W near the memory bandwidth
 /// where libtorch's fp32 kernels do not); everything else goes to libtorch: batches past the measured
-/// crossover (prefill), CUDA, and anything that needs autograd (training), so gradients flow as before.
+/// crossover (prefill), CUDA, and anything that needs autograd (training), so gradients flow as before. int8
+/// blocks (<see cref="Quantized"/>) have no libtorch counterpart: every batch runs <see cref="Int8LinearKernel"/>.
 /// </summary>
 public sealed class Linear : IDisposable
 {
-    private readonly Tensor _weight; // (out, in) fp32 or bf16
+    private readonly Tensor? _weight; // (out, in) fp32 or bf16; null for int8 blocks
+    private readonly Int8Matrix? _int8; // (out, in) in blocks of 32, or null
     private readonly Tensor? _bias;  // (out) in the activations' dtype
 
     // Read once here: every decode step calls each Linear, and each read of a tensor's shape, dtype or address is a
@@ -22,6 +24,7 @@ public sealed class Linear : IDisposable
     private readonly ScalarType _weightDType;
     private readonly nint _weightData; // the first element of a contiguous CPU weight, else 0
     private readonly nint _biasData;   // the same for an fp32 CPU bias, else 0
+    private bool _disposed;             // what says an int8 layer is disposed (it has no weight tensor to ask)
 
     public unsafe Linear(Tensor weight, Tensor? bias)
     {
@@ -47,10 +50,39 @@ public sealed class Linear : IDisposable
         }
     }
 
+    private unsafe Linear(Int8Matrix weight, Tensor? bias)
+    {
+        _int8 = weight;
+        _bias = bias;
+        _outFeatures = weight.Rows;
+        _inFeatures = weight.Columns;
+        _weightDType = ScalarType.Int8;
+        _biasData = bias is null ? 0 : (nint)TensorMemory.Address(bias);
+    }
+
+    /// <summary>
+    /// A layer whose (out, in) <paramref name="weight"/> is quantized into int8 blocks (<see cref="Int8Matrix"/>,
+    /// llama.cpp's Q8_0); the caller keeps and disposes <paramref name="weight"/>. CPU inference only.
+    /// </summary>
+    /// <param name="bias">(out) fp32 on the CPU, owned by the layer, or null.</param>
+    public static unsafe Linear Quantized(Tensor weight, Tensor? bias)
+    {
+        if (weight.dim() != 2)
+        {
+            throw new ArgumentException($"A linear weight is (out, in); this one has {weight.dim()} dimensions.", nameof(weight));
+        }
+        if (bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0] || bias.dtype != ScalarType.Float32 || !IsContiguousOnCpu(bias)))
+        {
+            throw new ArgumentException($"An int8 layer's bias is (out) = ({weight.shape[0]}) fp32, contiguous on the CPU; this one is [{string.Join(", ", bias.shape)}] {bias.dtype} on {bias.device}.", nameof(bias));
+        }
+        using var values = weight.to(ScalarType.Float32, torch.CPU).contiguous(); // (out, in)
+        return new Linear(Int8Matrix.Quantize((float*)TensorMemory.Address(values), (int)weight.shape[0], (int)weight.shape[1]), bias);
+    }
+
     private static bool IsContiguousOnCpu(Tensor tensor) => tensor.device_type == DeviceType.CPU && tensor.is_contiguous();
 
-    /// <summary>(out, in), as loaded: fp32, or bf16 when the engine keeps weights in bf16.</summary>
-    public Tensor Weight => _weight;
+    /// <summary>(out, in), as loaded: fp32, or bf16 when the engine keeps weights in bf16. int8 layers have none.</summary>
+    public Tensor Weight => _weight ?? throw new InvalidOperationException("This layer's weights are int8 blocks (Int8Matrix), not a tensor.");
 
     public Tensor? Bias => _bias;
 
@@ -64,18 +96,22 @@ public sealed class Linear : IDisposable
     {
         // The kernel reads the addresses kept at construction: a disposed weight (or a tied one its owner disposed)
         // fails here, a managed check, instead of being read after it is freed.
-        ObjectDisposedException.ThrowIf(_weight.IsInvalid || (_bias?.IsInvalid ?? false), this);
+        ObjectDisposedException.ThrowIf((_weight?.IsInvalid ?? _disposed) || (_bias?.IsInvalid ?? false), this);
+        if (_int8 is not null)
+        {
+            return ForwardInt8(x);
+        }
         if (UsesKernel(x))
         {
             return ForwardWithKernel(x.is_contiguous() ? x : x.contiguous()); // (T, out); contiguous() would wrap x in a new tensor
         }
         if (_weightDType == x.dtype)
         {
-            return nn.functional.linear(x, _weight, _bias); // (…, out)
+            return nn.functional.linear(x, _weight!, _bias); // (…, out)
         }
         // bf16 weights, fp32 activations, a batch past the kernel's crossover: oneDNN's AVX512-BF16 product,
         // summed in fp32 by oneDNN and returned as fp32; the bias is added in fp32.
-        var y = nn.functional.linear(x.to_type(_weightDType), _weight).to_type(x.dtype); // (…, out)
+        var y = nn.functional.linear(x.to_type(_weightDType), _weight!).to_type(x.dtype); // (…, out)
         return _bias is null ? y : y.add_(_bias);
     }
 
@@ -85,7 +121,7 @@ public sealed class Linear : IDisposable
         && x.device_type == DeviceType.CPU
         && x.dim() == 2
         && x.dtype == ScalarType.Float32
-        && !x.requires_grad && !_weight.requires_grad && (_bias is null || !_bias.requires_grad)
+        && !x.requires_grad && !_weight!.requires_grad && (_bias is null || !_bias.requires_grad)
         && x.shape[0] <= LinearCrossover.KernelMaxRows(_weightDType);
 
     private unsafe Tensor ForwardWithKernel(Tensor x)
@@ -107,9 +143,28 @@ public sealed class Linear : IDisposable
         return y;
     }
 
+    /// <param name="x">(…, in) fp32 on the CPU, no gradient.</param>
+    /// <returns>(…, out) fp32.</returns>
+    private unsafe Tensor ForwardInt8(Tensor x)
+    {
+        if (x.device_type != DeviceType.CPU || x.dtype != ScalarType.Float32 || x.requires_grad)
+        {
+            throw new NotSupportedException($"An int8 layer multiplies fp32 CPU activations without gradients; these are {x.dtype} on {x.device}{(x.requires_grad ? " with a gradient" : "")}.");
+        }
+        using var scope = torch.NewDisposeScope();
+        var rows = x.reshape(-1, InFeatures).contiguous();                            // (T, in)
+        var y = torch.empty(rows.shape[0], OutFeatures, ScalarType.Float32);           // (T, out)
+        Int8LinearKernel.Run((float*)TensorMemory.Address(rows), (int)rows.shape[0], _int8!, (float*)_biasData, (float*)TensorMemory.Address(y));
+        var shape = x.shape;
+        shape[^1] = OutFeatures;
+        return y.view(shape).MoveToOuterDisposeScope();                                // (…, out)
+    }
+
     public void Dispose()
     {
-        _weight.Dispose();
+        _disposed = true;
+        _weight?.Dispose();
+        _int8?.Dispose();
         _bias?.Dispose();
     }
 }

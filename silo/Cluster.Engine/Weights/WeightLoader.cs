@@ -39,11 +39,14 @@ public sealed class WeightLoader(CheckpointWeights checkpoint, IReadOnlyList<Wei
     /// <summary>Reads one expected tensor, converted to the compute dtype and device.</summary>
     public Tensor Load(string name) => Load(name, placement.DType);
 
-    /// <summary>A weight matrix, (out, in), in the weights' dtype (which may differ from the compute dtype: bf16 weights).</summary>
-    public Tensor LoadMatrix(string name) => Load(name, placement.WeightDType);
+    /// <summary>
+    /// A weight matrix, (out, in), in the weights' dtype (which may differ from the compute dtype: bf16 weights), or
+    /// in the compute dtype when the weights become int8 blocks (the module quantizes it).
+    /// </summary>
+    public Tensor LoadMatrix(string name) => Load(name, MatrixDType);
 
-    /// <summary>Several weight matrices concatenated along the output dim (fused projections), in the weights' dtype.</summary>
-    public Tensor LoadMatrices(string[] names) => LoadConcatenated(placement.WeightDType, names);
+    /// <summary>Several weight matrices concatenated along the output dim (fused projections), as <see cref="LoadMatrix"/>.</summary>
+    public Tensor LoadMatrices(string[] names) => LoadConcatenated(MatrixDType, names);
 
     /// <summary>Several vectors (biases) concatenated, in the compute dtype.</summary>
     public Tensor LoadConcatenated(string[] names) => LoadConcatenated(placement.DType, names);
@@ -53,11 +56,14 @@ public sealed class WeightLoader(CheckpointWeights checkpoint, IReadOnlyList<Wei
     {
         using var stored = Load(name, placement.DType);
         using var transposed = stored.t();
-        return transposed.to_type(placement.WeightDType).contiguous();
+        return transposed.to_type(MatrixDType).contiguous();
     }
 
-    /// <summary>The dtype weight matrices are kept in.</summary>
+    /// <summary>The dtype weight matrices are kept in; <see cref="ScalarType.Int8"/> for int8 blocks.</summary>
     public ScalarType WeightDType => placement.WeightDType;
+
+    /// <summary>The dtype matrices are read in: the weights' own, or the compute dtype int8 blocks are quantized from.</summary>
+    private ScalarType MatrixDType => placement.Int8WeightBlocks ? placement.DType : placement.WeightDType;
 
     private Tensor Load(string name, ScalarType dtype)
     {

@@ -99,7 +99,7 @@ public sealed partial class StageGrain(
             _key, config.Architecture.ToString(), config.LayerCount, Shard.Layers.Start, Shard.Layers.End, config.ContextLength,
             config.VocabularySize, SiloName, Shard.Placement.Device.ToString(), HiddenStateBytes.DTypeName(Shard.Placement.DType),
             _sessions.BudgetBytes, _sessions.BytesPerToken, KvCache.BlockTokens, config.EosTokenIds.ToArray(),
-            HiddenStateBytes.DTypeName(Shard.Placement.WeightDType), // the same names for weights (fp32, bf16) as for hidden states
+            Shard.Placement.WeightDTypeName,
             config.HeadCount,
             HiddenStateBytes.DTypeName(Shard.Placement.KvDType)));
     }

@@ -36,7 +36,7 @@ public static class MarkdownTable
         }
         AppendRow(sb, $"{o.PrefillTokens}-token prefill", report.Runners.Select(r => Invariant($"{r.PrefillTokensPerSecond:F0} tok/s")), report, MetricNames.Prefill);
         AppendRow(sb, "bandwidth floor (batch 1)", report.Runners.Select(r =>
-            Invariant($"{r.FloorMillisecondsPerToken:F1} ms/token ({r.BytesPerWeight} B/weight)") + (r.FloorShare is { } s ? Invariant($"; batch 1 at {100 * s:F0}% of it") : "")), report, MetricNames.Floor);
+            Invariant($"{r.FloorMillisecondsPerToken:F1} ms/token ({r.BytesPerWeight:0.###} B/weight)") + (r.FloorShare is { } s ? Invariant($"; batch 1 at {100 * s:F0}% of it") : "")), report, MetricNames.Floor);
 
         sb.AppendLine();
         sb.AppendLine("Greedy tokens:");

@@ -27,7 +27,7 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
         log.WriteLine($"memory read bandwidth ({options.Threads} threads, 1 GiB sum): {bandwidth:F1} GB/s; decode reads {weightCount / 1e6:F1} M weights per step");
 
         var engines = Variants.Engines(options.Threads);
-        var runners = new List<(IGreedyRunner Runner, int BytesPerWeight)>();
+        var runners = new List<(IGreedyRunner Runner, double BytesPerWeight)>();
         try
         {
             foreach (var e in engines)
@@ -108,7 +108,7 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
     /// Times every runner, metric by metric (each stream count, then prefill, all runners back to back), so that load
     /// from other processes drifting over the run shifts every runner's figure of a metric alike instead of one runner's.
     /// </summary>
-    private List<RunnerResult> MeasureAll(IReadOnlyList<(IGreedyRunner Runner, int BytesPerWeight)> runners, long weightCount, double bandwidth, int vocabulary, List<TokenAgreement> agreements)
+    private List<RunnerResult> MeasureAll(IReadOnlyList<(IGreedyRunner Runner, double BytesPerWeight)> runners, long weightCount, double bandwidth, int vocabulary, List<TokenAgreement> agreements)
     {
         var prompts = PromptSet(options.Streams.Max(), options.PromptTokens, vocabulary, seed: 2);
         var prefillPrompt = PromptSet(1, options.PrefillTokens, vocabulary, seed: 3)[0];

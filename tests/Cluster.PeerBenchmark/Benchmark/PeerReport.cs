@@ -13,7 +13,7 @@ public sealed record PeerReport(
     IReadOnlyList<RatioColumn> Ratios);
 
 /// <summary>One row of runs (ours or llama.cpp): decode at each stream count, prefill, and its bandwidth floor.</summary>
-public sealed record RunnerResult(string Name, int BytesPerWeight, IReadOnlyList<StreamResult> Decode, double PrefillTokensPerSecond, double FloorMillisecondsPerToken)
+public sealed record RunnerResult(string Name, double BytesPerWeight, IReadOnlyList<StreamResult> Decode, double PrefillTokensPerSecond, double FloorMillisecondsPerToken)
 {
     /// <summary>Share of the bandwidth floor batch 1 reaches (1 = at the floor); null without a batch-1 run.</summary>
     public double? FloorShare => Decode.FirstOrDefault(d => d.Streams == 1) is { } one ? FloorMillisecondsPerToken / one.MillisecondsPerStep : null;

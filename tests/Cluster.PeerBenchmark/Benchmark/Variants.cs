@@ -9,7 +9,7 @@ namespace Cluster.PeerBenchmark.Benchmark;
 /// precision; <paramref name="Exact"/> marks a variant whose greedy tokens must equal llama.cpp's on that GGUF with
 /// an f32 KV cache (fp32 against fp32), checked before anything is timed.
 /// </summary>
-public sealed record EngineVariant(string Name, EngineOptions Options, GgufWeightType PeerWeights, int BytesPerWeight, bool Exact);
+public sealed record EngineVariant(string Name, EngineOptions Options, GgufWeightType PeerWeights, double BytesPerWeight, bool Exact);
 
 /// <summary>
 /// One configuration of our cluster on loopback: <paramref name="Silos"/> silo processes of one stage each and the gateway,
@@ -23,7 +23,7 @@ public sealed record PeerVariant(GgufWeightType Weights, LlamaCppSettings Settin
 {
     public string Name => $"llama.cpp, {Weights.ToString().ToLowerInvariant()} GGUF, {Settings.Name}";
 
-    public int BytesPerWeight => Weights.ToGgml().BytesPerElement();
+    public double BytesPerWeight => Weights.ToGgml().BytesPerWeight();
 }
 
 public static class Variants
@@ -36,6 +36,8 @@ public static class Variants
         // llama.cpp's defaults keep an f16 cache; this is ours at the same cache size.
         new("ours, bf16 weights, bf16 KV", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads, WeightDType = "bfloat16", KvCacheDType = "bfloat16" },
             GgufWeightType.F16, 2, Exact: false),
+        // Q8_0 on both sides: llama.cpp reads the blocks our engine quantized (GgufWriter.Encode), 34 bytes per 32 weights.
+        new("ours, int8 weights", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads, WeightDType = "int8" }, GgufWeightType.Q8_0, 34.0 / 32, Exact: false),
     ];
 
     /// <summary>
@@ -46,16 +48,18 @@ public static class Variants
     [
         new("cluster, 1 stage, fp32 weights", "ours, fp32 weights", 1, [$"--Cluster:Stages:CpuThreads={threads}", "--Cluster:Stages:DType=float32"]),
         new("cluster, 1 stage, bf16 weights", "ours, bf16 weights", 1, [$"--Cluster:Stages:CpuThreads={threads}", "--Cluster:Stages:DType=float32", "--Cluster:Stages:WeightDType=bfloat16"]),
+        new("cluster, 1 stage, int8 weights", "ours, int8 weights", 1, [$"--Cluster:Stages:CpuThreads={threads}", "--Cluster:Stages:DType=float32", "--Cluster:Stages:WeightDType=int8"]),
         new("cluster, 2 stages on 2 silos, fp32 weights", "ours, fp32 weights", 2, ["--Cluster:Stages:CpuThreads=1", "--Cluster:Stages:DType=float32"]),
     ];
 
-    /// <summary>llama.cpp's rows: fp32 GGUF (like for like with our fp32) and f16 GGUF (like-for-like precision for bf16 weights), each with its defaults and with an f32 KV cache.</summary>
+    /// <summary>llama.cpp's rows: fp32 GGUF (like for like with our fp32) and f16 GGUF (like-for-like precision for bf16 weights), each with its defaults and with an f32 KV cache; Q8_0 (like for like with our int8) with its defaults.</summary>
     public static IReadOnlyList<PeerVariant> Peers() =>
     [
         ReferencePeer,
         new(GgufWeightType.F32, LlamaCppSettings.F32KvCache),
         new(GgufWeightType.F16, LlamaCppSettings.Defaults),
         new(GgufWeightType.F16, LlamaCppSettings.F32KvCache),
+        new(GgufWeightType.Q8_0, LlamaCppSettings.Defaults),
     ];
 
     /// <summary>llama.cpp's defaults on the fp32 GGUF: issue #12's reference for every ratio target.</summary>

@@ -23,6 +23,7 @@ public enum GgmlType : uint
 {
     F32 = 0,
     F16 = 1,
+    Q8_0 = 8,
     BF16 = 30,
 }
 
@@ -32,6 +33,9 @@ public enum GgufWeightType
     F32,
     F16,
     BF16,
+
+    /// <summary>llama.cpp's Q8_0: blocks of 32 weights, an fp16 scale and 32 int8 each (our int8 weights' format).</summary>
+    Q8_0,
 }
 
 public static class GgufWeightTypes
@@ -41,25 +45,45 @@ public static class GgufWeightTypes
         GgufWeightType.F32 => GgmlType.F32,
         GgufWeightType.F16 => GgmlType.F16,
         GgufWeightType.BF16 => GgmlType.BF16,
+        GgufWeightType.Q8_0 => GgmlType.Q8_0,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "Unknown GGUF weight type."),
     };
 
-    /// <summary>general.file_type: llama.cpp's LLAMA_FTYPE (0 all fp32, 1 mostly f16, 32 mostly bf16).</summary>
+    /// <summary>general.file_type: llama.cpp's LLAMA_FTYPE (0 all fp32, 1 mostly f16, 7 mostly q8_0, 32 mostly bf16).</summary>
     public static uint FileType(this GgufWeightType t) => t switch
     {
         GgufWeightType.F32 => 0,
         GgufWeightType.F16 => 1,
         GgufWeightType.BF16 => 32,
+        GgufWeightType.Q8_0 => 7,
         _ => throw new ArgumentOutOfRangeException(nameof(t), t, "Unknown GGUF weight type."),
     };
 
-    public static int BytesPerElement(this GgmlType t) => t == GgmlType.F32 ? 4 : 2;
+    /// <summary>Elements per Q8_0 block; a Q8_0 tensor's rows are whole blocks.</summary>
+    public const int Q8BlockSize = 32;
+
+    /// <summary>Bytes a weight takes on average: 4, 2, or Q8_0's 34 per 32.</summary>
+    public static double BytesPerWeight(this GgmlType t) => t switch
+    {
+        GgmlType.F32 => 4,
+        GgmlType.Q8_0 => 34.0 / Q8BlockSize,
+        _ => 2,
+    };
+
+    /// <summary>Bytes of <paramref name="elements"/> elements of type <paramref name="t"/> (whole Q8_0 blocks).</summary>
+    public static long ByteCount(this GgmlType t, long elements) => t switch
+    {
+        GgmlType.F32 => 4 * elements,
+        GgmlType.Q8_0 => elements / Q8BlockSize * 34,
+        _ => 2 * elements,
+    };
 
     public static GgufWeightType Parse(string text) => text.ToLowerInvariant() switch
     {
         "f32" or "fp32" or "float32" => GgufWeightType.F32,
         "f16" or "fp16" or "float16" => GgufWeightType.F16,
         "bf16" or "bfloat16" => GgufWeightType.BF16,
-        _ => throw new ArgumentException($"GGUF weight type \"{text}\" is not one of f32, f16, bf16."),
+        "q8_0" or "int8" => GgufWeightType.Q8_0,
+        _ => throw new ArgumentException($"GGUF weight type \"{text}\" is not one of f32, f16, bf16, q8_0."),
     };
 }

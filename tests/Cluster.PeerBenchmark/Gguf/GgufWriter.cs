@@ -1,3 +1,4 @@
+using Cluster.Kernels;
 using System.Buffers.Binary;
 using System.Text;
 
@@ -23,7 +24,7 @@ public sealed class GgufWriter
     /// <summary>A tensor to write: <paramref name="Shape"/> in row-major (PyTorch) order; <paramref name="Data"/> returns exactly its bytes.</summary>
     private sealed record PendingTensor(string Name, long[] Shape, GgmlType Type, Func<byte[]> Data)
     {
-        public long ByteLength => Shape.Aggregate(1L, (a, b) => a * b) * Type.BytesPerElement();
+        public long ByteLength => Type.ByteCount(Shape.Aggregate(1L, (a, b) => a * b));
     }
 
     public GgufWriter()
@@ -182,12 +183,19 @@ public sealed class GgufWriter
         w.Write(zeros[..padding]);
     }
 
-    /// <summary>Little-endian bytes of <paramref name="values"/> as <paramref name="type"/> (round to nearest even for f16 and bf16).</summary>
+    /// <summary>
+    /// Little-endian bytes of <paramref name="values"/> as <paramref name="type"/> (round to nearest even for f16 and
+    /// bf16; Q8_0 blocks quantized by our engine's own <see cref="Int8Matrix"/>, so both runtimes multiply the same
+    /// integers and scales).
+    /// </summary>
     public static byte[] Encode(ReadOnlySpan<float> values, GgmlType type)
     {
-        var bytes = new byte[values.Length * type.BytesPerElement()];
+        var bytes = new byte[type.ByteCount(values.Length)];
         switch (type)
         {
+            case GgmlType.Q8_0:
+                EncodeQ8(values, bytes);
+                break;
             case GgmlType.F32:
                 for (var i = 0; i < values.Length; i++)
                 {
@@ -210,5 +218,30 @@ public sealed class GgufWriter
                 throw new ArgumentOutOfRangeException(nameof(type), type, "Unsupported ggml type.");
         }
         return bytes;
+    }
+
+    /// <summary>Q8_0 blocks: per 32 values an fp16 scale d, then the 32 integers q (w ≈ q·d).</summary>
+    private static unsafe void EncodeQ8(ReadOnlySpan<float> values, byte[] bytes)
+    {
+        if (values.Length % GgufWeightTypes.Q8BlockSize != 0)
+        {
+            throw new ArgumentException($"Q8_0 needs whole blocks of {GgufWeightTypes.Q8BlockSize} values; this tensor has {values.Length}.", nameof(values));
+        }
+        var blocks = values.Length / GgufWeightTypes.Q8BlockSize;
+        fixed (float* source = values)
+        {
+            // Each block as one row of 32 columns: Int8Matrix quantizes per row and block, so this is Q8_0 of the
+            // flat tensor, whose rows are whole blocks.
+            using var matrix = Int8Matrix.Quantize(source, blocks, GgufWeightTypes.Q8BlockSize);
+            for (var b = 0; b < blocks; b++)
+            {
+                var at = b * 34;
+                BinaryPrimitives.WriteHalfLittleEndian(bytes.AsSpan(at), (Half)matrix.Scale(b, 0));
+                for (var i = 0; i < GgufWeightTypes.Q8BlockSize; i++)
+                {
+                    bytes[at + 2 + i] = (byte)matrix.Quant(b, i);
+                }
+            }
+        }
     }
 }

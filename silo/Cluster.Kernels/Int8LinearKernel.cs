@@ -1,0 +1,306 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace Cluster.Kernels;
+
+/// <summary>
+/// y(M, N) = x(M, K) · W(N, K)ᵀ (+ bias(N)) with W in <see cref="Int8Matrix"/> blocks, as llama.cpp multiplies Q8_0
+/// weights: x is quantized the same way first (per row, per block of 32: d = max|x| / 127, q = round(x / d), ties
+/// to even), each block's integer dot product Σ q_w·q_x is exact (AVX-VNNI's VPDPBUSD, four byte products a lane),
+/// and the blocks are summed in fp32 as Σ_b dot_b · (d_w,b · d_x,b), block by block. Every row of y is summed in the
+/// same order whatever M, the tile or the thread, so a sequence's logits do not depend on the batch it is in, and
+/// the scalar path (the reference the tests hold the vector path to) gives the same bits.
+/// </summary>
+/// <remarks>
+/// VPDPBUSD multiplies unsigned by signed bytes: W is stored as q + 128 and each block's sum starts at
+/// −128 · Σ q_x, so the sum it ends with is Σ q_w·q_x. One 256-bit load of a panel holds 4 columns of 8 rows, one row
+/// per lane, multiplied by the same 4 bytes of x broadcast to every lane: 8 rows summed at once, no horizontal sums.
+/// .NET 10 exposes VNNI only as VEX (256-bit) instructions; on this AMD CPU 512-bit operations run as two 256-bit
+/// halves anyway.
+/// </remarks>
+public static unsafe class Int8LinearKernel
+{
+    // W is handed to the team's threads in chunks of about this many bytes (whole panels), as LinearKernel does.
+    private const long ChunkBytes = 64 * 1024;
+
+    // Below this many weights a call is too short to pay for waking the team.
+    private const long MinimumWeightsPerPart = 16 * 1024;
+
+    // x rows per register tile: 4 rows' two integer and one fp32 accumulators, the two W loads, a broadcast and the
+    // scales fill the 16 registers VEX instructions can name.
+    private const int TileRows = 4;
+
+    private static readonly float HalfExponentBias = BitConverter.Int32BitsToSingle((127 + 112) << 23); // 2^112
+
+    /// <summary>Whether this CPU runs the VNNI path; without it the kernel runs its scalar reference, correct but slow.</summary>
+    public static bool IsAccelerated => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported;
+
+    /// <param name="x">(rows, weight.Columns), row-major fp32.</param>
+    /// <param name="bias">(weight.Rows) fp32, or null.</param>
+    /// <param name="y">(rows, weight.Rows), row-major fp32; written, never read.</param>
+    /// <param name="path"><see cref="KernelPath.Scalar"/> for the reference; anything else for the VNNI path.</param>
+    public static void Run(float* x, int rows, Int8Matrix weight, float* bias, float* y, KernelTeam? team = null, KernelPath? path = null)
+    {
+        if (rows < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"rows must be at least 0, was {rows}.");
+        }
+        var vector = (path ?? (IsAccelerated ? KernelPath.Vector256 : KernelPath.Scalar)) != KernelPath.Scalar;
+        if (vector && !IsAccelerated)
+        {
+            throw new PlatformNotSupportedException("The int8 kernel's vector path needs AVX-VNNI, AVX2 and FMA, which this CPU lacks.");
+        }
+        if (rows == 0)
+        {
+            return;
+        }
+        var k = weight.Columns;
+        var blocks = weight.Blocks;
+        var scratch = ActivationScratch.Rent(rows, blocks);
+        var job = new Job
+        {
+            W = weight.Quants, Scales = weight.Scales, N = weight.Rows, Blocks = blocks, M = rows, Bias = bias, Y = y, Vector = vector,
+            XQuants = scratch, XScales = (float*)(scratch + (long)rows * blocks * Int8Matrix.BlockSize),
+        };
+        job.XCorrections = (int*)(job.XScales + (long)rows * blocks);
+        for (var m = 0; m < rows; m++)
+        {
+            QuantizeRow(x + (long)m * k, k, blocks, job.XQuants + (long)m * blocks * Int8Matrix.BlockSize,
+                job.XScales + (long)m * blocks, job.XCorrections + (long)m * blocks, vector && Avx512F.IsSupported);
+        }
+
+        var runner = team ?? KernelTeam.Shared;
+        var panelBytes = (long)blocks * (Int8Matrix.PanelBlockBytes + Int8Matrix.PanelRows * sizeof(ushort));
+        job.ChunkPanels = (int)Math.Clamp(ChunkBytes / panelBytes, 1, weight.Panels);
+        job.ChunkCount = (weight.Panels + job.ChunkPanels - 1) / job.ChunkPanels;
+        var byWork = (long)weight.Rows * k / MinimumWeightsPerPart;
+        var parts = (int)Math.Clamp(Math.Min(byWork, job.ChunkCount), 1, runner.Threads);
+        var chunkScratch = stackalloc byte[WorkChunks.ScratchBytes(parts)];
+        job.Chunks = WorkChunks.Create(chunkScratch, job.ChunkCount, parts);
+        runner.Run(&RunPart, &job, parts);
+        GC.KeepAlive(weight);
+    }
+
+    private struct Job
+    {
+        public byte* W;
+        public ushort* Scales;
+        public int N, Blocks, M;
+        public float* Bias;
+        public float* Y;
+        public bool Vector;
+        public sbyte* XQuants;      // (M, Blocks × 32)
+        public float* XScales;      // (M, Blocks)
+        public int* XCorrections;   // (M, Blocks): −128 · Σ q_x of the block
+        public int ChunkPanels, ChunkCount;
+        public WorkChunks Chunks;
+    }
+
+    /// <summary>
+    /// One row of x in blocks of 32: d = max|x| / 127, q = round(x · (1/d)) ties to even (the rounding AVX-512's
+    /// conversion uses, so both paths give the same q), zeros past the row's end; and −128 · Σ q per block.
+    /// </summary>
+    private static void QuantizeRow(float* x, int k, int blocks, sbyte* q, float* d, int* corrections, bool vector)
+    {
+        for (var block = 0; block < blocks; block++)
+        {
+            var first = block * Int8Matrix.BlockSize;
+            var count = Math.Min(Int8Matrix.BlockSize, k - first);
+            var target = q + first;
+            if (vector && count == Int8Matrix.BlockSize)
+            {
+                var low = Vector512.Load(x + first);
+                var high = Vector512.Load(x + first + 16);
+                var max = Vector512.Max(Vector512.Abs(low), Vector512.Abs(high));
+                var max256 = Vector256.Max(max.GetLower(), max.GetUpper());
+                var max128 = Vector128.Max(max256.GetLower(), max256.GetUpper());
+                var largest = MathF.Max(MathF.Max(max128[0], max128[1]), MathF.Max(max128[2], max128[3]));
+                var scale = largest / 127f;
+                var inverse = Vector512.Create(scale != 0f ? 1f / scale : 0f);
+                var qLow = Avx512F.ConvertToVector512Int32(low * inverse);   // rounds to nearest, ties to even
+                var qHigh = Avx512F.ConvertToVector512Int32(high * inverse);
+                Avx512F.ConvertToVector128SByte(qLow).Store(target);
+                Avx512F.ConvertToVector128SByte(qHigh).Store(target + 16);
+                d[block] = scale;
+                corrections[block] = -128 * Vector512.Sum(qLow + qHigh);
+                continue;
+            }
+            var largestScalar = 0f;
+            for (var i = 0; i < count; i++)
+            {
+                largestScalar = MathF.Max(largestScalar, MathF.Abs(x[first + i]));
+            }
+            var d1 = largestScalar / 127f;
+            var inverse1 = d1 != 0f ? 1f / d1 : 0f;
+            var sum = 0;
+            for (var i = 0; i < Int8Matrix.BlockSize; i++)
+            {
+                var value = i < count ? (int)MathF.Round(x[first + i] * inverse1, MidpointRounding.ToEven) : 0;
+                target[i] = (sbyte)value;
+                sum += value;
+            }
+            d[block] = d1;
+            corrections[block] = -128 * sum;
+        }
+    }
+
+    private static void RunPart(void* state, int part, int parts)
+    {
+        ref var job = ref *(Job*)state;
+        var panels = (job.N + Int8Matrix.PanelRows - 1) / Int8Matrix.PanelRows;
+        var cursor = 0;
+        while (job.Chunks.TryClaim(part, ref cursor, out var chunk))
+        {
+            var first = chunk * job.ChunkPanels;
+            var end = Math.Min(first + job.ChunkPanels, panels);
+            for (var panel = first; panel < end; panel++)
+            {
+                if (!job.Vector)
+                {
+                    ScalarPanel(ref job, panel);
+                    continue;
+                }
+                var m = 0;
+                for (; m + TileRows <= job.M; m += TileRows)
+                {
+                    PanelTile<FourRows>(ref job, panel, m);
+                }
+                switch (job.M - m)
+                {
+                    case 3: PanelTile<ThreeRows>(ref job, panel, m); break;
+                    case 2: PanelTile<TwoRows>(ref job, panel, m); break;
+                    case 1: PanelTile<OneRow>(ref job, panel, m); break;
+                }
+            }
+        }
+    }
+
+    /// <summary>8 rows of W (one panel) against TM rows of x from <paramref name="m"/>, all of K.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PanelTile<TM>(ref Job job, int panel, int m) where TM : IRowCount
+    {
+        var rows = TM.Count;
+        var blocks = job.Blocks;
+        var rowBytes = (long)blocks * Int8Matrix.BlockSize;
+        var w = job.W + (long)panel * blocks * Int8Matrix.PanelBlockBytes;
+        var s = job.Scales + (long)panel * blocks * Int8Matrix.PanelRows;
+        sbyte* x0 = job.XQuants + m * rowBytes, x1 = x0 + rowBytes, x2 = x1 + rowBytes, x3 = x2 + rowBytes;
+        float* d0 = job.XScales + (long)m * blocks, d1 = d0 + blocks, d2 = d1 + blocks, d3 = d2 + blocks;
+        int* c0 = job.XCorrections + (long)m * blocks, c1 = c0 + blocks, c2 = c1 + blocks, c3 = c2 + blocks;
+        Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
+        var halfBias = Vector256.Create(HalfExponentBias);
+        for (var b = 0; b < blocks; b++, w += Int8Matrix.PanelBlockBytes)
+        {
+            // Two integer sums per x row (even and odd column groups) so the multiply-adds do not wait on each other;
+            // integers add exactly, so splitting them changes nothing.
+            var e0 = Vector256.Create(c0[b]);
+            var e1 = rows > 1 ? Vector256.Create(c1[b]) : default;
+            var e2 = rows > 2 ? Vector256.Create(c2[b]) : default;
+            var e3 = rows > 3 ? Vector256.Create(c3[b]) : default;
+            Vector256<int> o0 = default, o1 = default, o2 = default, o3 = default;
+            var column = b * Int8Matrix.BlockSize;
+            for (var g = 0; g < Int8Matrix.BlockSize; g += 2 * Int8Matrix.GroupColumns)
+            {
+                var even = Vector256.Load(w + g * Int8Matrix.PanelRows);                                     // 8 rows × 4 columns, q + 128
+                var odd = Vector256.Load(w + (g + Int8Matrix.GroupColumns) * Int8Matrix.PanelRows);
+                var at = column + g;
+                e0 = AvxVnni.MultiplyWideningAndAdd(e0, even, Vector256.Create(*(int*)(x0 + at)).AsSByte()); // x's 4 bytes to every lane
+                o0 = AvxVnni.MultiplyWideningAndAdd(o0, odd, Vector256.Create(*(int*)(x0 + at + 4)).AsSByte());
+                if (rows > 1)
+                {
+                    e1 = AvxVnni.MultiplyWideningAndAdd(e1, even, Vector256.Create(*(int*)(x1 + at)).AsSByte());
+                    o1 = AvxVnni.MultiplyWideningAndAdd(o1, odd, Vector256.Create(*(int*)(x1 + at + 4)).AsSByte());
+                }
+                if (rows > 2)
+                {
+                    e2 = AvxVnni.MultiplyWideningAndAdd(e2, even, Vector256.Create(*(int*)(x2 + at)).AsSByte());
+                    o2 = AvxVnni.MultiplyWideningAndAdd(o2, odd, Vector256.Create(*(int*)(x2 + at + 4)).AsSByte());
+                }
+                if (rows > 3)
+                {
+                    e3 = AvxVnni.MultiplyWideningAndAdd(e3, even, Vector256.Create(*(int*)(x3 + at)).AsSByte());
+                    o3 = AvxVnni.MultiplyWideningAndAdd(o3, odd, Vector256.Create(*(int*)(x3 + at + 4)).AsSByte());
+                }
+            }
+            // The 8 rows' fp16 scales widened exactly: the bits shifted into fp32's place, then 2^112 for the exponent bias.
+            var scales = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(s + b * Int8Matrix.PanelRows), 13).AsSingle() * halfBias;
+            f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e0 + o0), scales * Vector256.Create(d0[b]), f0);
+            if (rows > 1) f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e1 + o1), scales * Vector256.Create(d1[b]), f1);
+            if (rows > 2) f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e2 + o2), scales * Vector256.Create(d2[b]), f2);
+            if (rows > 3) f3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e3 + o3), scales * Vector256.Create(d3[b]), f3);
+        }
+        Store(ref job, panel, m, f0);
+        if (rows > 1) Store(ref job, panel, m + 1, f1);
+        if (rows > 2) Store(ref job, panel, m + 2, f2);
+        if (rows > 3) Store(ref job, panel, m + 3, f3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(ref Job job, int panel, int m, Vector256<float> sums)
+    {
+        var n = panel * Int8Matrix.PanelRows;
+        var y = job.Y + (long)m * job.N + n;
+        if (n + Int8Matrix.PanelRows <= job.N)
+        {
+            (job.Bias == null ? sums : sums + Vector256.Load(job.Bias + n)).Store(y);
+            return;
+        }
+        for (var r = 0; n + r < job.N; r++)
+        {
+            y[r] = job.Bias == null ? sums[r] : sums[r] + job.Bias[n + r];
+        }
+    }
+
+    /// <summary>The reference: the same sums in the same order, one product at a time.</summary>
+    private static void ScalarPanel(ref Job job, int panel)
+    {
+        var blocks = job.Blocks;
+        var rowBytes = (long)blocks * Int8Matrix.BlockSize;
+        for (var r = 0; r < Int8Matrix.PanelRows && panel * Int8Matrix.PanelRows + r < job.N; r++)
+        {
+            var n = panel * Int8Matrix.PanelRows + r;
+            for (var m = 0; m < job.M; m++)
+            {
+                var sum = 0f;
+                for (var b = 0; b < blocks; b++)
+                {
+                    var w = job.W + ((long)panel * blocks + b) * Int8Matrix.PanelBlockBytes;
+                    var x = job.XQuants + m * rowBytes + b * Int8Matrix.BlockSize;
+                    var dot = 0;
+                    for (var i = 0; i < Int8Matrix.BlockSize; i++)
+                    {
+                        var q = w[i / Int8Matrix.GroupColumns * Int8Matrix.PanelRows * Int8Matrix.GroupColumns + r * Int8Matrix.GroupColumns + i % Int8Matrix.GroupColumns] - 128;
+                        dot += q * x[i];
+                    }
+                    var scale = (float)BitConverter.UInt16BitsToHalf(job.Scales[((long)panel * blocks + b) * Int8Matrix.PanelRows + r]);
+                    sum = MathF.FusedMultiplyAdd(dot, scale * job.XScales[(long)m * blocks + b], sum);
+                }
+                job.Y[(long)m * job.N + n] = job.Bias == null ? sum : sum + job.Bias[n];
+            }
+        }
+    }
+
+    /// <summary>
+    /// Each calling thread's buffer for the quantized x: grown when a call needs more, kept for the thread's life
+    /// (the silo's compute thread calls every linear layer).
+    /// </summary>
+    private static class ActivationScratch
+    {
+        [ThreadStatic] private static sbyte* _buffer;
+        [ThreadStatic] private static long _capacity;
+
+        /// <summary>Room for rows × blocks × (32 quantized values + a scale + a correction).</summary>
+        public static sbyte* Rent(int rows, int blocks)
+        {
+            var bytes = (long)rows * blocks * (Int8Matrix.BlockSize + sizeof(float) + sizeof(int));
+            if (bytes > _capacity)
+            {
+                System.Runtime.InteropServices.NativeMemory.AlignedFree(_buffer);
+                _buffer = (sbyte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 64);
+                _capacity = bytes;
+            }
+            return _buffer;
+        }
+    }
+}
