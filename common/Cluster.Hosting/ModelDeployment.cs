@@ -17,8 +17,9 @@ public sealed class ModelDeployment
     public int[] LayerSplit { get; set; } = [];
 
     /// <summary>
-    /// The weight matrices' dtype for this model's stages: <c>auto</c> (as the activations), <c>float32</c> or
-    /// <c>bfloat16</c> (half the bytes a decode step reads, activations stay fp32); empty keeps the silo's
+    /// The weight matrices' dtype for this model's stages: <c>auto</c> (as the activations), <c>float32</c>,
+    /// <c>bfloat16</c> (half the bytes a decode step reads, activations stay fp32) or <c>int8</c> (llama.cpp's Q8_0
+    /// blocks, 8.5 bits a weight, CPU silos); empty keeps the silo's
     /// <c>Cluster:Stages:WeightDType</c>. Per model, so one cluster can serve one checkpoint in bf16 and another in fp32.
     /// </summary>
     public string WeightDType { get; set; } = "";

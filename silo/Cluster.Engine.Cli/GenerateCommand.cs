@@ -39,7 +39,7 @@ internal static class GenerateCommand
         var topLogprobs = new Option<int>("--top-logprobs") { Description = "Alternatives to show per generated token (0-20)" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "auto" };
         var dtype = new Option<string>("--dtype") { Description = "auto, float32, bfloat16 or float16", DefaultValueFactory = _ => "auto" };
-        var weightDType = new Option<string>("--weight-dtype") { Description = "Weight matrices: auto (as --dtype), float32 or bfloat16 (with float32 activations)", DefaultValueFactory = _ => "auto" };
+        var weightDType = new Option<string>("--weight-dtype") { Description = "Weight matrices: auto (as --dtype), float32, bfloat16 or int8 (with float32 activations)", DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate a continuation and show tokens, probabilities and timings")
         {
             checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, topLogprobs, device, dtype, weightDType,

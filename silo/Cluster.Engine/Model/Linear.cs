@@ -151,13 +151,26 @@ public sealed class Linear : IDisposable
         {
             throw new NotSupportedException($"An int8 layer multiplies fp32 CPU activations without gradients; these are {x.dtype} on {x.device}{(x.requires_grad ? " with a gradient" : "")}.");
         }
+        if (x.dim() == 2 && x.is_contiguous())
+        {
+            return ForwardInt8Rows(x); // the inference case: no reshape, no scope (each is a native call per layer per step)
+        }
         using var scope = torch.NewDisposeScope();
-        var rows = x.reshape(-1, InFeatures).contiguous();                            // (T, in)
-        var y = torch.empty(rows.shape[0], OutFeatures, ScalarType.Float32);           // (T, out)
-        Int8LinearKernel.Run((float*)TensorMemory.Address(rows), (int)rows.shape[0], _int8!, (float*)_biasData, (float*)TensorMemory.Address(y));
+        var y = ForwardInt8Rows(x.reshape(-1, InFeatures).contiguous()); // (T, out)
         var shape = x.shape;
         shape[^1] = OutFeatures;
-        return y.view(shape).MoveToOuterDisposeScope();                                // (…, out)
+        return y.view(shape).MoveToOuterDisposeScope();                 // (…, out)
+    }
+
+    /// <param name="rows">(T, in) fp32, contiguous, on the CPU.</param>
+    /// <returns>(T, out) fp32.</returns>
+    private unsafe Tensor ForwardInt8Rows(Tensor rows)
+    {
+        var count = rows.shape[0];
+        var y = torch.empty(count, OutFeatures, ScalarType.Float32); // (T, out)
+        Int8LinearKernel.Run((float*)TensorMemory.Address(rows), (int)count, _int8!, (float*)_biasData, (float*)TensorMemory.Address(y));
+        GC.KeepAlive(rows);
+        return y;
     }
 
     public void Dispose()

@@ -30,8 +30,9 @@ public sealed class StageOptions
     public string DType { get; set; } = "auto";
 
     /// <summary>
-    /// Passed to <see cref="EngineOptions.WeightDType"/>: auto (as DType), float32, bfloat16. bfloat16 under float32
-    /// DType keeps the linear layers' weights in bf16 (half the bytes a decode step reads) and everything else fp32.
+    /// Passed to <see cref="EngineOptions.WeightDType"/>: auto (as DType), float32, bfloat16, int8. bfloat16 under float32
+    /// DType keeps the linear layers' weights in bf16 (half the bytes a decode step reads) and everything else fp32;
+    /// int8 (CPU, float32 DType) keeps them as llama.cpp's Q8_0 blocks (8.5 bits a weight).
     /// </summary>
     public string WeightDType { get; set; } = "auto";
 

@@ -53,7 +53,7 @@ internal static class DecodeStepProfile
         var repetitions = IntOption(args, "--reps", 15);
         var sequenceCounts = StringOption(args, "--sequences", "1,8,32").Split(',').Select(int.Parse).ToArray();
         var directory = BenchmarkCheckpoints.Llama124MDirectory();
-        var weightDType = StringOption(args, "--weight-dtype", "float32"); // float32 or bfloat16 (EngineOptions.WeightDType)
+        var weightDType = StringOption(args, "--weight-dtype", "float32"); // float32, bfloat16 or int8 (EngineOptions.WeightDType)
         // Up to how many rows bf16 weights use our kernel rather than oneDNN (LinearCrossover), to measure the crossover.
         LinearCrossover.BFloat16Rows = IntOption(args, "--bf16-kernel-rows", LinearCrossover.BFloat16Rows);
         var kvDType = StringOption(args, "--kv-dtype", "float32"); // float32 or bfloat16 (EngineOptions.KvCacheDType)
