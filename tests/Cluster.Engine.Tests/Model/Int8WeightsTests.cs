@@ -1,11 +1,7 @@
 using Cluster.Engine.Caching;
 using Cluster.Engine.Configuration;
-using Cluster.Engine.Generation;
 using Cluster.Engine.Model;
-using Cluster.Engine.Sampling;
-using Cluster.Engine.Tests.Training;
 using Cluster.Testing;
-using Cluster.Tokenizers;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
@@ -13,9 +9,9 @@ using static TorchSharp.torch;
 namespace Cluster.Engine.Tests.Model;
 
 /// <summary>
-/// int8 weight blocks (<see cref="EngineOptions.WeightDType"/> = int8, llama.cpp's Q8_0): loading and generating on
-/// both layouts, logits near fp32's, a sequence's logits the same alone and in a batch, and the greedy drift from
-/// fp32 on the shipped trained model, printed.
+/// int8 weight blocks (<see cref="EngineOptions.WeightDType"/> = int8, llama.cpp's Q8_0): logits near fp32's on both
+/// layouts, a sequence's logits the same alone and in a batch (loading, generating and the greedy drift from fp32 on
+/// the shipped model: <see cref="WeightPrecisionTests"/>).
 /// </summary>
 public sealed class Int8WeightsTests(ITestOutputHelper output)
 {
@@ -25,7 +21,7 @@ public sealed class Int8WeightsTests(ITestOutputHelper output)
     [Theory]
     [InlineData("llama")]
     [InlineData("gpt2")]
-    public void Int8_weights_load_generate_and_stay_near_fp32s_logits(string architecture)
+    public void Int8_weights_stay_near_fp32s_logits(string architecture)
     {
         // Tied and untied heads, biases on the Llama side: every kind of matrix goes through the blocks. A misplaced,
         // transposed or unscaled matrix moves the logits by their own size; 8-bit weights and activations move them
@@ -34,7 +30,7 @@ public sealed class Int8WeightsTests(ITestOutputHelper output)
         using var dir = TinyCheckpoint.WriteTemporary(options);
         using var exact = ModelShard.Load(dir.Path, options: Fp32);
         using var int8 = ModelShard.Load(dir.Path, options: Int8Weights);
-        Assert.Equal("int8", int8.Placement.WeightDTypeName);
+        
         using var scope = torch.NewDisposeScope();
         var prompt = TestTokens.Sequence(40, seed: 5);
         using var exactCache = exact.CreateCache();
@@ -46,11 +42,6 @@ public sealed class Int8WeightsTests(ITestOutputHelper output)
         output.WriteLine($"{architecture}: int8 logits' RMS error relative to fp32's {relative:P2}, largest deviation {(expected - actual).abs().max().item<float>():F4}");
         Assert.True(relative < 0.1, $"{architecture}: int8 logits' RMS error is {relative:P2} of fp32's logits: more than 8-bit rounding (a few percent) explains");
 
-        var generated = new SequenceGenerator(int8)
-            .Generate(TestTokens.Sequence(5, seed: 1), new SamplingParameters { Temperature = 0 }, new StopConditions { MaxNewTokens = 12 }, [])
-            .ToList();
-        Assert.Equal(12, generated.Count);
-        Assert.All(generated, t => Assert.InRange(t.TokenId, 0, int8.Config.VocabularySize - 1));
     }
 
     [Fact]
@@ -105,21 +96,5 @@ public sealed class Int8WeightsTests(ITestOutputHelper output)
         error = Assert.Throws<ArgumentException>(() => ComputePlacement.Resolve(new EngineOptions { Device = "cpu", WeightDType = "int4" }));
         Assert.Contains("is not one of auto, float32, bfloat16, int8", error.Message);
         Assert.Equal(ScalarType.Int8, ComputePlacement.Resolve(new EngineOptions { Device = "cpu", DType = "float32", WeightDType = "INT8" }).WeightDType);
-    }
-
-    [Fact]
-    public void Greedy_drift_from_fp32_on_the_shipped_model_is_reported_and_only_at_small_margins()
-    {
-        // Printed for the record (docs/PERFORMANCE.md); the bound is what 8-bit weights and activations cannot explain:
-        // a step fp32 is sure of (a margin of 2 logits) flipped, or logits moved by more than 1.
-        const double SureMargin = 2.0;
-        var tokenizer = CheckpointTokenizer.Load(RepositoryFiles.DefaultModel);
-        using var fp32 = ModelShard.Load(RepositoryFiles.DefaultModel, options: Fp32);
-        using var int8 = ModelShard.Load(RepositoryFiles.DefaultModel, options: Int8Weights);
-        var drift = GreedyDrift.Measure(fp32, int8, tokenizer.Encode("And God said unto"), steps: 64);
-        output.WriteLine($"int8 weights vs fp32, greedy, teacher-forced: {drift}");
-        Assert.True(drift.Flips.All(f => f.Margin < SureMargin),
-            $"int8 weights flipped a step where fp32 is sure (margin ≥ {SureMargin} logits): a layout bug, not quantization. {drift}");
-        Assert.True(drift.MaxDeviation < SureMargin / 2, $"int8 logits deviate from fp32 by more than quantization explains ({SureMargin / 2}): {drift}");
     }
 }
