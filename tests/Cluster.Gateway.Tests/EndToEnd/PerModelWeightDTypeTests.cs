@@ -8,17 +8,19 @@ namespace Cluster.Gateway.Tests.EndToEnd;
 /// </summary>
 public sealed class PerModelWeightDTypeTests
 {
-    [Fact]
-    public async Task AModelSetToBFloat16LoadsBf16WeightsOnEveryStageAndGenerates()
+    [Theory]
+    [InlineData("bfloat16")]
+    [InlineData("int8")]
+    public async Task AModelSetToAReducedPrecisionLoadsItOnEveryStageAndGenerates(string weightDType)
     {
         await using var cluster = await ClusterUnderTest.StartAsync(silos: 1, stages: 2, settings: new Dictionary<string, string?>
         {
-            ["Cluster:Models:0:WeightDType"] = "bfloat16",
+            ["Cluster:Models:0:WeightDType"] = weightDType,
             ["Cluster:Stages:WeightDType"] = "float32", // the silo's default, which the model's entry overrides
         });
         var model = Assert.Single((await cluster.Client.ListModelsAsync(new ListModelsRequest())).Models);
         var stages = Assert.Single(model.Replicas).Stages;
-        Assert.True(stages.Count == 2 && stages.All(s => s.WeightDtype == "bfloat16" && s.Dtype == "float32"),
+        Assert.True(stages.Count == 2 && stages.All(s => s.WeightDtype == weightDType && s.Dtype == "float32"),
             $"stages (dtype/weights): {string.Join(", ", stages.Select(s => $"{s.Dtype}/{s.WeightDtype}"))}");
 
         var (tokens, last) = await ShardedGenerationTests.GenerateAsync(cluster, new GenerateRequest
