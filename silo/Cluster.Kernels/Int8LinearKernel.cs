@@ -31,6 +31,14 @@ public static unsafe class Int8LinearKernel
     // within the 16 registers VEX instructions can name (the JIT then keeps the whole method to them).
     private const int TileRows = 4;
 
+    // x rows per tile of two panels: 3 rows × 2 panels of integer and fp32 accumulators, two W loads and a broadcast.
+    private const int PairTileRows = 3;
+
+    // From how many x rows the two-panel tile runs. Linear layers of the step profile (ms, int8, two runs each,
+    // alternating, 7 December): at 8 rows 6.5-7.1 with it against 5.6-6.5 without (its 3 + 3 + 2 rows leave a short
+    // tile where 4 + 4 fill two), at 16 a tie (10.3-10.4 against 9.8-10.9), at 32 17.0-17.7 against 20.2-20.5.
+    private const int PairTileMinRows = 16;
+
     // Groups of 4 columns in a block of 32.
     private const int Groups = Int8Matrix.BlockSize / Int8Matrix.GroupColumns;
 
@@ -174,6 +182,21 @@ public static unsafe class Int8LinearKernel
                     continue;
                 }
                 var m = 0;
+                if (job.M >= PairTileMinRows && panel + 1 < end)
+                {
+                    // Two panels at a time: each x broadcast feeds both (fewer loads a multiply-add where many rows keep it busy).
+                    for (; m + PairTileRows <= job.M; m += PairTileRows)
+                    {
+                        PanelPairTile<ThreeRows>(ref job, panel, m);
+                    }
+                    switch (job.M - m)
+                    {
+                        case 2: PanelPairTile<TwoRows>(ref job, panel, m); break;
+                        case 1: PanelPairTile<OneRow>(ref job, panel, m); break;
+                    }
+                    panel++;
+                    continue;
+                }
                 for (; m + TileRows <= job.M; m += TileRows)
                 {
                     PanelTile<FourRows>(ref job, panel, m);
@@ -186,6 +209,73 @@ public static unsafe class Int8LinearKernel
                 }
             }
         }
+    }
+
+    /// <summary>16 rows of W (panels <paramref name="panel"/> and the next) against TM ≤ 3 rows of x, all of K.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void PanelPairTile<TM>(ref Job job, int panel, int m) where TM : IRowCount
+    {
+        var rows = TM.Count;
+        var blocks = job.Blocks;
+        var w = job.W + (long)panel * blocks * Int8Matrix.PanelBlockBytes;
+        var nextPanel = (long)blocks * Int8Matrix.PanelBlockBytes; // from a block of this panel to the same block of the next
+        var s = job.Scales + (long)panel * blocks * Int8Matrix.PanelRows;
+        var nextScales = blocks * Int8Matrix.PanelRows;
+        var groupStride = (long)job.M * Int8Matrix.GroupColumns;
+        var x = job.XQuants + (long)m * Int8Matrix.GroupColumns;
+        var d = job.XScales + m;
+        var c = job.XCorrections + m;
+        Vector256<float> f00 = default, f01 = default, f02 = default, f10 = default, f11 = default, f12 = default;
+        for (var b = 0; b < blocks; b++, s += Int8Matrix.PanelRows, d += job.M, c += job.M)
+        {
+            var i00 = Vector256.Create(c[0]);
+            var i10 = i00;
+            var i01 = rows > 1 ? Vector256.Create(c[1]) : default;
+            var i11 = i01;
+            var i02 = rows > 2 ? Vector256.Create(c[2]) : default;
+            var i12 = i02;
+            for (var g = 0; g < Groups; g++, w += Vector256<byte>.Count, x += groupStride)
+            {
+                var q0 = Vector256.Load(w);
+                var q1 = Vector256.Load(w + nextPanel);
+                var x0 = Vector256.Create(*(int*)x).AsSByte();
+                i00 = AvxVnni.MultiplyWideningAndAdd(i00, q0, x0);
+                i10 = AvxVnni.MultiplyWideningAndAdd(i10, q1, x0);
+                if (rows > 1)
+                {
+                    var x1 = Vector256.Create(*(int*)(x + 4)).AsSByte();
+                    i01 = AvxVnni.MultiplyWideningAndAdd(i01, q0, x1);
+                    i11 = AvxVnni.MultiplyWideningAndAdd(i11, q1, x1);
+                }
+                if (rows > 2)
+                {
+                    var x2 = Vector256.Create(*(int*)(x + 8)).AsSByte();
+                    i02 = AvxVnni.MultiplyWideningAndAdd(i02, q0, x2);
+                    i12 = AvxVnni.MultiplyWideningAndAdd(i12, q1, x2);
+                }
+            }
+            var scales0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(s), 13).AsSingle() * Vector256.Create(HalfExponentBias);
+            var scales1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(s + nextScales), 13).AsSingle() * Vector256.Create(HalfExponentBias);
+            var d0 = Vector256.Create(d[0]);
+            f00 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i00), scales0 * d0, f00);
+            f10 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i10), scales1 * d0, f10);
+            if (rows > 1)
+            {
+                var d1 = Vector256.Create(d[1]);
+                f01 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i01), scales0 * d1, f01);
+                f11 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i11), scales1 * d1, f11);
+            }
+            if (rows > 2)
+            {
+                var d2 = Vector256.Create(d[2]);
+                f02 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i02), scales0 * d2, f02);
+                f12 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i12), scales1 * d2, f12);
+            }
+        }
+        Store(ref job, panel, m, f00);
+        Store(ref job, panel + 1, m, f10);
+        if (rows > 1) { Store(ref job, panel, m + 1, f01); Store(ref job, panel + 1, m + 1, f11); }
+        if (rows > 2) { Store(ref job, panel, m + 2, f02); Store(ref job, panel + 1, m + 2, f12); }
     }
 
     /// <summary>8 rows of W (one panel) against TM rows of x from <paramref name="m"/>, all of K.</summary>

@@ -17,6 +17,9 @@ public sealed unsafe class Int8LinearKernelTests
         { 1, 1 }, { 7, 5 }, { 32, 8 }, { 33, 9 }, { 64, 16 }, { 100, 13 }, { 768, 37 }, { 1027, 130 },
     };
 
+    // Every one-panel tile (4 rows and each leftover) and every two-panel tile (from 16 rows: 3 rows and each leftover).
+    private static readonly int[] RowCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 18, 19, 33];
+
     [Fact]
     public void Quantize_follows_q8_0_a_scale_per_block_of_32_and_rounded_integers()
     {
@@ -60,7 +63,7 @@ public sealed unsafe class Int8LinearKernelTests
         using var scope = NewDisposeScope();
         var generator = new Random(k * 31 + n);
         using var matrix = Quantized(torch.randn(n, k));
-        for (var m = 1; m <= 9; m++)
+        foreach (var m in RowCounts)
         {
             var x = torch.randn(m, k) * 3;                                  // (M, K)
             var bias = generator.Next(2) == 1 ? torch.randn(n) : null;      // (N)
@@ -80,7 +83,7 @@ public sealed unsafe class Int8LinearKernelTests
         using var scope = NewDisposeScope();
         using var matrix = Quantized(torch.randn(n, k));
         var w = Dequantized(matrix);                                        // (N, K): exactly the weights multiplied
-        for (var m = 1; m <= 9; m++)
+        foreach (var m in RowCounts)
         {
             var x = torch.randn(m, k);                                      // (M, K)
             var expected = nn.functional.linear(x, w);                      // (M, N)
@@ -103,15 +106,16 @@ public sealed unsafe class Int8LinearKernelTests
         using var one = new KernelTeam(1);
         const int k = 300, n = 1001;
         using var matrix = Quantized(torch.randn(n, k));
-        var x = torch.randn(13, k);                                         // (13, K)
-        var batched = torch.empty(13, n);
-        Int8LinearKernel.Run(Ptr(x), 13, matrix, null, Ptr(batched), two);
-        for (var row = 0; row < 13; row++)
+        const int rows = 20; // one-panel tiles alone, two-panel tiles in the batch
+        var x = torch.randn(rows, k);                                       // (rows, K)
+        var batched = torch.empty(rows, n);
+        Int8LinearKernel.Run(Ptr(x), rows, matrix, null, Ptr(batched), two);
+        for (var row = 0; row < rows; row++)
         {
             var alone = torch.empty(1, n);
             Int8LinearKernel.Run(Ptr(x) + row * k, 1, matrix, null, Ptr(alone), row % 2 == 0 ? one : two);
             var differing = alone[0].ne(batched[row]).sum().item<long>();
-            Assert.True(differing == 0, $"row {row}: {differing} of {n} outputs differ between the row alone and in a batch of 13");
+            Assert.True(differing == 0, $"row {row}: {differing} of {n} outputs differ between the row alone and in a batch of {rows}");
         }
     }
 

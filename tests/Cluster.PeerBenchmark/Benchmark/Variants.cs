@@ -38,6 +38,9 @@ public static class Variants
             GgufWeightType.F16, 2, Exact: false),
         // Q8_0 on both sides: llama.cpp reads the blocks our engine quantized (GgufWriter.Encode), 34 bytes per 32 weights.
         new("ours, int8 weights", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads, WeightDType = "int8" }, GgufWeightType.Q8_0, 34.0 / 32, Exact: false),
+        // ... and with llama.cpp's default cache size, like for like with its Q8_0 defaults.
+        new("ours, int8 weights, bf16 KV", new EngineOptions { Device = "cpu", DType = "float32", CpuThreads = threads, WeightDType = "int8", KvCacheDType = "bfloat16" },
+            GgufWeightType.Q8_0, 34.0 / 32, Exact: false),
     ];
 
     /// <summary>
