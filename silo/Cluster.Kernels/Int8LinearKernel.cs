@@ -27,12 +27,10 @@ public static unsafe class Int8LinearKernel
     // Below this many weights a call is too short to pay for waking the team.
     private const long MinimumWeightsPerPart = 16 * 1024;
 
-    // x rows per register tile: 4 rows' integer and fp32 accumulators, the W load, a broadcast and the scales stay
-    // within the 16 registers VEX instructions can name (the JIT then keeps the whole method to them).
+    // x rows per register tile, and per tile of the packed x: one panel's 4 rows of two integer and one fp32
+    // accumulators, two W loads, a broadcast and the scales stay within the 16 registers VEX instructions can name
+    // (the JIT then keeps the whole method to them); two panels' 4 rows of one integer sum each too.
     private const int TileRows = 4;
-
-    // x rows per tile of two panels: 3 rows × 2 panels of integer and fp32 accumulators, two W loads and a broadcast.
-    private const int PairTileRows = 3;
 
     // From how many x rows the two-panel tile runs. Linear layers of the step profile (ms, int8, two runs each,
     // alternating, 7 December): at 8 rows 6.5-7.1 with it against 5.6-6.5 without (its 3 + 3 + 2 rows leave a short
@@ -70,13 +68,14 @@ public static unsafe class Int8LinearKernel
         }
         var k = weight.Columns;
         var blocks = weight.Blocks;
-        var scratch = ActivationScratch.Rent(rows, blocks);
+        var paddedRows = (rows + TileRows - 1) / TileRows * TileRows; // the last tile's missing rows stay unread
+        var scratch = ActivationScratch.Rent(paddedRows, blocks);
         var job = new Job
         {
             W = weight.Quants, Scales = weight.Scales, N = weight.Rows, Blocks = blocks, M = rows, Bias = bias, Y = y, Vector = vector,
-            XQuants = scratch, XScales = (float*)(scratch + (long)rows * blocks * Int8Matrix.BlockSize),
+            XQuants = scratch, XScales = (float*)(scratch + (long)paddedRows * blocks * Int8Matrix.BlockSize),
         };
-        job.XCorrections = (int*)(job.XScales + (long)rows * blocks);
+        job.XCorrections = (int*)(job.XScales + (long)paddedRows * blocks);
         for (var m = 0; m < rows; m++)
         {
             QuantizeRow(ref job, x + (long)m * k, k, m, vector && Avx512F.IsSupported);
@@ -102,10 +101,11 @@ public static unsafe class Int8LinearKernel
         public float* Bias;
         public float* Y;
         public bool Vector;
-        // x quantized, the rows interleaved so that a tile's rows sit side by side (one pointer reaches them all):
-        public sbyte* XQuants;      // (Blocks, 8 groups, M, 4 columns)
-        public float* XScales;      // (Blocks, M)
-        public int* XCorrections;   // (Blocks, M): −128 · Σ q_x of the block
+        // x quantized and packed by tiles of 4 rows, so that a tile reads its x as one stream (a prefill's x does not fit
+        // in L1, and a layout with all rows side by side had every group of a tile on another cache line):
+        public sbyte* XQuants;      // (M / 4 tiles, Blocks, 8 groups, 4 rows, 4 columns)
+        public float* XScales;      // (M / 4 tiles, Blocks, 4 rows)
+        public int* XCorrections;   // (M / 4 tiles, Blocks, 4 rows): −128 · Σ q_x of the block
         public int ChunkPanels, ChunkCount;
         public WorkChunks Chunks;
     }
@@ -155,15 +155,19 @@ public static unsafe class Int8LinearKernel
                     sum += value;
                 }
             }
-            var groups = (int*)(job.XQuants + (long)block * Groups * job.M * Int8Matrix.GroupColumns) + m;
+            var at = TileBlock(ref job, m, block);
+            var groups = (int*)(job.XQuants + at * Int8Matrix.BlockSize) + m % TileRows;
             for (var g = 0; g < Groups; g++)
             {
-                groups[(long)g * job.M] = ((int*)block32)[g]; // 4 columns of row m, next to the other rows' 4
+                groups[g * TileRows] = ((int*)block32)[g]; // 4 columns of row m, next to its tile's other rows' 4
             }
-            job.XScales[(long)block * job.M + m] = scale;
-            job.XCorrections[(long)block * job.M + m] = -128 * sum;
+            job.XScales[at + m % TileRows] = scale;
+            job.XCorrections[at + m % TileRows] = -128 * sum;
         }
     }
+
+    /// <summary>Where row <paramref name="m"/>'s tile keeps block <paramref name="block"/>, in rows of x (4 per tile and block).</summary>
+    private static long TileBlock(ref Job job, int m, int block) => ((long)(m / TileRows) * job.Blocks + block) * TileRows;
 
     private static void RunPart(void* state, int part, int parts)
     {
@@ -185,12 +189,13 @@ public static unsafe class Int8LinearKernel
                 if (job.M >= PairTileMinRows && panel + 1 < end)
                 {
                     // Two panels at a time: each x broadcast feeds both (fewer loads a multiply-add where many rows keep it busy).
-                    for (; m + PairTileRows <= job.M; m += PairTileRows)
+                    for (; m + TileRows <= job.M; m += TileRows)
                     {
-                        PanelPairTile<ThreeRows>(ref job, panel, m);
+                        PanelPairTile<FourRows>(ref job, panel, m);
                     }
                     switch (job.M - m)
                     {
+                        case 3: PanelPairTile<ThreeRows>(ref job, panel, m); break;
                         case 2: PanelPairTile<TwoRows>(ref job, panel, m); break;
                         case 1: PanelPairTile<OneRow>(ref job, panel, m); break;
                     }
@@ -211,7 +216,7 @@ public static unsafe class Int8LinearKernel
         }
     }
 
-    /// <summary>16 rows of W (panels <paramref name="panel"/> and the next) against TM ≤ 3 rows of x, all of K.</summary>
+    /// <summary>16 rows of W (panels <paramref name="panel"/> and the next) against TM ≤ 4 rows of x, all of K.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void PanelPairTile<TM>(ref Job job, int panel, int m) where TM : IRowCount
     {
@@ -221,12 +226,13 @@ public static unsafe class Int8LinearKernel
         var nextPanel = (long)blocks * Int8Matrix.PanelBlockBytes; // from a block of this panel to the same block of the next
         var s = job.Scales + (long)panel * blocks * Int8Matrix.PanelRows;
         var nextScales = blocks * Int8Matrix.PanelRows;
-        var groupStride = (long)job.M * Int8Matrix.GroupColumns;
-        var x = job.XQuants + (long)m * Int8Matrix.GroupColumns;
-        var d = job.XScales + m;
-        var c = job.XCorrections + m;
-        Vector256<float> f00 = default, f01 = default, f02 = default, f10 = default, f11 = default, f12 = default;
-        for (var b = 0; b < blocks; b++, s += Int8Matrix.PanelRows, d += job.M, c += job.M)
+        var start = TileBlock(ref job, m, 0);
+        var x = job.XQuants + start * Int8Matrix.BlockSize;
+        var d = job.XScales + start;
+        var c = job.XCorrections + start;
+        const int groupStride = TileRows * Int8Matrix.GroupColumns;
+        Vector256<float> f00 = default, f01 = default, f02 = default, f03 = default, f10 = default, f11 = default, f12 = default, f13 = default;
+        for (var b = 0; b < blocks; b++, s += Int8Matrix.PanelRows, d += TileRows, c += TileRows)
         {
             var i00 = Vector256.Create(c[0]);
             var i10 = i00;
@@ -234,6 +240,8 @@ public static unsafe class Int8LinearKernel
             var i11 = i01;
             var i02 = rows > 2 ? Vector256.Create(c[2]) : default;
             var i12 = i02;
+            var i03 = rows > 3 ? Vector256.Create(c[3]) : default;
+            var i13 = i03;
             for (var g = 0; g < Groups; g++, w += Vector256<byte>.Count, x += groupStride)
             {
                 var q0 = Vector256.Load(w);
@@ -253,6 +261,12 @@ public static unsafe class Int8LinearKernel
                     i02 = AvxVnni.MultiplyWideningAndAdd(i02, q0, x2);
                     i12 = AvxVnni.MultiplyWideningAndAdd(i12, q1, x2);
                 }
+                if (rows > 3)
+                {
+                    var x3 = Vector256.Create(*(int*)(x + 12)).AsSByte();
+                    i03 = AvxVnni.MultiplyWideningAndAdd(i03, q0, x3);
+                    i13 = AvxVnni.MultiplyWideningAndAdd(i13, q1, x3);
+                }
             }
             var scales0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(s), 13).AsSingle() * Vector256.Create(HalfExponentBias);
             var scales1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(s + nextScales), 13).AsSingle() * Vector256.Create(HalfExponentBias);
@@ -271,11 +285,18 @@ public static unsafe class Int8LinearKernel
                 f02 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i02), scales0 * d2, f02);
                 f12 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i12), scales1 * d2, f12);
             }
+            if (rows > 3)
+            {
+                var d3 = Vector256.Create(d[3]);
+                f03 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i03), scales0 * d3, f03);
+                f13 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i13), scales1 * d3, f13);
+            }
         }
         Store(ref job, panel, m, f00);
         Store(ref job, panel + 1, m, f10);
         if (rows > 1) { Store(ref job, panel, m + 1, f01); Store(ref job, panel + 1, m + 1, f11); }
         if (rows > 2) { Store(ref job, panel, m + 2, f02); Store(ref job, panel + 1, m + 2, f12); }
+        if (rows > 3) { Store(ref job, panel, m + 3, f03); Store(ref job, panel + 1, m + 3, f13); }
     }
 
     /// <summary>8 rows of W (one panel) against TM rows of x from <paramref name="m"/>, all of K.</summary>
@@ -286,12 +307,13 @@ public static unsafe class Int8LinearKernel
         var blocks = job.Blocks;
         var w = job.W + (long)panel * blocks * Int8Matrix.PanelBlockBytes;
         var s = job.Scales + (long)panel * blocks * Int8Matrix.PanelRows;
-        var groupStride = (long)job.M * Int8Matrix.GroupColumns; // bytes from one group of x's rows to the next
-        var x = job.XQuants + (long)m * Int8Matrix.GroupColumns;  // block 0, group 0, row m
-        var d = job.XScales + m;                                  // block 0, row m
-        var c = job.XCorrections + m;
+        var start = TileBlock(ref job, m, 0);
+        var x = job.XQuants + start * Int8Matrix.BlockSize; // the tile's x, one stream: per block, per group, 4 rows × 4 bytes
+        var d = job.XScales + start;                         // per block, the tile's 4 rows
+        var c = job.XCorrections + start;
+        const int groupStride = TileRows * Int8Matrix.GroupColumns;
         Vector256<float> f0 = default, f1 = default, f2 = default, f3 = default;
-        for (var b = 0; b < blocks; b++, s += Int8Matrix.PanelRows, d += job.M, c += job.M)
+        for (var b = 0; b < blocks; b++, s += Int8Matrix.PanelRows, d += TileRows, c += TileRows)
         {
             // Each block's integer sums start at the rows' corrections; each row gets two (even and odd groups) so its
             // multiply-adds do not wait on each other (one chain of 8 per row measured 60-80 % slower from 8 rows on);
@@ -375,11 +397,11 @@ public static unsafe class Int8LinearKernel
                     {
                         int g = i / Int8Matrix.GroupColumns, column = i % Int8Matrix.GroupColumns;
                         var q = w[(g * Int8Matrix.PanelRows + r) * Int8Matrix.GroupColumns + column] - 128;
-                        var xq = job.XQuants[(((long)b * Groups + g) * job.M + m) * Int8Matrix.GroupColumns + column];
+                        var xq = job.XQuants[(TileBlock(ref job, m, b) * Groups + g * TileRows + m % TileRows) * Int8Matrix.GroupColumns + column];
                         dot += q * xq;
                     }
                     var scale = (float)BitConverter.UInt16BitsToHalf(job.Scales[((long)panel * blocks + b) * Int8Matrix.PanelRows + r]);
-                    sum = MathF.FusedMultiplyAdd(dot, scale * job.XScales[(long)b * job.M + m], sum);
+                    sum = MathF.FusedMultiplyAdd(dot, scale * job.XScales[TileBlock(ref job, m, b) + m % TileRows], sum);
                 }
                 job.Y[(long)m * job.N + n] = job.Bias == null ? sum : sum + job.Bias[n];
             }
