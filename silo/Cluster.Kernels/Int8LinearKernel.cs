@@ -32,10 +32,11 @@ public static unsafe class Int8LinearKernel
     // (the JIT then keeps the whole method to them); two panels' 4 rows of one integer sum each too.
     private const int TileRows = 4;
 
-    // From how many x rows the two-panel tile runs. Linear layers of the step profile (ms, int8, two runs each,
-    // alternating, 7 December): at 8 rows 6.5-7.1 with it against 5.6-6.5 without (its 3 + 3 + 2 rows leave a short
-    // tile where 4 + 4 fill two), at 16 a tie (10.3-10.4 against 9.8-10.9), at 32 17.0-17.7 against 20.2-20.5.
-    private const int PairTileMinRows = 16;
+    // From how many x rows the two-panel tile runs. Linear layers of the step profile (ms, int8, 4-row tiles of packed
+    // x, two runs each, alternating, 7 December): at 4 rows 5.0-5.1 with it against 3.8-3.9 without (not analysed),
+    // at 8 rows 6.4 against 6.9-7.2, at 12 7.6-7.8 against 8.8-9.0 (and with 3-row tiles before packing, at 32 rows
+    // 17.0-17.7 against 20.2-20.5).
+    private const int PairTileMinRows = 8;
 
     // Groups of 4 columns in a block of 32.
     private const int Groups = Int8Matrix.BlockSize / Int8Matrix.GroupColumns;

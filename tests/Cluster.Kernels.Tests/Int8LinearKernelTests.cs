@@ -17,7 +17,7 @@ public sealed unsafe class Int8LinearKernelTests
         { 1, 1 }, { 7, 5 }, { 32, 8 }, { 33, 9 }, { 64, 16 }, { 100, 13 }, { 768, 37 }, { 1027, 130 },
     };
 
-    // Every one-panel tile (4 rows and each leftover) and every two-panel tile (from 16 rows: 3 rows and each leftover).
+    // Every one-panel tile (below 8 rows: 4 rows and each leftover) and every two-panel tile (from 8: 4 rows and each leftover).
     private static readonly int[] RowCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 18, 19, 33];
 
     [Fact]
