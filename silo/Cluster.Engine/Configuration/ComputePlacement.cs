@@ -43,6 +43,9 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
     /// <summary>Whether weight matrices are kept as 8-bit blocks rather than a torch dtype.</summary>
     public bool Int8WeightBlocks => WeightDType == ScalarType.Int8;
 
+    /// <summary>int8 blocks on a CPU without AVX-VNNI: their kernel runs its scalar reference, right but slow.</summary>
+    public bool Int8WeightsUnaccelerated => Int8WeightBlocks && !Int8LinearKernel.IsAccelerated;
+
     /// <summary>The weights' dtype as options and status name it: float32, bfloat16, float16 or int8.</summary>
     public string WeightDTypeName => WeightDType switch
     {
