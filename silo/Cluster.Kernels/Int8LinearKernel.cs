@@ -70,7 +70,8 @@ public static unsafe class Int8LinearKernel
         var k = weight.Columns;
         var blocks = weight.Blocks;
         var paddedRows = (rows + TileRows - 1) / TileRows * TileRows; // the last tile's missing rows stay unread
-        var scratch = ActivationScratch.Rent(paddedRows, blocks);
+        // This thread's buffer for x quantized: per row and block 32 values, a scale and a correction.
+        var scratch = (sbyte*)ThreadScratch<Job>.Rent((long)paddedRows * blocks * (Int8Matrix.BlockSize + sizeof(float) + sizeof(int)));
         var job = new Job
         {
             W = weight.Quants, Scales = weight.Scales, N = weight.Rows, Blocks = blocks, M = rows, Bias = bias, Y = y, Vector = vector,
@@ -269,8 +270,8 @@ public static unsafe class Int8LinearKernel
                     i13 = AvxVnni.MultiplyWideningAndAdd(i13, q1, x3);
                 }
             }
-            var scales0 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(s), 13).AsSingle() * Vector256.Create(HalfExponentBias);
-            var scales1 = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(s + nextScales), 13).AsSingle() * Vector256.Create(HalfExponentBias);
+            var scales0 = WidenScales(s);
+            var scales1 = WidenScales(s + nextScales);
             var d0 = Vector256.Create(d[0]);
             f00 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i00), scales0 * d0, f00);
             f10 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(i10), scales1 * d0, f10);
@@ -351,8 +352,7 @@ public static unsafe class Int8LinearKernel
             if (rows > 1) e1 += o1;
             if (rows > 2) e2 += o2;
             if (rows > 3) e3 += o3;
-            // The 8 rows' fp16 scales widened exactly: the bits shifted into fp32's place, then 2^112 for the exponent bias.
-            var scales = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(s), 13).AsSingle() * Vector256.Create(HalfExponentBias);
+            var scales = WidenScales(s);
             f0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e0), scales * Vector256.Create(d[0]), f0);
             if (rows > 1) f1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e1), scales * Vector256.Create(d[1]), f1);
             if (rows > 2) f2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(e2), scales * Vector256.Create(d[2]), f2);
@@ -363,6 +363,11 @@ public static unsafe class Int8LinearKernel
         if (rows > 2) Store(ref job, panel, m + 2, f2);
         if (rows > 3) Store(ref job, panel, m + 3, f3);
     }
+
+    /// <summary>A panel's 8 fp16 scales widened exactly: the bits shifted into fp32's place, then 2^112 for the exponent bias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> WidenScales(ushort* scales) =>
+        Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(scales), 13).AsSingle() * Vector256.Create(HalfExponentBias);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store(ref Job job, int panel, int m, Vector256<float> sums)
@@ -406,29 +411,6 @@ public static unsafe class Int8LinearKernel
                 }
                 job.Y[(long)m * job.N + n] = job.Bias == null ? sum : sum + job.Bias[n];
             }
-        }
-    }
-
-    /// <summary>
-    /// Each calling thread's buffer for the quantized x: grown when a call needs more, kept for the thread's life
-    /// (the silo's compute thread calls every linear layer).
-    /// </summary>
-    private static class ActivationScratch
-    {
-        [ThreadStatic] private static sbyte* _buffer;
-        [ThreadStatic] private static long _capacity;
-
-        /// <summary>Room for rows × blocks × (32 quantized values + a scale + a correction).</summary>
-        public static sbyte* Rent(int rows, int blocks)
-        {
-            var bytes = (long)rows * blocks * (Int8Matrix.BlockSize + sizeof(float) + sizeof(int));
-            if (bytes > _capacity)
-            {
-                System.Runtime.InteropServices.NativeMemory.AlignedFree(_buffer);
-                _buffer = (sbyte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)bytes, 64);
-                _capacity = bytes;
-            }
-            return _buffer;
         }
     }
 }

@@ -64,6 +64,9 @@ public sealed unsafe class Int8Matrix : IDisposable
     /// <summary>Bytes held, quantized values and scales.</summary>
     public long Bytes { get; }
 
+    /// <summary>Whether <see cref="Dispose"/> freed this matrix.</summary>
+    public bool IsDisposed => _quants == null;
+
     internal byte* Quants => _quants != null ? _quants : throw new ObjectDisposedException(nameof(Int8Matrix));
 
     internal ushort* Scales => _scales;

@@ -54,7 +54,7 @@ public static unsafe class LinearKernel
         if (typeof(TW) == typeof(BFloat16Weights) && chosen == KernelPath.Vector512 && inFeatures >= BFloat16PairTiles.Block)
         {
             // Read by every part; written here, before the team starts.
-            job.Pairs = PairScratch.Rent((long)rows * inFeatures);
+            job.Pairs = (float*)ThreadScratch<Job>.Rent((long)rows * inFeatures * sizeof(float)); // this thread's, kept across calls
             BFloat16PairTiles.Deinterleave(x, rows, inFeatures, job.Pairs);
         }
         var runner = team ?? KernelTeam.Shared;
@@ -247,25 +247,4 @@ public static unsafe class LinearKernel
     private static byte* WeightRow<TW>(ref Job job, int n) where TW : IWeightFormat => job.W + (long)n * job.K * TW.ElementSize;
 
     private static float* BiasAt(ref Job job, int n) => job.Bias == null ? null : job.Bias + n;
-
-    /// <summary>
-    /// Each calling thread's buffer for deinterleaved x: grown when a call needs more, kept for the thread's life (the
-    /// silo's compute thread calls every linear layer; a step needs at most rows × in-features floats).
-    /// </summary>
-    private static class PairScratch
-    {
-        [ThreadStatic] private static float* _buffer;
-        [ThreadStatic] private static long _capacity;
-
-        public static float* Rent(long floats)
-        {
-            if (floats > _capacity)
-            {
-                System.Runtime.InteropServices.NativeMemory.AlignedFree(_buffer);
-                _buffer = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)(floats * sizeof(float)), 64);
-                _capacity = floats;
-            }
-            return _buffer;
-        }
-    }
 }

@@ -24,14 +24,10 @@ public sealed class Linear : IDisposable
     private readonly ScalarType _weightDType;
     private readonly nint _weightData; // the first element of a contiguous CPU weight, else 0
     private readonly nint _biasData;   // the same for an fp32 CPU bias, else 0
-    private bool _disposed;             // what says an int8 layer is disposed (it has no weight tensor to ask)
 
     public unsafe Linear(Tensor weight, Tensor? bias)
     {
-        if (weight.dim() != 2)
-        {
-            throw new ArgumentException($"A linear weight is (out, in); this one has {weight.dim()} dimensions.", nameof(weight));
-        }
+        CheckIsMatrix(weight);
         if (bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0]))
         {
             throw new ArgumentException($"A linear bias is (out) = ({weight.shape[0]}); this one is [{string.Join(", ", bias.shape)}].", nameof(bias));
@@ -67,16 +63,21 @@ public sealed class Linear : IDisposable
     /// <param name="bias">(out) fp32 on the CPU, owned by the layer, or null.</param>
     public static unsafe Linear Quantized(Tensor weight, Tensor? bias)
     {
-        if (weight.dim() != 2)
-        {
-            throw new ArgumentException($"A linear weight is (out, in); this one has {weight.dim()} dimensions.", nameof(weight));
-        }
+        CheckIsMatrix(weight);
         if (bias is not null && (bias.dim() != 1 || bias.shape[0] != weight.shape[0] || bias.dtype != ScalarType.Float32 || !IsContiguousOnCpu(bias)))
         {
             throw new ArgumentException($"An int8 layer's bias is (out) = ({weight.shape[0]}) fp32, contiguous on the CPU; this one is [{string.Join(", ", bias.shape)}] {bias.dtype} on {bias.device}.", nameof(bias));
         }
         using var values = weight.to(ScalarType.Float32, torch.CPU).contiguous(); // (out, in)
         return new Linear(Int8Matrix.Quantize((float*)TensorMemory.Address(values), (int)weight.shape[0], (int)weight.shape[1]), bias);
+    }
+
+    private static void CheckIsMatrix(Tensor weight)
+    {
+        if (weight.dim() != 2)
+        {
+            throw new ArgumentException($"A linear weight is (out, in); this one has {weight.dim()} dimensions.", nameof(weight));
+        }
     }
 
     private static bool IsContiguousOnCpu(Tensor tensor) => tensor.device_type == DeviceType.CPU && tensor.is_contiguous();
@@ -96,7 +97,7 @@ public sealed class Linear : IDisposable
     {
         // The kernel reads the addresses kept at construction: a disposed weight (or a tied one its owner disposed)
         // fails here, a managed check, instead of being read after it is freed.
-        ObjectDisposedException.ThrowIf((_weight?.IsInvalid ?? _disposed) || (_bias?.IsInvalid ?? false), this);
+        ObjectDisposedException.ThrowIf((_weight?.IsInvalid ?? _int8!.IsDisposed) || (_bias?.IsInvalid ?? false), this);
         if (_int8 is not null)
         {
             return ForwardInt8(x);
@@ -175,7 +176,6 @@ public sealed class Linear : IDisposable
 
     public void Dispose()
     {
-        _disposed = true;
         _weight?.Dispose();
         _int8?.Dispose();
         _bias?.Dispose();
