@@ -10,14 +10,15 @@ namespace Cluster.Kernels;
 /// to even), each block's integer dot product Σ q_w·q_x is exact (AVX-VNNI's VPDPBUSD, four byte products a lane),
 /// and the blocks are summed in fp32 as Σ_b dot_b · (d_w,b · d_x,b), block by block. Every row of y is summed in the
 /// same order whatever M, the tile or the thread, so a sequence's logits do not depend on the batch it is in, and
-/// the scalar path (the reference the tests hold the vector path to) gives the same bits.
+/// the scalar path (the reference the tests hold the vector paths to) gives the same bits.
 /// </summary>
 /// <remarks>
-/// VPDPBUSD multiplies unsigned by signed bytes: W is stored as q + 128 and each block's sum starts at
-/// −128 · Σ q_x, so the sum it ends with is Σ q_w·q_x. One 256-bit load of a panel holds 4 columns of 8 rows, one row
-/// per lane, multiplied by the same 4 bytes of x broadcast to every lane: 8 rows summed at once, no horizontal sums.
-/// .NET 10 exposes VNNI only as VEX (256-bit) instructions; on this AMD CPU 512-bit operations run as two 256-bit
-/// halves anyway.
+/// One 256-bit load of a panel holds 4 columns of 8 rows, one row per lane, multiplied by the same 4 bytes of x
+/// broadcast to every lane: 8 rows summed at once, no horizontal sums. The byte dot products run on AVX-VNNI where
+/// the CPU has it (<see cref="VnniDot"/>) and on plain AVX2 otherwise (<see cref="Avx2Dot"/>: the CPUs of many cloud
+/// machines, AMD before Zen 4 and Intel servers before Sapphire Rapids, lack AVX-VNNI); both sums are exact
+/// integers, so both paths give the scalar reference's bits. .NET 10 exposes VNNI only as VEX (256-bit) instructions;
+/// on this AMD CPU 512-bit operations run as two 256-bit halves anyway.
 /// </remarks>
 public static unsafe class Int8LinearKernel
 {
@@ -45,24 +46,42 @@ public static unsafe class Int8LinearKernel
     // check a class initializer every block (the tests compare the vector path's bits with the scalar widening's).
     private const float HalfExponentBias = 5.192296858534828E+33f;
 
-    /// <summary>Whether this CPU runs the VNNI path; without it the kernel runs its scalar reference, correct but slow.</summary>
-    public static bool IsAccelerated => AvxVnni.IsSupported && Avx2.IsSupported && Fma.IsSupported;
+    /// <summary>The fastest path this CPU runs.</summary>
+    public static Int8DotPath BestPath { get; } = Int8DotPaths.IsSupported(Int8DotPath.AvxVnni) ? Int8DotPath.AvxVnni
+        : Int8DotPaths.IsSupported(Int8DotPath.Avx2) ? Int8DotPath.Avx2
+        : Int8DotPath.Scalar;
+
+    /// <summary>
+    /// The path calls take when they name none: <see cref="BestPath"/> unless a benchmark sets another (to time the
+    /// AVX2 path on a CPU that has VNNI, as a machine without it would run).
+    /// </summary>
+    public static Int8DotPath DefaultPath
+    {
+        get => _defaultPath;
+        set => _defaultPath = Int8DotPaths.IsSupported(value) ? value : throw Unsupported(value);
+    }
+
+    private static Int8DotPath _defaultPath = BestPath;
+
+    /// <summary>Whether this CPU runs a vector path; without one the kernel runs its scalar reference, correct but slow.</summary>
+    public static bool IsAccelerated => BestPath != Int8DotPath.Scalar;
 
     /// <param name="x">(rows, weight.Columns), row-major fp32.</param>
     /// <param name="bias">(weight.Rows) fp32, or null.</param>
     /// <param name="y">(rows, weight.Rows), row-major fp32; written, never read.</param>
-    /// <param name="path"><see cref="KernelPath.Scalar"/> for the reference; anything else for the VNNI path.</param>
-    public static void Run(float* x, int rows, Int8Matrix weight, float* bias, float* y, KernelTeam? team = null, KernelPath? path = null)
+    /// <param name="path">The instructions to run on; <see cref="DefaultPath"/> when null.</param>
+    public static void Run(float* x, int rows, Int8Matrix weight, float* bias, float* y, KernelTeam? team = null, Int8DotPath? path = null)
     {
         if (rows < 0)
         {
             throw new ArgumentOutOfRangeException(nameof(rows), $"rows must be at least 0, was {rows}.");
         }
-        var vector = (path ?? (IsAccelerated ? KernelPath.Vector256 : KernelPath.Scalar)) != KernelPath.Scalar;
-        if (vector && !IsAccelerated)
+        var chosen = path ?? _defaultPath;
+        if (!Int8DotPaths.IsSupported(chosen))
         {
-            throw new PlatformNotSupportedException("The int8 kernel's vector path needs AVX-VNNI, AVX2 and FMA, which this CPU lacks.");
+            throw Unsupported(chosen);
         }
+        var vector = chosen != Int8DotPath.Scalar;
         if (rows == 0)
         {
             return;
@@ -74,7 +93,7 @@ public static unsafe class Int8LinearKernel
         var scratch = (sbyte*)ThreadScratch<Job>.Rent((long)paddedRows * blocks * (Int8Matrix.BlockSize + sizeof(float) + sizeof(int)));
         var job = new Job
         {
-            W = weight.Quants, Scales = weight.Scales, N = weight.Rows, Blocks = blocks, M = rows, Bias = bias, Y = y, Vector = vector,
+            W = weight.Quants, Scales = weight.Scales, N = weight.Rows, Blocks = blocks, M = rows, Bias = bias, Y = y,
             XQuants = scratch, XScales = (float*)(scratch + (long)paddedRows * blocks * Int8Matrix.BlockSize),
         };
         job.XCorrections = (int*)(job.XScales + (long)paddedRows * blocks);
@@ -91,9 +110,18 @@ public static unsafe class Int8LinearKernel
         var parts = (int)Math.Clamp(Math.Min(byWork, job.ChunkCount), 1, runner.Threads);
         var chunkScratch = stackalloc byte[WorkChunks.ScratchBytes(parts)];
         job.Chunks = WorkChunks.Create(chunkScratch, job.ChunkCount, parts);
-        runner.Run(&RunPart, &job, parts);
+        delegate*<void*, int, int, void> runPart = chosen switch
+        {
+            Int8DotPath.AvxVnni => &RunPart<VnniDot>,
+            Int8DotPath.Avx2 => &RunPart<Avx2Dot>,
+            _ => &RunScalarPart,
+        };
+        runner.Run(runPart, &job, parts);
         GC.KeepAlive(weight);
     }
+
+    private static PlatformNotSupportedException Unsupported(Int8DotPath path) =>
+        new($"The int8 kernel's {path} path needs {Int8DotPaths.Needs(path)}, which this CPU lacks.");
 
     private struct Job
     {
@@ -102,7 +130,6 @@ public static unsafe class Int8LinearKernel
         public int N, Blocks, M;
         public float* Bias;
         public float* Y;
-        public bool Vector;
         // x quantized and packed by tiles of 4 rows, so that a tile reads its x as one stream (a prefill's x does not fit
         // in L1, and a layout with all rows side by side had every group of a tile on another cache line):
         public sbyte* XQuants;      // (M / 4 tiles, Blocks, 8 groups, 4 rows, 4 columns)
@@ -171,7 +198,23 @@ public static unsafe class Int8LinearKernel
     /// <summary>Where row <paramref name="m"/>'s tile keeps block <paramref name="block"/>, in rows of x (4 per tile and block).</summary>
     private static long TileBlock(ref Job job, int m, int block) => ((long)(m / TileRows) * job.Blocks + block) * TileRows;
 
-    private static void RunPart(void* state, int part, int parts)
+    private static void RunScalarPart(void* state, int part, int parts)
+    {
+        ref var job = ref *(Job*)state;
+        var panels = (job.N + Int8Matrix.PanelRows - 1) / Int8Matrix.PanelRows;
+        var cursor = 0;
+        while (job.Chunks.TryClaim(part, ref cursor, out var chunk))
+        {
+            var first = chunk * job.ChunkPanels;
+            for (var panel = first; panel < Math.Min(first + job.ChunkPanels, panels); panel++)
+            {
+                ScalarPanel(ref job, panel);
+            }
+        }
+    }
+
+    /// <typeparam name="TD">The byte dot product's instructions.</typeparam>
+    private static void RunPart<TD>(void* state, int part, int parts) where TD : IByteDot
     {
         ref var job = ref *(Job*)state;
         var panels = (job.N + Int8Matrix.PanelRows - 1) / Int8Matrix.PanelRows;
@@ -182,37 +225,32 @@ public static unsafe class Int8LinearKernel
             var end = Math.Min(first + job.ChunkPanels, panels);
             for (var panel = first; panel < end; panel++)
             {
-                if (!job.Vector)
-                {
-                    ScalarPanel(ref job, panel);
-                    continue;
-                }
                 var m = 0;
                 if (job.M >= PairTileMinRows && panel + 1 < end)
                 {
                     // Two panels at a time: each x broadcast feeds both (fewer loads a multiply-add where many rows keep it busy).
                     for (; m + TileRows <= job.M; m += TileRows)
                     {
-                        PanelPairTile<FourRows>(ref job, panel, m);
+                        PanelPairTile<FourRows, TD>(ref job, panel, m);
                     }
                     switch (job.M - m)
                     {
-                        case 3: PanelPairTile<ThreeRows>(ref job, panel, m); break;
-                        case 2: PanelPairTile<TwoRows>(ref job, panel, m); break;
-                        case 1: PanelPairTile<OneRow>(ref job, panel, m); break;
+                        case 3: PanelPairTile<ThreeRows, TD>(ref job, panel, m); break;
+                        case 2: PanelPairTile<TwoRows, TD>(ref job, panel, m); break;
+                        case 1: PanelPairTile<OneRow, TD>(ref job, panel, m); break;
                     }
                     panel++;
                     continue;
                 }
                 for (; m + TileRows <= job.M; m += TileRows)
                 {
-                    PanelTile<FourRows>(ref job, panel, m);
+                    PanelTile<FourRows, TD>(ref job, panel, m);
                 }
                 switch (job.M - m)
                 {
-                    case 3: PanelTile<ThreeRows>(ref job, panel, m); break;
-                    case 2: PanelTile<TwoRows>(ref job, panel, m); break;
-                    case 1: PanelTile<OneRow>(ref job, panel, m); break;
+                    case 3: PanelTile<ThreeRows, TD>(ref job, panel, m); break;
+                    case 2: PanelTile<TwoRows, TD>(ref job, panel, m); break;
+                    case 1: PanelTile<OneRow, TD>(ref job, panel, m); break;
                 }
             }
         }
@@ -220,7 +258,7 @@ public static unsafe class Int8LinearKernel
 
     /// <summary>16 rows of W (panels <paramref name="panel"/> and the next) against TM ≤ 4 rows of x, all of K.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelPairTile<TM>(ref Job job, int panel, int m) where TM : IRowCount
+    private static void PanelPairTile<TM, TD>(ref Job job, int panel, int m) where TM : IRowCount where TD : IByteDot
     {
         var rows = TM.Count;
         var blocks = job.Blocks;
@@ -236,38 +274,38 @@ public static unsafe class Int8LinearKernel
         Vector256<float> f00 = default, f01 = default, f02 = default, f03 = default, f10 = default, f11 = default, f12 = default, f13 = default;
         for (var b = 0; b < blocks; b++, s += Int8Matrix.PanelRows, d += TileRows, c += TileRows)
         {
-            var i00 = Vector256.Create(c[0]);
+            var i00 = TD.Start(c[0]);
             var i10 = i00;
-            var i01 = rows > 1 ? Vector256.Create(c[1]) : default;
+            var i01 = rows > 1 ? TD.Start(c[1]) : default;
             var i11 = i01;
-            var i02 = rows > 2 ? Vector256.Create(c[2]) : default;
+            var i02 = rows > 2 ? TD.Start(c[2]) : default;
             var i12 = i02;
-            var i03 = rows > 3 ? Vector256.Create(c[3]) : default;
+            var i03 = rows > 3 ? TD.Start(c[3]) : default;
             var i13 = i03;
             for (var g = 0; g < Groups; g++, w += Vector256<byte>.Count, x += groupStride)
             {
                 var q0 = Vector256.Load(w);
                 var q1 = Vector256.Load(w + nextPanel);
                 var x0 = Vector256.Create(*(int*)x).AsSByte();
-                i00 = AvxVnni.MultiplyWideningAndAdd(i00, q0, x0);
-                i10 = AvxVnni.MultiplyWideningAndAdd(i10, q1, x0);
+                i00 = TD.Add(i00, q0, x0);
+                i10 = TD.Add(i10, q1, x0);
                 if (rows > 1)
                 {
                     var x1 = Vector256.Create(*(int*)(x + 4)).AsSByte();
-                    i01 = AvxVnni.MultiplyWideningAndAdd(i01, q0, x1);
-                    i11 = AvxVnni.MultiplyWideningAndAdd(i11, q1, x1);
+                    i01 = TD.Add(i01, q0, x1);
+                    i11 = TD.Add(i11, q1, x1);
                 }
                 if (rows > 2)
                 {
                     var x2 = Vector256.Create(*(int*)(x + 8)).AsSByte();
-                    i02 = AvxVnni.MultiplyWideningAndAdd(i02, q0, x2);
-                    i12 = AvxVnni.MultiplyWideningAndAdd(i12, q1, x2);
+                    i02 = TD.Add(i02, q0, x2);
+                    i12 = TD.Add(i12, q1, x2);
                 }
                 if (rows > 3)
                 {
                     var x3 = Vector256.Create(*(int*)(x + 12)).AsSByte();
-                    i03 = AvxVnni.MultiplyWideningAndAdd(i03, q0, x3);
-                    i13 = AvxVnni.MultiplyWideningAndAdd(i13, q1, x3);
+                    i03 = TD.Add(i03, q0, x3);
+                    i13 = TD.Add(i13, q1, x3);
                 }
             }
             var scales0 = WidenScales(s);
@@ -303,7 +341,7 @@ public static unsafe class Int8LinearKernel
 
     /// <summary>8 rows of W (one panel) against TM rows of x from <paramref name="m"/>, all of K.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void PanelTile<TM>(ref Job job, int panel, int m) where TM : IRowCount
+    private static void PanelTile<TM, TD>(ref Job job, int panel, int m) where TM : IRowCount where TD : IByteDot
     {
         var rows = TM.Count;
         var blocks = job.Blocks;
@@ -320,32 +358,32 @@ public static unsafe class Int8LinearKernel
             // Each block's integer sums start at the rows' corrections; each row gets two (even and odd groups) so its
             // multiply-adds do not wait on each other (one chain of 8 per row measured 60-80 % slower from 8 rows on);
             // integers add exactly, so the split changes nothing.
-            var e0 = Vector256.Create(c[0]);
-            var e1 = rows > 1 ? Vector256.Create(c[1]) : default;
-            var e2 = rows > 2 ? Vector256.Create(c[2]) : default;
-            var e3 = rows > 3 ? Vector256.Create(c[3]) : default;
+            var e0 = TD.Start(c[0]);
+            var e1 = rows > 1 ? TD.Start(c[1]) : default;
+            var e2 = rows > 2 ? TD.Start(c[2]) : default;
+            var e3 = rows > 3 ? TD.Start(c[3]) : default;
             Vector256<int> o0 = default, o1 = default, o2 = default, o3 = default;
             for (var g = 0; g < Groups; g += 2, w += 2 * Vector256<byte>.Count, x += 2 * groupStride)
             {
                 var even = Vector256.Load(w); // 8 rows × 4 columns, q + 128; x's 4 bytes of a row go to every lane
                 var odd = Vector256.Load(w + Vector256<byte>.Count);
                 var next = x + groupStride;
-                e0 = AvxVnni.MultiplyWideningAndAdd(e0, even, Vector256.Create(*(int*)x).AsSByte());
-                o0 = AvxVnni.MultiplyWideningAndAdd(o0, odd, Vector256.Create(*(int*)next).AsSByte());
+                e0 = TD.Add(e0, even, Vector256.Create(*(int*)x).AsSByte());
+                o0 = TD.Add(o0, odd, Vector256.Create(*(int*)next).AsSByte());
                 if (rows > 1)
                 {
-                    e1 = AvxVnni.MultiplyWideningAndAdd(e1, even, Vector256.Create(*(int*)(x + 4)).AsSByte());
-                    o1 = AvxVnni.MultiplyWideningAndAdd(o1, odd, Vector256.Create(*(int*)(next + 4)).AsSByte());
+                    e1 = TD.Add(e1, even, Vector256.Create(*(int*)(x + 4)).AsSByte());
+                    o1 = TD.Add(o1, odd, Vector256.Create(*(int*)(next + 4)).AsSByte());
                 }
                 if (rows > 2)
                 {
-                    e2 = AvxVnni.MultiplyWideningAndAdd(e2, even, Vector256.Create(*(int*)(x + 8)).AsSByte());
-                    o2 = AvxVnni.MultiplyWideningAndAdd(o2, odd, Vector256.Create(*(int*)(next + 8)).AsSByte());
+                    e2 = TD.Add(e2, even, Vector256.Create(*(int*)(x + 8)).AsSByte());
+                    o2 = TD.Add(o2, odd, Vector256.Create(*(int*)(next + 8)).AsSByte());
                 }
                 if (rows > 3)
                 {
-                    e3 = AvxVnni.MultiplyWideningAndAdd(e3, even, Vector256.Create(*(int*)(x + 12)).AsSByte());
-                    o3 = AvxVnni.MultiplyWideningAndAdd(o3, odd, Vector256.Create(*(int*)(next + 12)).AsSByte());
+                    e3 = TD.Add(e3, even, Vector256.Create(*(int*)(x + 12)).AsSByte());
+                    o3 = TD.Add(o3, odd, Vector256.Create(*(int*)(next + 12)).AsSByte());
                 }
             }
             e0 += o0;
@@ -362,6 +400,52 @@ public static unsafe class Int8LinearKernel
         if (rows > 1) Store(ref job, panel, m + 1, f1);
         if (rows > 2) Store(ref job, panel, m + 2, f2);
         if (rows > 3) Store(ref job, panel, m + 3, f3);
+    }
+
+    /// <summary>
+    /// The kernel's one integer operation: to each 32-bit lane of a sum, the 4 products of its 4 stored weight bytes
+    /// (q + 128) with 4 bytes of x, exactly. A block's sum starts at <see cref="Start"/> given its correction
+    /// −128 · Σ q_x, and ends at Σ q_w·q_x on every path.
+    /// </summary>
+    private interface IByteDot
+    {
+        static abstract Vector256<int> Start(int correction);
+
+        static abstract Vector256<int> Add(Vector256<int> sum, Vector256<byte> weights, Vector256<sbyte> x);
+    }
+
+    /// <summary>
+    /// AVX-VNNI's VPDPBUSD multiplies unsigned by signed bytes, so it takes the stored q + 128 as it is; the sum starts at
+    /// the correction −128 · Σ q_x, which takes the offset back out.
+    /// </summary>
+    private readonly struct VnniDot : IByteDot
+    {
+        public static Vector256<int> Start(int correction) => Vector256.Create(correction);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Add(Vector256<int> sum, Vector256<byte> weights, Vector256<sbyte> x) =>
+            AvxVnni.MultiplyWideningAndAdd(sum, weights, x);
+    }
+
+    /// <summary>
+    /// AVX2 has no 4-byte dot product; VPMADDUBSW (unsigned × signed bytes, adjacent pairs added into 16 bits, saturating)
+    /// and VPMADDWD (pairs of 16-bit values into 32 bits) make one, as llama.cpp's AVX2 path does. The stored bytes
+    /// (up to 255) times x could pass 16 bits in a pair, so the weight goes in signed, q = stored − 128 (the top bit
+    /// flipped), as |q| with its sign moved onto x: |q| · sign(x, q) = q · x, and each pair stays within
+    /// 2 · 128 · 127 &lt; 2^15, exact. Without the offset the sum starts at 0 (three instructions more a product
+    /// than VNNI's one, shared by the rows of a tile where the JIT sees it).
+    /// </summary>
+    private readonly struct Avx2Dot : IByteDot
+    {
+        public static Vector256<int> Start(int correction) => default;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Vector256<int> Add(Vector256<int> sum, Vector256<byte> weights, Vector256<sbyte> x)
+        {
+            var q = (weights ^ Vector256.Create((byte)0x80)).AsSByte();                 // q_w, −128..127
+            var pairs = Avx2.MultiplyAddAdjacent(Avx2.Abs(q), Avx2.Sign(x, q));          // (16 × 16 bits) q·x pairs
+            return sum + Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));    // (8 × 32 bits) 4 products each
+        }
     }
 
     /// <summary>A panel's 8 fp16 scales widened exactly: the bits shifted into fp32's place, then 2^112 for the exponent bias.</summary>

@@ -5,17 +5,24 @@ using static TorchSharp.torch;
 namespace Cluster.Kernels.Tests;
 
 /// <summary>
-/// The int8 (Q8_0-style) weights and their kernel: the quantizer against the rule written out by hand, the VNNI path
-/// bit for bit against the scalar reference, against libtorch on the dequantized weights within what quantizing x
+/// The int8 (Q8_0-style) weights and their kernel: the quantizer against the rule written out by hand, the AVX2 and
+/// VNNI paths bit for bit against the scalar reference, against libtorch on the dequantized weights within what quantizing x
 /// can move a sum, and the same bits whatever the batch and the threads.
 /// </summary>
 public sealed unsafe class Int8LinearKernelTests
 {
-    public static TheoryData<int, int> Shapes() => new()
+    // (K, N): K inside one block, at, past and around blocks of 32; N around panels of 8.
+    private static readonly (int K, int N)[] ShapeList = [(1, 1), (7, 5), (32, 8), (33, 9), (64, 16), (100, 13), (768, 37), (1027, 130)];
+
+    public static TheoryData<int, int> Shapes()
     {
-        // (K, N): K inside one block, at, past and around blocks of 32; N around panels of 8.
-        { 1, 1 }, { 7, 5 }, { 32, 8 }, { 33, 9 }, { 64, 16 }, { 100, 13 }, { 768, 37 }, { 1027, 130 },
-    };
+        var data = new TheoryData<int, int>();
+        foreach (var (k, n) in ShapeList)
+        {
+            data.Add(k, n);
+        }
+        return data;
+    }
 
     // Every one-panel tile (below 8 rows: 4 rows and each leftover) and every two-panel tile (from 8: 4 rows and each leftover).
     private static readonly int[] RowCounts = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 18, 19, 33];
@@ -51,13 +58,31 @@ public sealed unsafe class Int8LinearKernelTests
         }
     }
 
-    [Theory]
-    [MemberData(nameof(Shapes))]
-    public void Vector_path_gives_the_scalar_references_bits(int k, int n)
+    public static TheoryData<Int8DotPath, int, int> PathsAndShapes()
     {
-        if (!Int8LinearKernel.IsAccelerated)
+        var data = new TheoryData<Int8DotPath, int, int>();
+        foreach (var path in VectorPaths)
         {
-            Assert.Throws<PlatformNotSupportedException>(() => Int8LinearKernel.Run(null, 1, null!, null, null, path: KernelPath.Vector256));
+            foreach (var (k, n) in ShapeList)
+            {
+                data.Add(path, k, n);
+            }
+        }
+        return data;
+    }
+
+    private static readonly Int8DotPath[] VectorPaths = [Int8DotPath.Avx2, Int8DotPath.AvxVnni];
+
+    public static TheoryData<Int8DotPath> Paths() => new(VectorPaths);
+
+    [Theory]
+    [MemberData(nameof(PathsAndShapes))]
+    public void Vector_paths_give_the_scalar_references_bits(Int8DotPath path, int k, int n)
+    {
+        if (!Int8DotPaths.IsSupported(path))
+        {
+            var refused = Assert.Throws<PlatformNotSupportedException>(() => Int8LinearKernel.Run(null, 1, null!, null, null, path: path));
+            Assert.Contains(Int8DotPaths.Needs(path), refused.Message);
             return;
         }
         using var scope = NewDisposeScope();
@@ -67,13 +92,48 @@ public sealed unsafe class Int8LinearKernelTests
         {
             var x = torch.randn(m, k) * 3;                                  // (M, K)
             var bias = generator.Next(2) == 1 ? torch.randn(n) : null;      // (N)
-            var scalar = torch.empty(m, n);
-            var vector = torch.empty(m, n);
-            Int8LinearKernel.Run(Ptr(x), m, matrix, bias is null ? null : Ptr(bias), Ptr(scalar), path: KernelPath.Scalar);
-            Int8LinearKernel.Run(Ptr(x), m, matrix, bias is null ? null : Ptr(bias), Ptr(vector));
-            var differing = scalar.ne(vector).sum().item<long>();
-            Assert.True(differing == 0, $"M={m} K={k} N={n}: {differing} of {m * n} outputs differ from the scalar path, max diff {(scalar - vector).abs().max().item<float>():E3}");
+            AssertSameBitsAsScalar(matrix, x, bias, path, $"M={m} K={k} N={n}");
         }
+    }
+
+    /// <summary>
+    /// Every weight and every x at ±127 of its block, signs mixed: the products AVX2's 16-bit pair sums would saturate
+    /// on if the weights went in with their +128 offset (255 · 127 · 2 &gt; 2^15), and the extremes of the sign trick.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void Extreme_bytes_give_the_scalar_references_bits(Int8DotPath path)
+    {
+        if (!Int8DotPaths.IsSupported(path))
+        {
+            return; // the refusal is checked above
+        }
+        using var scope = NewDisposeScope();
+        const int k = 96, n = 24;
+        var signs = torch.randint(0, 2, [n, k]) * 2 - 1;                  // (N, K) of ±1
+        using var matrix = Quantized(signs.to(ScalarType.Float32));        // every q_w = ±127
+        foreach (var m in new[] { 1, 4, 8, 9 })
+        {
+            var x = (torch.randint(0, 2, [m, k]) * 2 - 1).to(ScalarType.Float32) * 5; // (M, K), every q_x = ±127
+            x[0] = torch.full(k, 5f);                                         // a row whose products are all +127·q_w
+            AssertSameBitsAsScalar(matrix, x, null, path, $"extremes, M={m}");
+            var first = torch.empty(m, n);
+            Int8LinearKernel.Run(Ptr(x), m, matrix, null, Ptr(first), path: path);
+            // Row 0 against each weight row: Σ 127·(±127) · d_w·d_x, with d_w = 1/127 and d_x = 5/127 rounded to fp16 and fp32.
+            var expected = signs.sum(1).to(ScalarType.Float32) * 127 * 127 * (float)(Half)(1f / 127f) * (5f / 127f); // (N)
+            Assert.True(first[0].allclose(expected, rtol: 1e-5, atol: 1e-3), $"{path}: row of +127 against rows of ±127 gave {first[0].narrow(0, 0, 4).str()}, expected {expected.narrow(0, 0, 4).str()}");
+        }
+    }
+
+    private static void AssertSameBitsAsScalar(Int8Matrix matrix, Tensor x, Tensor? bias, Int8DotPath path, string what)
+    {
+        var (m, n) = ((int)x.shape[0], matrix.Rows);
+        var scalar = torch.empty(m, n);
+        var vector = torch.empty(m, n);
+        Int8LinearKernel.Run(Ptr(x), m, matrix, bias is null ? null : Ptr(bias), Ptr(scalar), path: Int8DotPath.Scalar);
+        Int8LinearKernel.Run(Ptr(x), m, matrix, bias is null ? null : Ptr(bias), Ptr(vector), path: path);
+        var differing = scalar.ne(vector).sum().item<long>();
+        Assert.True(differing == 0, $"{path}, {what}: {differing} of {m * n} outputs differ from the scalar path, max diff {(scalar - vector).abs().max().item<float>():E3}");
     }
 
     [Theory]
@@ -98,9 +158,14 @@ public sealed unsafe class Int8LinearKernelTests
         }
     }
 
-    [Fact]
-    public void A_row_gets_the_same_bits_alone_as_in_any_batch_and_on_any_number_of_threads()
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void A_row_gets_the_same_bits_alone_as_in_any_batch_and_on_any_number_of_threads(Int8DotPath path)
     {
+        if (!Int8DotPaths.IsSupported(path))
+        {
+            return; // the refusal is checked above
+        }
         using var scope = NewDisposeScope();
         using var two = new KernelTeam(2);
         using var one = new KernelTeam(1);
@@ -109,11 +174,11 @@ public sealed unsafe class Int8LinearKernelTests
         const int rows = 20; // one-panel tiles alone, two-panel tiles in the batch
         var x = torch.randn(rows, k);                                       // (rows, K)
         var batched = torch.empty(rows, n);
-        Int8LinearKernel.Run(Ptr(x), rows, matrix, null, Ptr(batched), two);
+        Int8LinearKernel.Run(Ptr(x), rows, matrix, null, Ptr(batched), two, path);
         for (var row = 0; row < rows; row++)
         {
             var alone = torch.empty(1, n);
-            Int8LinearKernel.Run(Ptr(x) + row * k, 1, matrix, null, Ptr(alone), row % 2 == 0 ? one : two);
+            Int8LinearKernel.Run(Ptr(x) + row * k, 1, matrix, null, Ptr(alone), row % 2 == 0 ? one : two, path);
             var differing = alone[0].ne(batched[row]).sum().item<long>();
             Assert.True(differing == 0, $"row {row}: {differing} of {n} outputs differ between the row alone and in a batch of {rows}");
         }

@@ -43,7 +43,7 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
     /// <summary>Whether weight matrices are kept as 8-bit blocks rather than a torch dtype.</summary>
     public bool Int8WeightBlocks => WeightDType == ScalarType.Int8;
 
-    /// <summary>int8 blocks on a CPU without AVX-VNNI: their kernel runs its scalar reference, right but slow.</summary>
+    /// <summary>int8 blocks on a CPU without AVX2: their kernel runs its scalar reference, right but slow.</summary>
     public bool Int8WeightsUnaccelerated => Int8WeightBlocks && !Int8LinearKernel.IsAccelerated;
 
     /// <summary>The weights' dtype as options and status name it: float32, bfloat16, float16 or int8.</summary>
@@ -59,7 +59,8 @@ public sealed record ComputePlacement(Device Device, ScalarType DType, ScalarTyp
 
     /// <summary>
     /// int8 weights: llama.cpp's Q8_0 blocks multiplied by <see cref="Int8LinearKernel"/>, which runs on the CPU and
-    /// reads fp32 activations (on a CPU without AVX-VNNI through its scalar reference: right, but slow).
+    /// reads fp32 activations (through AVX-VNNI, or AVX2 where the CPU lacks it; on a CPU without AVX2 through its
+    /// scalar reference: right, but slow).
     /// </summary>
     private static ScalarType Int8Weights(Device device, ScalarType activations)
     {

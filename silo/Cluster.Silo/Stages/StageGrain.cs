@@ -3,6 +3,7 @@ using Cluster.Hosting;
 using Cluster.Engine.Caching;
 using Cluster.Engine.Configuration;
 using Cluster.Engine.Model;
+using Cluster.Kernels;
 using System.Diagnostics;
 using Cluster.Silo.Placement;
 using Cluster.Silo.Telemetry;
@@ -64,7 +65,11 @@ public sealed partial class StageGrain(
         if (shard.Placement.Int8WeightsUnaccelerated)
         {
             // Right, but one product at a time: tens of times slower than bf16 weights on the same CPU.
-            LogInt8WithoutVnni(logger, _key.ToString());
+            LogInt8WithoutVectors(logger, _key.ToString());
+        }
+        else if (shard.Placement.Int8WeightBlocks)
+        {
+            LogInt8Path(logger, _key.ToString(), Int8LinearKernel.DefaultPath.ToString());
         }
     }
 
@@ -260,8 +265,12 @@ public sealed partial class StageGrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Stage {Stage} loaded layers {Layers} on {Device} in {DType}, weights in {WeightDType}")]
     private static partial void LogLoaded(ILogger logger, string stage, string layers, string device, string dtype, string weightDType);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Stage {Stage} keeps int8 weights on a CPU without AVX-VNNI: its int8 kernel runs its scalar reference, many times slower than WeightDType bfloat16 would run here")]
-    private static partial void LogInt8WithoutVnni(ILogger logger, string stage);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stage {Stage} keeps int8 weights on a CPU without AVX2: its int8 kernel runs its scalar reference, many times slower than WeightDType bfloat16 would run here")]
+    private static partial void LogInt8WithoutVectors(ILogger logger, string stage);
+
+    // AVX2 without AVX-VNNI: as fast at one sequence, 1.4-1.8 times slower at 8 and 32 (docs/PERFORMANCE.md, 7 December).
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stage {Stage} multiplies its int8 weights with {Int8Path} instructions")]
+    private static partial void LogInt8Path(ILogger logger, string stage, string int8Path);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Stage {Stage} deactivating ({Reason}: {Description}); dropping {Sessions} active sessions' caches")]
     private static partial void LogDeactivating(ILogger logger, string stage, string reason, string description, int sessions);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Cluster.Engine.Caching;
+using Cluster.Kernels;
 using Cluster.Engine.Configuration;
 using Cluster.Engine.Model;
 using Cluster.Engine.Sampling;
@@ -57,11 +58,13 @@ internal static class DecodeStepProfile
         // Up to how many rows bf16 weights use our kernel rather than oneDNN (LinearCrossover), to measure the crossover.
         LinearCrossover.BFloat16Rows = IntOption(args, "--bf16-kernel-rows", LinearCrossover.BFloat16Rows);
         var kvDType = StringOption(args, "--kv-dtype", "float32"); // float32 or bfloat16 (EngineOptions.KvCacheDType)
+        // Which instructions int8 weights multiply with (Int8DotPath): avx2 times, on this CPU, what a CPU without AVX-VNNI runs.
+        Int8LinearKernel.DefaultPath = Enum.Parse<Int8DotPath>(StringOption(args, "--int8-path", Int8LinearKernel.BestPath.ToString()), ignoreCase: true);
         var options = new EngineOptions { Device = "cpu", DType = "float32", WeightDType = weightDType, KvCacheDType = kvDType };
         using var model = ModelShard.Load(directory, options: options);
         using var parts = ModelParts.Load(directory, options);
         Console.WriteLine($"Decode step profile: {directory}, {model.Config.LayerCount} layers, width {model.Config.HiddenSize}, " +
-            $"vocabulary {model.Config.VocabularySize}, {weightDType} weights (bf16 through our kernel up to {LinearCrossover.BFloat16Rows} rows), {kvDType} KV cache, fp32 activations, CPU, {torch.get_num_threads()} libtorch threads, " +
+            $"vocabulary {model.Config.VocabularySize}, {weightDType} weights (bf16 through our kernel up to {LinearCrossover.BFloat16Rows} rows{(weightDType == "int8" ? $", int8 through {Int8LinearKernel.DefaultPath}" : "")}), {kvDType} KV cache, fp32 activations, CPU, {torch.get_num_threads()} libtorch threads, " +
             $"{Environment.ProcessorCount} cores; context {Context}; median of {repetitions} repetitions; {HugePagesMegabytes()} MB of this process on 2 MiB pages.");
 
         var columns = new List<(int Sequences, Dictionary<string, double> Ms)>();
