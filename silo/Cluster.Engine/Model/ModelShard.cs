@@ -249,7 +249,13 @@ public sealed class ModelShard : IDisposable
         for (var i = 0; i < count; i++)
         {
             beforeBlock?.Invoke(i, x);
-            x = _blocks[i].Forward(x, step, i); // (T, H)
+            // A block's intermediates (a prompt's QKV and FFN activations: megabytes a layer) are freed when it ends, so
+            // the next block reuses their memory instead of the step holding every layer's and the allocator
+            // faulting in fresh pages for each (docs/PERFORMANCE.md, 7 December, late).
+            using (var block = torch.NewDisposeScope())
+            {
+                x = _blocks[i].Forward(x, step, i).MoveToOuterDisposeScope(); // (T, H)
+            }
             afterBlock?.Invoke(i, x);
         }
         return (ReferenceEquals(x, hidden) ? x.alias() : x).MoveToOuterDisposeScope();
