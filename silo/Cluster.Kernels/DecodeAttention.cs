@@ -53,6 +53,16 @@ public static unsafe class DecodeAttention
     /// <summary>Tests turn this off to check the scalar path on hardware that has vectors.</summary>
     internal static bool UseVectors { get; set; } = true;
 
+    /// <summary>
+    /// Bytes of keys (and of values) a group's query heads read together before moving on: 16 KB stays in L1 while
+    /// every head of the group reads it, where one head at a time over a whole cache read it from L2 or memory once
+    /// per head (see <see cref="AttendGroup{TC}"/>).
+    /// </summary>
+    private const int GroupBlockBytes = 16 * 1024;
+
+    /// <summary>Tests turn this off to hold the grouped path to the one-head-at-a-time path's bits.</summary>
+    internal static bool UseGroupBlocks { get; set; } = true;
+
     /// <summary>Attends every sequence's new token for one layer; see the type's remarks.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
     /// <param name="team">The threads to split the work over; the shared team when null.</param>
@@ -153,6 +163,11 @@ public static unsafe class DecodeAttention
 
         // libtorch's default scale, 1/√E computed in double and applied in fp32.
         var scale = (float)(1.0 / Math.Sqrt(headDim));
+        if (group > 1 && UseGroupBlocks)
+        {
+            AttendGroup<TC>(sequence, kvHead, group, headDim, keys, values, length, scale);
+            return;
+        }
         var rented = ArrayPool<float>.Shared.Rent(length);
         try
         {
@@ -167,6 +182,65 @@ public static unsafe class DecodeAttention
                     var sum = Exponentiate(scores, length, max);
                     WeightedSum<TC>(scores, values, length, headDim, output);
                     Scale(output, 1f / sum, headDim);
+                }
+            }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(rented);
+        }
+    }
+
+    /// <summary>
+    /// Grouped-query attention (g &gt; 1 query heads per KV head) with every head of the group reading a block of keys
+    /// (then of values) while it is in L1, instead of each head streaming the whole cache on its own. The same
+    /// operations in the same order as one head at a time, so the same bits: each score is one key's dot product
+    /// (blocks hold a multiple of 4 keys, so every key takes the path <see cref="Scores{TC}"/> gives it over the whole
+    /// length), the maximum and the exponentials are per head over all scores, and each output element's sum over
+    /// the keys runs in key order, its partial sum kept in the output between blocks.
+    /// </summary>
+    private static void AttendGroup<TC>(in DecodeAttentionSequence sequence, int kvHead, int group, int headDim, byte* keys, byte* values, int length, float scale)
+        where TC : IWeightFormat
+    {
+        var rowBytes = headDim * TC.ElementSize;
+        var blockKeys = Math.Max(4, GroupBlockBytes / rowBytes / 4 * 4);
+        var rented = ArrayPool<float>.Shared.Rent(group * length + group);
+        try
+        {
+            fixed (float* all = rented)
+            {
+                var maxima = all + group * length; // (g)
+                for (var r = 0; r < group; r++)
+                {
+                    maxima[r] = float.NegativeInfinity;
+                }
+                for (var first = 0; first < length; first += blockKeys)
+                {
+                    var count = Math.Min(blockKeys, length - first);
+                    for (var r = 0; r < group; r++)
+                    {
+                        var query = (float*)sequence.Query + (long)(kvHead * group + r) * headDim;
+                        var max = Scores<TC>(query, keys + (long)first * rowBytes, count, headDim, scale, all + r * length + first);
+                        maxima[r] = MathF.Max(maxima[r], max);
+                    }
+                }
+                for (var r = 0; r < group; r++)
+                {
+                    var sum = Exponentiate(all + r * length, length, maxima[r]);
+                    maxima[r] = 1f / sum; // from here on: each head's normalizer
+                }
+                for (var first = 0; first < length; first += blockKeys)
+                {
+                    var count = Math.Min(blockKeys, length - first);
+                    for (var r = 0; r < group; r++)
+                    {
+                        var output = (float*)sequence.Output + (long)(kvHead * group + r) * headDim;
+                        WeightedSum<TC>(all + r * length + first, values + (long)first * rowBytes, count, headDim, output, accumulate: first > 0);
+                    }
+                }
+                for (var r = 0; r < group; r++)
+                {
+                    Scale((float*)sequence.Output + (long)(kvHead * group + r) * headDim, maxima[r], headDim);
                 }
             }
         }
@@ -302,7 +376,8 @@ public static unsafe class DecodeAttention
     /// same order, so every element is the same sum either way.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)] // vector code: skip tier 0, which is many times slower
-    private static void WeightedSum<TC>(float* weights, byte* values, int length, int headDim, float* output) where TC : IWeightFormat
+    /// <param name="accumulate">Continue the sums already in <paramref name="output"/> (a later block of keys) instead of starting at 0.</param>
+    private static void WeightedSum<TC>(float* weights, byte* values, int length, int headDim, float* output, bool accumulate = false) where TC : IWeightFormat
     {
         var es = TC.ElementSize;
         var rowBytes = (long)headDim * es;
@@ -312,6 +387,13 @@ public static unsafe class DecodeAttention
             for (; column + 64 <= headDim; column += 64)
             {
                 Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                if (accumulate)
+                {
+                    a0 = Vector512.Load(output + column);
+                    a1 = Vector512.Load(output + column + 16);
+                    a2 = Vector512.Load(output + column + 32);
+                    a3 = Vector512.Load(output + column + 48);
+                }
                 var v = values + column * es;
                 for (var j = 0; j < length; j++, v += rowBytes)
                 {
@@ -339,7 +421,10 @@ public static unsafe class DecodeAttention
         {
             return;
         }
-        new Span<float>(output + column, rest).Clear();
+        if (!accumulate)
+        {
+            new Span<float>(output + column, rest).Clear();
+        }
         for (var j = 0; j < length; j++)
         {
             MultiplyAdd<TC>(output + column, weights[j], values + j * rowBytes + column * es, rest);

@@ -62,8 +62,52 @@ public sealed class DecodeAttentionTests
         }
     }
 
-    /// <summary>Random caches and tokens from <paramref name="seed"/>, attended on <paramref name="team"/>; returns the outputs.</summary>
-    private static float[] RunOnce(int heads, int kvHeads, int headDim, int[] lengths, int seed, KernelTeam team)
+    public static TheoryData<int, int, int, int[], bool> GroupedShapes => new()
+    {
+        // (heads, KV heads, head dim, cache lengths, bf16 cache): lengths below, at and past one block of keys (64 fp32
+        // rows of 64, 128 bf16 rows of 64), a head dim with a scalar tail (80) and one past a block of columns (128).
+        { 8, 2, 64, [1, 3, 63, 64, 65, 200], false },
+        { 8, 2, 64, [1, 127, 128, 129, 300], true },
+        { 12, 4, 80, [70, 190, 5], false },
+        { 6, 2, 128, [33, 150], true },
+        { 14, 2, 64, [700], false },
+    };
+
+    /// <summary>
+    /// The grouped path (every query head of a KV head over a block of keys at a time) is the one-head-at-a-time path
+    /// in another loop order, so it must give its bits exactly, on the vector and the scalar code.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(GroupedShapes))]
+    public void Grouped_heads_over_blocks_of_keys_give_the_bits_of_one_head_at_a_time(int heads, int kvHeads, int headDim, int[] lengths, bool bfloat16)
+    {
+        using var team = new KernelTeam(1);
+        foreach (var vectors in new[] { true, false })
+        {
+            DecodeAttention.UseVectors = vectors;
+            try
+            {
+                var grouped = RunOnce(heads, kvHeads, headDim, lengths, seed: 11, team, bfloat16);
+                DecodeAttention.UseGroupBlocks = false;
+                var oneByOne = RunOnce(heads, kvHeads, headDim, lengths, seed: 11, team, bfloat16);
+                var differing = Enumerable.Range(0, grouped.Length).Where(i => grouped[i] != oneByOne[i]).ToList();
+                Assert.True(differing.Count == 0,
+                    $"{(vectors ? "vector" : "scalar")} path, {(bfloat16 ? "bf16" : "fp32")} cache: {differing.Count} of {grouped.Length} outputs differ, " +
+                    $"first at {differing.FirstOrDefault()}: grouped {grouped[differing.FirstOrDefault()]}, one head at a time {oneByOne[differing.FirstOrDefault()]}");
+            }
+            finally
+            {
+                DecodeAttention.UseVectors = true;
+                DecodeAttention.UseGroupBlocks = true;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Random caches and tokens from <paramref name="seed"/>, attended on <paramref name="team"/>; returns the outputs.
+    /// A bf16 cache holds the random values' top 16 bits.
+    /// </summary>
+    private static float[] RunOnce(int heads, int kvHeads, int headDim, int[] lengths, int seed, KernelTeam team, bool bfloat16 = false)
     {
         var random = new Random(seed);
         float[] Randoms(int n) => Enumerable.Range(0, n).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
@@ -73,9 +117,12 @@ public sealed class DecodeAttentionTests
         var output = new float[n * heads * headDim];
         using var pins = new Pins();
         var (q, k, v, o) = (pins.Pin(queries), pins.Pin(newKeys), pins.Pin(newValues), pins.Pin(output));
+        nint Cache(float[] values) => bfloat16
+            ? pins.Pin(values.Select(x => (ushort)(BitConverter.SingleToUInt32Bits(x) >> 16)).ToArray())
+            : pins.Pin(values);
         var sequences = Enumerable.Range(0, n).Select(s => new DecodeAttentionSequence(
             q + s * heads * headDim * sizeof(float), k + s * kvHeads * headDim * sizeof(float), v + s * kvHeads * headDim * sizeof(float),
-            pins.Pin(caches[s].Keys), pins.Pin(caches[s].Values), lengths[s], lengths[s] - 1, o + s * heads * headDim * sizeof(float))).ToArray();
+            Cache(caches[s].Keys), Cache(caches[s].Values), lengths[s], lengths[s] - 1, o + s * heads * headDim * sizeof(float), bfloat16)).ToArray();
         DecodeAttention.Run(sequences, heads, kvHeads, headDim, team);
         return output;
     }
