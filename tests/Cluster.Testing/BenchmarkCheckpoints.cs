@@ -59,4 +59,25 @@ public static class BenchmarkCheckpoints
 
     /// <summary>Issue #12's model, written once: <c>/tmp/cluster-bench-llama-124m</c>.</summary>
     public static string Llama124MDirectory() => EnsureWritten("cluster-bench-llama-124m", Llama124M);
+
+    /// <summary>
+    /// SmolLM2-135M's shape with random weights: 30 layers, width 576, 9 query heads sharing 3 KV heads (grouped-query
+    /// attention, as the checkpoints our users run), SwiGLU 1536, vocabulary 49152, tied embeddings; no tokenizer.
+    /// </summary>
+    public static readonly TinyModelOptions SmolLM2_135M = TinyModelOptions.Llama with
+    {
+        VocabularySize = 49152,
+        HiddenSize = 576,
+        LayerCount = 30,
+        HeadCount = 9,
+        KeyValueHeadCount = 3,
+        IntermediateSize = 1536,
+        MaxPositionEmbeddings = 8192,
+        RopeTheta = 100000.0,
+        TieWordEmbeddings = true,
+        Seed = 135,
+    };
+
+    /// <summary>The SmolLM2-135M-shaped model, written once: <c>/tmp/cluster-bench-smollm2-135m</c>.</summary>
+    public static string SmolLM2_135MDirectory() => EnsureWritten("cluster-bench-smollm2-135m", SmolLM2_135M);
 }

@@ -19,7 +19,9 @@ namespace Cluster.Engine.Benchmarks.Profile;
 /// <para>Method. The <b>full step</b> is what the silo's StageExecutor and the load tool's engine target do per step:
 /// <c>ModelShard.Forward</c> (embed → layers → final norm → LM head) on one single-token chunk per sequence, the logits
 /// copied into the host buffer kept across steps (<see cref="HostLogits"/>), then the real <see cref="TokenSampler"/> (greedy, no log-probabilities, as a request that does not ask for them) on each sequence's row through <see cref="StepSampling"/>. The caches are
-/// truncated back to 128 positions before every step, so every repetition sees the same context length.</para>
+/// truncated back to the context (<c>--context</c>, 128 unless given) before every step, so every repetition sees the
+/// same context length. The model is issue #12's (<c>--model llama-124m</c>, the counts below are its) or SmolLM2-135M's
+/// shape (<c>--model smollm2-135m</c>: 30 layers, 9 query heads on 3 KV heads).</para>
 /// <para>Each <b>component</b> is then timed alone, with the shapes the step gives it, on the same weight values (read
 /// a second time from the same checkpoint into tensors of the same shape and dtype; the model's own are private):</para>
 /// <list type="bullet">
@@ -44,7 +46,8 @@ namespace Cluster.Engine.Benchmarks.Profile;
 /// </remarks>
 internal static class DecodeStepProfile
 {
-    private const int Context = 128;
+    /// <summary>Positions every sequence has cached before the profiled step (<c>--context</c>).</summary>
+    private static int Context { get; set; } = 128;
 
     // The full step's and the copy's host buffer, kept across steps as StageExecutor keeps its own.
     private static readonly HostLogits HostBuffer = new();
@@ -53,7 +56,16 @@ internal static class DecodeStepProfile
     {
         var repetitions = IntOption(args, "--reps", 15);
         var sequenceCounts = StringOption(args, "--sequences", "1,8,32").Split(',').Select(int.Parse).ToArray();
-        var directory = BenchmarkCheckpoints.Llama124MDirectory();
+        // issue #12's model (one query head per KV head), or SmolLM2-135M's shape (grouped-query attention).
+        var directory = StringOption(args, "--model", "llama-124m") switch
+        {
+            "llama-124m" => BenchmarkCheckpoints.Llama124MDirectory(),
+            "smollm2-135m" => BenchmarkCheckpoints.SmolLM2_135MDirectory(),
+            var other => throw new ArgumentException($"--model must be llama-124m or smollm2-135m, was \"{other}\"."),
+        };
+        Context = IntOption(args, "--context", Context);
+        // off: each query head over the whole cache on its own, as before the grouped path (to time the difference).
+        DecodeAttention.UseGroupBlocks = StringOption(args, "--grouped-attention", "on") != "off";
         var weightDType = StringOption(args, "--weight-dtype", "float32"); // float32, bfloat16 or int8 (EngineOptions.WeightDType)
         // Up to how many rows bf16 weights use our kernel rather than oneDNN (LinearCrossover), to measure the crossover.
         LinearCrossover.BFloat16Rows = IntOption(args, "--bf16-kernel-rows", LinearCrossover.BFloat16Rows);
@@ -63,9 +75,10 @@ internal static class DecodeStepProfile
         var options = new EngineOptions { Device = "cpu", DType = "float32", WeightDType = weightDType, KvCacheDType = kvDType };
         using var model = ModelShard.Load(directory, options: options);
         using var parts = ModelParts.Load(directory, options);
+        parts.Context = Context;
         Console.WriteLine($"Decode step profile: {directory}, {model.Config.LayerCount} layers, width {model.Config.HiddenSize}, " +
             $"vocabulary {model.Config.VocabularySize}, {weightDType} weights (bf16 through our kernel up to {LinearCrossover.BFloat16Rows} rows{(weightDType == "int8" ? $", int8 through {Int8LinearKernel.DefaultPath}" : "")}), {kvDType} KV cache, fp32 activations, CPU, {torch.get_num_threads()} libtorch threads, " +
-            $"{Environment.ProcessorCount} cores; context {Context}; median of {repetitions} repetitions; {HugePagesMegabytes()} MB of this process on 2 MiB pages.");
+            $"{Environment.ProcessorCount} cores; context {Context}; {model.Config.HeadCount} query heads on {model.Config.KeyValueHeadCount} KV heads{(DecodeAttention.UseGroupBlocks ? "" : ", grouped attention off")}; median of {repetitions} repetitions; {HugePagesMegabytes()} MB of this process on 2 MiB pages.");
 
         var columns = new List<(int Sequences, Dictionary<string, double> Ms)>();
         foreach (var n in sequenceCounts)

@@ -26,6 +26,9 @@ internal sealed class ModelParts : IDisposable
     private readonly RotaryEmbedding _rotary;
     private readonly Attention _attention;                     // any layer's: Attend uses no weights
 
+    /// <summary>Positions each cache holds before a timed decode token (the profile's <c>--context</c>).</summary>
+    public int Context { get; set; } = 128;
+
     private ModelParts(ModelConfig config, ComputePlacement placement, Linear[] qkv, Linear[] output, Linear[] gateUp, Linear[] down,
         Tensor embedding, (Linear Projection, bool Owned) head, RmsNorm[] norms, RotaryEmbedding rotary, Attention attention)
     {
@@ -95,7 +98,7 @@ internal sealed class ModelParts : IDisposable
         return clock.Elapsed.TotalMilliseconds;
     }
 
-    /// <summary>Attention.Attend for every layer, one new token per cache at position 128.</summary>
+    /// <summary>Attention.Attend for every layer, one new token per cache at position <see cref="Context"/>.</summary>
     public double Attention(KvCache[] caches)
     {
         using var scope = torch.NewDisposeScope();
@@ -113,7 +116,7 @@ internal sealed class ModelParts : IDisposable
         return clock.Elapsed.TotalMilliseconds;
     }
 
-    /// <summary>The 25 RmsNorms of a step (two per layer and the final one) on (N, H).</summary>
+    /// <summary>The RmsNorms of a step (two per layer and the final one: 25 on issue #12's model) on (N, H).</summary>
     public double Norms(int n)
     {
         using var scope = torch.NewDisposeScope();
@@ -190,13 +193,13 @@ internal sealed class ModelParts : IDisposable
         return clock.Elapsed.TotalMilliseconds;
     }
 
-    private static SequenceChunk[] DecodeChunks(KvCache[] caches)
+    private SequenceChunk[] DecodeChunks(KvCache[] caches)
     {
         var chunks = new SequenceChunk[caches.Length];
         for (var s = 0; s < caches.Length; s++)
         {
-            caches[s].Truncate(Math.Min(caches[s].Length, 128));
-            chunks[s] = new SequenceChunk(caches[s], 128, 1, [s]);
+            caches[s].Truncate(Math.Min(caches[s].Length, Context));
+            chunks[s] = new SequenceChunk(caches[s], Context, 1, [s]);
         }
         return chunks;
     }

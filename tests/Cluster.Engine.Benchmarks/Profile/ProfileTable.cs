@@ -7,13 +7,14 @@ namespace Cluster.Engine.Benchmarks.Profile;
 internal static class ProfileTable
 {
     public const string FullStep = "full step";
-    public const string LinearLayers = "linear layers (48 matrices)";
-    public const string Attention = "attention (12 layers)";
+    // Counted per layer: the header gives the model's layers (issue #12's model: 48 matrices, 12 attentions, 25 norms).
+    public const string LinearLayers = "linear layers (4 matrices a layer)";
+    public const string Attention = "attention (every layer)";
     public const string LmHead = "LM head";
     public const string LogitsToHost = "logits to host";
     public const string Sampling = "sampling (greedy)";
-    public const string Norms = "  norms (25 RmsNorm)";
-    public const string Rotary = "  rotary (24)";
+    public const string Norms = "  norms (2 RmsNorm a layer, the final one)";
+    public const string Rotary = "  rotary (q and k, every layer)";
     public const string ResidualAndGate = "  residual adds, SwiGLU gates";
     public const string StepLayouts = "  step layouts (3)";
     public const string Embedding = "  embedding";
