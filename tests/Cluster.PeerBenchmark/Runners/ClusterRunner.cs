@@ -119,18 +119,24 @@ public sealed class ClusterRunner : IGreedyRunner
         var clock = Stopwatch.StartNew();
         var streams = prompts.Select(p => Task.Run(() => StreamAsync(p, newTokens, clock))).ToArray();
         Task.WaitAll(streams);
-        var results = streams.Select(s => s.Result).ToArray();
-        // The lockstep runners prefill every prompt in one step and then decode all streams together, so their decode
-        // time is one window. The gateway batches continuously: a stream that arrives first is prefilled and decodes
-        // while the others' prompts are prefilled in a later step (all 32 at once took 0.3-0.45 s with int8 weights).
-        // A window from the first stream's first token to the last stream's last would charge that later prefill to
-        // decoding, which the lockstep runners' figure leaves out. So, as serving benchmarks measure time per output
-        // token: each stream's own decode time, from its first token to its last, averaged over the streams; the other
-        // streams' prefill steps that interrupt a stream's decoding stay in. The "prefill" is the time until every
-        // stream has its first token, the lockstep runners' prefill step.
-        var allFirstTokens = results.Max(r => r.FirstTokenSeconds);
-        var decodeSeconds = results.Average(r => r.LastTokenSeconds - r.FirstTokenSeconds);
-        return new LockstepRun(results.Select(r => r.Tokens).ToArray(), allFirstTokens, decodeSeconds, newTokens - 1);
+        return FromStreams(streams.Select(s => s.Result).ToArray(), newTokens);
+    }
+
+    /// <summary>
+    /// The lockstep runners prefill every prompt in one step and then decode all streams together, so their decode
+    /// time is one window. The gateway batches continuously: a stream that arrives first is prefilled and decodes
+    /// while the others' prompts are prefilled in a later step (all 32 at once took 0.3-0.45 s with int8 weights).
+    /// A window from the first stream's first token to the last stream's last would charge that later prefill to
+    /// decoding, which the lockstep runners' figure leaves out. So, as serving benchmarks measure time per output
+    /// token: each stream's own decode time, from its first token to its last, averaged over the streams; the other
+    /// streams' prefill steps that interrupt a stream's decoding stay in. The "prefill" is the time until every
+    /// stream has its first token, the lockstep runners' prefill step.
+    /// </summary>
+    public static LockstepRun FromStreams(IReadOnlyList<StreamResult> streams, int newTokens)
+    {
+        var allFirstTokens = streams.Max(r => r.FirstTokenSeconds);
+        var decodeSeconds = streams.Average(r => r.LastTokenSeconds - r.FirstTokenSeconds);
+        return new LockstepRun(streams.Select(r => r.Tokens).ToArray(), allFirstTokens, decodeSeconds, newTokens - 1);
     }
 
     public double PrefillSeconds(int[] prompt)
@@ -199,7 +205,8 @@ public sealed class ClusterRunner : IGreedyRunner
         return new StreamResult([.. tokens], first.Value, last);
     }
 
-    private sealed record StreamResult(int[] Tokens, double FirstTokenSeconds, double LastTokenSeconds);
+    /// <summary>One stream's tokens and when (seconds from the run's start) its first and last token arrived.</summary>
+    public sealed record StreamResult(int[] Tokens, double FirstTokenSeconds, double LastTokenSeconds);
 
     /// <summary>SIGTERM to the script, which stops (drains) every process it started; a kill after 60 s.</summary>
     private static void Stop(Process script)
