@@ -56,11 +56,11 @@ public static unsafe class DecodeAttention
     /// <summary>
     /// Bytes of keys (and of values) a group's query heads read together before moving on: 16 KB stays in L1 while
     /// every head of the group reads it, where one head at a time over a whole cache read it from L2 or memory once
-    /// per head (see <see cref="AttendGroup{TC}"/>).
+    /// per head (see <see cref="AttendItem{TC}"/>).
     /// </summary>
     private const int GroupBlockBytes = 16 * 1024;
 
-    /// <summary>Tests turn this off to hold the grouped path to the one-head-at-a-time path's bits.</summary>
+    /// <summary>Off: each head over the whole cache in one block; tests hold the blocks to that order's bits.</summary>
     internal static bool UseGroupBlocks { get; set; } = true;
 
     /// <summary>Attends every sequence's new token for one layer; see the type's remarks.</summary>
@@ -163,53 +163,21 @@ public static unsafe class DecodeAttention
 
         // libtorch's default scale, 1/√E computed in double and applied in fp32.
         var scale = (float)(1.0 / Math.Sqrt(headDim));
-        if (group > 1 && UseGroupBlocks)
-        {
-            AttendGroup<TC>(sequence, kvHead, group, headDim, keys, values, length, scale);
-            return;
-        }
-        var rented = ArrayPool<float>.Shared.Rent(length);
-        try
-        {
-            fixed (float* scores = rented)
-            {
-                for (var r = 0; r < group; r++)
-                {
-                    var head = kvHead * group + r;
-                    var query = (float*)sequence.Query + (long)head * headDim;
-                    var output = (float*)sequence.Output + (long)head * headDim;
-                    var max = Scores<TC>(query, keys, length, headDim, scale, scores);
-                    var sum = Exponentiate(scores, length, max);
-                    WeightedSum<TC>(scores, values, length, headDim, output);
-                    Scale(output, 1f / sum, headDim);
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<float>.Shared.Return(rented);
-        }
-    }
-
-    /// <summary>
-    /// Grouped-query attention (g &gt; 1 query heads per KV head) with every head of the group reading a block of keys
-    /// (then of values) while it is in L1, instead of each head streaming the whole cache on its own. The same
-    /// operations in the same order as one head at a time, so the same bits: each score is one key's dot product
-    /// (blocks hold a multiple of 4 keys, so every key takes the path <see cref="Scores{TC}"/> gives it over the whole
-    /// length), the maximum and the exponentials are per head over all scores, and each output element's sum over
-    /// the keys runs in key order, its partial sum kept in the output between blocks.
-    /// </summary>
-    private static void AttendGroup<TC>(in DecodeAttentionSequence sequence, int kvHead, int group, int headDim, byte* keys, byte* values, int length, float scale)
-        where TC : IWeightFormat
-    {
-        var rowBytes = headDim * TC.ElementSize;
-        var blockKeys = Math.Max(4, GroupBlockBytes / rowBytes / 4 * 4);
+        // The g query heads of a grouped-query KV head (g > 1) take the cache a block of keys (then of values) at a
+        // time, every head over the block while it is in L1, instead of each head streaming the whole cache on its own;
+        // one head, or the blocks turned off, is one block over the whole cache. Either way the same operations in the
+        // same order for each head, so the same bits: each score is one key's dot product (blocks hold a multiple of 4
+        // keys, so every key takes the path Scores gives it over the whole length), the maximum and the exponentials
+        // are per head over all scores, and each output element's sum over the keys runs in key order, its partial sum
+        // kept in the output between blocks.
+        var blockKeys = group > 1 && UseGroupBlocks ? Math.Max(4, (int)(GroupBlockBytes / rowBytes) / 4 * 4) : length;
         var rented = ArrayPool<float>.Shared.Rent(group * length + group);
         try
         {
             fixed (float* all = rented)
             {
-                var maxima = all + group * length; // (g)
+                var scores = all;                  // (g, length)
+                var maxima = all + group * length; // (g), then each head's normalizer
                 for (var r = 0; r < group; r++)
                 {
                     maxima[r] = float.NegativeInfinity;
@@ -220,14 +188,13 @@ public static unsafe class DecodeAttention
                     for (var r = 0; r < group; r++)
                     {
                         var query = (float*)sequence.Query + (long)(kvHead * group + r) * headDim;
-                        var max = Scores<TC>(query, keys + (long)first * rowBytes, count, headDim, scale, all + r * length + first);
+                        var max = Scores<TC>(query, keys + first * rowBytes, count, headDim, scale, scores + r * length + first);
                         maxima[r] = MathF.Max(maxima[r], max);
                     }
                 }
                 for (var r = 0; r < group; r++)
                 {
-                    var sum = Exponentiate(all + r * length, length, maxima[r]);
-                    maxima[r] = 1f / sum; // from here on: each head's normalizer
+                    maxima[r] = 1f / Exponentiate(scores + r * length, length, maxima[r]);
                 }
                 for (var first = 0; first < length; first += blockKeys)
                 {
@@ -235,7 +202,7 @@ public static unsafe class DecodeAttention
                     for (var r = 0; r < group; r++)
                     {
                         var output = (float*)sequence.Output + (long)(kvHead * group + r) * headDim;
-                        WeightedSum<TC>(all + r * length + first, values + (long)first * rowBytes, count, headDim, output, accumulate: first > 0);
+                        WeightedSum<TC>(scores + r * length + first, values + first * rowBytes, count, headDim, output, accumulate: first > 0);
                     }
                 }
                 for (var r = 0; r < group; r++)
