@@ -17,8 +17,8 @@ namespace Cluster.Kernels;
 /// broadcast to every lane: 8 rows summed at once, no horizontal sums. The byte dot products run on AVX-VNNI where
 /// the CPU has it (<see cref="VnniDot"/>) and on plain AVX2 otherwise (<see cref="Avx2Dot"/>: the CPUs of many cloud
 /// machines, AMD before Zen 4 and Intel servers before Sapphire Rapids, lack AVX-VNNI); both sums are exact
-/// integers, so both paths give the scalar reference's bits. .NET 10 exposes VNNI only as VEX (256-bit) instructions;
-/// on this AMD CPU 512-bit operations run as two 256-bit halves anyway.
+/// integers, so both paths give the scalar reference's bits. .NET 10 exposes VNNI only on 256-bit vectors
+/// (<c>AvxVnni</c>); on this AMD CPU 512-bit operations run as two 256-bit halves anyway.
 /// </remarks>
 public static unsafe class Int8LinearKernel
 {
@@ -29,8 +29,9 @@ public static unsafe class Int8LinearKernel
     private const long MinimumWeightsPerPart = 16 * 1024;
 
     // x rows per register tile, and per tile of the packed x: one panel's 4 rows of two integer and one fp32
-    // accumulators, two W loads, a broadcast and the scales stay within the 16 registers VEX instructions can name
-    // (the JIT then keeps the whole method to them); two panels' 4 rows of one integer sum each too.
+    // accumulators, two W loads, a broadcast and the scales stay within 16 vector registers, all a CPU without
+    // AVX-512 has (with AVX-512 the JIT encodes them as EVEX and has 32: the two-panel tile's inner loop uses
+    // ymm16-18 there, without spilling); two panels' 4 rows of one integer sum each too.
     private const int TileRows = 4;
 
     // From how many x rows the two-panel tile runs. Linear layers of the step profile (ms, int8, 4-row tiles of packed
