@@ -16,7 +16,7 @@ public static class MarkdownTable
             : Invariant($"llama.cpp ran in child processes (OMP_WAIT_POLICY {o.PeerWaitPolicy ?? "unset: libgomp's default"}), our engine in this one (PASSIVE, which it sets): each runtime under its own OpenMP setting, in one run."));
         if (o.Cluster)
         {
-            sb.AppendLine("The cluster rows: scripts/cluster-local.sh on loopback (silo processes and the gateway, on the same cores as this process), every stream a gRPC Generate with token ids, all sent at once; decode is each stream's time from its first token to its last (its own prefill left out, as in the lockstep rows; other streams' prefill steps in between counted), averaged over the streams.");
+            sb.AppendLine("The cluster rows: scripts/cluster-local.sh on loopback (silo processes and the gateway, on the same cores as this process), every stream a gRPC Generate with token ids, all sent at once; decode is each stream's time from its first token to its last (its own prefill left out, as in the lockstep rows; other streams' prefill steps in between counted), averaged over the streams. Each cluster runs alone, after the other rows, and is timed twice between two timings of the engine variant it runs (the \"timed beside\" rows: engine, cluster, cluster, engine, each row the mean of its two); its ratio to the engine divides by that row.");
         }
         sb.AppendLine(Invariant($"Decode figures exclude the prefill step; memory read bandwidth measured in this run: {report.MemoryReadGigabytesPerSecond:F1} GB/s."));
         sb.AppendLine();

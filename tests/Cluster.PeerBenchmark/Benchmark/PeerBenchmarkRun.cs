@@ -5,9 +5,10 @@ using Cluster.Testing;
 namespace Cluster.PeerBenchmark.Benchmark;
 
 /// <summary>
-/// One run: write the GGUFs, measure memory bandwidth, load every engine and llama.cpp variant and start every cluster
-/// variant, check greedy tokens (stop on a mismatch that must not happen), then time decode at each stream count and
-/// prefill, runner by runner.
+/// One run: write the GGUFs, measure memory bandwidth, load every engine and llama.cpp variant, check greedy tokens
+/// (stop on a mismatch that must not happen), then time decode at each stream count and prefill, runner by runner; then
+/// each cluster variant on its own (started, checked against its engine variant, timed between two timings of that
+/// engine variant, stopped), so that no idle cluster shares the cores with another row's timing.
 /// </summary>
 public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter log)
 {
@@ -45,15 +46,28 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
                     : ChildProcessRunner.Start(p.Name, ggufs[p.Weights], p.Settings, options.Threads, options.PeerWaitPolicy);
                 runners.Add((runner, p.BytesPerWeight));
             }
+
+            log.WriteLine($"greedy check: {options.CheckPrompts} prompts of {options.PromptTokens} tokens, {options.CheckTokens} tokens each, solo");
+            var checkPrompts = PromptSet(options.CheckPrompts, options.PromptTokens, config.VocabularySize, seed: 1);
+            var solo = SoloTokens(runners.Select(r => r.Runner), checkPrompts);
+            var agreements = CheckAgreement(engines, peers, solo);
+            var timing = new Timing(PromptSet(options.Streams.Max(), options.PromptTokens, config.VocabularySize, seed: 2),
+                PromptSet(1, options.PrefillTokens, config.VocabularySize, seed: 3)[0], weightCount, bandwidth, agreements);
+            var results = Measure(runners.Select(r => new Slot(r.Runner, r.Runner.Name, r.BytesPerWeight)).ToList(), timing);
+
             var clusters = options.Cluster ? Variants.Clusters(options.Threads) : [];
             foreach (var c in clusters)
             {
                 var engine = engines.Single(e => e.Name == c.Engine);
-                runners.Add((ClusterRunner.Start(c.Name, checkpoint, c.Silos, c.SiloArguments, build: c == clusters[0], log), engine.BytesPerWeight));
+                var engineRunner = runners.Single(r => r.Runner.Name == c.Engine).Runner;
+                using var cluster = ClusterRunner.Start(c.Name, checkpoint, c.Silos, c.SiloArguments, build: c == clusters[0], log);
+                CheckCluster(c, solo[c.Engine], SoloTokens([cluster], checkPrompts)[c.Name], agreements);
+                // Engine, cluster, cluster, engine: drift over the four cancels out of the ratio (to first order).
+                var beside = Variants.TimedBeside(c);
+                Slot engineSlot = new(engineRunner, beside, engine.BytesPerWeight), clusterSlot = new(cluster, c.Name, engine.BytesPerWeight);
+                results.AddRange(Measure([engineSlot, clusterSlot, clusterSlot, engineSlot], timing));
             }
 
-            var agreements = CheckAgreement(engines, peers, clusters, runners.Select(r => r.Runner).ToList(), config.VocabularySize);
-            var results = MeasureAll(runners, weightCount, bandwidth, config.VocabularySize, agreements);
             var ratios = Ratios(engines, peers, clusters, results);
             return new PeerReport(checkpoint, Machine(), started, options with { Checkpoint = checkpoint }, bandwidth, weightCount, results, agreements, ratios);
         }
@@ -66,11 +80,12 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
         }
     }
 
-    private List<TokenAgreement> CheckAgreement(IReadOnlyList<EngineVariant> engines, IReadOnlyList<PeerVariant> peers, IReadOnlyList<ClusterVariant> clusters, IReadOnlyList<IGreedyRunner> runners, int vocabulary)
+    /// <summary>Every runner's greedy tokens for each prompt, run alone.</summary>
+    private Dictionary<string, int[][]> SoloTokens(IEnumerable<IGreedyRunner> runners, List<int[]> prompts) =>
+        runners.ToDictionary(r => r.Name, r => prompts.Select(p => r.Run([p], options.CheckTokens).Tokens[0]).ToArray());
+
+    private List<TokenAgreement> CheckAgreement(IReadOnlyList<EngineVariant> engines, IReadOnlyList<PeerVariant> peers, Dictionary<string, int[][]> solo)
     {
-        var prompts = PromptSet(options.CheckPrompts, options.PromptTokens, vocabulary, seed: 1);
-        log.WriteLine($"greedy check: {prompts.Count} prompts of {options.PromptTokens} tokens, {options.CheckTokens} tokens each, solo");
-        var solo = runners.ToDictionary(r => r.Name, r => prompts.Select(p => r.Run([p], options.CheckTokens).Tokens[0]).ToArray());
         var agreements = new List<TokenAgreement>();
         foreach (var e in engines)
         {
@@ -82,72 +97,91 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
                 log.WriteLine($"  {Describe(agreement)}");
                 if (required && !agreement.Identical)
                 {
-                    for (var i = 0; i < prompts.Count; i++)
+                    for (var i = 0; i < solo[e.Name].Length; i++)
                     {
-                        log.WriteLine($"    prompt [{string.Join(", ", prompts[i])}]\n      {e.Name,-45} [{string.Join(", ", solo[e.Name][i])}]\n      {p.Name,-45} [{string.Join(", ", solo[p.Name][i])}]");
+                        log.WriteLine($"    prompt {i}\n      {e.Name,-45} [{string.Join(", ", solo[e.Name][i])}]\n      {p.Name,-45} [{string.Join(", ", solo[p.Name][i])}]");
                     }
                     throw new TokenMismatchException($"{p.Name} and {e.Name} must give identical greedy tokens on the same fp32 weights with an f32 KV cache; {agreement.IdenticalSequences} of {agreement.Sequences} sequences were identical (first difference at step {agreement.FirstDifferenceStep}). Nothing was timed.");
                 }
             }
         }
-        foreach (var c in clusters)
-        {
-            // The cluster runs the engine's code on the same weights: any difference is a bug in the path between them.
-            var agreement = Compare(c.Engine, solo[c.Engine], c.Name, solo[c.Name], "solo greedy tokens", required: true);
-            agreements.Add(agreement);
-            log.WriteLine($"  {Describe(agreement)}");
-            if (!agreement.Identical)
-            {
-                throw new TokenMismatchException($"{c.Name} and {c.Engine} must give identical greedy tokens; {agreement.IdenticalSequences} of {agreement.Sequences} sequences were identical (first difference at step {agreement.FirstDifferenceStep}). Nothing was timed.");
-            }
-        }
         return agreements;
     }
 
-    /// <summary>
-    /// Times every runner, metric by metric (each stream count, then prefill, all runners back to back), so that load
-    /// from other processes drifting over the run shifts every runner's figure of a metric alike instead of one runner's.
-    /// </summary>
-    private List<RunnerResult> MeasureAll(IReadOnlyList<(IGreedyRunner Runner, double BytesPerWeight)> runners, long weightCount, double bandwidth, int vocabulary, List<TokenAgreement> agreements)
+    /// <summary>The cluster runs the engine's code on the same weights: any difference in its solo tokens is a bug in the path between them.</summary>
+    private void CheckCluster(ClusterVariant cluster, int[][] engineTokens, int[][] clusterTokens, List<TokenAgreement> agreements)
     {
-        var prompts = PromptSet(options.Streams.Max(), options.PromptTokens, vocabulary, seed: 2);
-        var prefillPrompt = PromptSet(1, options.PrefillTokens, vocabulary, seed: 3)[0];
-        foreach (var (runner, _) in runners)
+        var agreement = Compare(cluster.Engine, engineTokens, cluster.Name, clusterTokens, "solo greedy tokens", required: true);
+        agreements.Add(agreement);
+        log.WriteLine($"  {Describe(agreement)}");
+        if (!agreement.Identical)
         {
-            runner.Run(prompts.Take(2).ToList(), 4); // warm-up: first-call allocations, thread pools
-            runner.PrefillSeconds(prefillPrompt[..Math.Min(64, prefillPrompt.Length)]);
+            throw new TokenMismatchException($"{cluster.Name} and {cluster.Engine} must give identical greedy tokens; {agreement.IdenticalSequences} of {agreement.Sequences} sequences were identical (first difference at step {agreement.FirstDifferenceStep}). Nothing more was timed.");
         }
-        var decode = runners.ToDictionary(r => r.Runner.Name, _ => new List<StreamResult>());
+    }
+
+    /// <summary>What every timed pass uses: the prompts, the floor's inputs, and where lockstep agreements go.</summary>
+    private sealed record Timing(List<int[]> Prompts, int[] PrefillPrompt, long WeightCount, double Bandwidth, List<TokenAgreement> Agreements);
+
+    /// <summary>One position in a pass: a runner and the row its figures go to (a row timed twice in a pass gets the mean).</summary>
+    private sealed record Slot(IGreedyRunner Runner, string Row, double BytesPerWeight);
+
+    /// <summary>
+    /// Times the slots metric by metric (each stream count, then prefill, all slots back to back in their order), so
+    /// that load from other processes drifting over the run shifts every row's figure of a metric alike instead of one
+    /// row's. A row with two slots gets the mean of its two decode figures and the better of its two prefills.
+    /// </summary>
+    private List<RunnerResult> Measure(IReadOnlyList<Slot> slots, Timing timing)
+    {
+        foreach (var runner in slots.Select(s => s.Runner).Distinct())
+        {
+            runner.Run(timing.Prompts.Take(2).ToList(), 4); // warm-up: first-call allocations, thread pools
+            runner.PrefillSeconds(timing.PrefillPrompt[..Math.Min(64, timing.PrefillPrompt.Length)]);
+        }
+        var rows = slots.Select(s => s.Row).Distinct().ToList();
+        var decode = rows.ToDictionary(r => r, _ => new List<StreamResult>());
         var soloTokens = new Dictionary<string, int[]>();
         foreach (var streams in options.Streams)
         {
             log.WriteLine($"timing {streams} stream(s), {options.NewTokens} tokens each");
-            foreach (var (runner, _) in runners)
+            var runs = rows.ToDictionary(r => r, _ => new List<LockstepRun>());
+            foreach (var slot in slots)
             {
-                var run = runner.Run(prompts.Take(streams).ToList(), options.NewTokens);
-                decode[runner.Name].Add(new StreamResult(streams, run.DecodeTokensPerSecond, run.MillisecondsPerStep));
-                log.WriteLine($"  {runner.Name,-50} {run.DecodeTokensPerSecond,7:F1} tok/s, {run.MillisecondsPerStep,7:F1} ms/step (prefill of {streams} x {options.PromptTokens} tokens {1000 * run.PrefillSeconds:F0} ms)");
+                var run = slot.Runner.Run(timing.Prompts.Take(streams).ToList(), options.NewTokens);
+                runs[slot.Row].Add(run);
+                log.WriteLine($"  {slot.Row,-50} {run.DecodeTokensPerSecond,7:F1} tok/s, {run.MillisecondsPerStep,7:F1} ms/step (prefill of {streams} x {options.PromptTokens} tokens {1000 * run.PrefillSeconds:F0} ms)");
+            }
+            foreach (var row in rows)
+            {
+                var first = runs[row][0];
+                decode[row].Add(new StreamResult(streams, runs[row].Average(r => r.DecodeTokensPerSecond), runs[row].Average(r => r.MillisecondsPerStep)));
                 // Stream 0 has the same prompt at every stream count: lockstep should not change its tokens (with an f32 KV cache it must not).
                 if (streams == 1)
                 {
-                    soloTokens[runner.Name] = run.Tokens[0];
+                    soloTokens[row] = first.Tokens[0];
                 }
-                else if (soloTokens.TryGetValue(runner.Name, out var alone))
+                else if (soloTokens.TryGetValue(row, out var alone))
                 {
-                    var agreement = Compare(runner.Name + ", alone", [alone], runner.Name + $", stream 0 of {streams}", [run.Tokens[0]], "lockstep against solo", required: false);
-                    agreements.Add(agreement);
+                    var agreement = Compare(row + ", alone", [alone], row + $", stream 0 of {streams}", [first.Tokens[0]], "lockstep against solo", required: false);
+                    timing.Agreements.Add(agreement);
                     log.WriteLine($"    {Describe(agreement)}");
                 }
             }
         }
         log.WriteLine($"timing prefill of {options.PrefillTokens} tokens (best of 2)");
-        var results = new List<RunnerResult>();
-        foreach (var (runner, bytesPerWeight) in runners)
+        var prefill = rows.ToDictionary(r => r, _ => double.PositiveInfinity);
+        var tries = slots.Count == rows.Count ? slots.Concat(slots) : slots; // two tries a row: a row with one slot goes twice
+        foreach (var slot in tries)
         {
-            var prefillSeconds = Enumerable.Range(0, 2).Min(_ => runner.PrefillSeconds(prefillPrompt));
-            log.WriteLine($"  {runner.Name,-50} {options.PrefillTokens / prefillSeconds:F0} tok/s");
-            var floorMs = 1000.0 * weightCount * bytesPerWeight / (bandwidth * 1e9);
-            results.Add(new RunnerResult(runner.Name, bytesPerWeight, decode[runner.Name], options.PrefillTokens / prefillSeconds, floorMs));
+            prefill[slot.Row] = Math.Min(prefill[slot.Row], slot.Runner.PrefillSeconds(timing.PrefillPrompt));
+        }
+        var results = new List<RunnerResult>();
+        foreach (var row in rows)
+        {
+            var bytesPerWeight = slots.First(s => s.Row == row).BytesPerWeight;
+            log.WriteLine($"  {row,-50} {options.PrefillTokens / prefill[row]:F0} tok/s");
+            var floorMs = 1000.0 * timing.WeightCount * bytesPerWeight / (timing.Bandwidth * 1e9);
+            results.Add(new RunnerResult(row, bytesPerWeight, decode[row], options.PrefillTokens / prefill[row], floorMs));
         }
         return results;
     }
@@ -159,7 +193,7 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
     private static List<RatioColumn> Ratios(IReadOnlyList<EngineVariant> engines, IReadOnlyList<PeerVariant> peers, IReadOnlyList<ClusterVariant> clusters, List<RunnerResult> results)
     {
         var pairs = engines.SelectMany(e => Variants.RatioPeers(e, peers).Select(p => (Ours: e.Name, Reference: p.Name)))
-            .Concat(clusters.SelectMany(c => new[] { (Ours: c.Name, Reference: c.Engine), (Ours: c.Name, Reference: Variants.ReferencePeer.Name) }));
+            .Concat(clusters.SelectMany(c => new[] { (Ours: c.Name, Reference: Variants.TimedBeside(c)), (Ours: c.Name, Reference: Variants.ReferencePeer.Name) }));
         var columns = new List<RatioColumn>();
         foreach (var (oursName, referenceName) in pairs)
         {

@@ -55,6 +55,12 @@ public static class Variants
         new("cluster, 2 stages on 2 silos, fp32 weights", "ours, fp32 weights", 2, ["--Cluster:Stages:CpuThreads=1", "--Cluster:Stages:DType=float32"]),
     ];
 
+    /// <summary>
+    /// The row of a cluster variant's engine variant timed just before and after the cluster (engine, cluster, cluster,
+    /// engine): the reference of the cluster ÷ engine ratio, free of the drift between the engine's pass and the cluster's.
+    /// </summary>
+    public static string TimedBeside(ClusterVariant cluster) => $"{cluster.Engine}, timed beside {cluster.Name}";
+
     /// <summary>llama.cpp's rows: fp32 GGUF (like for like with our fp32) and f16 GGUF (like-for-like precision for bf16 weights), each with its defaults and with an f32 KV cache; Q8_0 (like for like with our int8) with its defaults.</summary>
     public static IReadOnlyList<PeerVariant> Peers() =>
     [
