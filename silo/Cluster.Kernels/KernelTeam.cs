@@ -19,6 +19,8 @@ public sealed unsafe class KernelTeam : IDisposable
     private static readonly long YieldTicks = Stopwatch.Frequency / 1_000;  // 1 ms
 
     private static KernelTeam? _shared;
+    private static long _splitCalls;
+    private static long _waitTicks;
     private static readonly Lock SharedGate = new();
 
     private readonly Worker[] _workers;
@@ -51,6 +53,18 @@ public sealed unsafe class KernelTeam : IDisposable
 
     /// <summary>Threads that compute, the caller's included.</summary>
     public int Threads { get; }
+
+    /// <summary>Calls split over more than one thread, by every team of this process since it started.</summary>
+    public static long SplitCalls => Volatile.Read(ref _splitCalls);
+
+    /// <summary>
+    /// Seconds the callers of those calls spent waiting, after their own part, for the other threads' parts. A part's
+    /// chunks can be taken over but the chunk in a thread's hands cannot, so when another process or thread takes a
+    /// core from a kernel thread for a moment, the caller waits for it: this is where a silo sees its cores shared
+    /// (docs/PERFORMANCE.md, "the cluster timed beside the engine": about 5 µs a call alone, 15-20 µs beside a
+    /// program that takes 22 % of one core, and that difference was the whole of the slower step).
+    /// </summary>
+    public static double WaitSeconds => Volatile.Read(ref _waitTicks) / (double)Stopwatch.Frequency;
 
     /// <summary>
     /// The process-wide team every kernel of a step runs on (one team, so two kernels never compete for the cores):
@@ -131,10 +145,16 @@ public sealed unsafe class KernelTeam : IDisposable
             }
             finally
             {
-                var spinner = new SpinWait();
-                while (Volatile.Read(ref _remaining) != 0)
+                Interlocked.Increment(ref _splitCalls);
+                if (Volatile.Read(ref _remaining) != 0)
                 {
-                    spinner.SpinOnce(sleep1Threshold: -1);
+                    var waitStart = Stopwatch.GetTimestamp();
+                    var spinner = new SpinWait();
+                    while (Volatile.Read(ref _remaining) != 0)
+                    {
+                        spinner.SpinOnce(sleep1Threshold: -1);
+                    }
+                    Interlocked.Add(ref _waitTicks, Stopwatch.GetTimestamp() - waitStart);
                 }
             }
             if (_failure is { } failure)

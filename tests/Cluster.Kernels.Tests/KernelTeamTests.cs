@@ -2,7 +2,8 @@ namespace Cluster.Kernels.Tests;
 
 /// <summary>
 /// The kernel team's own contract: every part of a call runs exactly once, a team's very first call completes however
-/// late its workers start, and a team disposed while (or before) a call runs on it still completes the call. A hang
+/// late its workers start, a team disposed while (or before) a call runs on it still completes the call, and the time a
+/// caller waits for the other threads' parts is counted. A hang
 /// here would hang a stage's device thread, so each check runs under a watchdog and fails naming where it stopped.
 /// </summary>
 public sealed unsafe class KernelTeamTests
@@ -108,6 +109,39 @@ public sealed unsafe class KernelTeamTests
             caller.GetAwaiter().GetResult();
         }, () => $"after {calls} calls");
         Assert.True(counts.All(c => c == 5000), $"Parts ran {string.Join(", ", counts)} times, expected 5000 each.");
+    }
+
+    [Fact]
+    public void The_callers_wait_for_a_late_part_is_counted_as_kernel_wait()
+    {
+        // Part 1 sleeps 30 ms while the caller's part 0 returns at once: the caller cannot return before part 1 is
+        // done, so the process-wide wait grows by at least the sleep (other tests' teams may add to both counters at
+        // the same time, so these are lower bounds).
+        using var team = new KernelTeam(2);
+        var callsBefore = KernelTeam.SplitCalls;
+        var waitBefore = KernelTeam.WaitSeconds;
+        var counts = new int[2];
+        RunWithWatchdog(() =>
+        {
+            fixed (int* state = counts)
+            {
+                team.Run(&SleepInPartOne, state, 2);
+                team.Run(&CountPart, state, 2);
+            }
+        }, () => $"parts ran {string.Join(", ", counts)} times");
+        var calls = KernelTeam.SplitCalls - callsBefore;
+        var waited = KernelTeam.WaitSeconds - waitBefore;
+        Assert.True(calls >= 2, $"SplitCalls grew by {calls} over two calls split over 2 threads.");
+        Assert.True(waited >= 0.025, $"WaitSeconds grew by {waited * 1000:F1} ms while the caller waited for a part that slept 30 ms.");
+    }
+
+    private static void SleepInPartOne(void* state, int part, int parts)
+    {
+        if (part == 1)
+        {
+            Thread.Sleep(30);
+        }
+        CountPart(state, part, parts);
     }
 
     private static void CountPart(void* state, int part, int parts) => Interlocked.Increment(ref ((int*)state)[part]);

@@ -25,6 +25,14 @@ public static class SiloTelemetry
         () => Gauges.Keys.Select(g => new Measurement<double>(g.KvUsage, g.Tags)), unit: null,
         description: "Fraction (0..1) of a stage's KV-cache byte budget its sessions hold.");
 
+    public static readonly ObservableCounter<double> KernelWaitSeconds = Meter.CreateObservableCounter("cluster_kernel_wait_seconds_total",
+        () => Cluster.Kernels.KernelTeam.WaitSeconds, unit: null,
+        "Seconds the device thread waited, after its own share of a CPU kernel call, for the kernel team's other threads: " +
+        "time lost to other work on the cores the kernels use (KernelTeam.WaitSeconds).");
+
+    public static readonly ObservableCounter<long> KernelCalls = Meter.CreateObservableCounter("cluster_kernel_calls_total",
+        () => Cluster.Kernels.KernelTeam.SplitCalls, unit: null, "CPU kernel calls split over more than one thread (KernelTeam.SplitCalls).");
+
     public static StageGauge Register(string model, int replica, int stage)
     {
         var gauge = new StageGauge(model, replica, stage);

@@ -120,7 +120,9 @@ internal static class DecodeStepProfile
                 {
                     timings.Clear();
                 }
+                var waitBefore = KernelTeam.WaitSeconds; // the process's other threads are idle while the step runs
                 Time(ProfileTable.FullStep, () => Clocked(() => FullStep(model, caches, samplers, histories, generator)));
+                Time(ProfileTable.TeamWait, () => 1000 * (KernelTeam.WaitSeconds - waitBefore));
                 Time(ProfileTable.LinearLayers, () => parts.LinearLayers(n));
                 Time(ProfileTable.Attention, () => parts.Attention(caches));
                 Time(ProfileTable.LmHead, () => parts.LmHead(n));

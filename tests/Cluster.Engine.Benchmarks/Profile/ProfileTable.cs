@@ -18,6 +18,8 @@ internal static class ProfileTable
     public const string ResidualAndGate = "  residual adds, SwiGLU gates";
     public const string StepLayouts = "  step layouts (3)";
     public const string Embedding = "  embedding";
+    // Inside the full step, not a part of it beside the others: the caller's wait for its partner threads' shares.
+    public const string TeamWait = "  of the full step: waiting for the other kernel threads";
 
     private static readonly string[] Components = [LinearLayers, Attention, LmHead, LogitsToHost, Sampling];
     private static readonly string[] RestParts = [Norms, Rotary, ResidualAndGate, StepLayouts, Embedding];
@@ -60,6 +62,7 @@ internal static class ProfileTable
         }
         Row("  unattributed", ms => Rest(ms) - RestParts.Sum(p => ms[p]));
         Row(FullStep, ms => ms[FullStep]);
+        Row(TeamWait, ms => ms[TeamWait]);
         text.Append("| full step ÷ (linear layers + LM head) (target ≤ 1.15) |");
         foreach (var (_, ms) in columns)
         {

@@ -51,6 +51,11 @@ public sealed class MetricsEndpointTests
         var forwardCounts = forward.MetricPoints.ToDictionary(p => Stage(p), p => p.GetHistogramCount());
         Assert.True(forwardCounts.GetValueOrDefault("0") > 0 && forwardCounts.GetValueOrDefault("1") > 0,
             $"Forward counts per stage: {string.Join(", ", forwardCounts.Select(kv => $"{kv.Key}={kv.Value}"))}");
+        // Process-wide counters of the CPU kernel team (the tiny test models may never split a call: present, not positive).
+        foreach (var name in new[] { "cluster_kernel_calls_total", "cluster_kernel_wait_seconds_total" })
+        {
+            Assert.True(siloMetrics.Any(m => m.Name == name), $"The silo's meter exports no {name}; it has: {string.Join(", ", siloMetrics.Select(m => m.Name).Distinct())}");
+        }
         var usage = siloMetrics.Last(m => m.Name == "cluster_kv_cache_usage_perc").MetricPoints.Select(p => (Stage: Stage(p), Value: p.GetGaugeLastValueDouble())).ToList();
         Assert.True(usage.Any(u => u.Stage == "0" && u.Value is > 0 and <= 1) && usage.Any(u => u.Stage == "1" && u.Value is > 0 and <= 1),
             $"KV usage per stage: {string.Join(", ", usage.Select(u => $"{u.Stage}={u.Value}"))}");
