@@ -11,7 +11,7 @@ namespace Cluster.Kernels;
 /// uniform element-wise work do too unless a thread loses its core). One call at a time: concurrent callers are
 /// serialized.
 /// </summary>
-public sealed unsafe partial class KernelTeam : IDisposable
+public sealed unsafe class KernelTeam : IDisposable
 {
     // Spinning keeps a worker ready for the next call of the same step; yielding lets other runnable threads
     // (libtorch's OpenMP workers between our calls) have the core; then the worker sleeps until woken.
@@ -25,18 +25,10 @@ public sealed unsafe partial class KernelTeam : IDisposable
 
     private readonly Worker[] _workers;
     private readonly Lock _gate = new();
-
-    // The call the workers join, read under a sequence lock: _sequence is odd while the caller writes the fields below
-    // and moves to the next even number when they are complete. A worker reads the fields between two reads of an equal,
-    // even _sequence; a call the caller does not wait for (RunDetached) lets a worker meet a call whose caller has moved
-    // on, so the fields may change under a late reader.
-    private int _sequence;
     private delegate*<void*, int, int, void> _work;
     private void* _state;
+    private int _generation;
     private int _parts;
-    private SlotHeader* _slot;  // the detached call's slot, null for a call the caller waits for
-    private int _ticket;        // the ticket the slot holds for this call
-
     private int _remaining;
     private Exception? _failure;
     private volatile bool _disposed;
@@ -137,9 +129,16 @@ public sealed unsafe partial class KernelTeam : IDisposable
                 }
                 return;
             }
+            _work = work;
+            _state = state;
             _failure = null;
             Volatile.Write(ref _remaining, parts - 1);
-            Publish(work, state, parts, null, 0);
+            _parts = parts;
+            Interlocked.Increment(ref _generation);
+            foreach (var worker in _workers)
+            {
+                worker.WakeIfSleeping();
+            }
             try
             {
                 work(state, 0, parts);
@@ -165,26 +164,7 @@ public sealed unsafe partial class KernelTeam : IDisposable
         }
     }
 
-    /// <summary>Writes the call's fields under the sequence lock and wakes the workers. The caller holds the gate.</summary>
-    private void Publish(delegate*<void*, int, int, void> work, void* state, int parts, SlotHeader* slot, int ticket)
-    {
-        Interlocked.Increment(ref _sequence); // odd: being written
-        _work = work;
-        _state = state;
-        _parts = parts;
-        _slot = slot;
-        _ticket = ticket;
-        Interlocked.Increment(ref _sequence); // even: complete
-        foreach (var worker in _workers)
-        {
-            worker.WakeIfSleeping();
-        }
-    }
-
-    /// <summary>
-    /// Stops the workers once the call in flight (if any) is done; later calls run on the caller. Waits for workers
-    /// still inside a detached call's slot, then frees the slots.
-    /// </summary>
+    /// <summary>Stops the workers once the call in flight (if any) is done; later calls run on the caller.</summary>
     public void Dispose()
     {
         lock (_gate)
@@ -194,12 +174,11 @@ public sealed unsafe partial class KernelTeam : IDisposable
                 return;
             }
             _disposed = true;
-            Interlocked.Add(ref _sequence, 2);
+            Interlocked.Increment(ref _generation);
             foreach (var worker in _workers)
             {
                 worker.WakeIfSleeping();
             }
-            FreeSlots();
         }
     }
 
@@ -217,7 +196,7 @@ public sealed unsafe partial class KernelTeam : IDisposable
             // The generation this worker starts from is the team's at construction, passed in rather than read by
             // the new thread: the first call may come (and bump the generation) before the thread runs a line, and
             // a worker that took that call's generation as its starting point would wait for the next call forever.
-            var start = Volatile.Read(ref team._sequence);
+            var start = Volatile.Read(ref team._generation);
             new Thread(() => Loop(start)) { IsBackground = true, Name = $"Cluster.Kernels worker {part}" }.Start();
         }
 
@@ -234,31 +213,16 @@ public sealed unsafe partial class KernelTeam : IDisposable
             WorkerStartDelayForTests?.Invoke();
             while (true)
             {
-                var sequence = WaitForNext(seen);
+                seen = WaitForNext(seen);
                 if (_team._disposed)
                 {
                     return;
                 }
-                var work = _team._work;
-                var state = _team._state;
-                var parts = _team._parts;
-                var slot = _team._slot;
-                var ticket = _team._ticket;
-                Interlocked.MemoryBarrier(); // the reads above complete before the check below
-                if (Volatile.Read(ref _team._sequence) != sequence)
-                {
-                    continue; // the caller rewrote the call meanwhile: read the newer one
-                }
-                seen = sequence;
-                if (_part >= parts)
-                {
-                    continue;
-                }
-                if (slot == null)
+                if (_part < _team._parts)
                 {
                     try
                     {
-                        work(state, _part, parts);
+                        _team._work(_team._state, _part, _team._parts);
                     }
                     catch (Exception e)
                     {
@@ -266,49 +230,23 @@ public sealed unsafe partial class KernelTeam : IDisposable
                     }
                     Interlocked.Decrement(ref _team._remaining);
                 }
-                else
-                {
-                    RunDetachedPart(work, state, parts, slot, ticket);
-                }
             }
         }
 
-        /// <summary>A detached call's part, inside its slot while the slot still holds the call's ticket; no one waits for it.</summary>
-        private void RunDetachedPart(delegate*<void*, int, int, void> work, void* state, int parts, SlotHeader* slot, int ticket)
-        {
-            if (!slot->TryEnter(ticket))
-            {
-                return; // the call ended and its slot went to another: its work was done without this thread
-            }
-            try
-            {
-                work(state, _part, parts);
-            }
-            catch (Exception e)
-            {
-                Interlocked.CompareExchange(ref _team._lateFailure, e, null); // its caller may be gone: the next call reports it
-            }
-            finally
-            {
-                slot->Leave();
-            }
-        }
-
-        /// <summary>Waits for a call after <paramref name="seen"/>; returns its (even) sequence number.</summary>
         private int WaitForNext(int seen)
         {
             var start = Stopwatch.GetTimestamp();
             while (true)
             {
-                var sequence = Volatile.Read(ref _team._sequence);
-                if (sequence != seen && (sequence & 1) == 0)
+                var generation = Volatile.Read(ref _team._generation);
+                if (generation != seen)
                 {
-                    return sequence;
+                    return generation;
                 }
                 var waited = Stopwatch.GetTimestamp() - start;
-                if (waited < SpinTicks || sequence != seen)
+                if (waited < SpinTicks)
                 {
-                    Thread.SpinWait(20); // spinning, or the caller is writing a call (a few nanoseconds)
+                    Thread.SpinWait(20);
                 }
                 else if (waited < SpinTicks + YieldTicks)
                 {
@@ -317,7 +255,7 @@ public sealed unsafe partial class KernelTeam : IDisposable
                 else
                 {
                     Interlocked.Exchange(ref _sleeping, 1); // a full fence: the read below cannot move above it
-                    if (Volatile.Read(ref _team._sequence) != seen && Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
+                    if (Volatile.Read(ref _team._generation) != seen && Interlocked.CompareExchange(ref _sleeping, 0, 1) == 1)
                     {
                         continue; // a call came in while going to sleep, and nobody will release us: take it
                     }

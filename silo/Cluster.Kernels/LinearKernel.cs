@@ -7,7 +7,7 @@ namespace Cluster.Kernels;
 /// rows is multiplied by every row of x while it is in cache (x stays in L2), so W is read from memory once; the
 /// rows of W are handed to a <see cref="KernelTeam"/>'s threads in chunks (<see cref="WorkChunks"/>).
 /// </summary>
-public static unsafe partial class LinearKernel
+public static unsafe class LinearKernel
 {
     // Below this many weight elements a call is too short to pay for waking the team (~1-5 µs).
     private const long MinimumWeightsPerPart = 16 * 1024;
@@ -22,26 +22,21 @@ public static unsafe partial class LinearKernel
     /// <param name="weight">(outFeatures, inFeatures), row-major.</param>
     /// <param name="bias">(outFeatures), or null.</param>
     /// <param name="y">(rows, outFeatures), row-major; written, never read.</param>
-    /// <param name="weightsOutliveCall">
-    /// W and bias stay allocated until the team is drained (<see cref="KernelTeam.Drain"/>), so a one-row call may
-    /// return without waiting for a thread that lost its core (<see cref="KernelTeam.BeginDetached"/>).
-    /// </param>
     public static void Float32(float* x, int rows, int inFeatures, float* weight, int outFeatures, float* bias, float* y,
-        KernelTeam? team = null, KernelPath? path = null, bool weightsOutliveCall = false) =>
-        Run<Float32Weights>(x, rows, inFeatures, (byte*)weight, outFeatures, bias, y, team, path, weightsOutliveCall);
+        KernelTeam? team = null, KernelPath? path = null) =>
+        Run<Float32Weights>(x, rows, inFeatures, (byte*)weight, outFeatures, bias, y, team, path);
 
     /// <summary>y = x·Wᵀ + bias with bf16 weights (raw bits, as <c>ushort</c>), fp32 products and sums.</summary>
     /// <param name="x">(rows, inFeatures), row-major.</param>
     /// <param name="weight">(outFeatures, inFeatures), row-major bf16 bits.</param>
     /// <param name="bias">(outFeatures) fp32, or null.</param>
     /// <param name="y">(rows, outFeatures), row-major; written, never read.</param>
-    /// <param name="weightsOutliveCall">As for <see cref="Float32"/>.</param>
     public static void BFloat16(float* x, int rows, int inFeatures, ushort* weight, int outFeatures, float* bias, float* y,
-        KernelTeam? team = null, KernelPath? path = null, bool weightsOutliveCall = false) =>
-        Run<BFloat16Weights>(x, rows, inFeatures, (byte*)weight, outFeatures, bias, y, team, path, weightsOutliveCall);
+        KernelTeam? team = null, KernelPath? path = null) =>
+        Run<BFloat16Weights>(x, rows, inFeatures, (byte*)weight, outFeatures, bias, y, team, path);
 
     private static void Run<TW>(float* x, int rows, int inFeatures, byte* weight, int outFeatures, float* bias, float* y,
-        KernelTeam? team, KernelPath? path, bool weightsOutliveCall) where TW : IWeightFormat
+        KernelTeam? team, KernelPath? path) where TW : IWeightFormat
     {
         Check(rows >= 0, nameof(rows), "at least 0", rows);
         Check(inFeatures >= 1, nameof(inFeatures), "at least 1", inFeatures);
@@ -70,11 +65,6 @@ public static unsafe partial class LinearKernel
         job.ChunkCount = Math.Max(1, (tiles + job.ChunkTiles - 1) / job.ChunkTiles);
         var byWork = (long)outFeatures * inFeatures / MinimumWeightsPerPart;
         var parts = (int)Math.Clamp(Math.Min(byWork, job.ChunkCount), 1, runner.Threads);
-        if (parts > 1 && weightsOutliveCall && UseDetachedCalls && OneRowStream<TW>(ref job))
-        {
-            RunDetached<TW>(job, runner, parts);
-            return;
-        }
         var scratch = stackalloc byte[WorkChunks.ScratchBytes(parts)];
         job.Chunks = WorkChunks.Create(scratch, job.ChunkCount, parts);
         runner.Run(&RunPart<TW>, &job, parts);
@@ -101,13 +91,7 @@ public static unsafe partial class LinearKernel
         /// <summary>W's rows in chunks of this many tiles; the last chunk also takes the rows left over.</summary>
         public int ChunkTiles, ChunkCount;
         public WorkChunks Chunks;
-        /// <summary>A detached call's per-chunk flags, set once the chunk's rows are in Y (see LinearKernel.Detached.cs); else null.</summary>
-        public int* Done;
     }
-
-    /// <summary>One x row on the wide path: each W row as one stream (see <see cref="RunRows{TW}"/>).</summary>
-    private static bool OneRowStream<TW>(ref Job job) where TW : IWeightFormat =>
-        job.M == 1 && job.Path == KernelPath.Vector512 && (typeof(TW) == typeof(Float32Weights) || job.Pairs != null);
 
     /// <summary>
     /// Whether this call's x rows go through <see cref="TallTiles"/>. Measured against the 4×4 tiles on a
@@ -136,7 +120,8 @@ public static unsafe partial class LinearKernel
         var cursor = 0;
         while (job.Chunks.TryClaim(part, ref cursor, out var chunk))
         {
-            RunChunk<TW>(ref job, chunk, chunkRows);
+            var first = chunk * chunkRows;
+            RunRows<TW>(ref job, first, chunk == job.ChunkCount - 1 ? job.N : first + chunkRows);
         }
     }
 
@@ -150,7 +135,7 @@ public static unsafe partial class LinearKernel
         }
         // One x row (a batch-1 decode): each W row as one stream with four accumulators. The 4-row tile pays off when
         // several x rows share each W load; with one it streamed W more slowly, fp32 and bf16 alike (docs/PERFORMANCE.md).
-        if (OneRowStream<TW>(ref job))
+        if (job.M == 1 && job.Path == KernelPath.Vector512 && (typeof(TW) == typeof(Float32Weights) || job.Pairs != null))
         {
             for (var row = first; row < end; row++)
             {

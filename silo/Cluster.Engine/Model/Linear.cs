@@ -134,11 +134,11 @@ public sealed class Linear : IDisposable
         var bias = (float*)_biasData; // null without a bias
         if (_weightDType == ScalarType.BFloat16)
         {
-            LinearKernel.BFloat16(xs, rows, (int)InFeatures, (ushort*)_weightData, (int)OutFeatures, bias, ys, weightsOutliveCall: true);
+            LinearKernel.BFloat16(xs, rows, (int)InFeatures, (ushort*)_weightData, (int)OutFeatures, bias, ys);
         }
         else
         {
-            LinearKernel.Float32(xs, rows, (int)InFeatures, (float*)_weightData, (int)OutFeatures, bias, ys, weightsOutliveCall: true);
+            LinearKernel.Float32(xs, rows, (int)InFeatures, (float*)_weightData, (int)OutFeatures, bias, ys);
         }
         GC.KeepAlive(x);
         return y;
@@ -176,8 +176,6 @@ public sealed class Linear : IDisposable
 
     public void Dispose()
     {
-        // A detached kernel call may still have a late thread reading this weight (weightsOutliveCall above).
-        KernelTeam.DrainShared();
         _weight?.Dispose();
         _int8?.Dispose();
         _bias?.Dispose();

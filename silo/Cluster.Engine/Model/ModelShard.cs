@@ -364,8 +364,6 @@ public sealed class ModelShard : IDisposable
 
     public void Dispose()
     {
-        // The tied head reads the embedding table: no late kernel thread may still read it once it is freed.
-        Cluster.Kernels.KernelTeam.DrainShared();
         _embedding?.Dispose();
         foreach (var block in _blocks)
         {
