@@ -62,7 +62,7 @@ public sealed unsafe class KernelTeam : IDisposable
     /// chunks can be taken over but the chunk in a thread's hands cannot, so when another process or thread takes a
     /// core from a kernel thread for a moment, the caller waits for it: this is where a silo sees its cores shared
     /// (docs/PERFORMANCE.md, "the cluster timed beside the engine": about 5 µs a call alone, 15-20 µs beside a
-    /// program that takes 22 % of one core, and that difference was the whole of the slower step).
+    /// program that takes 22 % of one core, as much as the step slowed).
     /// </summary>
     public static double WaitSeconds => Volatile.Read(ref _waitTicks) / (double)Stopwatch.Frequency;
 
