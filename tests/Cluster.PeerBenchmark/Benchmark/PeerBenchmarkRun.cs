@@ -170,10 +170,14 @@ public sealed class PeerBenchmarkRun(PeerBenchmarkOptions options, TextWriter lo
         }
         log.WriteLine($"timing prefill of {options.PrefillTokens} tokens (best of 2)");
         var prefill = rows.ToDictionary(r => r, _ => double.PositiveInfinity);
-        var tries = slots.Count == rows.Count ? slots.Concat(slots) : slots; // two tries a row: a row with one slot goes twice
-        foreach (var slot in tries)
+        var tries = rows.ToDictionary(r => r, _ => 0);
+        while (tries.Values.Any(t => t < 2)) // two tries a row, in the slots' order: a row with one slot goes round twice
         {
-            prefill[slot.Row] = Math.Min(prefill[slot.Row], slot.Runner.PrefillSeconds(timing.PrefillPrompt));
+            foreach (var slot in slots.Where(s => tries[s.Row] < 2))
+            {
+                prefill[slot.Row] = Math.Min(prefill[slot.Row], slot.Runner.PrefillSeconds(timing.PrefillPrompt));
+                tries[slot.Row]++;
+            }
         }
         var results = new List<RunnerResult>();
         foreach (var row in rows)
