@@ -5,10 +5,21 @@ using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Cluster.Engine.Benchmarks;
 using Cluster.Engine.Benchmarks.Profile;
 
-// `profile`: where one decode step's time goes (issue #12); everything else goes to BenchmarkDotNet.
+// `profile`: where one decode step's time goes (issue #12); `prefill-profile`: a prefill's; `linear-rows`: which
+// product is fastest at which row count; everything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "profile")
 {
     DecodeStepProfile.Run(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "prefill-profile")
+{
+    PrefillProfile.Run(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "linear-rows")
+{
+    LinearRowsProbe.Run(args[1..]);
     return;
 }
 

@@ -136,7 +136,7 @@ public sealed unsafe class LinearKernelTests
     /// fp32 sums in a different order differ by rounding only: at most ~K·ε·Σ|x·w| per element. The bound used
     /// is 4·K·ε·Σ|x·w| + 1e-6, far below what a wrong element, row or tile would give (O(Σ|x·w|/√K)).
     /// </summary>
-    private static void AssertWithinRounding(Tensor x, Tensor w, Tensor expected, Tensor actual, string what)
+    internal static void AssertWithinRounding(Tensor x, Tensor w, Tensor expected, Tensor actual, string what)
     {
         using var scope = NewDisposeScope();
         var k = x.shape[1];

@@ -7,9 +7,11 @@ namespace Cluster.Engine.Model;
 /// <summary>
 /// y = x·Wᵀ + b, as nn.Linear, with W stored (out, in) in fp32 or bf16, or as int8 blocks, and b in the activations'
 /// dtype. Decode-sized inference on the CPU runs <see cref="LinearKernel"/> (it streams W near the memory bandwidth
-/// where libtorch's fp32 kernels do not); everything else goes to libtorch: batches past the measured
-/// crossover (prefill), CUDA, and anything that needs autograd (training), so gradients flow as before. int8
-/// blocks (<see cref="Quantized"/>) have no libtorch counterpart: every batch runs <see cref="Int8LinearKernel"/>.
+/// where libtorch's fp32 kernels do not); fp32 weights past its crossover (prefill) run <see cref="PackedLinearKernel"/>
+/// on AVX-512 CPUs (twice oneMKL's AVX2 product on AMD's); everything else goes to libtorch: bf16 weights past the
+/// crossover (oneDNN), CUDA, CPUs without AVX-512 past the crossover, and anything that needs autograd (training), so
+/// gradients flow as before. int8 blocks (<see cref="Quantized"/>) have no libtorch counterpart: every batch runs
+/// <see cref="Int8LinearKernel"/>.
 /// </summary>
 public sealed class Linear : IDisposable
 {
@@ -106,6 +108,10 @@ public sealed class Linear : IDisposable
         {
             return ForwardWithKernel(x.is_contiguous() ? x : x.contiguous()); // (T, out); contiguous() would wrap x in a new tensor
         }
+        if (UsesPackedKernel(x))
+        {
+            return ForwardWithPackedKernel(x.is_contiguous() ? x : x.contiguous()); // (T, out)
+        }
         if (_weightDType == x.dtype)
         {
             return nn.functional.linear(x, _weight!, _bias); // (…, out)
@@ -117,13 +123,21 @@ public sealed class Linear : IDisposable
     }
 
     private bool UsesKernel(Tensor x) =>
+        IsCpuInferenceOnRows(x) && x.shape[0] <= LinearCrossover.KernelMaxRows(_weightDType);
+
+    // fp32 weights past the decode kernel's rows (a prefill chunk): our AVX-512 product, where libtorch's oneMKL
+    // runs its AVX2 kernel on AMD CPUs at half the speed (PackedLinearKernel). bf16 weights stay with oneDNN.
+    private bool UsesPackedKernel(Tensor x) =>
+        _weightDType == ScalarType.Float32 && LinearCrossover.PackedFloat32 && PackedLinearKernel.IsSupported && IsCpuInferenceOnRows(x);
+
+    /// <summary>Whether x·Wᵀ can run on raw memory: (T, in) fp32 on the CPU, this layer's weights there too, no gradient.</summary>
+    private bool IsCpuInferenceOnRows(Tensor x) =>
         _weightData != 0
         && (_bias is null || _biasData != 0)
         && x.device_type == DeviceType.CPU
         && x.dim() == 2
         && x.dtype == ScalarType.Float32
-        && !x.requires_grad && !_weight!.requires_grad && (_bias is null || !_bias.requires_grad)
-        && x.shape[0] <= LinearCrossover.KernelMaxRows(_weightDType);
+        && !x.requires_grad && !_weight!.requires_grad && (_bias is null || !_bias.requires_grad);
 
     private unsafe Tensor ForwardWithKernel(Tensor x)
     {
@@ -140,6 +154,18 @@ public sealed class Linear : IDisposable
         {
             LinearKernel.Float32(xs, rows, (int)InFeatures, (float*)_weightData, (int)OutFeatures, bias, ys);
         }
+        GC.KeepAlive(x);
+        return y;
+    }
+
+    /// <param name="x">(T, in) fp32, contiguous, on the CPU; T past the decode kernel's rows.</param>
+    /// <returns>(T, out) fp32.</returns>
+    private unsafe Tensor ForwardWithPackedKernel(Tensor x)
+    {
+        var rows = (int)x.shape[0];
+        var y = torch.empty(rows, OutFeatures, ScalarType.Float32); // (T, out)
+        PackedLinearKernel.Float32((float*)TensorMemory.Address(x), rows, (int)InFeatures, (float*)_weightData, (int)OutFeatures,
+            (float*)_biasData, (float*)TensorMemory.Address(y));
         GC.KeepAlive(x);
         return y;
     }

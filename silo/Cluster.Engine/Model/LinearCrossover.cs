@@ -22,6 +22,13 @@ public static class LinearCrossover
     /// <summary>Rows up to which bf16 weights use the kernel.</summary>
     public static int BFloat16Rows { get; set; } = 16;
 
+    /// <summary>
+    /// Whether fp32 weights past <see cref="Float32Rows"/> run <c>PackedLinearKernel</c> (on AVX-512 CPUs) rather than
+    /// libtorch's oneMKL product: 2.1-2.4× faster on the model's shapes at 512 rows, a tie at 40, ahead from 48
+    /// (`Cluster.Engine.Benchmarks linear-rows`, docs/PERFORMANCE.md). Off only to measure the difference.
+    /// </summary>
+    public static bool PackedFloat32 { get; set; } = true;
+
     /// <summary>The crossover for weights of <paramref name="weightDType"/>; 0 (never) for other dtypes.</summary>
     public static int KernelMaxRows(ScalarType weightDType) => weightDType switch
     {

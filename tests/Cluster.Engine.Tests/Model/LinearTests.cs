@@ -5,8 +5,9 @@ using static TorchSharp.torch;
 namespace Cluster.Engine.Tests.Model;
 
 /// <summary>
-/// <see cref="Linear"/>'s two paths agree: the kernel (rows up to the crossover) and libtorch (past it, and
-/// under autograd), for fp32 and bf16 weights, with and without bias; training keeps its gradients.
+/// <see cref="Linear"/>'s paths agree: the decode kernel (rows up to the crossover), past it the packed product (fp32
+/// weights on AVX-512 CPUs) or libtorch (bf16 weights, other CPUs), and libtorch under autograd, for fp32 and bf16
+/// weights, with and without bias; training keeps its gradients.
 /// </summary>
 public sealed class LinearTests
 {
@@ -25,7 +26,7 @@ public sealed class LinearTests
         var linear = new Linear(weight, bias);
         var widened = weight.to_type(ScalarType.Float32);               // (out, in): the same values in fp32
         var crossover = LinearCrossover.KernelMaxRows(weightDType);
-        for (var rows = 1; rows <= crossover + 3; rows++)
+        for (var rows = 1; rows <= crossover + 11; rows++) // past the crossover: a whole 8-row tile of the packed product and a cut one
         {
             var x = torch.randn(rows, 70);                              // (T, in)
             var actual = linear.Forward(x);                             // (T, out)

@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using Cluster.Engine.Configuration;
+using Cluster.Engine.Model;
+using Cluster.Testing;
+using TorchSharp;
+
+namespace Cluster.Engine.Benchmarks.Profile;
+
+/// <summary>
+/// Where a prefill's time goes (<c>prefill-profile [tokens] [--weight-dtype float32|bfloat16|int8] [--packed on|off] [--reps N]</c>): a
+/// prompt of that many tokens (512 unless given) into an empty cache on issue #12's model, the whole forward as the
+/// peer benchmark times it (logits of the last token only), against the model's linear layers alone on as many rows
+/// (<see cref="ModelParts.LinearLayers"/>, the same weight values). Median of the repetitions, each timing the forward
+/// and then the linear layers.
+/// </summary>
+internal static class PrefillProfile
+{
+    public static void Run(string[] args)
+    {
+        var tokens = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? int.Parse(args[0]) : 512;
+        var repetitions = int.Parse(Option(args, "--reps", "7"));
+        // --packed off: fp32 weights through libtorch's oneMKL product, as before PackedLinearKernel.
+        LinearCrossover.PackedFloat32 = Option(args, "--packed", "on") != "off";
+        var options = new EngineOptions { Device = "cpu", DType = "float32", WeightDType = Option(args, "--weight-dtype", "float32") };
+        var directory = BenchmarkCheckpoints.Llama124MDirectory();
+        using var model = ModelShard.Load(directory, options: options);
+        using var parts = ModelParts.Load(directory, options);
+        var prompt = Enumerable.Range(0, tokens).Select(i => (i * 7919) % model.Config.VocabularySize).ToArray();
+        var full = new List<double>();
+        var linear = new List<double>();
+        for (var rep = -2; rep < repetitions; rep++) // two warm-up rounds
+        {
+            using (var cache = model.CreateCache(tokens))
+            {
+                var clock = Stopwatch.StartNew();
+                using var scope = torch.NewDisposeScope();
+                using var logits = model.Forward([SequenceChunk.ForTokens(cache, 0, prompt)]); // (1, V)
+                if (rep >= 0)
+                {
+                    full.Add(clock.Elapsed.TotalMilliseconds);
+                }
+            }
+            var linearMs = parts.LinearLayers(tokens);
+            if (rep >= 0)
+            {
+                linear.Add(linearMs);
+            }
+        }
+        double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
+        Console.WriteLine($"Prefill of {tokens} tokens, {options.WeightDType} weights{(LinearCrossover.PackedFloat32 ? "" : ", fp32 products through oneMKL")}, median of {repetitions}: whole forward {Median(full):F1} ms " +
+            $"({tokens / Median(full) * 1000:F0} tokens/s); its linear layers alone {Median(linear):F1} ms; the rest {Median(full) - Median(linear):F1} ms.");
+    }
+
+    private static string Option(string[] args, string name, string fallback)
+    {
+        var at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+    }
+}
