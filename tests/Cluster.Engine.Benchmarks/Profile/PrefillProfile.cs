@@ -7,7 +7,7 @@ using TorchSharp;
 namespace Cluster.Engine.Benchmarks.Profile;
 
 /// <summary>
-/// Where a prefill's time goes (<c>prefill-profile [tokens] [--weight-dtype float32|bfloat16|int8] [--packed on|off] [--reps N]</c>): a
+/// Where a prefill's time goes (<c>prefill-profile [tokens] [--sequences S] [--weight-dtype float32|bfloat16|int8] [--packed on|off] [--reps N]</c>): a
 /// prompt of that many tokens (512 unless given) into an empty cache on issue #12's model, the whole forward as the
 /// peer benchmark times it (logits of the last token only), against the model's linear layers alone on as many rows
 /// (<see cref="ModelParts.LinearLayers"/>, the same weight values). Median of the repetitions, each timing the forward
@@ -25,30 +25,42 @@ internal static class PrefillProfile
         var directory = BenchmarkCheckpoints.Llama124MDirectory();
         using var model = ModelShard.Load(directory, options: options);
         using var parts = ModelParts.Load(directory, options);
-        var prompt = Enumerable.Range(0, tokens).Select(i => (i * 7919) % model.Config.VocabularySize).ToArray();
+        // --sequences S: S prompts of tokens / S each in one step (a burst of requests), as the peer benchmark's lockstep prefill.
+        var sequences = int.Parse(Option(args, "--sequences", "1"));
+        var length = tokens / sequences;
+        var prompts = Enumerable.Range(0, sequences)
+            .Select(s => Enumerable.Range(0, length).Select(i => ((s * length + i) * 7919) % model.Config.VocabularySize).ToArray()).ToArray();
         var full = new List<double>();
         var linear = new List<double>();
         for (var rep = -2; rep < repetitions; rep++) // two warm-up rounds
         {
-            using (var cache = model.CreateCache(tokens))
+            var caches = prompts.Select(_ => model.CreateCache(length)).ToArray();
+            try
             {
                 var clock = Stopwatch.StartNew();
                 using var scope = torch.NewDisposeScope();
-                using var logits = model.Forward([SequenceChunk.ForTokens(cache, 0, prompt)]); // (1, V)
+                using var logits = model.Forward(prompts.Select((p, s) => SequenceChunk.ForTokens(caches[s], 0, p)).ToArray()); // (S, V)
                 if (rep >= 0)
                 {
                     full.Add(clock.Elapsed.TotalMilliseconds);
                 }
             }
-            var linearMs = parts.LinearLayers(tokens);
+            finally
+            {
+                foreach (var cache in caches)
+                {
+                    cache.Dispose();
+                }
+            }
+            var linearMs = parts.LinearLayers(length * sequences);
             if (rep >= 0)
             {
                 linear.Add(linearMs);
             }
         }
         double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
-        Console.WriteLine($"Prefill of {tokens} tokens, {options.WeightDType} weights{(LinearCrossover.PackedFloat32 ? "" : ", fp32 products through oneMKL")}, median of {repetitions}: whole forward {Median(full):F1} ms " +
-            $"({tokens / Median(full) * 1000:F0} tokens/s); its linear layers alone {Median(linear):F1} ms; the rest {Median(full) - Median(linear):F1} ms.");
+        Console.WriteLine($"Prefill of {sequences} x {length} tokens, {options.WeightDType} weights{(LinearCrossover.PackedFloat32 ? "" : ", fp32 products through oneMKL")}, median of {repetitions}: whole forward {Median(full):F1} ms " +
+            $"({sequences * length / Median(full) * 1000:F0} tokens/s); its linear layers alone {Median(linear):F1} ms; the rest {Median(full) - Median(linear):F1} ms.");
     }
 
     private static string Option(string[] args, string name, string fallback)
