@@ -8,7 +8,7 @@ namespace Cluster.Kernels;
 /// y(M, N) = x(M, K) · W(N, K)ᵀ (+ bias(N)) in fp32 for many rows of x (a prefill chunk), on AVX-512. This is a
 /// compute-bound product, where <see cref="LinearKernel"/>'s decode shapes are bound by reading W. libtorch sends
 /// it to oneMKL, which on this project's AMD CPUs runs its AVX2 kernel (<c>mkl_blas_def_sgemm_kernel_0_zen</c>):
-/// half of what a core with 512-bit multiply-adds does (docs/PERFORMANCE.md, "fp32 prefill: a product of our own").
+/// half of what a core with 512-bit multiply-adds does (docs/PERFORMANCE.md, "fp32 prefill through a product of our own").
 /// </summary>
 /// <remarks>
 /// <para>The usual blocked product: W is copied, 32 of its rows at a time (a <b>panel</b>: 32 columns of y), into
