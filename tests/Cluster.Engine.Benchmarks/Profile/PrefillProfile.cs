@@ -7,7 +7,7 @@ using TorchSharp;
 namespace Cluster.Engine.Benchmarks.Profile;
 
 /// <summary>
-/// Where a prefill's time goes (<c>prefill-profile [tokens] [--sequences S] [--weight-dtype float32|bfloat16|int8] [--packed on|off] [--reps N]</c>): a
+/// Where a prefill's time goes (<c>prefill-profile [tokens] [--sequences S] [--weight-dtype float32|bfloat16|int8] [--kv-dtype float32|bfloat16] [--packed on|off] [--reps N]</c>): a
 /// prompt of that many tokens (512 unless given) into an empty cache on issue #12's model, the whole forward as the
 /// peer benchmark times it (logits of the last token only), against the model's linear layers alone on as many rows
 /// (<see cref="ModelParts.LinearLayers"/>, the same weight values). Median of the repetitions, each timing the forward
@@ -21,7 +21,10 @@ internal static class PrefillProfile
         var repetitions = int.Parse(Option(args, "--reps", "7"));
         // --packed off: fp32 weights through libtorch's oneMKL product, as before PackedLinearKernel.
         LinearCrossover.PackedFloat32 = Option(args, "--packed", "on") != "off";
-        var options = new EngineOptions { Device = "cpu", DType = "float32", WeightDType = Option(args, "--weight-dtype", "float32") };
+        var options = new EngineOptions
+        {
+            Device = "cpu", DType = "float32", WeightDType = Option(args, "--weight-dtype", "float32"), KvCacheDType = Option(args, "--kv-dtype", "float32"),
+        };
         var directory = BenchmarkCheckpoints.Llama124MDirectory();
         using var model = ModelShard.Load(directory, options: options);
         using var parts = ModelParts.Load(directory, options);
@@ -59,7 +62,7 @@ internal static class PrefillProfile
             }
         }
         double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
-        Console.WriteLine($"Prefill of {sequences} x {length} tokens, {options.WeightDType} weights{(LinearCrossover.PackedFloat32 ? "" : ", fp32 products through oneMKL")}, median of {repetitions}: whole forward {Median(full):F1} ms " +
+        Console.WriteLine($"Prefill of {sequences} x {length} tokens, {options.WeightDType} weights, {options.KvCacheDType} KV cache{(LinearCrossover.PackedFloat32 ? "" : ", fp32 products through oneMKL")}, median of {repetitions}: whole forward {Median(full):F1} ms " +
             $"({sequences * length / Median(full) * 1000:F0} tokens/s); its linear layers alone {Median(linear):F1} ms; the rest {Median(full) - Median(linear):F1} ms.");
     }
 
