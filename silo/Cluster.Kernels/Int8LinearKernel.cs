@@ -73,10 +73,7 @@ public static unsafe class Int8LinearKernel
     /// <param name="path">The instructions to run on; <see cref="DefaultPath"/> when null.</param>
     public static void Run(float* x, int rows, Int8Matrix weight, float* bias, float* y, KernelTeam? team = null, Int8DotPath? path = null)
     {
-        if (rows < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(rows), $"rows must be at least 0, was {rows}.");
-        }
+        KernelArguments.AtLeast(rows, 0, nameof(rows));
         var chosen = path ?? _defaultPath;
         if (!Int8DotPaths.IsSupported(chosen))
         {

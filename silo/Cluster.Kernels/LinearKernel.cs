@@ -38,9 +38,9 @@ public static unsafe class LinearKernel
     private static void Run<TW>(float* x, int rows, int inFeatures, byte* weight, int outFeatures, float* bias, float* y,
         KernelTeam? team, KernelPath? path) where TW : IWeightFormat
     {
-        Check(rows >= 0, nameof(rows), "at least 0", rows);
-        Check(inFeatures >= 1, nameof(inFeatures), "at least 1", inFeatures);
-        Check(outFeatures >= 1, nameof(outFeatures), "at least 1", outFeatures);
+        KernelArguments.AtLeast(rows, 0, nameof(rows));
+        KernelArguments.AtLeast(inFeatures, 1, nameof(inFeatures));
+        KernelArguments.AtLeast(outFeatures, 1, nameof(outFeatures));
         var chosen = path ?? KernelPaths.Best;
         if (!KernelPaths.IsSupported(chosen))
         {
@@ -68,14 +68,6 @@ public static unsafe class LinearKernel
         var scratch = stackalloc byte[WorkChunks.ScratchBytes(parts)];
         job.Chunks = WorkChunks.Create(scratch, job.ChunkCount, parts);
         runner.Run(&RunPart<TW>, &job, parts);
-    }
-
-    private static void Check(bool ok, string name, string limit, int value)
-    {
-        if (!ok)
-        {
-            throw new ArgumentOutOfRangeException(name, $"{name} must be {limit}, was {value}.");
-        }
     }
 
     private struct Job

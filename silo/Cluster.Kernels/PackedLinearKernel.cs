@@ -50,9 +50,9 @@ public static unsafe class PackedLinearKernel
     public static void Float32(float* x, int rows, int inFeatures, float* weight, int outFeatures, float* bias, float* y,
         KernelTeam? team = null)
     {
-        Check(rows >= 0, nameof(rows), "at least 0", rows);
-        Check(inFeatures >= 1, nameof(inFeatures), "at least 1", inFeatures);
-        Check(outFeatures >= 1, nameof(outFeatures), "at least 1", outFeatures);
+        KernelArguments.AtLeast(rows, 0, nameof(rows));
+        KernelArguments.AtLeast(inFeatures, 1, nameof(inFeatures));
+        KernelArguments.AtLeast(outFeatures, 1, nameof(outFeatures));
         if (!IsSupported)
         {
             throw new PlatformNotSupportedException($"{nameof(PackedLinearKernel)} needs AVX-512F; this CPU's best kernel path is {KernelPaths.Best}.");
@@ -87,14 +87,6 @@ public static unsafe class PackedLinearKernel
     // Owners of the per-thread scratch buffers (ThreadScratch keeps one per owner type).
     private struct PackedXOwner;
     private struct PanelOwner;
-
-    private static void Check(bool ok, string name, string limit, int value)
-    {
-        if (!ok)
-        {
-            throw new ArgumentOutOfRangeException(name, $"{name} must be {limit}, was {value}.");
-        }
-    }
 
     /// <summary>x (M, K) row-major into tiles of 8 rows in [K][8] order, the rows past M as zeros.</summary>
     private static void PackX(float* x, int m, int k, float* packed)

@@ -104,13 +104,17 @@ public sealed class Linear : IDisposable
         {
             return ForwardInt8(x);
         }
-        if (UsesKernel(x))
+        if (IsCpuInferenceOnRows(x))
         {
-            return ForwardWithKernel(x.is_contiguous() ? x : x.contiguous()); // (T, out); contiguous() would wrap x in a new tensor
-        }
-        if (UsesPackedKernel(x))
-        {
-            return ForwardWithPackedKernel(x.is_contiguous() ? x : x.contiguous()); // (T, out)
+            var rows = x.is_contiguous() ? x : x.contiguous(); // contiguous() would wrap x in a new tensor
+            if (x.shape[0] <= LinearCrossover.KernelMaxRows(_weightDType))
+            {
+                return ForwardWithKernel(rows); // (T, out)
+            }
+            if (UsesPackedKernel)
+            {
+                return ForwardWithPackedKernel(rows); // (T, out)
+            }
         }
         if (_weightDType == x.dtype)
         {
@@ -122,13 +126,10 @@ public sealed class Linear : IDisposable
         return _bias is null ? y : y.add_(_bias);
     }
 
-    private bool UsesKernel(Tensor x) =>
-        IsCpuInferenceOnRows(x) && x.shape[0] <= LinearCrossover.KernelMaxRows(_weightDType);
-
     // fp32 weights past the decode kernel's rows (a prefill chunk): our AVX-512 product, where libtorch's oneMKL
     // runs its AVX2 kernel on AMD CPUs at half the speed (PackedLinearKernel). bf16 weights stay with oneDNN.
-    private bool UsesPackedKernel(Tensor x) =>
-        _weightDType == ScalarType.Float32 && LinearCrossover.PackedFloat32 && PackedLinearKernel.IsSupported && IsCpuInferenceOnRows(x);
+    private bool UsesPackedKernel =>
+        _weightDType == ScalarType.Float32 && LinearCrossover.PackedFloat32 && PackedLinearKernel.IsSupported;
 
     /// <summary>Whether x·Wᵀ can run on raw memory: (T, in) fp32 on the CPU, this layer's weights there too, no gradient.</summary>
     private bool IsCpuInferenceOnRows(Tensor x) =>

@@ -54,24 +54,24 @@ internal static class DecodeStepProfile
 
     public static void Run(string[] args)
     {
-        var repetitions = IntOption(args, "--reps", 15);
-        var sequenceCounts = StringOption(args, "--sequences", "1,8,32").Split(',').Select(int.Parse).ToArray();
+        var repetitions = ProfileOptions.Int(args, "--reps", 15);
+        var sequenceCounts = ProfileOptions.String(args, "--sequences", "1,8,32").Split(',').Select(int.Parse).ToArray();
         // issue #12's model (one query head per KV head), or SmolLM2-135M's shape (grouped-query attention).
-        var directory = StringOption(args, "--model", "llama-124m") switch
+        var directory = ProfileOptions.String(args, "--model", "llama-124m") switch
         {
             "llama-124m" => BenchmarkCheckpoints.Llama124MDirectory(),
             "smollm2-135m" => BenchmarkCheckpoints.SmolLM2_135MDirectory(),
             var other => throw new ArgumentException($"--model must be llama-124m or smollm2-135m, was \"{other}\"."),
         };
-        Context = IntOption(args, "--context", Context);
+        Context = ProfileOptions.Int(args, "--context", Context);
         // off: each query head over the whole cache on its own, as before the grouped path (to time the difference).
-        DecodeAttention.UseGroupBlocks = StringOption(args, "--grouped-attention", "on") != "off";
-        var weightDType = StringOption(args, "--weight-dtype", "float32"); // float32, bfloat16 or int8 (EngineOptions.WeightDType)
+        DecodeAttention.UseGroupBlocks = ProfileOptions.String(args, "--grouped-attention", "on") != "off";
+        var weightDType = ProfileOptions.String(args, "--weight-dtype", "float32"); // float32, bfloat16 or int8 (EngineOptions.WeightDType)
         // Up to how many rows bf16 weights use our kernel rather than oneDNN (LinearCrossover), to measure the crossover.
-        LinearCrossover.BFloat16Rows = IntOption(args, "--bf16-kernel-rows", LinearCrossover.BFloat16Rows);
-        var kvDType = StringOption(args, "--kv-dtype", "float32"); // float32 or bfloat16 (EngineOptions.KvCacheDType)
+        LinearCrossover.BFloat16Rows = ProfileOptions.Int(args, "--bf16-kernel-rows", LinearCrossover.BFloat16Rows);
+        var kvDType = ProfileOptions.String(args, "--kv-dtype", "float32"); // float32 or bfloat16 (EngineOptions.KvCacheDType)
         // Which instructions int8 weights multiply with (Int8DotPath): avx2 times, on this CPU, what a CPU without AVX-VNNI runs.
-        Int8LinearKernel.DefaultPath = Enum.Parse<Int8DotPath>(StringOption(args, "--int8-path", Int8LinearKernel.BestPath.ToString()), ignoreCase: true);
+        Int8LinearKernel.DefaultPath = Enum.Parse<Int8DotPath>(ProfileOptions.String(args, "--int8-path", Int8LinearKernel.BestPath.ToString()), ignoreCase: true);
         var options = new EngineOptions { Device = "cpu", DType = "float32", WeightDType = weightDType, KvCacheDType = kvDType };
         using var model = ModelShard.Load(directory, options: options);
         using var parts = ModelParts.Load(directory, options);
@@ -180,18 +180,9 @@ internal static class DecodeStepProfile
     private static void SampleAll(HostLogits logits, TokenSampler[] samplers, List<int>[] histories) =>
         _ = StepSampling.Sample(logits, samplers, histories);
 
-    private static double Median(List<double> values)
+    internal static double Median(List<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
-
-    private static int IntOption(string[] args, string name, int fallback) =>
-        int.Parse(StringOption(args, name, fallback.ToString(System.Globalization.CultureInfo.InvariantCulture)), System.Globalization.CultureInfo.InvariantCulture);
-
-    private static string StringOption(string[] args, string name, string fallback)
-    {
-        var at = Array.IndexOf(args, name);
-        return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
     }
 }

@@ -15,8 +15,7 @@ internal static class LinearRowsProbe
 {
     public static void Run(string[] args)
     {
-        var at = Array.IndexOf(args, "--weight-dtype");
-        var dtype = at >= 0 && at + 1 < args.Length ? args[at + 1] : "float32";
+        var dtype = ProfileOptions.String(args, "--weight-dtype", "float32");
         var options = new EngineOptions { Device = "cpu", DType = "float32", WeightDType = dtype };
         using var parts = ModelParts.Load(BenchmarkCheckpoints.Llama124MDirectory(), options);
         var (float32Rows, bfloat16Rows) = (LinearCrossover.Float32Rows, LinearCrossover.BFloat16Rows);

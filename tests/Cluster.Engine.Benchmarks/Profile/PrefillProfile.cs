@@ -18,18 +18,18 @@ internal static class PrefillProfile
     public static void Run(string[] args)
     {
         var tokens = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? int.Parse(args[0]) : 512;
-        var repetitions = int.Parse(Option(args, "--reps", "7"));
+        var repetitions = ProfileOptions.Int(args, "--reps", 7);
         // --packed off: fp32 weights through libtorch's oneMKL product, as before PackedLinearKernel.
-        LinearCrossover.PackedFloat32 = Option(args, "--packed", "on") != "off";
+        LinearCrossover.PackedFloat32 = ProfileOptions.String(args, "--packed", "on") != "off";
         var options = new EngineOptions
         {
-            Device = "cpu", DType = "float32", WeightDType = Option(args, "--weight-dtype", "float32"), KvCacheDType = Option(args, "--kv-dtype", "float32"),
+            Device = "cpu", DType = "float32", WeightDType = ProfileOptions.String(args, "--weight-dtype", "float32"), KvCacheDType = ProfileOptions.String(args, "--kv-dtype", "float32"),
         };
         var directory = BenchmarkCheckpoints.Llama124MDirectory();
         using var model = ModelShard.Load(directory, options: options);
         using var parts = ModelParts.Load(directory, options);
         // --sequences S: S prompts of tokens / S each in one step (a burst of requests), as the peer benchmark's lockstep prefill.
-        var sequences = int.Parse(Option(args, "--sequences", "1"));
+        var sequences = ProfileOptions.Int(args, "--sequences", 1);
         var length = tokens / sequences;
         var prompts = Enumerable.Range(0, sequences)
             .Select(s => Enumerable.Range(0, length).Select(i => ((s * length + i) * 7919) % model.Config.VocabularySize).ToArray()).ToArray();
@@ -61,14 +61,8 @@ internal static class PrefillProfile
                 linear.Add(linearMs);
             }
         }
-        double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
-        Console.WriteLine($"Prefill of {sequences} x {length} tokens, {options.WeightDType} weights, {options.KvCacheDType} KV cache{(LinearCrossover.PackedFloat32 ? "" : ", fp32 products through oneMKL")}, median of {repetitions}: whole forward {Median(full):F1} ms " +
-            $"({sequences * length / Median(full) * 1000:F0} tokens/s); its linear layers alone {Median(linear):F1} ms; the rest {Median(full) - Median(linear):F1} ms.");
-    }
-
-    private static string Option(string[] args, string name, string fallback)
-    {
-        var at = Array.IndexOf(args, name);
-        return at >= 0 && at + 1 < args.Length ? args[at + 1] : fallback;
+        var (wholeMedian, linearMedian) = (DecodeStepProfile.Median(full), DecodeStepProfile.Median(linear));
+        Console.WriteLine($"Prefill of {sequences} x {length} tokens, {options.WeightDType} weights, {options.KvCacheDType} KV cache{(LinearCrossover.PackedFloat32 ? "" : ", fp32 products through oneMKL")}, median of {repetitions}: whole forward {wholeMedian:F1} ms " +
+            $"({sequences * length / wholeMedian * 1000:F0} tokens/s); its linear layers alone {linearMedian:F1} ms; the rest {wholeMedian - linearMedian:F1} ms.");
     }
 }
