@@ -35,6 +35,8 @@ internal static class GenerateCommand
         var topP = new Option<float>("--top-p") { Description = "Nucleus sampling mass (1 = off)", DefaultValueFactory = _ => 1f };
         var minP = new Option<float>("--min-p") { Description = "Drop tokens below this fraction of the top token's probability (0 = off)" };
         var repetitionPenalty = new Option<float>("--repetition-penalty") { Description = "1 = off", DefaultValueFactory = _ => 1f };
+        var presencePenalty = new Option<float>("--presence-penalty") { Description = "Lower every already generated token's logit by this, once, in [-2, 2] (0 = off)" };
+        var frequencyPenalty = new Option<float>("--frequency-penalty") { Description = "Lower every already generated token's logit by this per time it was, in [-2, 2] (0 = off)" };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for reproducible sampling" };
         var topLogprobs = new Option<int>("--top-logprobs") { Description = "Alternatives to show per generated token (0-20)" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "auto" };
@@ -42,7 +44,7 @@ internal static class GenerateCommand
         var weightDType = new Option<string>("--weight-dtype") { Description = "Weight matrices: auto (as --dtype), float32, bfloat16 or int8 (with float32 activations)", DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate a continuation and show tokens, probabilities and timings")
         {
-            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, topLogprobs, device, dtype, weightDType,
+            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, topLogprobs, device, dtype, weightDType,
         };
         command.SetAction(parse =>
         {
@@ -53,6 +55,8 @@ internal static class GenerateCommand
                 TopP = parse.GetValue(topP),
                 MinP = parse.GetValue(minP),
                 RepetitionPenalty = parse.GetValue(repetitionPenalty),
+                PresencePenalty = parse.GetValue(presencePenalty),
+                FrequencyPenalty = parse.GetValue(frequencyPenalty),
                 Seed = parse.GetValue(seed),
                 TopLogprobs = parse.GetValue(topLogprobs),
             };

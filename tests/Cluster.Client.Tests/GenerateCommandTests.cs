@@ -22,7 +22,8 @@ public sealed class GenerateCommandTests
     {
         GenerateRequest request = Parse(
             "Hello", "--model", "tiny", "-n", "12", "--temperature", "0.7", "--top-k", "40", "--top-p", "0.9", "--min-p", "0.05",
-            "--repetition-penalty", "1.1", "--seed", "18446744073709551615", "--stop", "\n\n", "--stop", "END",
+            "--repetition-penalty", "1.1", "--presence-penalty", "-0.5", "--frequency-penalty", "1.5",
+            "--logit-bias", "50256=-100", "--logit-bias", "13=2.5", "--seed", "18446744073709551615", "--stop", "\n\n", "--stop", "END",
             "--stop-token-id", "7", "--stop-token-id", "9", "--ignore-eos", "--logprobs", "5", "--no-bos", "--session", "s-42");
 
         var expected = new GenerateRequest
@@ -41,6 +42,9 @@ public sealed class GenerateCommandTests
                 TopP = 0.9f,
                 MinP = 0.05f,
                 RepetitionPenalty = 1.1f,
+                PresencePenalty = -0.5f,
+                FrequencyPenalty = 1.5f,
+                LogitBias = { [50256] = -100f, [13] = 2.5f },
                 Seed = ulong.MaxValue,
                 Stop = { "\n\n", "END" },
                 StopTokenIds = { 7, 9 },
@@ -70,6 +74,10 @@ public sealed class GenerateCommandTests
     [InlineData("-n", "many")]
     [InlineData("--temperature", "warm")]
     [InlineData("--seed", "-1")]
+    [InlineData("--logit-bias", "50256")]
+    [InlineData("--logit-bias", "x=1")]
+    [InlineData("--logit-bias", "5=strong")]
+    [InlineData("--presence-penalty", "high")]
     public void Malformed_values_are_parse_errors(string option, string value)
     {
         ParseResult parse = ClientCommands.Create().Parse(["Hi", option, value]);

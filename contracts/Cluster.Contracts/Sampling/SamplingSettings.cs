@@ -14,8 +14,10 @@ namespace Cluster.Contracts.Sampling;
 /// <param name="TopLogprobs">Alternatives to report with each token (0 to 20).</param>
 /// <param name="MinP">0 = off.</param>
 /// <param name="Logprobs">Report log-probabilities (the chosen token's and <paramref name="TopLogprobs"/> alternatives); off,
-/// the sampler skips the pass over the vocabulary that computes them. New fields go last, defaulting to the value that
-/// turns them off.</param>
+/// the sampler skips the pass over the vocabulary that computes them.</param>
+/// <param name="PresencePenalty">0 = off.</param>
+/// <param name="FrequencyPenalty">0 = off.</param>
+/// <param name="LogitBias">Null = off. New fields go last, defaulting to the value that turns them off.</param>
 [GenerateSerializer, Immutable]
 public sealed record SamplingSettings(
     [property: Id(0)] float Temperature,
@@ -25,4 +27,7 @@ public sealed record SamplingSettings(
     [property: Id(4)] ulong Seed,
     [property: Id(5)] int TopLogprobs,
     [property: Id(6)] float MinP = 0f,
-    [property: Id(7)] bool Logprobs = false);
+    [property: Id(7)] bool Logprobs = false,
+    [property: Id(8)] float PresencePenalty = 0f,
+    [property: Id(9)] float FrequencyPenalty = 0f,
+    [property: Id(10)] LogitBias? LogitBias = null);

@@ -113,6 +113,18 @@ internal sealed record OpenAiRequest(
         {
             sampling.RepetitionPenalty = penalty;
         }
+        if (json.Float("presence_penalty") is { } presence)
+        {
+            sampling.PresencePenalty = presence;
+        }
+        if (json.Float("frequency_penalty") is { } frequency)
+        {
+            sampling.FrequencyPenalty = frequency;
+        }
+        foreach (var (id, bias) in LogitBias(json))
+        {
+            sampling.LogitBias[id] = bias;
+        }
         if (json.Integer("seed") is { } seed)
         {
             sampling.Seed = unchecked((ulong)seed); // OpenAI's seed is a signed 64-bit integer; every value is a distinct seed
@@ -121,6 +133,35 @@ internal sealed record OpenAiRequest(
         sampling.StopTokenIds.AddRange(json.Integers("stop_token_ids"));
         sampling.IgnoreEos = json.Bool("ignore_eos") ?? false;
         return sampling;
+    }
+
+    /// <summary>
+    /// OpenAI's <c>logit_bias</c>: an object whose keys are token ids written as strings ("50256": -100) and whose values
+    /// are numbers. The ids and values are checked against the model by the validator; here only their types.
+    /// </summary>
+    private static IEnumerable<(int Id, float Bias)> LogitBias(OpenAiJson json)
+    {
+        switch (json.Element("logit_bias"))
+        {
+            case null:
+                yield break;
+            case { ValueKind: JsonValueKind.Object } map:
+                foreach (var entry in map.EnumerateObject())
+                {
+                    if (!int.TryParse(entry.Name, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var id))
+                    {
+                        throw OpenAiError.BadRequest($"logit_bias keys must be token ids (integers written as strings); got \"{entry.Name}\"", "logit_bias");
+                    }
+                    if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetDouble(out var bias) || !double.IsFinite(bias))
+                    {
+                        throw OpenAiJson.WrongType($"logit_bias[{entry.Name}]", "a number", entry.Value);
+                    }
+                    yield return (id, (float)bias);
+                }
+                break;
+            case { } other:
+                throw OpenAiJson.WrongType("logit_bias", "an object of token ids to numbers", other);
+        }
     }
 
     /// <summary>Completions' prompt: a string, an array of token ids, or one of either in an array (one prompt per request).</summary>
@@ -211,17 +252,6 @@ internal sealed record OpenAiRequest(
         if (json.Integer("n") is { } n && n != 1)
         {
             throw OpenAiError.BadRequest($"n must be 1; got {n}: this server returns one choice per request (send n requests, with different seeds)", "n");
-        }
-        foreach (var penalty in new[] { "presence_penalty", "frequency_penalty" })
-        {
-            if (json.Float(penalty) is { } value && value != 0)
-            {
-                throw OpenAiError.BadRequest($"{penalty} is not supported (only 0); got {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}: use repetition_penalty", penalty);
-            }
-        }
-        if (json.Element("logit_bias") is { ValueKind: JsonValueKind.Object } bias && bias.EnumerateObject().Any())
-        {
-            throw OpenAiError.BadRequest("logit_bias is not supported", "logit_bias");
         }
         if (endpoint == OpenAiEndpoint.Completions)
         {

@@ -17,6 +17,12 @@ public static class GenerateRequestValidator
     public const float DefaultMinP = 0f;
     public const float DefaultRepetitionPenalty = 1f;
     public const int MaxTopLogprobs = 20;
+    /// <summary>presence_penalty and frequency_penalty lie in [-this, this], OpenAI's range (and vLLM's).</summary>
+    public const float MaxPenalty = 2f;
+    /// <summary>Each logit_bias lies in [-this, this], OpenAI's range.</summary>
+    public const float MaxLogitBias = 100f;
+    /// <summary>The most logit_bias entries a request may send: a bound on what every step applies.</summary>
+    public const int MaxLogitBiasEntries = 1024;
 
     /// <param name="request">The call as received.</param>
     /// <param name="resolvedModel">The model the call runs on (the default model when <c>model</c> was empty).</param>
@@ -49,7 +55,7 @@ public static class GenerateRequestValidator
 
         SamplingParameters sampling = request.Sampling ?? new SamplingParameters();
         int topLogprobs = CheckTopLogprobs(request);
-        SamplingSettings resolved = CheckSampling(sampling, topLogprobs, drawSeed, logprobs: request.Logprobs || topLogprobs > 0);
+        SamplingSettings resolved = CheckSampling(sampling, limits, topLogprobs, drawSeed, logprobs: request.Logprobs || topLogprobs > 0);
         int? requestedMaxNewTokens = CheckMaxNewTokens(sampling, limits);
         IReadOnlyList<string> stopSequences = CheckStopSequences(sampling, limits);
         IReadOnlyList<int> stopTokenIds = CheckStopTokenIds(sampling, limits);
@@ -90,7 +96,8 @@ public static class GenerateRequestValidator
     /// </summary>
     /// <exception cref="Grpc.Core.RpcException">INVALID_ARGUMENT naming the field and its range.</exception>
     /// <param name="logprobs">The request asked for log-probabilities (they are computed only then).</param>
-    public static SamplingSettings CheckSampling(SamplingParameters sampling, int topLogprobs, Func<ulong>? drawSeed = null, bool logprobs = false) => new(
+    /// <param name="limits">The model's limits: logit_bias names token ids, which must be in its vocabulary.</param>
+    public static SamplingSettings CheckSampling(SamplingParameters sampling, ModelLimits limits, int topLogprobs, Func<ulong>? drawSeed = null, bool logprobs = false) => new(
         CheckTemperature(sampling),
         CheckTopK(sampling),
         CheckTopP(sampling),
@@ -98,7 +105,43 @@ public static class GenerateRequestValidator
         sampling.HasSeed ? sampling.Seed : (drawSeed ?? RandomSeed)(),
         topLogprobs,
         CheckMinP(sampling),
-        logprobs);
+        logprobs,
+        CheckPenalty(sampling.PresencePenalty, "presence_penalty"),
+        CheckPenalty(sampling.FrequencyPenalty, "frequency_penalty"),
+        CheckLogitBias(sampling, limits));
+
+    private static float CheckPenalty(float value, string field) =>
+        value >= -MaxPenalty && value <= MaxPenalty // false for NaN
+            ? value
+            : throw InvalidArgument.Error($"sampling.{field} must be in [-{MaxPenalty}, {MaxPenalty}]; got {InvalidArgument.Show(value)}");
+
+    /// <summary>The bias map as the stages carry it (ascending ids); null when empty.</summary>
+    private static LogitBias? CheckLogitBias(SamplingParameters sampling, ModelLimits limits)
+    {
+        var bias = sampling.LogitBias;
+        if (bias.Count == 0)
+        {
+            return null;
+        }
+        if (bias.Count > MaxLogitBiasEntries)
+        {
+            throw InvalidArgument.Error($"sampling.logit_bias has {bias.Count} entries; at most {MaxLogitBiasEntries}");
+        }
+        var ids = bias.Keys.Order().ToArray();
+        var values = new float[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var id = ids[i];
+            if (id < 0 || id >= limits.VocabularySize)
+            {
+                throw InvalidArgument.Error($"sampling.logit_bias: token id {id} is outside the vocabulary {InvalidArgument.VocabularyRange(limits.VocabularySize)}");
+            }
+            values[i] = bias[id] is var value && value >= -MaxLogitBias && value <= MaxLogitBias // false for NaN
+                ? value
+                : throw InvalidArgument.Error($"sampling.logit_bias[{id}] must be in [-{MaxLogitBias}, {MaxLogitBias}]; got {InvalidArgument.Show(bias[id])}");
+        }
+        return new LogitBias(ids, values);
+    }
 
     private static float CheckTemperature(SamplingParameters sampling)
     {

@@ -44,7 +44,7 @@ internal static class InspectRunner
         {
             throw InvalidArgument.Error($"text is empty and session '{session!.SessionId}' has no history yet: nothing to inspect");
         }
-        var sampling = request.Sampling is { } asked ? GenerateRequestValidator.CheckSampling(asked, topLogprobs: 0) : null;
+        var sampling = request.Sampling is { } asked ? GenerateRequestValidator.CheckSampling(asked, model.Limits, topLogprobs: 0) : null;
         var replica = session is null ? model.LeastLoadedReplica() : model.Replica(session.Snapshot.Replica);
         var description = replica.Descriptions[0];
         var attentionRows = !request.HasAttention || request.Attention ? (ids.Length <= MaxFullViewTokens ? ids.Length : 1) : 0;

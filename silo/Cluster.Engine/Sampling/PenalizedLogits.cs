@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Numerics;
 using System.Runtime.InteropServices;
@@ -13,24 +14,38 @@ internal readonly record struct LogitSummary(float Max, int ArgMax, int FiniteCo
 
 /// <summary>
 /// The first step of sampling: copies the model's logits into a scratch buffer, makes them well defined and applies
-/// the repetition penalty. Everything after (logprobs, temperature, top-k, top-p) reads this buffer.
+/// the logit bias and the penalties, in vLLM's order (bias, repetition, frequency, presence). Everything after
+/// (logprobs, temperature, min-p, top-k, top-p, greedy's choice) reads this buffer.
 /// </summary>
 internal static class PenalizedLogits
 {
     /// <summary>
-    /// Fills <paramref name="destination"/> with the sanitized, penalized logits and summarizes them.
+    /// Fills <paramref name="destination"/> with the sanitized, biased and penalized logits and summarizes them.
     /// NaN becomes -inf (the token can never be chosen); +inf becomes <see cref="float.MaxValue"/> so that softmax
-    /// stays defined (the token then takes all the probability, shared with any other such token).
+    /// stays defined (the token then takes all the probability, shared with any other such token); every step's result
+    /// is sanitized again, so a bias or penalty cannot bring either back.
     /// </summary>
-    /// <exception cref="ArgumentOutOfRangeException">A previous token id is outside the vocabulary (only checked when the penalty is active).</exception>
+    /// <param name="previousTokens">The prompt and the tokens generated so far: the repetition penalty reads them all.</param>
+    /// <param name="generated">
+    /// How many of <paramref name="previousTokens"/>, at its end, this request generated: the presence and frequency
+    /// penalties read only those (OpenAI's "the text so far" is the completion's, as vLLM reads it).
+    /// </param>
+    /// <exception cref="ArgumentOutOfRangeException">A previous token id or a biased id is outside the vocabulary (checked where one is used).</exception>
     /// <exception cref="InvalidOperationException">Every logit is -inf or NaN: there is nothing to sample.</exception>
     public static LogitSummary Prepare(
-        ReadOnlySpan<float> logits, IReadOnlyList<int> previousTokens, float repetitionPenalty, Span<float> destination)
+        ReadOnlySpan<float> logits, IReadOnlyList<int> previousTokens, int generated, SamplingParameters parameters, Span<float> destination)
     {
         SanitizeAll(logits, destination);
 
-        if (repetitionPenalty != 1f)
-            ApplyRepetitionPenalty(logits, previousTokens, repetitionPenalty, destination);
+        var bias = parameters.LogitBias is { Count: > 0 } map ? map : null;
+        if (bias is not null)
+            ApplyLogitBias(logits, bias, destination);
+
+        if (parameters.RepetitionPenalty != 1f)
+            ApplyRepetitionPenalty(logits, bias, previousTokens, parameters.RepetitionPenalty, destination);
+
+        if ((parameters.FrequencyPenalty != 0f || parameters.PresencePenalty != 0f) && generated > 0)
+            ApplyOutputPenalties(previousTokens, generated, parameters.FrequencyPenalty, parameters.PresencePenalty, destination);
 
         return Summarize(destination);
     }
@@ -43,21 +58,78 @@ internal static class PenalizedLogits
     /// </summary>
     public static float Penalize(float logit, float penalty) => logit > 0f ? logit / penalty : logit * penalty;
 
+    private static void ApplyLogitBias(ReadOnlySpan<float> logits, IReadOnlyDictionary<int, float> bias, Span<float> destination)
+    {
+        foreach (var id in bias.Keys)
+        {
+            CheckInVocabulary(id, logits.Length, "logit_bias");
+            destination[id] = Biased(logits, bias, id);
+        }
+    }
+
+    /// <summary>A token's logit after sanitizing and its bias: what the penalties start from.</summary>
+    private static float Biased(ReadOnlySpan<float> logits, IReadOnlyDictionary<int, float>? bias, int id) =>
+        bias is not null && bias.TryGetValue(id, out var value) ? Sanitize(Sanitize(logits[id]) + value) : Sanitize(logits[id]);
+
     private static void ApplyRepetitionPenalty(
-        ReadOnlySpan<float> logits, IReadOnlyList<int> previousTokens, float penalty, Span<float> destination)
+        ReadOnlySpan<float> logits, IReadOnlyDictionary<int, float>? bias, IReadOnlyList<int> previousTokens, float penalty, Span<float> destination)
     {
         for (int i = 0; i < previousTokens.Count; i++)
         {
             int id = previousTokens[i];
-            if ((uint)id >= (uint)logits.Length)
-            {
-                throw new ArgumentOutOfRangeException(
-                    nameof(previousTokens), id,
-                    $"Previous token at position {i} has id {id}, outside the vocabulary of {logits.Length} logits.");
-            }
+            CheckPrevious(id, i, logits.Length);
             // Sanitize again: a penalty below 1 can push float.MaxValue to +inf.
-            destination[id] = Sanitize(Penalize(Sanitize(logits[id]), penalty));
+            destination[id] = Sanitize(Penalize(Biased(logits, bias, id), penalty));
         }
+    }
+
+    /// <summary>
+    /// OpenAI's definition, as vLLM computes it: logit − frequency·count − presence for every token among the last
+    /// <paramref name="generated"/> of <paramref name="previousTokens"/>, count being how often it occurs there. Each
+    /// distinct token is adjusted once, after the repetition penalty.
+    /// </summary>
+    private static void ApplyOutputPenalties(IReadOnlyList<int> previousTokens, int generated, float frequency, float presence, Span<float> destination)
+    {
+        int first = previousTokens.Count - generated;
+        int[] rented = ArrayPool<int>.Shared.Rent(generated);
+        try
+        {
+            Span<int> output = rented.AsSpan(0, generated);
+            for (int i = 0; i < generated; i++)
+            {
+                output[i] = previousTokens[first + i];
+                CheckPrevious(output[i], first + i, destination.Length);
+            }
+            output.Sort();
+            for (int run = 0; run < generated;)
+            {
+                int id = output[run];
+                int end = run + 1;
+                while (end < generated && output[end] == id)
+                    end++;
+                destination[id] = Sanitize(destination[id] - frequency * (end - run) - presence);
+                run = end;
+            }
+        }
+        finally
+        {
+            ArrayPool<int>.Shared.Return(rented);
+        }
+    }
+
+    private static void CheckPrevious(int id, int position, int vocabulary)
+    {
+        if ((uint)id >= (uint)vocabulary)
+        {
+            throw new ArgumentOutOfRangeException(
+                "previousTokens", id, $"Previous token at position {position} has id {id}, outside the vocabulary of {vocabulary} logits.");
+        }
+    }
+
+    private static void CheckInVocabulary(int id, int vocabulary, string what)
+    {
+        if ((uint)id >= (uint)vocabulary)
+            throw new ArgumentOutOfRangeException(what, id, $"{what} names token id {id}, outside the vocabulary of {vocabulary} logits.");
     }
 
     private static float Sanitize(float logit) =>
@@ -126,7 +198,7 @@ internal static class PenalizedLogits
         if (finiteCount == 0)
         {
             throw new InvalidOperationException(
-                $"All {logits.Length} logits are -inf or NaN (after the repetition penalty), so no token can be sampled. " +
+                $"All {logits.Length} logits are -inf or NaN (after the logit bias and the penalties), so no token can be sampled. " +
                 "The model produced invalid output or every token was masked.");
         }
         int argMax = FirstEqual(logits, max);

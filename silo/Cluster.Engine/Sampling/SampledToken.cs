@@ -8,7 +8,7 @@ public readonly record struct TokenLogprob(int TokenId, float Logprob);
 /// <see cref="SamplingParameters.TopLogprobs"/> most likely tokens (descending, ties by lower id).
 /// </summary>
 /// <remarks>
-/// Log-probabilities are log_softmax of the logits after the repetition penalty and before temperature, top-k and
+/// Log-probabilities are log_softmax of the logits after the logit bias and the penalties and before temperature, top-k and
 /// top-p, like vLLM's raw logprobs: they describe the model, not the sampler's filtered distribution, so a token
 /// kept out by top-k still has its true logprob, and greedy decoding still reports probabilities below 1.
 /// </remarks>

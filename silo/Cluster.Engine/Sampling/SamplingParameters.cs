@@ -5,13 +5,19 @@ namespace Cluster.Engine.Sampling;
 /// <see cref="StopConditions"/>). Immutable; <see cref="TokenSampler"/> validates it once when it is created.
 /// </summary>
 /// <remarks>
-/// The processing order is vLLM's: repetition penalty, then temperature, then min-p, then top-k, then top-p, then a
-/// draw from what is left. See <see cref="TokenSampler"/> for the exact semantics.
+/// The processing order is vLLM's: logit bias, repetition penalty, frequency and presence penalties, then temperature,
+/// then min-p, then top-k, then top-p, then a draw from what is left. See <see cref="TokenSampler"/> for the exact semantics.
 /// </remarks>
 public sealed record SamplingParameters
 {
     /// <summary>The most alternatives a step may report; matches OpenAI's and vLLM's usual cap.</summary>
     public const int MaxTopLogprobs = 20;
+
+    /// <summary>The presence and frequency penalties lie in [-this, this] (OpenAI's range).</summary>
+    public const float MaxPenalty = 2f;
+
+    /// <summary>Each logit bias lies in [-this, this] (OpenAI's range).</summary>
+    public const float MaxLogitBias = 100f;
 
     /// <summary>
     /// Greedy, without log-probabilities: one pass over the logits per token, what a request that asks for neither
@@ -49,6 +55,25 @@ public sealed record SamplingParameters
     public float RepetitionPenalty { get; init; } = 1f;
 
     /// <summary>
+    /// OpenAI's presence penalty, on this request's own output only (as vLLM applies it; the prompt is the repetition
+    /// penalty's): subtracted once from the logit of every token generated so far. 0 disables it. Must be in [-2, 2].
+    /// </summary>
+    public float PresencePenalty { get; init; } = 0f;
+
+    /// <summary>
+    /// OpenAI's frequency penalty, on this request's own output only: subtracted from a token's logit once for every
+    /// time it was generated so far. 0 disables it. Must be in [-2, 2].
+    /// </summary>
+    public float FrequencyPenalty { get; init; } = 0f;
+
+    /// <summary>
+    /// OpenAI's logit bias: added to the given tokens' logits before every other step, greedy's choice included.
+    /// Null or empty disables it. Each value must be in [-100, 100]; each id must be in the vocabulary
+    /// (<see cref="TokenSampler.Sample"/> checks that, knowing its size).
+    /// </summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
+
+    /// <summary>
     /// Seeds this sequence's own random stream, so the same seed gives the same tokens however the request is
     /// batched. <c>null</c> draws a seed from the operating system's cryptographic generator.
     /// </summary>
@@ -84,6 +109,17 @@ public sealed record SamplingParameters
             throw SettingError.Invalid(nameof(MinP), "min_p", "must be in [0, 1] (0 = disabled)", MinP);
         if (!float.IsFinite(RepetitionPenalty) || RepetitionPenalty <= 0f)
             throw SettingError.Invalid(nameof(RepetitionPenalty), "repetition_penalty", "must be a finite number > 0 (1 = disabled)", RepetitionPenalty);
+        if (!(PresencePenalty >= -MaxPenalty && PresencePenalty <= MaxPenalty))
+            throw SettingError.Invalid(nameof(PresencePenalty), "presence_penalty", $"must be in [-{MaxPenalty}, {MaxPenalty}] (0 = disabled)", PresencePenalty);
+        if (!(FrequencyPenalty >= -MaxPenalty && FrequencyPenalty <= MaxPenalty))
+            throw SettingError.Invalid(nameof(FrequencyPenalty), "frequency_penalty", $"must be in [-{MaxPenalty}, {MaxPenalty}] (0 = disabled)", FrequencyPenalty);
+        foreach (var (id, bias) in LogitBias ?? new Dictionary<int, float>())
+        {
+            if (id < 0)
+                throw SettingError.Invalid(nameof(LogitBias), "logit_bias", "token ids must be >= 0", id);
+            if (!(bias >= -MaxLogitBias && bias <= MaxLogitBias))
+                throw SettingError.Invalid(nameof(LogitBias), $"logit_bias[{id}]", $"must be in [-{MaxLogitBias}, {MaxLogitBias}]", bias);
+        }
         if (TopLogprobs is < 0 or > MaxTopLogprobs)
             throw SettingError.Invalid(nameof(TopLogprobs), "top_logprobs", $"must be in [0, {MaxTopLogprobs}]", TopLogprobs);
     }

@@ -12,8 +12,12 @@ namespace Cluster.Engine.Sampling;
 /// <list type="number">
 /// <item>Sanitize: NaN logits become -inf (never chosen), +inf becomes <see cref="float.MaxValue"/>.
 /// If every logit is -inf, <see cref="Sample"/> throws <see cref="InvalidOperationException"/>.</item>
+/// <item>Logit bias (<see cref="SamplingParameters.LogitBias"/>): each listed token's bias is added to its logit.</item>
 /// <item>Repetition penalty (<see cref="SamplingParameters.RepetitionPenalty"/>): every distinct token in
-/// <c>previousTokens</c> gets logit / penalty when the logit is positive, logit · penalty otherwise.</item>
+/// <c>previousTokens</c> gets logit / penalty when the (biased) logit is positive, logit · penalty otherwise.</item>
+/// <item>Frequency and presence penalties (<see cref="SamplingParameters.FrequencyPenalty"/>,
+/// <see cref="SamplingParameters.PresencePenalty"/>): every distinct token among the last <see cref="Steps"/> of
+/// <c>previousTokens</c> (what this sampler generated) gets logit − frequency · count − presence.</item>
 /// <item>Log-probabilities: log_softmax of these penalized logits, in double. The chosen token's logprob and the
 /// <see cref="SamplingParameters.TopLogprobs"/> alternatives come from here, before temperature, top-k and top-p
 /// (vLLM's raw logprobs).</item>
@@ -82,7 +86,11 @@ public sealed class TokenSampler
 
     /// <summary>Chooses the next token.</summary>
     /// <param name="logits">The model's logits for this sequence's next position, one per vocabulary entry. Not modified.</param>
-    /// <param name="previousTokens">Prompt and generated tokens so far, for the repetition penalty.</param>
+    /// <param name="previousTokens">
+    /// Prompt and generated tokens so far, in order, ending with the <see cref="Steps"/> tokens this sampler drew (each
+    /// appended before the next step, as every caller does): the repetition penalty reads all of them, the frequency
+    /// and presence penalties those last <see cref="Steps"/> (fewer when the list is shorter).
+    /// </param>
     public SampledToken Sample(ReadOnlySpan<float> logits, IReadOnlyList<int> previousTokens)
     {
         ArgumentNullException.ThrowIfNull(previousTokens);
@@ -93,7 +101,8 @@ public sealed class TokenSampler
         try
         {
             Span<float> penalized = buffer.AsSpan(0, logits.Length);
-            LogitSummary summary = PenalizedLogits.Prepare(logits, previousTokens, _parameters.RepetitionPenalty, penalized);
+            LogitSummary summary = PenalizedLogits.Prepare(
+                logits, previousTokens, Math.Min(Steps, previousTokens.Count), _parameters, penalized);
 
             double? sumOfExp = null;
             int tokenId = IsGreedy ? summary.ArgMax : SampleStochastic(penalized, summary, out sumOfExp);

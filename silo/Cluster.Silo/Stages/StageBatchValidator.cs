@@ -48,7 +48,7 @@ internal static class StageBatchValidator
             }
             if (shard.HasHead && entry.Sampling is { } sampling)
             {
-                ValidateSampling(sampling, where);
+                ValidateSampling(sampling, config.VocabularySize, where);
             }
             if (entry.Prefix is { } prefix && (string.IsNullOrEmpty(prefix.SessionId) || prefix.SessionId == entry.SessionId || prefix.TokenIds?.Length != entry.StartPosition))
             {
@@ -143,11 +143,30 @@ internal static class StageBatchValidator
         ValidateHidden(batch.Hidden, shard, ids.Length);
     }
 
-    private static void ValidateSampling(SamplingRequest sampling, string where)
+    private static void ValidateSampling(SamplingRequest sampling, int vocabularySize, string where)
     {
         if (sampling.DrawIndex < 0)
         {
             throw new ArgumentException($"{where}: sampling draw index must be >= 0; got {sampling.DrawIndex}.");
+        }
+        if (sampling.Settings is null)
+        {
+            throw new ArgumentException($"{where}: sampling carries no settings.");
+        }
+        if (sampling.Settings.LogitBias is { } bias)
+        {
+            var ids = bias.TokenIds ?? [];
+            if (ids.Length == 0 || ids.Length != bias.Biases?.Length)
+            {
+                throw new ArgumentException($"{where}: logit_bias needs one bias per token id and at least one; got {ids.Length} ids and {bias.Biases?.Length ?? 0} biases.");
+            }
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if ((uint)ids[i] >= (uint)vocabularySize || (i > 0 && ids[i] <= ids[i - 1]))
+                {
+                    throw new ArgumentException($"{where}: logit_bias token ids must ascend within the vocabulary [0, {vocabularySize}); got {ids[i]} at index {i}.");
+                }
+            }
         }
         try
         {

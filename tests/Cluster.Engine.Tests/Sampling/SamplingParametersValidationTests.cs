@@ -20,6 +20,14 @@ public class SamplingParametersValidationTests
         { "repetition_penalty = 0", new SamplingParameters { RepetitionPenalty = 0f }, "repetition_penalty", nameof(SamplingParameters.RepetitionPenalty) },
         { "negative repetition_penalty", new SamplingParameters { RepetitionPenalty = -1f }, "repetition_penalty", nameof(SamplingParameters.RepetitionPenalty) },
         { "NaN repetition_penalty", new SamplingParameters { RepetitionPenalty = float.NaN }, "repetition_penalty", nameof(SamplingParameters.RepetitionPenalty) },
+        { "presence_penalty > 2", new SamplingParameters { PresencePenalty = 2.01f }, "presence_penalty", nameof(SamplingParameters.PresencePenalty) },
+        { "presence_penalty < -2", new SamplingParameters { PresencePenalty = -2.01f }, "presence_penalty", nameof(SamplingParameters.PresencePenalty) },
+        { "NaN presence_penalty", new SamplingParameters { PresencePenalty = float.NaN }, "presence_penalty", nameof(SamplingParameters.PresencePenalty) },
+        { "frequency_penalty > 2", new SamplingParameters { FrequencyPenalty = float.PositiveInfinity }, "frequency_penalty", nameof(SamplingParameters.FrequencyPenalty) },
+        { "NaN frequency_penalty", new SamplingParameters { FrequencyPenalty = float.NaN }, "frequency_penalty", nameof(SamplingParameters.FrequencyPenalty) },
+        { "negative logit_bias id", new SamplingParameters { LogitBias = new Dictionary<int, float> { [-1] = 1f } }, "logit_bias", nameof(SamplingParameters.LogitBias) },
+        { "logit_bias > 100", new SamplingParameters { LogitBias = new Dictionary<int, float> { [3] = 100.5f } }, "logit_bias[3]", nameof(SamplingParameters.LogitBias) },
+        { "NaN logit_bias", new SamplingParameters { LogitBias = new Dictionary<int, float> { [3] = float.NaN } }, "logit_bias[3]", nameof(SamplingParameters.LogitBias) },
         { "negative top_logprobs", new SamplingParameters { TopLogprobs = -1 }, "top_logprobs", nameof(SamplingParameters.TopLogprobs) },
         { "top_logprobs > 20", new SamplingParameters { TopLogprobs = 21 }, "top_logprobs", nameof(SamplingParameters.TopLogprobs) },
     };
@@ -51,6 +59,7 @@ public class SamplingParametersValidationTests
         new SamplingParameters { TopP = float.Epsilon, RepetitionPenalty = 0.01f, TopLogprobs = 0 }.Validate();
         new SamplingParameters { MinP = 0f }.Validate();
         new SamplingParameters { MinP = 1f }.Validate();
+        new SamplingParameters { PresencePenalty = -2f, FrequencyPenalty = 2f, LogitBias = new Dictionary<int, float> { [0] = -100f, [7] = 100f } }.Validate();
     }
 
     [Fact]

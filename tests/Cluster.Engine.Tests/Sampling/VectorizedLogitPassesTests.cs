@@ -28,7 +28,7 @@ public class VectorizedLogitPassesTests
                 logits[random.Next(vocabulary)] = 1f;
             }
             var destination = new float[vocabulary];
-            var summary = PenalizedLogits.Prepare(logits, [], 1f, destination);
+            var summary = PenalizedLogits.Prepare(logits, [], 0, new SamplingParameters(), destination);
 
             var expected = logits.Select(l => float.IsNaN(l) ? float.NegativeInfinity : float.IsPositiveInfinity(l) ? float.MaxValue : l).ToArray();
             for (var i = 0; i < vocabulary; i++)
@@ -58,7 +58,7 @@ public class VectorizedLogitPassesTests
         var logits = Enumerable.Repeat(-1f, 40).ToArray();
         logits[21] = -0f;
         logits[35] = 0f;
-        var summary = PenalizedLogits.Prepare(logits, [], 1f, new float[40]);
+        var summary = PenalizedLogits.Prepare(logits, [], 0, new SamplingParameters(), new float[40]);
         Assert.Equal(21, summary.ArgMax);
         Assert.True(float.IsNegative(summary.Max), $"the maximum should keep the sign of logit 21 (-0), got {summary.Max}");
     }
@@ -69,9 +69,9 @@ public class VectorizedLogitPassesTests
         var logits = Enumerable.Repeat(0.5f, 37).ToArray();
         logits[3] = 9f;
         logits[36] = 9f;
-        Assert.Equal(3, PenalizedLogits.Prepare(logits, [], 1f, new float[37]).ArgMax);
+        Assert.Equal(3, PenalizedLogits.Prepare(logits, [], 0, new SamplingParameters(), new float[37]).ArgMax);
         logits[3] = 0.5f;
-        Assert.Equal(36, PenalizedLogits.Prepare(logits, [], 1f, new float[37]).ArgMax);
+        Assert.Equal(36, PenalizedLogits.Prepare(logits, [], 0, new SamplingParameters(), new float[37]).ArgMax);
     }
 
     private static void Sprinkle(float[] logits, Random random, int trial)

@@ -30,6 +30,8 @@ public sealed class BadInputTests
         { "top_p NaN", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopP = float.NaN) }, StatusCode.InvalidArgument, ["top_p", "NaN"] },
         { "min_p above 1", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MinP = 1.5f) }, StatusCode.InvalidArgument, ["sampling.min_p", "[0, 1]", "1.5"] },
         { "min_p NaN", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MinP = float.NaN) }, StatusCode.InvalidArgument, ["min_p", "NaN"] },
+        { "presence_penalty above 2", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.PresencePenalty = 3f) }, StatusCode.InvalidArgument, ["sampling.presence_penalty", "[-2, 2]", "got 3"] },
+        { "logit_bias beyond the vocabulary", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.LogitBias[999_999] = 1f) }, StatusCode.InvalidArgument, ["sampling.logit_bias", "999999", "vocabulary"] },
         { "negative top_k", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.TopK = -1) }, StatusCode.InvalidArgument, ["top_k", ">= 0", "-1"] },
         { "zero max_new_tokens", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MaxNewTokens = 0) }, StatusCode.InvalidArgument, ["max_new_tokens", $"{MaxNewTokensLimit}", "got 0"] },
         { "max_new_tokens above the server's limit", new GenerateRequest { Text = "hi", Sampling = Sampling(s => s.MaxNewTokens = MaxNewTokensLimit + 1) }, StatusCode.InvalidArgument, ["max_new_tokens", $"{MaxNewTokensLimit}", $"{MaxNewTokensLimit + 1}"] },

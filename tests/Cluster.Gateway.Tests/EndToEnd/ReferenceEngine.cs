@@ -23,9 +23,12 @@ internal sealed class ReferenceEngine : IDisposable
     public List<int> Generate(string prompt, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f, bool ignoreEos = false, float minP = 0f) =>
         Generate(Tokenizer.Encode(prompt), maxNewTokens, temperature, seed, topK, topP, ignoreEos, minP);
 
-    public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f, bool ignoreEos = false, float minP = 0f)
+    public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, float temperature = 0f, ulong? seed = null, int topK = 0, float topP = 1f, bool ignoreEos = false, float minP = 0f) =>
+        Generate(promptIds, maxNewTokens, new SamplingParameters { Temperature = temperature, TopK = topK, TopP = topP, MinP = minP, Seed = seed }, ignoreEos);
+
+    /// <summary>With the engine's sampling parameters as given (built by the test, not through the silo's mapping).</summary>
+    public List<int> Generate(IReadOnlyList<int> promptIds, int maxNewTokens, SamplingParameters parameters, bool ignoreEos = false)
     {
-        var parameters = new SamplingParameters { Temperature = temperature, TopK = topK, TopP = topP, MinP = minP, Seed = seed };
         var stop = new StopConditions { MaxNewTokens = maxNewTokens, IgnoreEos = ignoreEos };
         return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos).Select(t => t.TokenId).ToList();
     }

@@ -126,6 +126,39 @@ public sealed class ShardedGenerationTests
     }
 
     [Fact]
+    public async Task PenaltiesAndLogitBiasThroughTheClusterMatchTheEngineAndChangeTheTokens()
+    {
+        // presence_penalty, frequency_penalty and logit_bias travel .proto → validator → SamplingSettings → the last
+        // stage's sampler, which also needs the generated tokens in its session's history for the first two.
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        using var reference = new ReferenceEngine(cluster.CheckpointPath);
+        var prompt = reference.Tokenizer.Encode("Once upon a time");
+        var sampling = new SamplingParameters { Temperature = 1.2f, Seed = 2468, MaxNewTokens = 16, PresencePenalty = 0.8f, FrequencyPenalty = 1.5f };
+        var greedy = reference.Generate(prompt, 16, new Cluster.Engine.Sampling.SamplingParameters { Temperature = 0f });
+        sampling.LogitBias[greedy[0]] = -100f;
+        sampling.LogitBias[greedy[1]] = 5f;
+        var request = new GenerateRequest { Text = "Once upon a time", Sampling = sampling };
+
+        var seeded = await GenerateAsync(cluster, request);
+        var engineParameters = new Cluster.Engine.Sampling.SamplingParameters
+        {
+            Temperature = 1.2f, Seed = 2468, PresencePenalty = 0.8f, FrequencyPenalty = 1.5f,
+            LogitBias = new Dictionary<int, float> { [greedy[0]] = -100f, [greedy[1]] = 5f },
+        };
+        var engine = reference.Generate(prompt, 16, engineParameters);
+        var plain = reference.Generate(prompt, 16, engineParameters with { PresencePenalty = 0f, FrequencyPenalty = 0f, LogitBias = null });
+        Assert.True(engine.SequenceEqual(seeded.Tokens), $"seeded: engine [{string.Join(",", engine)}], cluster [{string.Join(",", seeded.Tokens)}].");
+        Assert.False(engine.SequenceEqual(plain), $"the penalties and bias left the 16 seeded tokens [{string.Join(",", engine)}] unchanged; the test does not exercise them.");
+
+        // Greedy: the same, through the stop rules' path.
+        sampling.Temperature = 0f;
+        var greedyCluster = await GenerateAsync(cluster, request);
+        var greedyEngine = reference.Generate(prompt, 16, engineParameters with { Temperature = 0f });
+        Assert.True(greedyEngine.SequenceEqual(greedyCluster.Tokens), $"greedy: engine [{string.Join(",", greedyEngine)}], cluster [{string.Join(",", greedyCluster.Tokens)}].");
+        Assert.True(greedyCluster.Tokens[0] != greedy[0], $"logit_bias -100 on token {greedy[0]} left it first: [{string.Join(",", greedyCluster.Tokens)}]");
+    }
+
+    [Fact]
     public async Task ListModelsShowsTheStagesOfAReplicaOnDifferentSilos()
     {
         await using var cluster = await ClusterUnderTest.StartAsync(silos: 3, stages: 3);

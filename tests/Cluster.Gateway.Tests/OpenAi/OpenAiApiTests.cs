@@ -155,7 +155,13 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     [InlineData("""{"prompt": "hi", "max_tokens": 100000}""", "max_tokens", "max_tokens must be in [1, ")]
     [InlineData("""{"prompt": "hi", "max_tokens": 250, "ignore_eos": true, "stop": ["a", ""]}""", "stop", "stop[1] is empty")]
     [InlineData("""{"prompt": "hi", "logprobs": 50}""", "logprobs", "logprobs must be in [0, 20]")]
-    [InlineData("""{"prompt": "hi", "presence_penalty": 0.5}""", "presence_penalty", "presence_penalty is not supported")]
+    [InlineData("""{"prompt": "hi", "presence_penalty": 2.5}""", "presence_penalty", "presence_penalty must be in [-2, 2]; got 2.5")]
+    [InlineData("""{"prompt": "hi", "frequency_penalty": -3}""", "frequency_penalty", "frequency_penalty must be in [-2, 2]; got -3")]
+    [InlineData("""{"prompt": "hi", "logit_bias": {"a": 1}}""", "logit_bias", "logit_bias keys must be token ids")]
+    [InlineData("""{"prompt": "hi", "logit_bias": {"5": "up"}}""", "logit_bias[5]", "logit_bias[5] must be a number")]
+    [InlineData("""{"prompt": "hi", "logit_bias": {"5": 101}}""", "logit_bias", "logit_bias[5] must be in [-100, 100]; got 101")]
+    [InlineData("""{"prompt": "hi", "logit_bias": {"99999999": 1}}""", "logit_bias", "token id 99999999 is outside the vocabulary")]
+    [InlineData("""{"prompt": "hi", "logit_bias": [1]}""", "logit_bias", "logit_bias must be an object")]
     [InlineData("""{"prompt": ["a", "b"]}""", "prompt", "this server takes one per request")]
     [InlineData("""{"prompt": [1, 99999999]}""", "prompt", "99999999")]
     [InlineData("""{"temperature": 0}""", "prompt", "prompt is required")]
@@ -189,6 +195,39 @@ public sealed class OpenAiApiTests : IAsyncLifetime
         _cluster.BeginGatewayStop();
         var error = await AssertErrorAsync(await _http.PostAsJsonAsync("completions", new JsonObject { ["prompt"] = "hi" }), HttpStatusCode.ServiceUnavailable, null, null);
         Assert.Contains("shutting down", (string?)error["message"]);
+    }
+
+    [Fact]
+    public async Task PenaltiesAndLogitBiasReachTheSamplerAsTheyDoThroughGrpc()
+    {
+        // Greedy, so every difference comes from the parameters: ban the unbiased first token and penalise repeats.
+        var plainIds = await GeneratedIdsAsync(new SamplingParameters { Temperature = 0, MaxNewTokens = 10, IgnoreEos = true });
+        var sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 10, IgnoreEos = true, FrequencyPenalty = 1.5f, PresencePenalty = 0.5f };
+        sampling.LogitBias[plainIds[0]] = -100;
+        var grpcIds = await GeneratedIdsAsync(sampling);
+        Assert.True(grpcIds[0] != plainIds[0], $"logit_bias -100 on token {plainIds[0]} left it first: {string.Join(",", grpcIds)}");
+        var grpcText = (await GrpcGenerateAsync(new GenerateRequest { Text = "And God said", Sampling = sampling })).Text;
+
+        var body = new JsonObject
+        {
+            ["prompt"] = "And God said", ["max_tokens"] = 10, ["temperature"] = 0, ["ignore_eos"] = true,
+            ["frequency_penalty"] = 1.5, ["presence_penalty"] = 0.5,
+            ["logit_bias"] = new JsonObject { [plainIds[0].ToString(System.Globalization.CultureInfo.InvariantCulture)] = -100 },
+        };
+        var http = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", body), HttpStatusCode.OK);
+        Assert.Equal(10, (int)http["usage"]!["completion_tokens"]!);
+        Assert.True((string?)http["choices"]![0]!["text"] == grpcText, $"HTTP '{(string?)http["choices"]![0]!["text"]}', gRPC '{grpcText}'");
+    }
+
+    private async Task<List<int>> GeneratedIdsAsync(SamplingParameters sampling)
+    {
+        var ids = new List<int>();
+        using var call = _cluster.Client.Generate(new GenerateRequest { Text = "And God said", Sampling = sampling });
+        await foreach (var response in call.ResponseStream.ReadAllAsync())
+        {
+            ids.AddRange(response.TokenIds);
+        }
+        return ids;
     }
 
     private async Task<(string Text, GenerateResponse Last)> GrpcChatAsync(uint maxTokens)

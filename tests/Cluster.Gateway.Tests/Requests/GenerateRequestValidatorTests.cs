@@ -36,6 +36,15 @@ public sealed class GenerateRequestValidatorTests
         ["min_p negative"] = new(r => r.Sampling.MinP = -0.1f, 0, "sampling.min_p must be in [0, 1]; got -0.1"),
         ["min_p NaN"] = new(r => r.Sampling.MinP = float.NaN, 0, "sampling.min_p must be in [0, 1]; got NaN"),
         ["min_p infinite"] = new(r => r.Sampling.MinP = float.PositiveInfinity, 0, "sampling.min_p must be in [0, 1]; got Infinity"),
+        ["presence_penalty above 2"] = new(r => r.Sampling.PresencePenalty = 2.5f, 0, "sampling.presence_penalty must be in [-2, 2]; got 2.5"),
+        ["presence_penalty NaN"] = new(r => r.Sampling.PresencePenalty = float.NaN, 0, "sampling.presence_penalty must be in [-2, 2]; got NaN"),
+        ["frequency_penalty below -2"] = new(r => r.Sampling.FrequencyPenalty = -2.5f, 0, "sampling.frequency_penalty must be in [-2, 2]; got -2.5"),
+        ["frequency_penalty infinite"] = new(r => r.Sampling.FrequencyPenalty = float.NegativeInfinity, 0, "sampling.frequency_penalty must be in [-2, 2]; got -Infinity"),
+        ["logit_bias above 100"] = new(r => r.Sampling.LogitBias[7] = 100.5f, 0, "sampling.logit_bias[7] must be in [-100, 100]; got 100.5"),
+        ["logit_bias NaN"] = new(r => r.Sampling.LogitBias[7] = float.NaN, 0, "sampling.logit_bias[7] must be in [-100, 100]; got NaN"),
+        ["logit_bias beyond the vocabulary"] = new(r => { r.Sampling.LogitBias[5] = 1f; r.Sampling.LogitBias[1024] = 1f; }, 0, "sampling.logit_bias: token id 1024 is outside the vocabulary [0, 1024)"),
+        ["logit_bias negative id"] = new(r => r.Sampling.LogitBias[-2] = 1f, 0, "sampling.logit_bias: token id -2 is outside the vocabulary [0, 1024)"),
+        ["too many logit_bias entries"] = new(r => { for (var id = 0; id < 1025; id++) r.Sampling.LogitBias[id % 1024 + (id / 1024) * 2000] = 1f; }, 0, "sampling.logit_bias has 1025 entries; at most 1024"),
         ["top_k negative"] = new(r => r.Sampling.TopK = -1, 0, "sampling.top_k must be >= 0; got -1"),
         ["repetition_penalty 0"] = new(r => r.Sampling.RepetitionPenalty = 0f, 0, "sampling.repetition_penalty must be > 0 and finite; got 0"),
         ["repetition_penalty negative"] = new(r => r.Sampling.RepetitionPenalty = -1f, 0, "sampling.repetition_penalty must be > 0 and finite; got -1"),
@@ -144,6 +153,9 @@ public sealed class GenerateRequestValidatorTests
                 TopP = 0.9f,
                 MinP = 0.05f,
                 RepetitionPenalty = 1.2f,
+                PresencePenalty = -0.5f,
+                FrequencyPenalty = 1.25f,
+                LogitBias = { [900] = -100f, [3] = 2.5f },
                 Seed = 7,
                 MaxNewTokens = 32,
                 Stop = { "\n\n", "END", "END" },
@@ -154,7 +166,10 @@ public sealed class GenerateRequestValidatorTests
 
         GenerationRequest validated = GenerateRequestValidator.Validate(request, "m", TestTokenizers.Gpt2, Limits, [], "r", () => throw new InvalidOperationException("the seed was set"));
 
-        Assert.Equal(new SamplingSettings(0f, 5, 0.9f, 1.2f, 7UL, 20, MinP: 0.05f, Logprobs: true), validated.Sampling);
+        Assert.Equal(
+            new SamplingSettings(0f, 5, 0.9f, 1.2f, 7UL, 20, MinP: 0.05f, Logprobs: true, PresencePenalty: -0.5f, FrequencyPenalty: 1.25f,
+                LogitBias: new LogitBias([3, 900], [2.5f, -100f])),
+            validated.Sampling);
         Assert.Equal(32, validated.MaxNewTokens);
         Assert.Equal("s-1", validated.SessionId);
         Assert.Equal(["\n\n", "END"], validated.StopSequences);
@@ -193,6 +208,12 @@ public sealed class GenerateRequestValidatorTests
             r.Sampling.Temperature = 0f;
             r.Sampling.TopP = 1f;
             r.Sampling.MinP = 1f;
+            r.Sampling.PresencePenalty = -2f;
+            r.Sampling.FrequencyPenalty = 2f;
+            for (var id = 0; id < GenerateRequestValidator.MaxLogitBiasEntries; id++)
+            {
+                r.Sampling.LogitBias[id] = id % 2 == 0 ? -100f : 100f; // ids 0 to 1023: the whole vocabulary, each bias at a limit
+            }
             r.Sampling.Stop.Add(["12345678", "a", "b", "c"]);
             r.Sampling.StopTokenIds.Add([0, 1023]);
             r.TopLogprobs = 20;
@@ -201,6 +222,7 @@ public sealed class GenerateRequestValidatorTests
 
         Assert.Equal(32, validated.MaxNewTokens);
         Assert.Equal(1f, validated.Sampling.MinP);
+        Assert.Equal((-2f, 2f, 1024), (validated.Sampling.PresencePenalty, validated.Sampling.FrequencyPenalty, validated.Sampling.LogitBias!.TokenIds.Length));
         Assert.Equal(TestTokenizers.Gpt2.Encode(new string('a', 100)), longText.PromptTokens);
     }
 

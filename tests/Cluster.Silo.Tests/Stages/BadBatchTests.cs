@@ -69,6 +69,26 @@ public sealed class BadBatchTests(TwoSiloCluster cluster)
         await pipeline.Release("bad-sampling", CacheRelease.Free);
     }
 
+    [Theory]
+    [InlineData(new[] { 5, 1024 }, "got 1024 at index 1")]  // beyond the vocabulary [0, 1024)
+    [InlineData(new[] { 9, 5 }, "got 5 at index 1")]        // not ascending: the gateway sends them sorted
+    [InlineData(new int[0], "at least one")]
+    public async Task AMalformedLogitBiasIsRejectedAndTheStageServesTheNextBatch(int[] ids, string expected)
+    {
+        var pipeline = cluster.Replica(3);
+        var stage0 = await pipeline.Stage(0).Forward(new StageBatch(1, [new StageEntry("bad-bias", 0, [5], 8, null)], null));
+        var greedy = Reference.Greedy("r");
+        var sampling = greedy with { Settings = greedy.Settings with { LogitBias = new Contracts.Sampling.LogitBias(ids, [.. ids.Select(_ => 1f)]) } };
+
+        var error = await Assert.ThrowsAnyAsync<ArgumentException>(() =>
+            pipeline.Stage(1).Forward(new StageBatch(1, [new StageEntry("bad-bias", 0, [5], 8, sampling)], stage0.Hidden)));
+
+        Assert.Contains("logit_bias", error.Message);
+        Assert.Contains(expected, error.Message);
+        await pipeline.Release("bad-bias", CacheRelease.Free);
+        await AssertServesAValidBatch(pipeline);
+    }
+
     private async Task AssertServesAValidBatch(StagePipeline pipeline)
     {
         var prompt = Reference.Prompt(4, seed: 9);

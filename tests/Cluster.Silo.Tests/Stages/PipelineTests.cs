@@ -51,6 +51,30 @@ public abstract class PipelineTests(StageClusterFixture cluster)
         Reference.AssertSameTokens(expected, actual, $"seeded with min_p over {cluster.Stages} stages");
     }
 
+    [Fact]
+    public async Task SeededPenaltiesAndLogitBiasEqualTheWholeModel()
+    {
+        // The presence and frequency penalties read the tokens this request generated, from the last stage's history.
+        var prompt = Reference.Prompt(5, seed: 6);
+        var seeded = Reference.Seeded("r", seed: 44);
+        var settings = seeded.Settings with
+        {
+            Temperature = 1.3f, PresencePenalty = 0.9f, FrequencyPenalty = 1.7f,
+            LogitBias = new Contracts.Sampling.LogitBias([5, 9], [-100f, 4f]),
+        };
+        var sampling = seeded with { Settings = settings };
+        var expected = Reference.Generate(cluster.WholeModel, prompt, 12, sampling);
+        var unpenalized = Reference.Generate(cluster.WholeModel, prompt, 12, seeded with { Settings = settings with { PresencePenalty = 0f, FrequencyPenalty = 0f, LogitBias = null } });
+        var pipeline = cluster.Replica(0);
+
+        var actual = await pipeline.Generate("seeded-penalties", prompt, 12, sampling);
+        await pipeline.Release("seeded-penalties", CacheRelease.Free);
+
+        Reference.AssertSameTokens(expected, actual, $"seeded with penalties and logit_bias over {cluster.Stages} stages");
+        Assert.False(expected.Select(t => t.TokenId).SequenceEqual(unpenalized.Select(t => t.TokenId)),
+            $"the penalties and bias left the 12 tokens [{string.Join(",", expected.Select(t => t.TokenId))}] unchanged; the test does not exercise them");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
