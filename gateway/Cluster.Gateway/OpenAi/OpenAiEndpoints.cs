@@ -79,29 +79,44 @@ internal static class OpenAiEndpoints
             }
             call = OpenAiRequest.Parse(endpoint, await ReadBodyAsync(http, services.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBytes));
             var model = await services.GetRequiredService<ModelCatalog>().GetAsync(RequestFields.Model(call.Request.Model), http.RequestAborted);
+            var started = new bool[call.Choices];
             var response = new OpenAiResponse(call, model.Name, model.Tokenizer);
             var runner = services.GetRequiredService<GenerationRunner>();
-            await runner.RunAsync(model, call.Request, http.Features.Get<Tenant>(), deadline: null, "openai", async (message, cancellation) =>
+            var tenant = http.Features.Get<Tenant>();
+            using var writing = new SemaphoreSlim(1, 1); // the choices' messages, one at a time, into the response and the stream
+            await ChoicesAsync(call.Choices, http.RequestAborted, (index, cancellation) => runner.RunAsync(model, call.ForChoice(index), tenant, deadline: null, "openai", async (message, token) =>
             {
-                if (!call.Stream)
+                await writing.WaitAsync(token);
+                try
                 {
-                    response.Add(message);
-                    return;
-                }
-                if (!http.Response.HasStarted)
-                {
-                    // Headers go with the first token, not before: a request refused before it (a bad field, a full
-                    // queue, a key's limit) still gets its HTTP status, as a non-streamed one does.
-                    http.Response.ContentType = "text/event-stream";
-                    http.Response.Headers.CacheControl = "no-cache";
-                    http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-                    if (response.FirstChunk() is { } first)
+                    if (!call.Stream)
                     {
-                        await WriteEventAsync(http, first.ToJsonString(), cancellation);
+                        response.Add(index, message);
+                        return;
                     }
+                    if (!http.Response.HasStarted)
+                    {
+                        // Headers go with the first token, not before: a request refused before it (a bad field, a full
+                        // queue, a key's limit) still gets its HTTP status, as a non-streamed one does.
+                        http.Response.ContentType = "text/event-stream";
+                        http.Response.Headers.CacheControl = "no-cache";
+                        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+                    }
+                    if (!started[index])
+                    {
+                        started[index] = true;
+                        if (response.FirstChunk(index) is { } first)
+                        {
+                            await WriteEventAsync(http, first.ToJsonString(), token);
+                        }
+                    }
+                    await WriteEventAsync(http, response.Chunk(index, message).ToJsonString(), token);
                 }
-                await WriteEventAsync(http, response.Chunk(message).ToJsonString(), cancellation);
-            }, http.RequestAborted);
+                finally
+                {
+                    writing.Release();
+                }
+            }, cancellation));
             if (!call.Stream)
             {
                 await http.Response.WriteAsJsonAsync(response.Completion(), http.RequestAborted);
@@ -113,6 +128,43 @@ internal static class OpenAiEndpoints
             }
             await WriteEventAsync(http, "[DONE]", http.RequestAborted);
         });
+    }
+
+    /// <summary>
+    /// Runs <paramref name="count"/> choices at once (each its own sequence in the scheduler, so they batch together
+    /// and share the prompt's prefix-cache blocks). The first choice that fails stops the others, and its error is the
+    /// request's, not the cancellation it caused.
+    /// </summary>
+    private static async Task ChoicesAsync(int count, CancellationToken aborted, Func<int, CancellationToken, Task> run)
+    {
+        if (count == 1)
+        {
+            await run(0, aborted);
+            return;
+        }
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+        Exception? cause = null; // the first failure in time; the others may only be the cancellation it caused
+        var choices = Enumerable.Range(0, count).Select(async index =>
+        {
+            try
+            {
+                await run(index, failed.Token);
+            }
+            catch (Exception error)
+            {
+                Interlocked.CompareExchange(ref cause, error, null);
+                await failed.CancelAsync();
+                throw;
+            }
+        }).ToArray();
+        try
+        {
+            await Task.WhenAll(choices);
+        }
+        catch when (cause is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(cause);
+        }
     }
 
     private static async Task EmbedAsync(HttpContext http)

@@ -17,13 +17,37 @@ internal enum OpenAiEndpoint
 /// validator's, whose messages <see cref="FieldNames"/> puts back into this request's vocabulary.
 /// </summary>
 /// <param name="MaxTokensField">The field that set the length limit: <c>max_tokens</c> or <c>max_completion_tokens</c>.</param>
+/// <param name="Choices">OpenAI's <c>n</c>: how many completions of the one prompt to generate (see <see cref="ForChoice"/>).</param>
 internal sealed record OpenAiRequest(
     OpenAiEndpoint Endpoint,
     GenerateRequest Request,
     bool Stream,
     bool IncludeUsage,
-    string MaxTokensField)
+    string MaxTokensField,
+    int Choices = 1)
 {
+    /// <summary>The most choices (<c>n</c>) one request may ask for: each is a sequence of its own in the scheduler.</summary>
+    public const int MaxChoices = 16;
+
+    /// <summary>
+    /// The request that generates choice <paramref name="index"/>: the same prompt and settings, and with a seed, seed +
+    /// index (so the choices differ and each can be replayed alone through gRPC with its seed); without one, each choice
+    /// draws its own. Greedy choices are all the same completion, as they are on the peers.
+    /// </summary>
+    public GenerateRequest ForChoice(int index)
+    {
+        if (index == 0)
+        {
+            return Request;
+        }
+        var request = Request.Clone();
+        if (request.Sampling.HasSeed)
+        {
+            request.Sampling.Seed = unchecked(request.Sampling.Seed + (ulong)index);
+        }
+        return request;
+    }
+
     /// <summary>Logprobs were asked for: OpenAI's <c>logprobs</c> (a count on completions, a flag on chat).</summary>
     public bool Logprobs => Request.Logprobs;
 
@@ -83,7 +107,8 @@ internal sealed record OpenAiRequest(
             }
             includeUsage = new OpenAiJson(options).Bool("include_usage") ?? false;
         }
-        return new OpenAiRequest(endpoint, request, stream, includeUsage, maxTokensField);
+        var choices = (int)(json.Integer("n", 1, MaxChoices) ?? 1);
+        return new OpenAiRequest(endpoint, request, stream, includeUsage, maxTokensField, choices);
     }
 
     private static SamplingParameters Sampling(OpenAiJson json, string maxTokensField)
@@ -249,10 +274,6 @@ internal sealed record OpenAiRequest(
     /// </summary>
     private static void RefuseUnsupported(OpenAiJson json, OpenAiEndpoint endpoint)
     {
-        if (json.Integer("n") is { } n && n != 1)
-        {
-            throw OpenAiError.BadRequest($"n must be 1; got {n}: this server returns one choice per request (send n requests, with different seeds)", "n");
-        }
         if (endpoint == OpenAiEndpoint.Completions)
         {
             if (json.Bool("echo") == true)

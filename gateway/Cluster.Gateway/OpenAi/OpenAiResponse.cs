@@ -6,33 +6,39 @@ using Cluster.Tokenizers;
 namespace Cluster.Gateway.OpenAi;
 
 /// <summary>
-/// The OpenAI objects of one request, built from the shared path's response messages: a chunk per message when
-/// streaming (<see cref="Chunk"/>), or the whole completion at the end (<see cref="Add"/>, then <see cref="Completion"/>).
-/// Completions answer <c>text_completion</c> objects, chat <c>chat.completion</c> / <c>chat.completion.chunk</c>.
-/// One choice (index 0): n > 1 is refused when the request is parsed.
+/// The OpenAI objects of one request, built from the shared path's response messages of each of its choices (OpenAI's
+/// <c>n</c>, one generation each): a chunk per message when streaming (<see cref="Chunk"/>), or the whole completion at
+/// the end (<see cref="Add"/>, then <see cref="Completion"/>). Completions answer <c>text_completion</c> objects, chat
+/// <c>chat.completion</c> / <c>chat.completion.chunk</c>. Not thread-safe: the caller serialises the choices' messages.
 /// </summary>
 internal sealed class OpenAiResponse(OpenAiRequest call, string model, CheckpointTokenizer tokenizer)
 {
     private readonly bool _chat = call.Endpoint == OpenAiEndpoint.ChatCompletions;
     private readonly string _id = (call.Endpoint == OpenAiEndpoint.ChatCompletions ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-    private readonly StringBuilder _text = new();
-    private readonly TokenLogprobsJson _logprobs = new(call.Endpoint, tokenizer);
-    private string? _finishReason;
-    private JsonObject? _usage;
+    private readonly Choice[] _choices = [.. Enumerable.Range(0, call.Choices).Select(_ => new Choice(new TokenLogprobsJson(call.Endpoint, tokenizer)))];
 
-    /// <summary>Chat streams open with the assistant's role and no content, as OpenAI's do; completions have no such chunk.</summary>
-    public JsonObject? FirstChunk() => _chat ? Envelope(new JsonObject { ["index"] = 0, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }) : null;
-
-    /// <summary>The chunk for one message: its text (and log-probabilities), and on the last one the finish reason.</summary>
-    public JsonObject Chunk(GenerateResponse message)
+    /// <summary>What one choice has produced so far.</summary>
+    private sealed class Choice(TokenLogprobsJson logprobs)
     {
-        var offset = _text.Length;
-        Record(message);
+        public StringBuilder Text { get; } = new();
+        public TokenLogprobsJson Logprobs { get; } = logprobs;
+        public string? FinishReason { get; set; }
+        public Usage? Usage { get; set; }
+    }
+
+    /// <summary>Chat streams open each choice with the assistant's role and no content, as OpenAI's do; completions have no such chunk.</summary>
+    public JsonObject? FirstChunk(int index) => _chat ? Envelope(new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }) : null;
+
+    /// <summary>The chunk for one message of choice <paramref name="index"/>: its text (and log-probabilities), and on the last one the finish reason.</summary>
+    public JsonObject Chunk(int index, GenerateResponse message)
+    {
+        var offset = _choices[index].Text.Length;
+        Record(index, message);
         var logprobs = call.Logprobs ? new TokenLogprobsJson(call.Endpoint, tokenizer).Add(message, offset).ToJson() : null;
         var choice = _chat
-            ? new JsonObject { ["index"] = 0, ["delta"] = message.Text.Length > 0 || message.FinishReason == FinishReason.Unspecified ? new JsonObject { ["content"] = message.Text } : new JsonObject(), ["logprobs"] = logprobs, ["finish_reason"] = FinishReasonOf(message) }
-            : new JsonObject { ["index"] = 0, ["text"] = message.Text, ["logprobs"] = logprobs, ["finish_reason"] = FinishReasonOf(message) };
+            ? new JsonObject { ["index"] = index, ["delta"] = message.Text.Length > 0 || message.FinishReason == FinishReason.Unspecified ? new JsonObject { ["content"] = message.Text } : new JsonObject(), ["logprobs"] = logprobs, ["finish_reason"] = FinishReasonOf(message) }
+            : new JsonObject { ["index"] = index, ["text"] = message.Text, ["logprobs"] = logprobs, ["finish_reason"] = FinishReasonOf(message) };
         return Envelope(choice);
     }
 
@@ -40,48 +46,65 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     public JsonObject UsageChunk()
     {
         var chunk = Envelope(null);
-        chunk["usage"] = _usage?.DeepClone();
+        chunk["usage"] = UsageJson();
         return chunk;
     }
 
-    public void Add(GenerateResponse message)
+    public void Add(int index, GenerateResponse message)
     {
-        Record(message);
-        _logprobs.Add(message, _text.Length - message.Text.Length);
+        var choice = _choices[index];
+        Record(index, message);
+        choice.Logprobs.Add(message, choice.Text.Length - message.Text.Length);
     }
 
-    public JsonObject Completion()
+    public JsonObject Completion() => new()
     {
-        var logprobs = call.Logprobs ? _logprobs.ToJson() : null;
-        var choice = _chat
-            ? new JsonObject { ["index"] = 0, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = _text.ToString() }, ["logprobs"] = logprobs, ["finish_reason"] = _finishReason }
-            : new JsonObject { ["index"] = 0, ["text"] = _text.ToString(), ["logprobs"] = logprobs, ["finish_reason"] = _finishReason };
-        return new JsonObject
-        {
-            ["id"] = _id,
-            ["object"] = _chat ? "chat.completion" : "text_completion",
-            ["created"] = _created,
-            ["model"] = model,
-            ["choices"] = new JsonArray(choice),
-            ["usage"] = _usage?.DeepClone(),
-        };
+        ["id"] = _id,
+        ["object"] = _chat ? "chat.completion" : "text_completion",
+        ["created"] = _created,
+        ["model"] = model,
+        ["choices"] = new JsonArray([.. _choices.Select((choice, index) => (JsonNode)CompletedChoice(choice, index))]),
+        ["usage"] = UsageJson(),
+    };
+
+    private JsonObject CompletedChoice(Choice choice, int index)
+    {
+        var logprobs = call.Logprobs ? choice.Logprobs.ToJson() : null;
+        return _chat
+            ? new JsonObject { ["index"] = index, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = choice.Text.ToString() }, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason }
+            : new JsonObject { ["index"] = index, ["text"] = choice.Text.ToString(), ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason };
     }
 
-    private void Record(GenerateResponse message)
+    private void Record(int index, GenerateResponse message)
     {
-        _text.Append(message.Text);
+        var choice = _choices[index];
+        choice.Text.Append(message.Text);
         if (message.FinishReason != FinishReason.Unspecified)
         {
-            _finishReason = FinishReasonOf(message);
-            var usage = message.Usage ?? new Usage();
-            _usage = new JsonObject
-            {
-                ["prompt_tokens"] = usage.PromptTokens,
-                ["completion_tokens"] = usage.GeneratedTokens,
-                ["total_tokens"] = usage.PromptTokens + usage.GeneratedTokens,
-                ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = usage.CachedPromptTokens },
-            };
+            choice.FinishReason = FinishReasonOf(message);
+            choice.Usage = message.Usage ?? new Usage();
         }
+    }
+
+    /// <summary>
+    /// OpenAI's usage for the whole request: the prompt counted once (choice 0's count, and its cached tokens), the
+    /// completion tokens of every choice summed. Null until every choice has finished.
+    /// </summary>
+    private JsonObject? UsageJson()
+    {
+        if (_choices.Any(c => c.Usage is null))
+        {
+            return null;
+        }
+        var prompt = _choices[0].Usage!;
+        var completion = _choices.Sum(c => (long)c.Usage!.GeneratedTokens);
+        return new JsonObject
+        {
+            ["prompt_tokens"] = prompt.PromptTokens,
+            ["completion_tokens"] = completion,
+            ["total_tokens"] = prompt.PromptTokens + completion,
+            ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = prompt.CachedPromptTokens },
+        };
     }
 
     private JsonObject Envelope(JsonObject? choice)

@@ -151,7 +151,8 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     [Theory]
     [InlineData("""{"prompt": "hi", "temperature": -1}""", "temperature", "temperature must be >= 0")]
     [InlineData("""{"prompt": "hi", "temperature": "hot"}""", "temperature", "temperature must be a number")]
-    [InlineData("""{"prompt": "hi", "n": 2}""", "n", "n must be 1")]
+    [InlineData("""{"prompt": "hi", "n": 17}""", "n", "n must be in [1, 16]; got 17")]
+    [InlineData("""{"prompt": "hi", "n": 0}""", "n", "n must be in [1, 16]; got 0")]
     [InlineData("""{"prompt": "hi", "max_tokens": 100000}""", "max_tokens", "max_tokens must be in [1, ")]
     [InlineData("""{"prompt": "hi", "max_tokens": 250, "ignore_eos": true, "stop": ["a", ""]}""", "stop", "stop[1] is empty")]
     [InlineData("""{"prompt": "hi", "logprobs": 50}""", "logprobs", "logprobs must be in [0, 20]")]
@@ -217,6 +218,64 @@ public sealed class OpenAiApiTests : IAsyncLifetime
         var http = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", body), HttpStatusCode.OK);
         Assert.Equal(10, (int)http["usage"]!["completion_tokens"]!);
         Assert.True((string?)http["choices"]![0]!["text"] == grpcText, $"HTTP '{(string?)http["choices"]![0]!["text"]}', gRPC '{grpcText}'");
+    }
+
+    [Fact]
+    public async Task NChoicesAreSeedPlusIndexEachAndTheirUsageIsSummedWithThePromptOnce()
+    {
+        var body = new JsonObject { ["prompt"] = "And God said", ["max_tokens"] = 6, ["temperature"] = 1.5, ["seed"] = 11, ["ignore_eos"] = true, ["n"] = 3 };
+        var http = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", body), HttpStatusCode.OK);
+
+        var choices = http["choices"]!.AsArray();
+        Assert.Equal([0, 1, 2], choices.Select(c => (int)c!["index"]!));
+        var texts = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var sampling = new SamplingParameters { Temperature = 1.5f, Seed = 11UL + (ulong)i, MaxNewTokens = 6, IgnoreEos = true };
+            var (grpcText, grpcLast) = await GrpcGenerateAsync(new GenerateRequest { Text = "And God said", Sampling = sampling });
+            Assert.True((string?)choices[i]!["text"] == grpcText, $"choice {i}: HTTP '{(string?)choices[i]!["text"]}', gRPC with seed {11 + i} '{grpcText}'");
+            Assert.Equal("length", (string?)choices[i]!["finish_reason"]);
+            texts.Add(grpcText);
+            if (i == 0)
+            {
+                Assert.Equal((int)grpcLast.Usage.PromptTokens, (int)http["usage"]!["prompt_tokens"]!);
+            }
+        }
+        Assert.True(texts.Distinct().Count() > 1, $"three seeds gave one text '{texts[0]}': the choices are not independent");
+        Assert.Equal(18, (int)http["usage"]!["completion_tokens"]!);
+    }
+
+    [Fact]
+    public async Task AStreamOfNChatChoicesInterleavesThemByIndexAndEndsWithTheUsageOfAll()
+    {
+        var messages = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hello there" });
+        JsonObject Body(bool stream) => new()
+        {
+            ["messages"] = messages.DeepClone(), ["max_tokens"] = 5, ["temperature"] = 1.2, ["seed"] = 21, ["n"] = 2, ["stream"] = stream,
+        };
+        var whole = await ReadJsonAsync(await _http.PostAsJsonAsync("chat/completions", Body(false)), HttpStatusCode.OK);
+        var streamBody = Body(true);
+        streamBody["stream_options"] = new JsonObject { ["include_usage"] = true };
+
+        var events = await StreamAsync("chat/completions", streamBody);
+
+        Assert.Equal("[DONE]", events[^1]);
+        var chunks = events[..^1].Select(e => JsonNode.Parse(e)!).ToList();
+        var usage = chunks[^1];
+        Assert.Empty(usage["choices"]!.AsArray());
+        Assert.Equal((int)whole["usage"]!["completion_tokens"]!, (int)usage["usage"]!["completion_tokens"]!);
+        Assert.Equal(10, (int)usage["usage"]!["completion_tokens"]!);
+        var byIndex = chunks[..^1].Select(c => Assert.Single(c["choices"]!.AsArray())!).GroupBy(c => (int)c["index"]!).OrderBy(g => g.Key).ToList();
+        Assert.Equal([0, 1], byIndex.Select(g => g.Key));
+        foreach (var choice in byIndex)
+        {
+            var first = choice.First();
+            Assert.True((string?)first["delta"]!["role"] == "assistant", $"choice {choice.Key} opened with {first.ToJsonString()}");
+            var streamed = string.Concat(choice.Select(c => (string?)c["delta"]!["content"]));
+            var expected = (string?)whole["choices"]![choice.Key]!["message"]!["content"];
+            Assert.True(streamed == expected, $"choice {choice.Key}: streamed '{streamed}', whole '{expected}'");
+            Assert.Equal("length", (string?)choice.Last()["finish_reason"]);
+        }
     }
 
     private async Task<List<int>> GeneratedIdsAsync(SamplingParameters sampling)

@@ -55,6 +55,19 @@ public sealed class OpenAiAuthTests
             $"Retry-After: '{second.Headers.RetryAfter}'; expected a wait of at most a minute");
     }
 
+    [Fact]
+    public async Task EachOfNChoicesIsChargedAndOneOverTheKeysLimitRefusesTheWholeRequest()
+    {
+        await using var cluster = await StartAsync();
+        using var http = new HttpClient { BaseAddress = new Uri(cluster.MetricsAddress! + "/v1/") };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", SmallKey);
+        // Two choices of 1 + 45 tokens fit the minute's 100; three do not, so the third is refused and stops the others.
+        var body = new JsonObject { ["prompt"] = "hi", ["max_tokens"] = 45, ["temperature"] = 0, ["n"] = 3 };
+
+        var refused = await http.PostAsJsonAsync("completions", body);
+        await OpenAiApiTests.AssertErrorAsync(refused, HttpStatusCode.TooManyRequests, null, "rate_limit_exceeded");
+    }
+
     private static Task<ClusterUnderTest> StartAsync() => ClusterUnderTest.StartAsync(silos: 1, stages: 1, metricsPort: true, apiKey: Key, settings: new Dictionary<string, string?>
     {
         ["Gateway:Auth:Keys:0:Name"] = "team",
