@@ -113,6 +113,23 @@ public sealed class CheckpointTokenizer
         return result;
     }
 
+    /// <summary>
+    /// The bytes token <paramref name="id"/> adds to a text it continues (not at the text's start, so SentencePiece's
+    /// leading space stays); null for special tokens and ids outside the vocabulary. What a constraint on generated
+    /// text (JSON mode) reads each candidate token as.
+    /// </summary>
+    public byte[]? ContinuationBytes(int id)
+    {
+        if (!_backend.TryGetPiece(id, out _) || _backend.IsSpecialToken(id))
+        {
+            return null;
+        }
+        var bytes = new List<byte>();
+        bool atStart = false;
+        _backend.AppendBytes(id, skipSpecialTokens: false, bytes, ref atStart);
+        return [.. bytes];
+    }
+
     /// <summary>The token as the vocabulary spells it ("Ġworld", "▁the", "&lt;0xEC&gt;"), for showing how text was split.</summary>
     public string TokenPiece(int id) =>
         _backend.TryGetPiece(id, out string piece)

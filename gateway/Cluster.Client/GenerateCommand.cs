@@ -34,6 +34,8 @@ public sealed class GenerateCommand
 
     public Option<string[]> LogitBias { get; } = LogitBiasOption();
 
+    public Option<bool> JsonObject { get; } = new("--json-object") { Description = "JSON mode: hold the answer to one JSON object, ended by the model's EOS" };
+
     public Option<ulong?> Seed { get; } = new("--seed") { Description = "Seed for reproducible sampling (default: drawn by the server)" };
 
     public Option<string[]> Stop { get; } = new("--stop") { Description = "Stop when the text contains this (repeatable); the stop text is not returned" };
@@ -86,7 +88,7 @@ public sealed class GenerateCommand
     {
         ArgumentNullException.ThrowIfNull(command);
         command.Arguments.Add(Prompt);
-        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, LogitBias, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession, Chat, System })
+        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, LogitBias, JsonObject, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession, Chat, System })
         {
             command.Options.Add(option);
         }
@@ -104,6 +106,7 @@ public sealed class GenerateCommand
             IgnoreEos = parse.GetValue(IgnoreEos),
             PresencePenalty = parse.GetValue(PresencePenalty),
             FrequencyPenalty = parse.GetValue(FrequencyPenalty),
+            ResponseFormat = parse.GetValue(JsonObject) ? ResponseFormat.JsonObject : ResponseFormat.Text,
         };
         foreach (var entry in parse.GetValue(LogitBias) ?? [])
         {

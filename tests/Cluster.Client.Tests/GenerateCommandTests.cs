@@ -23,7 +23,7 @@ public sealed class GenerateCommandTests
         GenerateRequest request = Parse(
             "Hello", "--model", "tiny", "-n", "12", "--temperature", "0.7", "--top-k", "40", "--top-p", "0.9", "--min-p", "0.05",
             "--repetition-penalty", "1.1", "--presence-penalty", "-0.5", "--frequency-penalty", "1.5",
-            "--logit-bias", "50256=-100", "--logit-bias", "13=2.5", "--seed", "18446744073709551615", "--stop", "\n\n", "--stop", "END",
+            "--logit-bias", "50256=-100", "--logit-bias", "13=2.5", "--json-object", "--seed", "18446744073709551615", "--stop", "\n\n", "--stop", "END",
             "--stop-token-id", "7", "--stop-token-id", "9", "--ignore-eos", "--logprobs", "5", "--no-bos", "--session", "s-42");
 
         var expected = new GenerateRequest
@@ -45,6 +45,7 @@ public sealed class GenerateCommandTests
                 PresencePenalty = -0.5f,
                 FrequencyPenalty = 1.5f,
                 LogitBias = { [50256] = -100f, [13] = 2.5f },
+                ResponseFormat = ResponseFormat.JsonObject,
                 Seed = ulong.MaxValue,
                 Stop = { "\n\n", "END" },
                 StopTokenIds = { 7, 9 },

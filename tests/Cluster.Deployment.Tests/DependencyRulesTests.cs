@@ -22,7 +22,7 @@ public sealed partial class DependencyRulesTests
         ["silo/Cluster.Engine"] = ["silo/Cluster.Kernels"],
         ["silo/Cluster.Engine.Training"] = ["silo/Cluster.Engine"],
         ["silo/Cluster.Engine.Cli"] = ["silo/Cluster.Engine", "silo/Cluster.Engine.Training", "common/Cluster.Tokenizers"],
-        ["silo/Cluster.Silo"] = ["silo/Cluster.Engine", "contracts/Cluster.Contracts", "common/Cluster.Hosting"],
+        ["silo/Cluster.Silo"] = ["silo/Cluster.Engine", "contracts/Cluster.Contracts", "common/Cluster.Hosting", "common/Cluster.Tokenizers"],
         ["gateway/Cluster.Gateway"] = ["contracts/Cluster.Contracts", "common/Cluster.Tokenizers", "common/Cluster.Hosting", "common/Cluster.ChatTemplates"],
         ["gateway/Cluster.Client"] = ["contracts/Cluster.Contracts"],
     };

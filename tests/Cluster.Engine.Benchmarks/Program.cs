@@ -6,7 +6,7 @@ using Cluster.Engine.Benchmarks;
 using Cluster.Engine.Benchmarks.Profile;
 
 // `profile`: where one decode step's time goes (issue #12); `prefill-profile`: a prefill's; `linear-rows`: which
-// product is fastest at which row count; everything else goes to BenchmarkDotNet.
+// product is fastest at which row count; `json-mask`: what JSON mode costs a step; everything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "profile")
 {
     DecodeStepProfile.Run(args[1..]);
@@ -20,6 +20,11 @@ if (args.Length > 0 && args[0] == "prefill-profile")
 if (args.Length > 0 && args[0] == "linear-rows")
 {
     LinearRowsProbe.Run(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "json-mask")
+{
+    JsonMaskProbe.Run(args[1..]);
     return;
 }
 

@@ -17,7 +17,8 @@ namespace Cluster.Contracts.Sampling;
 /// the sampler skips the pass over the vocabulary that computes them.</param>
 /// <param name="PresencePenalty">0 = off.</param>
 /// <param name="FrequencyPenalty">0 = off.</param>
-/// <param name="LogitBias">Null = off. New fields go last, defaulting to the value that turns them off.</param>
+/// <param name="LogitBias">Null = off.</param>
+/// <param name="Json">JSON mode; null = free text. New fields go last, defaulting to the value that turns them off.</param>
 [GenerateSerializer, Immutable]
 public sealed record SamplingSettings(
     [property: Id(0)] float Temperature,
@@ -30,4 +31,5 @@ public sealed record SamplingSettings(
     [property: Id(7)] bool Logprobs = false,
     [property: Id(8)] float PresencePenalty = 0f,
     [property: Id(9)] float FrequencyPenalty = 0f,
-    [property: Id(10)] LogitBias? LogitBias = null);
+    [property: Id(10)] LogitBias? LogitBias = null,
+    [property: Id(11)] JsonObjectFormat? Json = null);

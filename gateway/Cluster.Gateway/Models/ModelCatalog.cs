@@ -90,9 +90,9 @@ internal sealed class ModelCatalog(
                 string.Join(", ", descriptions.Select(d => $"layers [{d.FirstLayer},{d.EndLayer}) on {d.Silo}")));
         }
         var description = replicas[0].Descriptions[0];
-        var limits = new ModelLimits(description.ContextLength, description.VocabularySize,
-            Math.Min(options.Value.MaxNewTokensLimit, description.ContextLength));
         var eosIds = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : description.EosTokenIds;
+        var limits = new ModelLimits(description.ContextLength, description.VocabularySize,
+            Math.Min(options.Value.MaxNewTokensLimit, description.ContextLength), EosTokenIds: eosIds);
         return new ServedModel(deployment, tokenizer, limits, eosIds, replicas, chat, schedulerOptions.Value.PrefixAffinityMaxExtraLoad);
     }
 

@@ -157,7 +157,31 @@ internal sealed record OpenAiRequest(
         sampling.Stop.AddRange(json.Strings("stop"));
         sampling.StopTokenIds.AddRange(json.Integers("stop_token_ids"));
         sampling.IgnoreEos = json.Bool("ignore_eos") ?? false;
+        sampling.ResponseFormat = ResponseFormatOf(json);
         return sampling;
+    }
+
+    /// <summary>
+    /// OpenAI's <c>response_format</c>: <c>{"type": "text"}</c> (the default) or <c>{"type": "json_object"}</c> (JSON
+    /// mode). <c>json_schema</c> (structured outputs held to a schema) is refused naming it: this server holds the output
+    /// to JSON, not to a schema.
+    /// </summary>
+    private static ResponseFormat ResponseFormatOf(OpenAiJson json)
+    {
+        switch (json.Element("response_format"))
+        {
+            case null:
+                return ResponseFormat.Text;
+            case { ValueKind: JsonValueKind.Object } format:
+                return new OpenAiJson(format).String("type") switch
+                {
+                    null or "text" => ResponseFormat.Text,
+                    "json_object" => ResponseFormat.JsonObject,
+                    var type => throw OpenAiError.BadRequest($"response_format.type \"{type}\" is not supported (\"text\" or \"json_object\")", "response_format"),
+                };
+            case { } other:
+                throw OpenAiJson.WrongType("response_format", "an object", other);
+        }
     }
 
     /// <summary>
@@ -297,9 +321,6 @@ internal sealed record OpenAiRequest(
                 throw OpenAiError.BadRequest($"{tools} is not supported: this server does not call tools", tools);
             }
         }
-        if (json.Element("response_format") is { ValueKind: JsonValueKind.Object } format && new OpenAiJson(format).String("type") is { } type && type != "text")
-        {
-            throw OpenAiError.BadRequest($"response_format.type \"{type}\" is not supported (only \"text\")", "response_format");
-        }
+
     }
 }

@@ -108,7 +108,28 @@ public static class GenerateRequestValidator
         logprobs,
         CheckPenalty(sampling.PresencePenalty, "presence_penalty"),
         CheckPenalty(sampling.FrequencyPenalty, "frequency_penalty"),
-        CheckLogitBias(sampling, limits));
+        CheckLogitBias(sampling, limits),
+        CheckResponseFormat(sampling, limits));
+
+    /// <summary>JSON mode's settings (the model's EOS ends the object), or null for free text.</summary>
+    private static JsonObjectFormat? CheckResponseFormat(SamplingParameters sampling, ModelLimits limits)
+    {
+        switch (sampling.ResponseFormat)
+        {
+            case ResponseFormat.Text:
+                return null;
+            case ResponseFormat.JsonObject:
+                if (sampling.IgnoreEos)
+                {
+                    throw InvalidArgument.Error("sampling.response_format JSON_OBJECT cannot be combined with ignore_eos: the object ends with the model's EOS");
+                }
+                return limits.EosTokenIds is { Count: > 0 } eos
+                    ? new JsonObjectFormat([.. eos])
+                    : throw InvalidArgument.Error("sampling.response_format JSON_OBJECT needs the model's EOS token to end the object; this model has none");
+            default:
+                throw InvalidArgument.Error($"sampling.response_format must be TEXT or JSON_OBJECT; got {(int)sampling.ResponseFormat}");
+        }
+    }
 
     private static float CheckPenalty(float value, string field) =>
         value >= -MaxPenalty && value <= MaxPenalty // false for NaN

@@ -9,4 +9,5 @@ public sealed record ModelLimits(
     int MaxStopSequences = 16,
     int MaxStopSequenceLength = 256,
     int MaxPromptCharacters = 1_000_000,
-    int MaxStopTokenIds = 256);
+    int MaxStopTokenIds = 256,
+    IReadOnlyList<int>? EosTokenIds = null);

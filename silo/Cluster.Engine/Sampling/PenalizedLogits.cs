@@ -32,8 +32,10 @@ internal static class PenalizedLogits
     /// </param>
     /// <exception cref="ArgumentOutOfRangeException">A previous token id or a biased id is outside the vocabulary (checked where one is used).</exception>
     /// <exception cref="InvalidOperationException">Every logit is -inf or NaN: there is nothing to sample.</exception>
+    /// <param name="constraint">JSON mode's mask, applied last (after the penalties), or null.</param>
     public static LogitSummary Prepare(
-        ReadOnlySpan<float> logits, IReadOnlyList<int> previousTokens, int generated, SamplingParameters parameters, Span<float> destination)
+        ReadOnlySpan<float> logits, IReadOnlyList<int> previousTokens, int generated, SamplingParameters parameters, Span<float> destination,
+        Json.JsonObjectConstraint? constraint = null)
     {
         SanitizeAll(logits, destination);
 
@@ -46,6 +48,8 @@ internal static class PenalizedLogits
 
         if ((parameters.FrequencyPenalty != 0f || parameters.PresencePenalty != 0f) && generated > 0)
             ApplyOutputPenalties(previousTokens, generated, parameters.FrequencyPenalty, parameters.PresencePenalty, destination);
+
+        constraint?.Apply(destination, previousTokens, generated);
 
         return Summarize(destination);
     }

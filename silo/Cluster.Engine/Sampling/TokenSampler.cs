@@ -18,7 +18,9 @@ namespace Cluster.Engine.Sampling;
 /// <item>Frequency and presence penalties (<see cref="SamplingParameters.FrequencyPenalty"/>,
 /// <see cref="SamplingParameters.PresencePenalty"/>): every distinct token among the last <see cref="Steps"/> of
 /// <c>previousTokens</c> (what this sampler generated) gets logit − frequency · count − presence.</item>
-/// <item>Log-probabilities: log_softmax of these penalized logits, in double. The chosen token's logprob and the
+/// <item>JSON mode, when the sampler has a <see cref="Json.JsonObjectConstraint"/>: every token that cannot continue the
+/// output as one JSON object gets -inf, and once the object is complete every token but the end tokens.</item>
+/// <item>Log-probabilities: log_softmax of these penalized (and constrained) logits, in double. The chosen token's logprob and the
 /// <see cref="SamplingParameters.TopLogprobs"/> alternatives come from here, before temperature, top-k and top-p
 /// (vLLM's raw logprobs).</item>
 /// <item>Greedy when <see cref="SamplingParameters.Temperature"/> is below <see cref="GreedyTemperatureThreshold"/>:
@@ -54,12 +56,16 @@ public sealed class TokenSampler
     private readonly SamplingParameters _parameters;
     private readonly Xoshiro256StarStar _random;
 
+    private readonly Json.JsonObjectConstraint? _constraint;
+
     /// <summary>Validates <paramref name="parameters"/> (see <see cref="SamplingParameters.Validate"/>) and seeds the stream.</summary>
-    public TokenSampler(SamplingParameters parameters)
+    /// <param name="constraint">JSON mode for this request (its own instance), or null for free text.</param>
+    public TokenSampler(SamplingParameters parameters, Json.JsonObjectConstraint? constraint = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         parameters.Validate();
         _parameters = parameters;
+        _constraint = constraint;
         _random = new Xoshiro256StarStar(parameters.Seed ?? Xoshiro256StarStar.NondeterministicSeed());
     }
 
@@ -102,7 +108,7 @@ public sealed class TokenSampler
         {
             Span<float> penalized = buffer.AsSpan(0, logits.Length);
             LogitSummary summary = PenalizedLogits.Prepare(
-                logits, previousTokens, Math.Min(Steps, previousTokens.Count), _parameters, penalized);
+                logits, previousTokens, Math.Min(Steps, previousTokens.Count), _parameters, penalized, _constraint);
 
             double? sumOfExp = null;
             int tokenId = IsGreedy ? summary.ArgMax : SampleStochastic(penalized, summary, out sumOfExp);

@@ -1,6 +1,7 @@
 using Cluster.Contracts.Sampling;
 using Cluster.Contracts.Stages;
 using Cluster.Engine.Sampling;
+using Cluster.Engine.Sampling.Json;
 
 namespace Cluster.Silo.Stages;
 
@@ -21,14 +22,17 @@ internal sealed class RequestSampler
     }
 
     /// <summary>The sampler for <paramref name="request"/>: the session's own when it is at the right draw, else a rebuilt one.</summary>
-    public static TokenSampler For(StageSession session, SamplingRequest request)
+    /// <param name="jsonTable">The vocabulary's bytes, asked for only when the request is in JSON mode (built on first use).</param>
+    public static TokenSampler For(StageSession session, SamplingRequest request, Func<JsonTokenTable> jsonTable)
     {
         var settings = request with { DrawIndex = 0 };
         if (session.Sampler is { } current && current._settings == settings && current._sampler.Steps == request.DrawIndex)
         {
             return current._sampler;
         }
-        var sampler = new TokenSampler(Parameters(request.Settings));
+        // A rebuilt constraint reads the request's output so far from the session's history at its first step.
+        var constraint = request.Settings.Json is { } json ? new JsonObjectConstraint(jsonTable(), json.EndTokenIds) : null;
+        var sampler = new TokenSampler(Parameters(request.Settings), constraint);
         sampler.SkipSteps(request.DrawIndex);
         session.Sampler = new RequestSampler(settings, sampler);
         return sampler;

@@ -3,6 +3,7 @@ using Cluster.Silo.Telemetry;
 using Cluster.Contracts.Stages;
 using Cluster.Engine.Model;
 using Cluster.Engine.Sampling;
+using Cluster.Engine.Sampling.Json;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -13,8 +14,11 @@ namespace Cluster.Silo.Stages;
 /// (stage 0) or take the incoming hidden states, run the layers, then hand the hidden states on or (last stage)
 /// compute logits and sample. Everything runs inside one dispose scope on one thread; nothing here awaits.
 /// </summary>
-internal sealed class StageExecutor(ModelShard shard)
+/// <param name="jsonTable">The vocabulary's bytes for JSON mode, built on the first request that asks for it.</param>
+internal sealed class StageExecutor(ModelShard shard, Func<JsonTokenTable>? jsonTable = null)
 {
+    private readonly Func<JsonTokenTable> _jsonTable = jsonTable ?? (() => throw new InvalidOperationException("JSON mode needs the model's tokenizer; this stage was built without one."));
+
     private readonly HostLogits _logits = new();
     private readonly HashSet<string> _previousStep = []; // the sessions of this stage's step before, kept across steps
 
@@ -201,7 +205,7 @@ internal sealed class StageExecutor(ModelShard shard)
         // Only the entries that sample need logits: the head and the copy to the host skip the others (prefill chunks).
         var sampling = Enumerable.Range(0, entries.Count).Where(i => entries[i].Sampling is not null).ToArray();
         _logits.Load(shard.Logits(hidden, chunks, onlyChunks: sampling)); // (M, V) float32, each sampling entry's last token
-        var samplers = sampling.Select(i => RequestSampler.For(sessions[i], entries[i].Sampling!)).ToArray();
+        var samplers = sampling.Select(i => RequestSampler.For(sessions[i], entries[i].Sampling!, _jsonTable)).ToArray();
         var tokens = StepSampling.Sample(_logits, samplers, sampling.Select(i => sessions[i].History).ToArray());
         var results = new List<SampledTokenResult>(sampling.Length);
         for (var row = 0; row < sampling.Length; row++)

@@ -55,7 +55,7 @@ public sealed partial class StageGrain(
         var layers = StageLayers.For(deployment, _key.Stage, layerCount);
         // Off the grain scheduler: reading and converting weights takes seconds and must not stall the silo's threads.
         var shard = await Task.Run(() => ModelShard.Load(deployment.Path, layers, stageOptions.ToEngineOptions(deployment)), cancellationToken);
-        _executor = new StageExecutor(shard);
+        _executor = new StageExecutor(shard, JsonTables.For(deployment.Path, shard.Config.VocabularySize));
         _sessions = new SessionCaches(stageOptions.KvBudgetBytes, BytesPerToken(shard), clock);
         _layers = layers.ToString();
         _gauge = SiloTelemetry.Register(_key.Model, _key.Replica, _key.Stage);

@@ -33,5 +33,16 @@ internal sealed class ReferenceEngine : IDisposable
         return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos).Select(t => t.TokenId).ToList();
     }
 
+    /// <summary>In JSON mode, its constraint built here from the checkpoint's tokenizer (not the silo's <c>JsonTables</c>).</summary>
+    public List<int> GenerateJson(IReadOnlyList<int> promptIds, int maxNewTokens, SamplingParameters parameters)
+    {
+        var table = new Cluster.Engine.Sampling.Json.JsonTokenTable(_model.Config.VocabularySize, Tokenizer.ContinuationBytes);
+        var stop = new StopConditions { MaxNewTokens = maxNewTokens };
+        return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos, json: new Cluster.Engine.Sampling.Json.JsonObjectConstraint(table, Eos))
+            .Select(t => t.TokenId).ToList();
+    }
+
+    public IReadOnlyList<int> EosTokenIds => Eos;
+
     public void Dispose() => _model.Dispose();
 }

@@ -158,6 +158,47 @@ public sealed class ShardedGenerationTests
         Assert.True(greedyCluster.Tokens[0] != greedy[0], $"logit_bias -100 on token {greedy[0]} left it first: [{string.Join(",", greedyCluster.Tokens)}]");
     }
 
+    [Theory]
+    [InlineData(0f, 0UL, false)]
+    [InlineData(1f, 77UL, false)]
+    [InlineData(1.5f, 78UL, false)]
+    [InlineData(1f, 79UL, true)]
+    public async Task JsonModeHoldsTheOutputToOneObjectAndMatchesTheEngine(float temperature, ulong seed, bool nudgedToClose)
+    {
+        // The test model's random weights open strings and never close them; a bias on '"', ':' and '}' (GPT-2 ids
+        // 1, 25, 92) makes one case write a whole object, so the end of JSON mode (EOS, and nothing else) is seen too.
+        var bias = nudgedToClose ? new Dictionary<int, float> { [1] = 12f, [25] = 12f, [92] = 12f } : null;
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 2);
+        using var reference = new ReferenceEngine(cluster.CheckpointPath);
+        var prompt = reference.Tokenizer.Encode("Once upon a time");
+        var request = new GenerateRequest
+        {
+            Text = "Once upon a time",
+            Sampling = new SamplingParameters { Temperature = temperature, Seed = seed, MaxNewTokens = 40, ResponseFormat = ResponseFormat.JsonObject },
+        };
+        request.Sampling.LogitBias.Add(bias ?? []);
+
+        var (tokens, last) = await GenerateAsync(cluster, request);
+        var engine = reference.GenerateJson(prompt, 40, new Cluster.Engine.Sampling.SamplingParameters { Temperature = temperature, Seed = seed, LogitBias = bias });
+
+        Assert.True(engine.SequenceEqual(tokens), $"engine [{string.Join(",", engine)}], cluster [{string.Join(",", tokens)}]");
+        var generated = last.FinishReason == FinishReason.Stop ? tokens[..^1] : tokens; // STOP ends with EOS
+        var text = reference.Tokenizer.Decode(generated);
+        Assert.True(!nudgedToClose || last.FinishReason == FinishReason.Stop, $"nudged to close, but ended {last.FinishReason}: {text}");
+        var state = new Cluster.Engine.Sampling.Json.JsonPrefixState();
+        Assert.True(state.Feed(System.Text.Encoding.UTF8.GetBytes(text)), $"not the beginning of a JSON object: {text}");
+        if (last.FinishReason == FinishReason.Stop)
+        {
+            Assert.True(reference.EosTokenIds.Contains(tokens[^1]), $"finished on {tokens[^1]}, not EOS");
+            using var document = System.Text.Json.JsonDocument.Parse(text);
+            Assert.Equal(System.Text.Json.JsonValueKind.Object, document.RootElement.ValueKind);
+        }
+        else
+        {
+            Assert.Equal(FinishReason.Length, last.FinishReason);
+        }
+    }
+
     [Fact]
     public async Task ListModelsShowsTheStagesOfAReplicaOnDifferentSilos()
     {

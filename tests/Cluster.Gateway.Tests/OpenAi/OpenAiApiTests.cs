@@ -156,6 +156,9 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     [InlineData("""{"prompt": "hi", "max_tokens": 100000}""", "max_tokens", "max_tokens must be in [1, ")]
     [InlineData("""{"prompt": "hi", "max_tokens": 250, "ignore_eos": true, "stop": ["a", ""]}""", "stop", "stop[1] is empty")]
     [InlineData("""{"prompt": "hi", "logprobs": 50}""", "logprobs", "logprobs must be in [0, 20]")]
+    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {}}}""", "response_format", "response_format.type \"json_schema\" is not supported")]
+    [InlineData("""{"prompt": "hi", "response_format": "json"}""", "response_format", "response_format must be an object")]
+    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_object"}, "ignore_eos": true}""", "response_format", "cannot be combined with ignore_eos")]
     [InlineData("""{"prompt": "hi", "presence_penalty": 2.5}""", "presence_penalty", "presence_penalty must be in [-2, 2]; got 2.5")]
     [InlineData("""{"prompt": "hi", "frequency_penalty": -3}""", "frequency_penalty", "frequency_penalty must be in [-2, 2]; got -3")]
     [InlineData("""{"prompt": "hi", "logit_bias": {"a": 1}}""", "logit_bias", "logit_bias keys must be token ids")]
@@ -276,6 +279,31 @@ public sealed class OpenAiApiTests : IAsyncLifetime
             Assert.True(streamed == expected, $"choice {choice.Key}: streamed '{streamed}', whole '{expected}'");
             Assert.Equal("length", (string?)choice.Last()["finish_reason"]);
         }
+    }
+
+    [Fact]
+    public async Task JsonModeAnswersWhatGrpcDoesAndTheSdkReadsIt()
+    {
+        // A chat held to JSON: the text is the beginning of an object (the test model's random weights rarely close
+        // one), the same as gRPC's for the same request.
+        var body = new JsonObject
+        {
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hello there" }),
+            ["max_tokens"] = 12, ["temperature"] = 0, ["response_format"] = new JsonObject { ["type"] = "json_object" },
+        };
+        var http = await ReadJsonAsync(await _http.PostAsJsonAsync("chat/completions", body), HttpStatusCode.OK);
+        var content = (string?)http["choices"]![0]!["message"]!["content"];
+        Assert.True(content?.StartsWith('{') == true, $"JSON mode answered '{content}'");
+        var state = new Cluster.Engine.Sampling.Json.JsonPrefixState();
+        Assert.True(state.Feed(Encoding.UTF8.GetBytes(content!)), $"not the beginning of a JSON object: {content}");
+
+        var request = new GenerateRequest { Messages = new ChatMessages(), Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 12, ResponseFormat = ResponseFormat.JsonObject } };
+        request.Messages.Messages.Add(new Contracts.Api.ChatMessage { Role = "user", Content = "hello there" });
+        Assert.Equal((await GrpcGenerateAsync(request)).Text, content);
+
+        var sdk = await Chat().CompleteChatAsync([ChatMessage.CreateUserMessage("hello there")],
+            new ChatCompletionOptions { MaxOutputTokenCount = 12, Temperature = 0, ResponseFormat = ChatResponseFormat.CreateJsonObjectFormat() });
+        Assert.Equal(content, sdk.Value.Content[0].Text);
     }
 
     private async Task<List<int>> GeneratedIdsAsync(SamplingParameters sampling)

@@ -45,6 +45,9 @@ public sealed class GenerateRequestValidatorTests
         ["logit_bias beyond the vocabulary"] = new(r => { r.Sampling.LogitBias[5] = 1f; r.Sampling.LogitBias[1024] = 1f; }, 0, "sampling.logit_bias: token id 1024 is outside the vocabulary [0, 1024)"),
         ["logit_bias negative id"] = new(r => r.Sampling.LogitBias[-2] = 1f, 0, "sampling.logit_bias: token id -2 is outside the vocabulary [0, 1024)"),
         ["too many logit_bias entries"] = new(r => { for (var id = 0; id < 1025; id++) r.Sampling.LogitBias[id % 1024 + (id / 1024) * 2000] = 1f; }, 0, "sampling.logit_bias has 1025 entries; at most 1024"),
+        ["json mode with ignore_eos"] = new(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonObject; r.Sampling.IgnoreEos = true; }, 0, "sampling.response_format JSON_OBJECT cannot be combined with ignore_eos"),
+        ["json mode without an EOS"] = new(r => r.Sampling.ResponseFormat = ResponseFormat.JsonObject, 0, "sampling.response_format JSON_OBJECT needs the model's EOS token to end the object; this model has none"),
+        ["unknown response_format"] = new(r => r.Sampling.ResponseFormat = (ResponseFormat)7, 0, "sampling.response_format must be TEXT or JSON_OBJECT; got 7"),
         ["top_k negative"] = new(r => r.Sampling.TopK = -1, 0, "sampling.top_k must be >= 0; got -1"),
         ["repetition_penalty 0"] = new(r => r.Sampling.RepetitionPenalty = 0f, 0, "sampling.repetition_penalty must be > 0 and finite; got 0"),
         ["repetition_penalty negative"] = new(r => r.Sampling.RepetitionPenalty = -1f, 0, "sampling.repetition_penalty must be > 0 and finite; got -1"),
@@ -176,6 +179,16 @@ public sealed class GenerateRequestValidatorTests
         Assert.Equal([1023, 5], validated.StopTokenIds);
         Assert.True(validated.IgnoreEos);
         Assert.True(validated.Logprobs);
+    }
+
+    [Fact]
+    public void Json_mode_carries_the_models_eos_tokens()
+    {
+        GenerationRequest validated = Validate(GoodRequest(r => r.Sampling.ResponseFormat = ResponseFormat.JsonObject), TestTokenizers.Gpt2,
+            limits: Limits with { EosTokenIds = [1023, 7] });
+
+        Assert.Equal(new JsonObjectFormat([1023, 7]), validated.Sampling.Json);
+        Assert.Null(Validate(GoodRequest(), TestTokenizers.Gpt2, limits: Limits with { EosTokenIds = [1023] }).Sampling.Json);
     }
 
     [Fact]
