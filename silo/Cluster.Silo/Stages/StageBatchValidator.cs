@@ -153,6 +153,10 @@ internal static class StageBatchValidator
         {
             throw new ArgumentException($"{where}: sampling carries no settings.");
         }
+        if (sampling.Settings.Json is { } json && (json.EndTokenIds is not { Length: > 0 } ends || ends.Any(id => (uint)id >= (uint)vocabularySize)))
+        {
+            throw new ArgumentException($"{where}: JSON mode needs end token ids within the vocabulary [0, {vocabularySize}); got [{string.Join(", ", json.EndTokenIds ?? [])}].");
+        }
         if (sampling.Settings.LogitBias is { } bias)
         {
             var ids = bias.TokenIds ?? [];

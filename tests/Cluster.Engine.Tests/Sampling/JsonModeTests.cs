@@ -196,6 +196,24 @@ public class JsonModeTests
         Assert.Contains("-inf", error.Message);
     }
 
+    [Fact]
+    public void AVocabularyThatCannotContinueTheObjectEndsItWithEos_InsteadOfFailingTheStep()
+    {
+        // No ':' anywhere: after a key's closing quote nothing but EOS can come.
+        string[] pieces = ["{", "\"", "a", "}"];
+        var table = new JsonTokenTable(pieces.Length + 1, id => id < pieces.Length ? Encoding.UTF8.GetBytes(pieces[id]) : null);
+        var sampler = new TokenSampler(new SamplingParameters { Temperature = 0f }, new JsonObjectConstraint(table, [pieces.Length]));
+        float[] logits = [0f, 3f, 1f, 2f, 5f]; // EOS most likely of all, '"' next
+        var history = new List<int>();
+        for (var step = 0; step < 4; step++)
+        {
+            history.Add(sampler.Sample(logits, history).TokenId);
+        }
+        // '{'; then '"' (EOS and '}' are masked: an object opens with a key); '"' (3 beats 'a') closes the empty key;
+        // then the colon no token spells: only EOS.
+        Assert.True(history.SequenceEqual([0, 1, 1, 4]), $"drew [{string.Join(",", history)}]");
+    }
+
     private static List<int> Generate(TokenSampler sampler, float[] logits, List<int> alreadyGenerated, int steps)
     {
         var history = new List<int>(alreadyGenerated);

@@ -3,7 +3,8 @@ namespace Cluster.Engine.Sampling.Json;
 /// <summary>
 /// OpenAI's JSON mode (<c>response_format: {"type": "json_object"}</c>) for one request: every step, tokens whose bytes
 /// cannot continue the text generated so far as one JSON object get a logit of -inf, and once the object has closed
-/// only the end tokens (EOS) remain. The state follows the request's own output, read from the history the sampler is
+/// only the end tokens (EOS) remain (also in the unlikely state no token of the vocabulary can continue: a vocabulary
+/// without single-byte tokens for JSON's punctuation). The state follows the request's own output, read from the history the sampler is
 /// given (its last <see cref="TokenSampler.Steps"/> tokens), so a sampler rebuilt after a failover picks up where the
 /// lost one was.
 /// </summary>
@@ -46,8 +47,11 @@ public sealed class JsonObjectConstraint(JsonTokenTable table, IReadOnlyList<int
                 throw new InvalidOperationException($"Generated token {id} at position {i} does not continue a JSON object; JSON mode cannot resume from this output.");
             }
         }
-        if (_state.IsComplete)
+        var allowed = _state.IsComplete ? null : table.Allowed(_state);
+        if (allowed is null || Array.TrueForAll(allowed, word => word == 0))
         {
+            // Complete, or (with a vocabulary that lacks a byte the object needs next) unable to continue: only the end
+            // tokens, so the request ends instead of failing the step it shares with others.
             Span<float> kept = stackalloc float[_end.Count];
             var vocabulary = logits.Length;
             var ends = _end.Where(id => (uint)id < (uint)vocabulary).ToArray();
@@ -62,7 +66,6 @@ public sealed class JsonObjectConstraint(JsonTokenTable table, IReadOnlyList<int
             }
             return;
         }
-        var allowed = table.Allowed(_state);
         for (var word = 0; word < allowed.Length; word++)
         {
             var bits = allowed[word];
