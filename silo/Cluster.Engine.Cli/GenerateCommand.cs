@@ -4,6 +4,7 @@ using Cluster.Engine.Configuration;
 using Cluster.Engine.Generation;
 using Cluster.Engine.Model;
 using Cluster.Engine.Sampling;
+using Cluster.Engine.Sampling.Json;
 using Cluster.Tokenizers;
 using static System.FormattableString;
 
@@ -18,8 +19,10 @@ namespace Cluster.Engine.Cli;
 internal static class GenerateCommand
 {
     /// <summary>What the command line asks for.</summary>
+    /// <param name="JsonObject">JSON mode: hold the output to one JSON object, then EOS.</param>
     internal sealed record Settings(
-        string Checkpoint, string? PromptText, string? TokenIds, bool NoBos, bool Json, SamplingParameters Sampling, StopConditions Stop, EngineOptions Engine);
+        string Checkpoint, string? PromptText, string? TokenIds, bool NoBos, bool Json, SamplingParameters Sampling, StopConditions Stop, EngineOptions Engine,
+        bool JsonObject = false);
 
     public static Command Create()
     {
@@ -37,6 +40,7 @@ internal static class GenerateCommand
         var repetitionPenalty = new Option<float>("--repetition-penalty") { Description = "1 = off", DefaultValueFactory = _ => 1f };
         var presencePenalty = new Option<float>("--presence-penalty") { Description = "Lower every already generated token's logit by this, once, in [-2, 2] (0 = off)" };
         var frequencyPenalty = new Option<float>("--frequency-penalty") { Description = "Lower every already generated token's logit by this per time it was, in [-2, 2] (0 = off)" };
+        var jsonObject = new Option<bool>("--json-object") { Description = "JSON mode: hold the output to one JSON object, ended by the model's EOS (not with --ignore-eos)" };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for reproducible sampling" };
         var topLogprobs = new Option<int>("--top-logprobs") { Description = "Alternatives to show per generated token (0-20)" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "auto" };
@@ -44,7 +48,7 @@ internal static class GenerateCommand
         var weightDType = new Option<string>("--weight-dtype") { Description = "Weight matrices: auto (as --dtype), float32, bfloat16 or int8 (with float32 activations)", DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate a continuation and show tokens, probabilities and timings")
         {
-            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, seed, topLogprobs, device, dtype, weightDType,
+            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, jsonObject, seed, topLogprobs, device, dtype, weightDType,
         };
         command.SetAction(parse =>
         {
@@ -62,7 +66,8 @@ internal static class GenerateCommand
             };
             var settings = new Settings(
                 parse.GetValue(checkpoint)!, parse.GetValue(prompt), parse.GetValue(tokenIds), parse.GetValue(noBos), parse.GetValue(json),
-                sampling, new StopConditions { MaxNewTokens = parse.GetValue(maxNewTokens), IgnoreEos = parse.GetValue(ignoreEos) }, new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)!, WeightDType = parse.GetValue(weightDType)! });
+                sampling, new StopConditions { MaxNewTokens = parse.GetValue(maxNewTokens), IgnoreEos = parse.GetValue(ignoreEos) }, new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)!, WeightDType = parse.GetValue(weightDType)! },
+                parse.GetValue(jsonObject));
             return Run(settings, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
@@ -76,6 +81,10 @@ internal static class GenerateCommand
         {
             settings.Sampling.Validate();
             settings.Stop.Validate();
+            if (settings.JsonObject && settings.Stop.IgnoreEos)
+            {
+                throw new ArgumentException("--json-object ends the object with the model's EOS; it cannot be combined with --ignore-eos.");
+            }
             givenIds = PromptIdsFromCommandLine(settings);
         }
         catch (ArgumentException e)
@@ -107,7 +116,10 @@ internal static class GenerateCommand
         IEnumerable<GeneratedToken> tokens;
         try
         {
-            tokens = generator.Generate(promptIds, settings.Sampling, settings.Stop, eos);
+            var json = settings.JsonObject
+                ? new JsonObjectConstraint(new JsonTokenTable(model.Config.VocabularySize, tokenizer.ContinuationBytes), eos)
+                : null;
+            tokens = generator.Generate(promptIds, settings.Sampling, settings.Stop, eos, json: json);
         }
         catch (ArgumentException e)
         {

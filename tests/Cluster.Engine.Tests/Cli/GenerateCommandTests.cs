@@ -40,6 +40,22 @@ public sealed partial class GenerateCommandTests
     }
 
     [Fact]
+    public void Json_object_holds_the_output_to_the_beginning_of_one_object_and_refuses_ignore_eos()
+    {
+        using var checkpoint = TinyCheckpoint.WriteTemporary(TinyModelOptions.Llama with { Tokenizer = TinyTokenizer.Gpt2Bpe });
+
+        var (exit, output, error) = Run("generate", checkpoint.Path, "hello world", "-n", "12", "--json-object", "--json", "--device", "cpu");
+
+        Assert.True(exit == 0, $"exit {exit}; error: {error}");
+        var text = JsonDocument.Parse(output).RootElement.GetProperty("text").GetString()!;
+        var state = new Cluster.Engine.Sampling.Json.JsonPrefixState();
+        Assert.True(text.StartsWith('{') && state.Feed(System.Text.Encoding.UTF8.GetBytes(text)), $"not the beginning of a JSON object: '{text}'");
+
+        var refused = Run("generate", checkpoint.Path, "hello world", "--json-object", "--ignore-eos", "--device", "cpu");
+        Assert.True(refused.Exit == 2 && refused.Error.Contains("--ignore-eos"), $"exit {refused.Exit}; error: {refused.Error}");
+    }
+
+    [Fact]
     public void Json_prints_one_document_with_the_prompt_the_tokens_their_alternatives_usage_and_timings()
     {
         using var checkpoint = TinyCheckpoint.WriteTemporary(TinyModelOptions.Llama with { Tokenizer = TinyTokenizer.Gpt2Bpe });
