@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Cluster.Contracts.Api;
 using Cluster.Gateway.Auth;
 using Cluster.Gateway.Models;
 using Cluster.Gateway.Requests;
@@ -79,44 +80,23 @@ internal static class OpenAiEndpoints
             }
             call = OpenAiRequest.Parse(endpoint, await ReadBodyAsync(http, services.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBytes));
             var model = await services.GetRequiredService<ModelCatalog>().GetAsync(RequestFields.Model(call.Request.Model), http.RequestAborted);
-            var started = new bool[call.Choices];
             var response = new OpenAiResponse(call, model.Name, model.Tokenizer);
             var runner = services.GetRequiredService<GenerationRunner>();
             var tenant = http.Features.Get<Tenant>();
             using var writing = new SemaphoreSlim(1, 1); // the choices' messages, one at a time, into the response and the stream
-            await ChoicesAsync(call.Choices, http.RequestAborted, (index, cancellation) => runner.RunAsync(model, call.ForChoice(index), tenant, deadline: null, "openai", async (message, token) =>
-            {
-                await writing.WaitAsync(token);
-                try
+            await ChoicesAsync(call.Choices, http.RequestAborted, (index, cancellation) =>
+                runner.RunAsync(model, call.ForChoice(index), tenant, deadline: null, "openai", async (message, token) =>
                 {
-                    if (!call.Stream)
+                    await writing.WaitAsync(token);
+                    try
                     {
-                        response.Add(index, message);
-                        return;
+                        await AddAsync(http, call, response, index, message, token);
                     }
-                    if (!http.Response.HasStarted)
+                    finally
                     {
-                        // Headers go with the first token, not before: a request refused before it (a bad field, a full
-                        // queue, a key's limit) still gets its HTTP status, as a non-streamed one does.
-                        http.Response.ContentType = "text/event-stream";
-                        http.Response.Headers.CacheControl = "no-cache";
-                        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+                        writing.Release();
                     }
-                    if (!started[index])
-                    {
-                        started[index] = true;
-                        if (response.FirstChunk(index) is { } first)
-                        {
-                            await WriteEventAsync(http, first.ToJsonString(), token);
-                        }
-                    }
-                    await WriteEventAsync(http, response.Chunk(index, message).ToJsonString(), token);
-                }
-                finally
-                {
-                    writing.Release();
-                }
-            }, cancellation));
+                }, cancellation));
             if (!call.Stream)
             {
                 await http.Response.WriteAsJsonAsync(response.Completion(), http.RequestAborted);
@@ -128,6 +108,31 @@ internal static class OpenAiEndpoints
             }
             await WriteEventAsync(http, "[DONE]", http.RequestAborted);
         });
+    }
+
+    /// <summary>
+    /// One message of choice <paramref name="index"/>: kept for the whole completion, or streamed as its chunk (after the
+    /// choice's opening chunk, and after the stream's headers, which go with the first token: a request refused before
+    /// it, for a bad field, a full queue or a key's limit, still gets its HTTP status, as a non-streamed one does).
+    /// </summary>
+    private static async Task AddAsync(HttpContext http, OpenAiRequest call, OpenAiResponse response, int index, GenerateResponse message, CancellationToken cancellation)
+    {
+        if (!call.Stream)
+        {
+            response.Add(index, message);
+            return;
+        }
+        if (!http.Response.HasStarted)
+        {
+            http.Response.ContentType = "text/event-stream";
+            http.Response.Headers.CacheControl = "no-cache";
+            http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        }
+        if (response.OpeningChunk(index) is { } opening)
+        {
+            await WriteEventAsync(http, opening.ToJsonString(), cancellation);
+        }
+        await WriteEventAsync(http, response.Chunk(index, message).ToJsonString(), cancellation);
     }
 
     /// <summary>

@@ -24,11 +24,23 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         public StringBuilder Text { get; } = new();
         public TokenLogprobsJson Logprobs { get; } = logprobs;
         public string? FinishReason { get; set; }
+        public bool Opened { get; set; }
         public Usage? Usage { get; set; }
     }
 
-    /// <summary>Chat streams open each choice with the assistant's role and no content, as OpenAI's do; completions have no such chunk.</summary>
-    public JsonObject? FirstChunk(int index) => _chat ? Envelope(new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }) : null;
+    /// <summary>
+    /// Chat streams open each choice with the assistant's role and no content, as OpenAI's do: that chunk the first time
+    /// it is asked for a choice, null after (and always for completions, which have no such chunk).
+    /// </summary>
+    public JsonObject? OpeningChunk(int index)
+    {
+        if (!_chat || _choices[index].Opened)
+        {
+            return null;
+        }
+        _choices[index].Opened = true;
+        return Envelope(new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null });
+    }
 
     /// <summary>The chunk for one message of choice <paramref name="index"/>: its text (and log-probabilities), and on the last one the finish reason.</summary>
     public JsonObject Chunk(int index, GenerateResponse message)
