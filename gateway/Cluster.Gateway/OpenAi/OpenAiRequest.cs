@@ -18,13 +18,15 @@ internal enum OpenAiEndpoint
 /// </summary>
 /// <param name="MaxTokensField">The field that set the length limit: <c>max_tokens</c> or <c>max_completion_tokens</c>.</param>
 /// <param name="Choices">OpenAI's <c>n</c>: how many completions of the one prompt to generate (see <see cref="ForChoice"/>).</param>
+/// <param name="Echo">Completions' <c>echo</c>: each choice's text starts with the prompt's.</param>
 internal sealed record OpenAiRequest(
     OpenAiEndpoint Endpoint,
     GenerateRequest Request,
     bool Stream,
     bool IncludeUsage,
     string MaxTokensField,
-    int Choices = 1)
+    int Choices = 1,
+    bool Echo = false)
 {
     /// <summary>The most choices (<c>n</c>) one request may ask for: each is a sequence of its own in the scheduler.</summary>
     public const int MaxChoices = 16;
@@ -108,7 +110,12 @@ internal sealed record OpenAiRequest(
             includeUsage = new OpenAiJson(options).Bool("include_usage") ?? false;
         }
         var choices = (int)(json.Integer("n", 1, MaxChoices) ?? 1);
-        return new OpenAiRequest(endpoint, request, stream, includeUsage, maxTokensField, choices);
+        var echo = endpoint == OpenAiEndpoint.Completions && json.Bool("echo") == true;
+        if (echo && request.Logprobs)
+        {
+            throw OpenAiError.BadRequest("echo with logprobs is not supported: this server does not compute the prompt's log-probabilities (send echo or logprobs)", "echo");
+        }
+        return new OpenAiRequest(endpoint, request, stream, includeUsage, maxTokensField, choices, echo);
     }
 
     private static SamplingParameters Sampling(OpenAiJson json, string maxTokensField)
@@ -300,10 +307,6 @@ internal sealed record OpenAiRequest(
     {
         if (endpoint == OpenAiEndpoint.Completions)
         {
-            if (json.Bool("echo") == true)
-            {
-                throw OpenAiError.BadRequest("echo is not supported (only false)", "echo");
-            }
             if (json.Integer("best_of") is { } bestOf && bestOf != 1)
             {
                 throw OpenAiError.BadRequest($"best_of must be 1; got {bestOf}", "best_of");

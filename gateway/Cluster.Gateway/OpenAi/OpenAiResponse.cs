@@ -18,6 +18,10 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly Choice[] _choices = [.. Enumerable.Range(0, call.Choices).Select(_ => new Choice(new TokenLogprobsJson(call.Endpoint, tokenizer)))];
 
+    /// <summary>With <c>echo</c>: the prompt as text (a token-id prompt decoded), which each choice's text starts with.</summary>
+    private readonly string _echo = !call.Echo ? ""
+        : call.Request.PromptCase == GenerateRequest.PromptOneofCase.TokenIds ? tokenizer.Decode(call.Request.TokenIds.Ids) : call.Request.Text;
+
     /// <summary>What one choice has produced so far.</summary>
     private sealed class Choice(TokenLogprobsJson logprobs)
     {
@@ -29,17 +33,20 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     }
 
     /// <summary>
-    /// Chat streams open each choice with the assistant's role and no content, as OpenAI's do: that chunk the first time
-    /// it is asked for a choice, null after (and always for completions, which have no such chunk).
+    /// The chunk that opens a choice's stream, the first time it is asked for, null after: chat streams open with the
+    /// assistant's role and no content, as OpenAI's do; completions with <c>echo</c> with the prompt's text; other
+    /// completions have no such chunk.
     /// </summary>
     public JsonObject? OpeningChunk(int index)
     {
-        if (!_chat || _choices[index].Opened)
+        if (_choices[index].Opened || (!_chat && _echo.Length == 0))
         {
             return null;
         }
         _choices[index].Opened = true;
-        return Envelope(new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null });
+        return Envelope(_chat
+            ? new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }
+            : new JsonObject { ["index"] = index, ["text"] = _echo, ["logprobs"] = null, ["finish_reason"] = null });
     }
 
     /// <summary>The chunk for one message of choice <paramref name="index"/>: its text (and log-probabilities), and on the last one the finish reason.</summary>
@@ -84,7 +91,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         var logprobs = call.Logprobs ? choice.Logprobs.ToJson() : null;
         return _chat
             ? new JsonObject { ["index"] = index, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = choice.Text.ToString() }, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason }
-            : new JsonObject { ["index"] = index, ["text"] = choice.Text.ToString(), ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason };
+            : new JsonObject { ["index"] = index, ["text"] = _echo + choice.Text, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason };
     }
 
     private void Record(int index, GenerateResponse message)

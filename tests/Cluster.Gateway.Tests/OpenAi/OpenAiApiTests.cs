@@ -159,6 +159,7 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {}}}""", "response_format", "response_format.type \"json_schema\" is not supported")]
     [InlineData("""{"prompt": "hi", "response_format": "json"}""", "response_format", "response_format must be an object")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_object"}, "ignore_eos": true}""", "response_format", "cannot be combined with ignore_eos")]
+    [InlineData("""{"prompt": "hi", "echo": true, "logprobs": 1}""", "echo", "echo with logprobs is not supported")]
     [InlineData("""{"prompt": "hi", "presence_penalty": 2.5}""", "presence_penalty", "presence_penalty must be in [-2, 2]; got 2.5")]
     [InlineData("""{"prompt": "hi", "frequency_penalty": -3}""", "frequency_penalty", "frequency_penalty must be in [-2, 2]; got -3")]
     [InlineData("""{"prompt": "hi", "logit_bias": {"a": 1}}""", "logit_bias", "logit_bias keys must be token ids")]
@@ -304,6 +305,34 @@ public sealed class OpenAiApiTests : IAsyncLifetime
         var sdk = await Chat().CompleteChatAsync([ChatMessage.CreateUserMessage("hello there")],
             new ChatCompletionOptions { MaxOutputTokenCount = 12, Temperature = 0, ResponseFormat = ChatResponseFormat.CreateJsonObjectFormat() });
         Assert.Equal(content, sdk.Value.Content[0].Text);
+    }
+
+    [Fact]
+    public async Task EchoStartsEachChoiceWithThePromptStreamedOrNot()
+    {
+        JsonObject Body(JsonNode prompt, bool echo, bool stream) => new()
+        {
+            ["prompt"] = prompt, ["max_tokens"] = 5, ["temperature"] = 0, ["ignore_eos"] = true, ["echo"] = echo, ["stream"] = stream, ["n"] = 2,
+        };
+        var plain = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", Body("And God said", echo: false, stream: false)), HttpStatusCode.OK);
+        var completion = (string?)plain["choices"]![0]!["text"];
+
+        var echoed = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", Body("And God said", echo: true, stream: false)), HttpStatusCode.OK);
+        Assert.All(echoed["choices"]!.AsArray(), choice => Assert.Equal("And God said" + completion, (string?)choice!["text"]));
+        Assert.Equal((int)plain["usage"]!["completion_tokens"]!, (int)echoed["usage"]!["completion_tokens"]!);
+
+        var ids = (await _cluster.Client.TokenizeAsync(new TokenizeRequest { Text = "And God said" })).Tokens.Select(t => t.Id).ToArray();
+        var fromIds = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", Body(new JsonArray([.. ids.Select(i => (JsonNode)i)]), echo: true, stream: false)), HttpStatusCode.OK);
+        Assert.Equal("And God said" + completion, (string?)fromIds["choices"]![0]!["text"]);
+
+        var events = await StreamAsync("completions", Body("And God said", echo: true, stream: true));
+        var chunks = events[..^1].Select(e => Assert.Single(JsonNode.Parse(e)!["choices"]!.AsArray())!).ToList();
+        foreach (var index in new[] { 0, 1 })
+        {
+            var texts = chunks.Where(c => (int)c["index"]! == index).Select(c => (string?)c["text"]).ToList();
+            Assert.True(texts[0] == "And God said" && string.Concat(texts) == "And God said" + completion,
+                $"choice {index} streamed [{string.Join(" | ", texts)}]; expected the prompt first, then '{completion}'");
+        }
     }
 
     private async Task<List<int>> GeneratedIdsAsync(SamplingParameters sampling)
