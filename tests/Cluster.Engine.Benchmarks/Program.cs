@@ -7,24 +7,16 @@ using Cluster.Engine.Benchmarks.Profile;
 
 // `profile`: where one decode step's time goes (issue #12); `prefill-profile`: a prefill's; `linear-rows`: which
 // product is fastest at which row count; `json-mask`: what JSON mode costs a step; everything else goes to BenchmarkDotNet.
-if (args.Length > 0 && args[0] == "profile")
+var probes = new Dictionary<string, Action<string[]>>
 {
-    DecodeStepProfile.Run(args[1..]);
-    return;
-}
-if (args.Length > 0 && args[0] == "prefill-profile")
+    ["profile"] = DecodeStepProfile.Run,
+    ["prefill-profile"] = PrefillProfile.Run,
+    ["linear-rows"] = LinearRowsProbe.Run,
+    ["json-mask"] = JsonMaskProbe.Run,
+};
+if (args.Length > 0 && probes.TryGetValue(args[0], out var probe))
 {
-    PrefillProfile.Run(args[1..]);
-    return;
-}
-if (args.Length > 0 && args[0] == "linear-rows")
-{
-    LinearRowsProbe.Run(args[1..]);
-    return;
-}
-if (args.Length > 0 && args[0] == "json-mask")
-{
-    JsonMaskProbe.Run(args[1..]);
+    probe(args[1..]);
     return;
 }
 

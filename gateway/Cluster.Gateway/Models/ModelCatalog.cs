@@ -74,6 +74,9 @@ internal sealed class ModelCatalog(
         var logger = loggers.CreateLogger<ModelCatalog>();
         var tokenizer = CheckpointTokenizer.Load(deployment.Path);
         var chat = ChatFormat.Load(deployment.Path, tokenizer.NamedSpecialTokens); // before the stages load: a template we cannot render fails fast
+        // The tokens that end a sequence: the tokenizer's, else the checkpoint config's. The stop rules and JSON mode
+        // (through the limits) read the same list.
+        IReadOnlyList<int> EosOf(StageDescription description) => tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : description.EosTokenIds;
         var replicas = new List<ServedReplica>();
         for (var r = 0; r < deployment.Replicas; r++)
         {
@@ -81,19 +84,16 @@ internal sealed class ModelCatalog(
             var stages = keys.Select(k => grains.GetGrain<IStageGrain>(k.ToString())).ToList();
             var descriptions = await DescribeAsync(deployment.Name, stages, logger);
             var pipeline = new PipelineDriver(stages, keys, () => siloLoss.NextLoss);
-            var first = descriptions[0];
-            var eos = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : first.EosTokenIds;
             var scheduler = new ReplicaScheduler(pipeline, new ReplicaCapacity(descriptions), schedulerOptions.Value,
-                new TokenResponses(tokenizer, eos, descriptions.Select(d => d.Silo).ToList()), loggers.CreateLogger<ReplicaScheduler>());
+                new TokenResponses(tokenizer, EosOf(descriptions[0]), descriptions.Select(d => d.Silo).ToList()), loggers.CreateLogger<ReplicaScheduler>());
             replicas.Add(new ServedReplica(r, keys, stages, descriptions, pipeline, scheduler));
             logger.LogInformation("Model {Model} replica {Replica}: {Stages}", deployment.Name, r,
                 string.Join(", ", descriptions.Select(d => $"layers [{d.FirstLayer},{d.EndLayer}) on {d.Silo}")));
         }
         var description = replicas[0].Descriptions[0];
-        var eosIds = tokenizer.EosTokenIds.Count > 0 ? tokenizer.EosTokenIds : description.EosTokenIds;
         var limits = new ModelLimits(description.ContextLength, description.VocabularySize,
-            Math.Min(options.Value.MaxNewTokensLimit, description.ContextLength), EosTokenIds: eosIds);
-        return new ServedModel(deployment, tokenizer, limits, eosIds, replicas, chat, schedulerOptions.Value.PrefixAffinityMaxExtraLoad);
+            Math.Min(options.Value.MaxNewTokensLimit, description.ContextLength), EosTokenIds: EosOf(description));
+        return new ServedModel(deployment, tokenizer, limits, replicas, chat, schedulerOptions.Value.PrefixAffinityMaxExtraLoad);
     }
 
     /// <summary>

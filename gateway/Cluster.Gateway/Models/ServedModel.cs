@@ -11,7 +11,6 @@ internal sealed class ServedModel(
     ModelDeployment deployment,
     CheckpointTokenizer tokenizer,
     ModelLimits limits,
-    IReadOnlyList<int> eosTokenIds,
     IReadOnlyList<ServedReplica> replicas,
     ChatFormat? chat = null,
     int prefixAffinityMaxExtraLoad = 0) : IAsyncDisposable
@@ -20,7 +19,6 @@ internal sealed class ServedModel(
     public ModelDeployment Deployment { get; } = deployment;
     public CheckpointTokenizer Tokenizer { get; } = tokenizer;
     public ModelLimits Limits { get; } = limits;
-    public IReadOnlyList<int> EosTokenIds { get; } = eosTokenIds;
     public IReadOnlyList<ServedReplica> Replicas { get; } = replicas;
 
     /// <summary>The checkpoint's chat template, when it ships one: what Generate's messages are rendered with.</summary>

@@ -324,6 +324,5 @@ internal sealed record OpenAiRequest(
                 throw OpenAiError.BadRequest($"{tools} is not supported: this server does not call tools", tools);
             }
         }
-
     }
 }

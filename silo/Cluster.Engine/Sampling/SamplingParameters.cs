@@ -113,7 +113,7 @@ public sealed record SamplingParameters
             throw SettingError.Invalid(nameof(PresencePenalty), "presence_penalty", $"must be in [-{MaxPenalty}, {MaxPenalty}] (0 = disabled)", PresencePenalty);
         if (!(FrequencyPenalty >= -MaxPenalty && FrequencyPenalty <= MaxPenalty))
             throw SettingError.Invalid(nameof(FrequencyPenalty), "frequency_penalty", $"must be in [-{MaxPenalty}, {MaxPenalty}] (0 = disabled)", FrequencyPenalty);
-        foreach (var (id, bias) in LogitBias ?? new Dictionary<int, float>())
+        foreach (var (id, bias) in LogitBias ?? System.Collections.Immutable.ImmutableDictionary<int, float>.Empty)
         {
             if (id < 0)
                 throw SettingError.Invalid(nameof(LogitBias), "logit_bias", "token ids must be >= 0", id);

@@ -12,12 +12,10 @@ namespace Cluster.Engine.Sampling.Json;
 /// <param name="endTokenIds">The tokens that end the request (EOS): allowed only once the object is complete.</param>
 public sealed class JsonObjectConstraint(JsonTokenTable table, IReadOnlyList<int> endTokenIds)
 {
-    private readonly HashSet<int> _end = [.. endTokenIds];
+    // The end tokens the logits have (a model's vocabulary may have fewer rows than its config names): few, so an array.
+    private readonly int[] _end = [.. endTokenIds.Distinct().Where(id => (uint)id < (uint)table.VocabularySize)];
     private JsonPrefixState _state;
     private int _read; // generated tokens already read into _state
-
-    /// <summary>The generated text so far is one complete JSON object.</summary>
-    public bool IsComplete => _state.IsComplete;
 
     /// <summary>
     /// Catches up with the request's output (the last <paramref name="generated"/> of <paramref name="history"/>), then
@@ -42,7 +40,7 @@ public sealed class JsonObjectConstraint(JsonTokenTable table, IReadOnlyList<int
             {
                 continue;
             }
-            if ((uint)id >= (uint)table.VocabularySize || !_state.Feed(table.BytesOf(id)) || table.BytesOf(id).IsEmpty)
+            if ((uint)id >= (uint)table.VocabularySize || table.BytesOf(id).IsEmpty || !_state.Feed(table.BytesOf(id)))
             {
                 throw new InvalidOperationException($"Generated token {id} at position {i} does not continue a JSON object; JSON mode cannot resume from this output.");
             }
@@ -52,17 +50,15 @@ public sealed class JsonObjectConstraint(JsonTokenTable table, IReadOnlyList<int
         {
             // Complete, or (with a vocabulary that lacks a byte the object needs next) unable to continue: only the end
             // tokens, so the request ends instead of failing the step it shares with others.
-            Span<float> kept = stackalloc float[_end.Count];
-            var vocabulary = logits.Length;
-            var ends = _end.Where(id => (uint)id < (uint)vocabulary).ToArray();
-            for (var e = 0; e < ends.Length; e++)
+            Span<float> kept = stackalloc float[_end.Length];
+            for (var e = 0; e < _end.Length; e++)
             {
-                kept[e] = logits[ends[e]];
+                kept[e] = logits[_end[e]];
             }
             logits.Fill(float.NegativeInfinity);
-            for (var e = 0; e < ends.Length; e++)
+            for (var e = 0; e < _end.Length; e++)
             {
-                logits[ends[e]] = kept[e];
+                logits[_end[e]] = kept[e];
             }
             return;
         }
@@ -84,10 +80,7 @@ public sealed class JsonObjectConstraint(JsonTokenTable table, IReadOnlyList<int
         }
         foreach (var id in _end)
         {
-            if ((uint)id < (uint)logits.Length)
-            {
-                logits[id] = float.NegativeInfinity; // the object is still open
-            }
+            logits[id] = float.NegativeInfinity; // the object is still open
         }
     }
 }

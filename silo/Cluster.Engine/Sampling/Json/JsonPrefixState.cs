@@ -4,8 +4,8 @@ namespace Cluster.Engine.Sampling.Json;
 /// Where a byte-by-byte reading of a JSON object (RFC 8259, UTF-8) stands: a small value type, so a search can copy it
 /// at every step and go back to any earlier one. <see cref="Feed"/> says whether a byte can continue a text that is
 /// still the beginning of one JSON object (which starts at the first byte: no whitespace before it, none after);
-/// <see cref="IsComplete"/> whether the object has closed. Nesting is a bit stack (object or array per level), up to <see cref="MaxDepth"/> levels. A run of
-/// whitespace is at most <see cref="MaxWhitespaceRun"/> bytes: JSON allows any, but a model held to JSON could
+/// <see cref="IsComplete"/> whether the object has closed. Nesting is a bit stack (object or array per level), up to
+/// <see cref="MaxDepth"/> levels. A run of whitespace is at most <see cref="MaxWhitespaceRun"/> bytes: JSON allows any, but a model held to JSON could
 /// otherwise pad forever (OpenAI warns of exactly that in its JSON mode) instead of closing the object.
 /// </summary>
 /// <remarks>
@@ -58,9 +58,6 @@ public struct JsonPrefixState : IEquatable<JsonPrefixState>
 
     /// <summary>The object has closed: nothing more may follow (not even whitespace).</summary>
     public readonly bool IsComplete => _mode == Mode.Complete;
-
-    /// <summary>Levels of objects and arrays open.</summary>
-    public readonly int Depth => _depth;
 
     /// <summary>Reads one byte; false (and the state unchanged) when no JSON object's text can continue with it.</summary>
     public bool Feed(byte b)
