@@ -36,6 +36,8 @@ public sealed class GenerateCommand
 
     public Option<bool> JsonObject { get; } = new("--json-object") { Description = "JSON mode: hold the answer to one JSON object, ended by the model's EOS" };
 
+    public Option<FileInfo?> JsonSchema { get; } = JsonSchemaOption();
+
     public Option<ulong?> Seed { get; } = new("--seed") { Description = "Seed for reproducible sampling (default: drawn by the server)" };
 
     public Option<string[]> Stop { get; } = new("--stop") { Description = "Stop when the text contains this (repeatable); the stop text is not returned" };
@@ -57,6 +59,19 @@ public sealed class GenerateCommand
     public Option<string?> System { get; } = new("--system") { Description = "A system message before the prompt (implies --chat)" };
 
     /// <summary>--logit-bias TOKEN_ID=BIAS, repeatable; the server checks the id against the model and the bias's range.</summary>
+    private static Option<FileInfo?> JsonSchemaOption()
+    {
+        var option = new Option<FileInfo?>("--json-schema") { Description = "Structured outputs: hold the answer to a JSON value that the JSON Schema in this file allows, ended by the model's EOS (the server names what it does not support)" };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<FileInfo?>() is { Exists: false } file)
+            {
+                result.AddError($"--json-schema: no file {file.FullName}");
+            }
+        });
+        return option;
+    }
+
     private static Option<string[]> LogitBiasOption()
     {
         var option = new Option<string[]>("--logit-bias") { Description = "TOKEN_ID=BIAS: add BIAS, in [-100, 100], to that token's logit before sampling (repeatable; -100 bans it)" };
@@ -88,7 +103,7 @@ public sealed class GenerateCommand
     {
         ArgumentNullException.ThrowIfNull(command);
         command.Arguments.Add(Prompt);
-        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, LogitBias, JsonObject, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession, Chat, System })
+        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, LogitBias, JsonObject, JsonSchema, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession, Chat, System })
         {
             command.Options.Add(option);
         }
@@ -106,7 +121,9 @@ public sealed class GenerateCommand
             IgnoreEos = parse.GetValue(IgnoreEos),
             PresencePenalty = parse.GetValue(PresencePenalty),
             FrequencyPenalty = parse.GetValue(FrequencyPenalty),
-            ResponseFormat = parse.GetValue(JsonObject) ? ResponseFormat.JsonObject : ResponseFormat.Text,
+            ResponseFormat = parse.GetValue(JsonSchema) is not null ? ResponseFormat.JsonSchema
+                : parse.GetValue(JsonObject) ? ResponseFormat.JsonObject : ResponseFormat.Text,
+            JsonSchema = parse.GetValue(JsonSchema) is { } schema ? File.ReadAllText(schema.FullName) : "",
         };
         foreach (var entry in parse.GetValue(LogitBias) ?? [])
         {

@@ -5,6 +5,7 @@ using Cluster.Engine.Generation;
 using Cluster.Engine.Model;
 using Cluster.Engine.Sampling;
 using Cluster.Engine.Sampling.Json;
+using Cluster.JsonSchemas;
 using Cluster.Tokenizers;
 using static System.FormattableString;
 
@@ -20,9 +21,10 @@ internal static class GenerateCommand
 {
     /// <summary>What the command line asks for.</summary>
     /// <param name="JsonObject">JSON mode: hold the output to one JSON object, then EOS.</param>
+    /// <param name="JsonSchemaFile">Structured outputs: a file holding a JSON Schema the output must satisfy, then EOS.</param>
     internal sealed record Settings(
         string Checkpoint, string? PromptText, string? TokenIds, bool NoBos, bool Json, SamplingParameters Sampling, StopConditions Stop, EngineOptions Engine,
-        bool JsonObject = false);
+        bool JsonObject = false, string? JsonSchemaFile = null);
 
     public static Command Create()
     {
@@ -41,6 +43,7 @@ internal static class GenerateCommand
         var presencePenalty = new Option<float>("--presence-penalty") { Description = "Lower every already generated token's logit by this, once, in [-2, 2] (0 = off)" };
         var frequencyPenalty = new Option<float>("--frequency-penalty") { Description = "Lower every already generated token's logit by this per time it was, in [-2, 2] (0 = off)" };
         var jsonObject = new Option<bool>("--json-object") { Description = "JSON mode: hold the output to one JSON object, ended by the model's EOS (not with --ignore-eos)" };
+        var jsonSchema = new Option<string?>("--json-schema") { Description = "Structured outputs: a file holding a JSON Schema the output must satisfy, ended by the model's EOS (not with --ignore-eos)" };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for reproducible sampling" };
         var topLogprobs = new Option<int>("--top-logprobs") { Description = "Alternatives to show per generated token (0-20)" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "auto" };
@@ -48,7 +51,7 @@ internal static class GenerateCommand
         var weightDType = new Option<string>("--weight-dtype") { Description = "Weight matrices: auto (as --dtype), float32, bfloat16 or int8 (with float32 activations)", DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate a continuation and show tokens, probabilities and timings")
         {
-            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, jsonObject, seed, topLogprobs, device, dtype, weightDType,
+            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, jsonObject, jsonSchema, seed, topLogprobs, device, dtype, weightDType,
         };
         command.SetAction(parse =>
         {
@@ -67,16 +70,38 @@ internal static class GenerateCommand
             var settings = new Settings(
                 parse.GetValue(checkpoint)!, parse.GetValue(prompt), parse.GetValue(tokenIds), parse.GetValue(noBos), parse.GetValue(json),
                 sampling, new StopConditions { MaxNewTokens = parse.GetValue(maxNewTokens), IgnoreEos = parse.GetValue(ignoreEos) }, new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)!, WeightDType = parse.GetValue(weightDType)! },
-                parse.GetValue(jsonObject));
+                parse.GetValue(jsonObject), parse.GetValue(jsonSchema));
             return Run(settings, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
+    }
+
+    /// <summary>The schema in <paramref name="file"/>, compiled; an <see cref="ArgumentException"/> naming the option when it cannot be used.</summary>
+    private static JsonSchemaAutomaton SchemaFrom(string file, Settings settings)
+    {
+        if (settings.JsonObject || settings.Stop.IgnoreEos)
+        {
+            throw new ArgumentException("--json-schema cannot be combined with --json-object or --ignore-eos.");
+        }
+        if (!File.Exists(file))
+        {
+            throw new ArgumentException($"--json-schema: no file {file}.");
+        }
+        try
+        {
+            return JsonSchemaAutomaton.Compile(File.ReadAllText(file));
+        }
+        catch (JsonSchemaException e)
+        {
+            throw new ArgumentException($"--json-schema {file}: {e.Message}");
+        }
     }
 
     /// <returns>0, or 2 for bad input (the message, naming the option, goes to <paramref name="error"/>).</returns>
     public static int Run(Settings settings, TextWriter output, TextWriter error)
     {
         IReadOnlyList<int>? givenIds;
+        JsonSchemaAutomaton? schema = null;
         try
         {
             settings.Sampling.Validate();
@@ -84,6 +109,10 @@ internal static class GenerateCommand
             if (settings.JsonObject && settings.Stop.IgnoreEos)
             {
                 throw new ArgumentException("--json-object ends the object with the model's EOS; it cannot be combined with --ignore-eos.");
+            }
+            if (settings.JsonSchemaFile is { } file)
+            {
+                schema = SchemaFrom(file, settings);
             }
             givenIds = PromptIdsFromCommandLine(settings);
         }
@@ -116,10 +145,14 @@ internal static class GenerateCommand
         IEnumerable<GeneratedToken> tokens;
         try
         {
-            var json = settings.JsonObject
-                ? new JsonObjectConstraint(new JsonTokenTable(model.Config.VocabularySize, tokenizer.ContinuationBytes), eos)
+            IOutputConstraint? constraint = (settings.JsonObject || schema is not null)
+                ? new JsonTokenTable(model.Config.VocabularySize, tokenizer.ContinuationBytes) switch
+                {
+                    var table when schema is not null => new JsonSchemaConstraint(new(table, new JsonSchemaGrammar(schema)), eos),
+                    var table => new JsonObjectConstraint(table, eos),
+                }
                 : null;
-            tokens = generator.Generate(promptIds, settings.Sampling, settings.Stop, eos, json: json);
+            tokens = generator.Generate(promptIds, settings.Sampling, settings.Stop, eos, constraint: constraint);
         }
         catch (ArgumentException e)
         {

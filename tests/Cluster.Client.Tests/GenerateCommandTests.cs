@@ -56,6 +56,23 @@ public sealed class GenerateCommandTests
     }
 
     [Fact]
+    public void Json_schema_sends_the_files_schema_with_its_format()
+    {
+        var file = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(file, """{"type": "object"}""");
+            GenerateRequest request = Parse("Hi", "--json-schema", file);
+
+            Assert.True(request.Sampling is { ResponseFormat: ResponseFormat.JsonSchema, JsonSchema: """{"type": "object"}""" }, $"got {request}");
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public void Logprobs_zero_asks_for_the_chosen_tokens_only()
     {
         GenerateRequest request = Parse("Hi", "--logprobs", "0");
@@ -79,6 +96,7 @@ public sealed class GenerateCommandTests
     [InlineData("--logit-bias", "x=1")]
     [InlineData("--logit-bias", "5=strong")]
     [InlineData("--presence-penalty", "high")]
+    [InlineData("--json-schema", "/nonexistent/schema.json")]
     public void Malformed_values_are_parse_errors(string option, string value)
     {
         ParseResult parse = ClientCommands.Create().Parse(["Hi", option, value]);

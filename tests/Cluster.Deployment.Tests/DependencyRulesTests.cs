@@ -19,11 +19,12 @@ public sealed partial class DependencyRulesTests
         ["common/Cluster.ChatTemplates"] = [],
         ["common/Cluster.Hosting"] = ["contracts/Cluster.Contracts"],
         ["silo/Cluster.Kernels"] = [],
-        ["silo/Cluster.Engine"] = ["silo/Cluster.Kernels"],
+        ["common/Cluster.JsonSchemas"] = [],
+        ["silo/Cluster.Engine"] = ["silo/Cluster.Kernels", "common/Cluster.JsonSchemas"],
         ["silo/Cluster.Engine.Training"] = ["silo/Cluster.Engine"],
         ["silo/Cluster.Engine.Cli"] = ["silo/Cluster.Engine", "silo/Cluster.Engine.Training", "common/Cluster.Tokenizers"],
         ["silo/Cluster.Silo"] = ["silo/Cluster.Engine", "contracts/Cluster.Contracts", "common/Cluster.Hosting", "common/Cluster.Tokenizers"],
-        ["gateway/Cluster.Gateway"] = ["contracts/Cluster.Contracts", "common/Cluster.Tokenizers", "common/Cluster.Hosting", "common/Cluster.ChatTemplates"],
+        ["gateway/Cluster.Gateway"] = ["contracts/Cluster.Contracts", "common/Cluster.Tokenizers", "common/Cluster.Hosting", "common/Cluster.ChatTemplates", "common/Cluster.JsonSchemas"],
         ["gateway/Cluster.Client"] = ["contracts/Cluster.Contracts"],
     };
 

@@ -56,6 +56,7 @@ internal sealed record OpenAiRequest(
     /// <summary>The validator's field names as this request spelled them ("sampling.max_new_tokens" → "max_tokens").</summary>
     public string FieldNames(string message) => message
         .Replace("sampling.max_new_tokens", MaxTokensField, StringComparison.Ordinal)
+        .Replace("sampling.json_schema", "response_format.json_schema.schema", StringComparison.Ordinal)
         .Replace("max_new_tokens", MaxTokensField, StringComparison.Ordinal)
         .Replace("sampling.", "", StringComparison.Ordinal)
         .Replace("top_logprobs", Endpoint == OpenAiEndpoint.Completions ? "logprobs" : "top_logprobs", StringComparison.Ordinal)
@@ -164,28 +165,48 @@ internal sealed record OpenAiRequest(
         sampling.Stop.AddRange(json.Strings("stop"));
         sampling.StopTokenIds.AddRange(json.Integers("stop_token_ids"));
         sampling.IgnoreEos = json.Bool("ignore_eos") ?? false;
-        sampling.ResponseFormat = ResponseFormatOf(json);
+        ReadResponseFormat(json, sampling);
         return sampling;
     }
 
     /// <summary>
-    /// OpenAI's <c>response_format</c>: <c>{"type": "text"}</c> (the default) or <c>{"type": "json_object"}</c> (JSON
-    /// mode). <c>json_schema</c> (structured outputs held to a schema) is refused naming it: this server holds the output
-    /// to JSON, not to a schema.
+    /// OpenAI's <c>response_format</c>: <c>{"type": "text"}</c> (the default), <c>{"type": "json_object"}</c> (JSON mode),
+    /// or <c>{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, "strict": ...}}</c> (structured
+    /// outputs: the schema's text goes to the validator, which compiles it; the output is always held to it, strict
+    /// or not, and the name and description play no part).
     /// </summary>
-    private static ResponseFormat ResponseFormatOf(OpenAiJson json)
+    private static void ReadResponseFormat(OpenAiJson json, SamplingParameters sampling)
     {
         switch (json.Element("response_format"))
         {
             case null:
-                return ResponseFormat.Text;
+                sampling.ResponseFormat = ResponseFormat.Text;
+                return;
             case { ValueKind: JsonValueKind.Object } format:
-                return new OpenAiJson(format).String("type") switch
+                var body = new OpenAiJson(format);
+                switch (body.String("type"))
                 {
-                    null or "text" => ResponseFormat.Text,
-                    "json_object" => ResponseFormat.JsonObject,
-                    var type => throw OpenAiError.BadRequest($"response_format.type \"{type}\" is not supported (\"text\" or \"json_object\")", "response_format"),
-                };
+                    case null or "text":
+                        sampling.ResponseFormat = ResponseFormat.Text;
+                        return;
+                    case "json_object":
+                        sampling.ResponseFormat = ResponseFormat.JsonObject;
+                        return;
+                    case "json_schema":
+                        var schema = body.Element("json_schema") switch
+                        {
+                            { ValueKind: JsonValueKind.Object } wrapper => new OpenAiJson(wrapper).Element("schema"),
+                            null => throw OpenAiError.BadRequest("response_format.json_schema is required with type \"json_schema\" (an object with the schema in \"schema\")", "response_format"),
+                            { } other => throw OpenAiJson.WrongType("response_format.json_schema", "an object", other),
+                        };
+                        sampling.ResponseFormat = ResponseFormat.JsonSchema;
+                        sampling.JsonSchema = schema is { ValueKind: JsonValueKind.Object or JsonValueKind.True } given
+                            ? given.GetRawText()
+                            : throw OpenAiError.BadRequest("response_format.json_schema.schema is required: the JSON Schema object the output must satisfy", "response_format");
+                        return;
+                    case var type:
+                        throw OpenAiError.BadRequest($"response_format.type \"{type}\" is not supported (\"text\", \"json_object\" or \"json_schema\")", "response_format");
+                }
             case { } other:
                 throw OpenAiJson.WrongType("response_format", "an object", other);
         }

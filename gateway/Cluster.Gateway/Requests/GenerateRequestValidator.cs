@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Cluster.Contracts.Api;
 using Cluster.Contracts.Sampling;
+using Cluster.JsonSchemas;
 using Cluster.Tokenizers;
 
 namespace Cluster.Gateway.Requests;
@@ -111,23 +112,65 @@ public static class GenerateRequestValidator
         CheckLogitBias(sampling, limits),
         CheckResponseFormat(sampling, limits));
 
-    /// <summary>JSON mode's settings (the model's EOS ends the object), or null for free text.</summary>
+    /// <summary>
+    /// JSON mode's or structured outputs' settings (the model's EOS ends the value), or null for free text. A schema is
+    /// compiled here, so one the silo could not hold the output to never leaves the gateway.
+    /// </summary>
     private static JsonObjectFormat? CheckResponseFormat(SamplingParameters sampling, ModelLimits limits)
     {
-        switch (sampling.ResponseFormat)
+        var format = sampling.ResponseFormat;
+        if (format != ResponseFormat.JsonSchema && sampling.JsonSchema.Length > 0)
+        {
+            throw InvalidArgument.Error($"sampling.json_schema is given but sampling.response_format is {(format == ResponseFormat.JsonObject ? "JSON_OBJECT" : "TEXT")}; set it to JSON_SCHEMA");
+        }
+        switch (format)
         {
             case ResponseFormat.Text:
                 return null;
-            case ResponseFormat.JsonObject:
+            case ResponseFormat.JsonObject or ResponseFormat.JsonSchema:
+                var name = format == ResponseFormat.JsonObject ? "JSON_OBJECT" : "JSON_SCHEMA";
                 if (sampling.IgnoreEos)
                 {
-                    throw InvalidArgument.Error("sampling.response_format JSON_OBJECT cannot be combined with ignore_eos: the object ends with the model's EOS");
+                    throw InvalidArgument.Error($"sampling.response_format {name} cannot be combined with ignore_eos: the value ends with the model's EOS");
                 }
-                return limits.EosTokenIds is { Count: > 0 } eos
-                    ? new JsonObjectFormat([.. eos])
-                    : throw InvalidArgument.Error("sampling.response_format JSON_OBJECT needs the model's EOS token to end the object; this model has none");
+                if (limits.EosTokenIds is not { Count: > 0 } eos)
+                {
+                    throw InvalidArgument.Error($"sampling.response_format {name} needs the model's EOS token to end the value; this model has none");
+                }
+                return new JsonObjectFormat([.. eos], format == ResponseFormat.JsonSchema ? CheckJsonSchema(sampling.JsonSchema) : null);
             default:
-                throw InvalidArgument.Error($"sampling.response_format must be TEXT or JSON_OBJECT; got {(int)sampling.ResponseFormat}");
+                throw InvalidArgument.Error($"sampling.response_format must be TEXT, JSON_OBJECT or JSON_SCHEMA; got {(int)sampling.ResponseFormat}");
+        }
+    }
+
+    /// <summary>Schema texts compiled without error lately; past <see cref="MaxAcceptedSchemas"/> the set starts over.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> AcceptedSchemas = new(StringComparer.Ordinal);
+
+    private const int MaxAcceptedSchemas = 256;
+
+    private static string CheckJsonSchema(string schema)
+    {
+        if (schema.Length == 0)
+        {
+            throw InvalidArgument.Error("sampling.json_schema is required with response_format JSON_SCHEMA (a JSON Schema's text)");
+        }
+        if (AcceptedSchemas.ContainsKey(schema))
+        {
+            return schema; // an application sends the same schema with every request: compile it once (a few ms)
+        }
+        try
+        {
+            JsonSchemaAutomaton.Compile(schema);
+            if (AcceptedSchemas.Count >= MaxAcceptedSchemas)
+            {
+                AcceptedSchemas.Clear();
+            }
+            AcceptedSchemas[schema] = 0;
+            return schema;
+        }
+        catch (JsonSchemaException e)
+        {
+            throw InvalidArgument.Error($"sampling.json_schema at {(e.Pointer.Length == 0 ? "its root" : e.Pointer)}: {e.Problem}");
         }
     }
 

@@ -21,9 +21,9 @@ public sealed class SequenceGenerator(ModelShard model)
     /// <param name="stop">When to stop; validated here, before the first forward.</param>
     /// <param name="eosTokenIds">The model's end-of-sequence ids.</param>
     /// <param name="cancellation">Checked before each forward.</param>
-    /// <param name="json">JSON mode's constraint for this sequence, or null for free text.</param>
+    /// <param name="constraint">What this sequence's output must be (JSON mode, a JSON schema), or null for free text.</param>
     public IEnumerable<GeneratedToken> Generate(IReadOnlyList<int> prompt, SamplingParameters parameters, StopConditions stop, IReadOnlyList<int> eosTokenIds,
-        CancellationToken cancellation = default, Sampling.Json.JsonObjectConstraint? json = null)
+        CancellationToken cancellation = default, Sampling.IOutputConstraint? constraint = null)
     {
         if (!model.HasEmbedding || !model.HasHead)
         {
@@ -35,7 +35,7 @@ public sealed class SequenceGenerator(ModelShard model)
         }
         ArgumentNullException.ThrowIfNull(stop);
         stop.Validate();
-        var sampler = new TokenSampler(parameters, json); // validates the sampling parameters before anything runs
+        var sampler = new TokenSampler(parameters, constraint); // validates the sampling parameters before anything runs
         var total = prompt.Count + stop.MaxNewTokens;
         if (total > model.Config.ContextLength)
         {

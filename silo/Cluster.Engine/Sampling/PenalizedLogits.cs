@@ -32,10 +32,10 @@ internal static class PenalizedLogits
     /// </param>
     /// <exception cref="ArgumentOutOfRangeException">A previous token id or a biased id is outside the vocabulary (checked where one is used).</exception>
     /// <exception cref="InvalidOperationException">Every logit is -inf or NaN: there is nothing to sample.</exception>
-    /// <param name="constraint">JSON mode's mask, applied last (after the penalties), or null.</param>
+    /// <param name="constraint">The output constraint's mask (JSON mode, a JSON schema), applied last (after the penalties), or null.</param>
     public static LogitSummary Prepare(
         ReadOnlySpan<float> logits, IReadOnlyList<int> previousTokens, int generated, SamplingParameters parameters, Span<float> destination,
-        Json.JsonObjectConstraint? constraint = null)
+        IOutputConstraint? constraint = null)
     {
         SanitizeAll(logits, destination);
 

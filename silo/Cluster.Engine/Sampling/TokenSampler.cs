@@ -18,8 +18,9 @@ namespace Cluster.Engine.Sampling;
 /// <item>Frequency and presence penalties (<see cref="SamplingParameters.FrequencyPenalty"/>,
 /// <see cref="SamplingParameters.PresencePenalty"/>): every distinct token among the last <see cref="Steps"/> of
 /// <c>previousTokens</c> (what this sampler generated) gets logit − frequency · count − presence.</item>
-/// <item>JSON mode, when the sampler has a <see cref="Json.JsonObjectConstraint"/>: every token that cannot continue the
-/// output as one JSON object gets -inf, and once the object is complete every token but the end tokens.</item>
+/// <item>The output constraint, when the sampler has one (<see cref="IOutputConstraint"/>: JSON mode, a JSON schema):
+/// every token that cannot continue the output as the constraint's text gets -inf, and the end tokens keep their logit
+/// only where that text is complete.</item>
 /// <item>Log-probabilities: log_softmax of these penalized (and constrained) logits, in double. The chosen token's logprob and the
 /// <see cref="SamplingParameters.TopLogprobs"/> alternatives come from here, before temperature, top-k and top-p
 /// (vLLM's raw logprobs).</item>
@@ -56,11 +57,11 @@ public sealed class TokenSampler
     private readonly SamplingParameters _parameters;
     private readonly Xoshiro256StarStar _random;
 
-    private readonly Json.JsonObjectConstraint? _constraint;
+    private readonly IOutputConstraint? _constraint;
 
     /// <summary>Validates <paramref name="parameters"/> (see <see cref="SamplingParameters.Validate"/>) and seeds the stream.</summary>
-    /// <param name="constraint">JSON mode for this request (its own instance), or null for free text.</param>
-    public TokenSampler(SamplingParameters parameters, Json.JsonObjectConstraint? constraint = null)
+    /// <param name="constraint">What this request's output must be (its own instance), or null for free text.</param>
+    public TokenSampler(SamplingParameters parameters, IOutputConstraint? constraint = null)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         parameters.Validate();

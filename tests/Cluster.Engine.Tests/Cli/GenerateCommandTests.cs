@@ -56,6 +56,30 @@ public sealed partial class GenerateCommandTests
     }
 
     [Fact]
+    public void Json_schema_holds_the_output_to_the_schema_and_names_what_it_cannot_hold()
+    {
+        using var checkpoint = TinyCheckpoint.WriteTemporary(TinyModelOptions.Llama with { Tokenizer = TinyTokenizer.Gpt2Bpe });
+        var schemaFile = Path.Combine(checkpoint.Path, "verdict.schema.json");
+        const string schema = """{"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}""";
+        File.WriteAllText(schemaFile, schema);
+
+        var (exit, output, error) = Run("generate", checkpoint.Path, "hello world", "-n", "60", "--json-schema", schemaFile, "--json", "--device", "cpu");
+
+        Assert.True(exit == 0, $"exit {exit}; error: {error}");
+        var report = JsonDocument.Parse(output).RootElement;
+        var text = report.GetProperty("text").GetString()!;
+        var automaton = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(schema);
+        var state = automaton.Start;
+        Assert.True(automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes(text)), $"not the beginning of a value of the schema: '{text}'");
+
+        File.WriteAllText(schemaFile, """{"type": "integer", "minimum": 1}""");
+        var refused = Run("generate", checkpoint.Path, "hello world", "--json-schema", schemaFile, "--device", "cpu");
+        Assert.True(refused.Exit == 2 && refused.Error.Contains("/minimum: the keyword \"minimum\" is not supported"), $"exit {refused.Exit}; error: {refused.Error}");
+        var missing = Run("generate", checkpoint.Path, "hello world", "--json-schema", schemaFile + ".gone", "--device", "cpu");
+        Assert.True(missing.Exit == 2 && missing.Error.Contains("--json-schema: no file"), $"exit {missing.Exit}; error: {missing.Error}");
+    }
+
+    [Fact]
     public void Json_prints_one_document_with_the_prompt_the_tokens_their_alternatives_usage_and_timings()
     {
         using var checkpoint = TinyCheckpoint.WriteTemporary(TinyModelOptions.Llama with { Tokenizer = TinyTokenizer.Gpt2Bpe });

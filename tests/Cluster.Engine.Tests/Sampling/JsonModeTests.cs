@@ -164,14 +164,14 @@ public class JsonModeTests
         var table = ToyTable();
         var logits = Enumerable.Range(0, Pieces.Length + 1).Select(id => (float)Math.Sin(id * 1.7) + (id == 1 ? 0.9f : 0f)).ToArray();
         var parameters = new SamplingParameters { Seed = 5, Temperature = 0.8f, Logprobs = false };
-        var full = Generate(new TokenSampler(parameters, new JsonObjectConstraint(table, [Eos])), logits, [], 60);
+        var full = FixedLogitsGeneration.Generate(new TokenSampler(parameters, new JsonObjectConstraint(table, [Eos])), logits, [], 60);
 
         var rebuilt = new TokenSampler(parameters, new JsonObjectConstraint(table, [Eos]));
         rebuilt.SkipSteps(10);
-        var resumed = Generate(rebuilt, logits, full[..10], 50);
+        var resumed = FixedLogitsGeneration.Generate(rebuilt, logits, full[..10], 50);
         Assert.True(full[10..].SequenceEqual(resumed), $"whole [{string.Join(",", full)}], resumed after 10 [{string.Join(",", resumed)}]");
 
-        var greedy = Generate(new TokenSampler(new SamplingParameters { Temperature = 0f }, new JsonObjectConstraint(table, [Eos])), logits, [], 60);
+        var greedy = FixedLogitsGeneration.Generate(new TokenSampler(new SamplingParameters { Temperature = 0f }, new JsonObjectConstraint(table, [Eos])), logits, [], 60);
         var end = greedy.IndexOf(Eos);
         Assert.True(end > 0, $"greedy never closed its object: {Text(greedy)}");
         Assert.True(greedy[end..].All(id => id == Eos), "after the object, only EOS");
@@ -212,19 +212,6 @@ public class JsonModeTests
         // '{'; then '"' (EOS and '}' are masked: an object opens with a key); '"' (3 beats 'a') closes the empty key;
         // then the colon no token spells: only EOS.
         Assert.True(history.SequenceEqual([0, 1, 1, 4]), $"drew [{string.Join(",", history)}]");
-    }
-
-    private static List<int> Generate(TokenSampler sampler, float[] logits, List<int> alreadyGenerated, int steps)
-    {
-        var history = new List<int>(alreadyGenerated);
-        var drawn = new List<int>();
-        for (var i = 0; i < steps; i++)
-        {
-            var id = sampler.Sample(logits, history).TokenId;
-            drawn.Add(id);
-            history.Add(id);
-        }
-        return drawn;
     }
 
     private static string Text(IEnumerable<int> ids) => string.Concat(ids.Select(id => id < Pieces.Length ? Pieces[id] : "<eos>"));

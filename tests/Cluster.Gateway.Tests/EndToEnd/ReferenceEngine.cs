@@ -1,6 +1,8 @@
 using Cluster.Engine.Generation;
 using Cluster.Engine.Model;
 using Cluster.Engine.Sampling;
+using Cluster.Engine.Sampling.Json;
+using Cluster.JsonSchemas;
 using Cluster.Tokenizers;
 
 namespace Cluster.Gateway.Tests.EndToEnd;
@@ -33,13 +35,18 @@ internal sealed class ReferenceEngine : IDisposable
         return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos).Select(t => t.TokenId).ToList();
     }
 
-    /// <summary>In JSON mode, its constraint built here from the checkpoint's tokenizer (not the silo's <c>JsonTables</c>).</summary>
-    public List<int> GenerateJson(IReadOnlyList<int> promptIds, int maxNewTokens, SamplingParameters parameters)
+    /// <summary>
+    /// In JSON mode (or, with <paramref name="schema"/>, held to that JSON Schema), its constraint built here from the
+    /// checkpoint's tokenizer (not the silo's <c>JsonTables</c> and <c>JsonSchemaMasks</c>).
+    /// </summary>
+    public List<int> GenerateJson(IReadOnlyList<int> promptIds, int maxNewTokens, SamplingParameters parameters, string? schema = null)
     {
-        var table = new Cluster.Engine.Sampling.Json.JsonTokenTable(_model.Config.VocabularySize, Tokenizer.ContinuationBytes);
+        var table = new JsonTokenTable(_model.Config.VocabularySize, Tokenizer.ContinuationBytes);
         var stop = new StopConditions { MaxNewTokens = maxNewTokens };
-        return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos, json: new Cluster.Engine.Sampling.Json.JsonObjectConstraint(table, Eos))
-            .Select(t => t.TokenId).ToList();
+        IOutputConstraint constraint = schema is null
+            ? new JsonObjectConstraint(table, Eos)
+            : new JsonSchemaConstraint(new(table, new JsonSchemaGrammar(JsonSchemaAutomaton.Compile(schema))), Eos);
+        return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos, constraint: constraint).Select(t => t.TokenId).ToList();
     }
 
     public IReadOnlyList<int> EosTokenIds => Eos;

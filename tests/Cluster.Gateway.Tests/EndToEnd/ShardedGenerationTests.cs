@@ -159,6 +159,38 @@ public sealed class ShardedGenerationTests
     }
 
     [Theory]
+    [InlineData(0f, 0UL)]
+    [InlineData(1f, 81UL)]
+    public async Task AJsonSchemaHoldsTheOutputAcrossStagesAndMatchesTheEngine(float temperature, ulong seed)
+    {
+        // Booleans and an enum: all but whitespace is forced, so the random weights finish the value (STOP, then EOS).
+        const string schema = """
+            {"type": "object", "properties": {"ok": {"type": "boolean"}, "size": {"enum": ["small", "large"]}, "note": {"type": "null"}},
+             "required": ["ok", "size"], "additionalProperties": false}
+            """;
+        await using var cluster = await ClusterUnderTest.StartAsync(silos: 2, stages: 3);
+        using var reference = new ReferenceEngine(cluster.CheckpointPath);
+        var prompt = reference.Tokenizer.Encode("Once upon a time");
+        var request = new GenerateRequest
+        {
+            Text = "Once upon a time",
+            Sampling = new SamplingParameters { Temperature = temperature, Seed = seed, MaxNewTokens = 200, ResponseFormat = ResponseFormat.JsonSchema, JsonSchema = schema },
+        };
+
+        var (tokens, last) = await GenerateAsync(cluster, request);
+        var engine = reference.GenerateJson(prompt, 200, new Cluster.Engine.Sampling.SamplingParameters { Temperature = temperature, Seed = seed }, schema);
+
+        Assert.True(engine.SequenceEqual(tokens), $"engine [{string.Join(",", engine)}], cluster [{string.Join(",", tokens)}]");
+        var text = reference.Tokenizer.Decode(tokens[..^1]);
+        Assert.True(last.FinishReason == FinishReason.Stop && reference.EosTokenIds.Contains(tokens[^1]), $"ended {last.FinishReason} on {tokens[^1]}: {text}");
+        var automaton = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(schema);
+        var state = automaton.Start;
+        Assert.True(automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes(text)) && automaton.CanEnd(state), $"not a value of the schema: {text}");
+        using var document = System.Text.Json.JsonDocument.Parse(text);
+        Assert.True(document.RootElement.GetProperty("size").GetString() is "small" or "large", text);
+    }
+
+    [Theory]
     [InlineData(0f, 0UL, false)]
     [InlineData(1f, 77UL, false)]
     [InlineData(1.5f, 78UL, false)]

@@ -156,7 +156,10 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     [InlineData("""{"prompt": "hi", "max_tokens": 100000}""", "max_tokens", "max_tokens must be in [1, ")]
     [InlineData("""{"prompt": "hi", "max_tokens": 250, "ignore_eos": true, "stop": ["a", ""]}""", "stop", "stop[1] is empty")]
     [InlineData("""{"prompt": "hi", "logprobs": 50}""", "logprobs", "logprobs must be in [0, 20]")]
-    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {}}}""", "response_format", "response_format.type \"json_schema\" is not supported")]
+    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {}}}""", "response_format", "response_format.json_schema.schema is required")]
+    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema"}}""", "response_format", "response_format.json_schema is required")]
+    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "string", "pattern": "a+"}}}}""", "response_format", "response_format.json_schema.schema at /pattern: the keyword \"pattern\" is not supported")]
+    [InlineData("""{"prompt": "hi", "response_format": {"type": "grammar"}}""", "response_format", "response_format.type \"grammar\" is not supported")]
     [InlineData("""{"prompt": "hi", "response_format": "json"}""", "response_format", "response_format must be an object")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_object"}, "ignore_eos": true}""", "response_format", "cannot be combined with ignore_eos")]
     [InlineData("""{"prompt": "hi", "echo": true, "logprobs": 1}""", "echo", "echo with logprobs is not supported")]
@@ -305,6 +308,60 @@ public sealed class OpenAiApiTests : IAsyncLifetime
         var sdk = await Chat().CompleteChatAsync([ChatMessage.CreateUserMessage("hello there")],
             new ChatCompletionOptions { MaxOutputTokenCount = 12, Temperature = 0, ResponseFormat = ChatResponseFormat.CreateJsonObjectFormat() });
         Assert.Equal(content, sdk.Value.Content[0].Text);
+    }
+
+    /// <summary>Two booleans: every byte but whitespace (at most 20 bytes a run) is forced, so even the test model's random weights finish.</summary>
+    private const string VerdictSchema = """
+        {"type": "object", "properties": {"ok": {"type": "boolean"}, "done": {"type": "boolean"}}, "required": ["ok", "done"], "additionalProperties": false}
+        """;
+
+    private sealed record Verdict(bool Ok, bool Done);
+
+    [Fact]
+    public async Task StructuredOutputsAnswerWhatTheSchemaAllows_ToTheSdkAndMicrosoftExtensionsAI()
+    {
+        var body = new JsonObject
+        {
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "is it done?" }),
+            ["max_tokens"] = 200, ["temperature"] = 0,
+            ["response_format"] = new JsonObject
+            {
+                ["type"] = "json_schema",
+                ["json_schema"] = new JsonObject { ["name"] = "verdict", ["strict"] = true, ["schema"] = JsonNode.Parse(VerdictSchema) },
+            },
+        };
+        var http = await ReadJsonAsync(await _http.PostAsJsonAsync("chat/completions", body), HttpStatusCode.OK);
+        var content = (string?)http["choices"]![0]!["message"]!["content"];
+        Assert.True((string?)http["choices"]![0]!["finish_reason"] == "stop", $"finished {(string?)http["choices"]![0]!["finish_reason"]}: {content}");
+        var automaton = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(VerdictSchema);
+        var state = automaton.Start;
+        Assert.True(automaton.TryFeed(ref state, Encoding.UTF8.GetBytes(content!)) && automaton.CanEnd(state), $"not a value of the schema: {content}");
+        using (var parsed = JsonDocument.Parse(content!))
+        {
+            Assert.Equal(["ok", "done"], parsed.RootElement.EnumerateObject().Select(p => p.Name));
+        }
+
+        var request = new GenerateRequest
+        {
+            Messages = new ChatMessages(),
+            Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 200, ResponseFormat = ResponseFormat.JsonSchema, JsonSchema = VerdictSchema },
+        };
+        request.Messages.Messages.Add(new Contracts.Api.ChatMessage { Role = "user", Content = "is it done?" });
+        Assert.Equal((await GrpcGenerateAsync(request)).Text, content);
+
+        var sdk = await Chat().CompleteChatAsync([ChatMessage.CreateUserMessage("is it done?")], new ChatCompletionOptions
+        {
+            MaxOutputTokenCount = 200, Temperature = 0,
+            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("verdict", BinaryData.FromString(VerdictSchema), jsonSchemaIsStrict: true),
+        });
+        Assert.Equal(content, sdk.Value.Content[0].Text);
+
+        // Microsoft.Extensions.AI's typed call writes its own schema for the record and reads the answer back into it.
+        Microsoft.Extensions.AI.IChatClient client = Microsoft.Extensions.AI.OpenAIClientExtensions.AsIChatClient(Chat());
+        var typed = await Microsoft.Extensions.AI.ChatClientStructuredOutputExtensions.GetResponseAsync<Verdict>(client, "is it done?",
+            new Microsoft.Extensions.AI.ChatOptions { MaxOutputTokens = 200, Temperature = 0 });
+        Assert.True(typed.TryGetResult(out var verdict), $"Microsoft.Extensions.AI could not read '{typed.Text}' as a Verdict");
+        Assert.NotNull(verdict);
     }
 
     [Fact]

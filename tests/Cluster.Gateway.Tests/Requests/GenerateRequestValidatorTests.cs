@@ -46,8 +46,10 @@ public sealed class GenerateRequestValidatorTests
         ["logit_bias negative id"] = new(r => r.Sampling.LogitBias[-2] = 1f, 0, "sampling.logit_bias: token id -2 is outside the vocabulary [0, 1024)"),
         ["too many logit_bias entries"] = new(r => { for (var id = 0; id < 1025; id++) r.Sampling.LogitBias[id % 1024 + (id / 1024) * 2000] = 1f; }, 0, "sampling.logit_bias has 1025 entries; at most 1024"),
         ["json mode with ignore_eos"] = new(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonObject; r.Sampling.IgnoreEos = true; }, 0, "sampling.response_format JSON_OBJECT cannot be combined with ignore_eos"),
-        ["json mode without an EOS"] = new(r => r.Sampling.ResponseFormat = ResponseFormat.JsonObject, 0, "sampling.response_format JSON_OBJECT needs the model's EOS token to end the object; this model has none"),
-        ["unknown response_format"] = new(r => r.Sampling.ResponseFormat = (ResponseFormat)7, 0, "sampling.response_format must be TEXT or JSON_OBJECT; got 7"),
+        ["json schema with ignore_eos"] = new(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonSchema; r.Sampling.JsonSchema = "{}"; r.Sampling.IgnoreEos = true; }, 0, "sampling.response_format JSON_SCHEMA cannot be combined with ignore_eos"),
+        ["json_schema without its format"] = new(r => r.Sampling.JsonSchema = "{}", 0, "sampling.json_schema is given but sampling.response_format is TEXT; set it to JSON_SCHEMA"),
+        ["json mode without an EOS"] = new(r => r.Sampling.ResponseFormat = ResponseFormat.JsonObject, 0, "sampling.response_format JSON_OBJECT needs the model's EOS token to end the value; this model has none"),
+        ["unknown response_format"] = new(r => r.Sampling.ResponseFormat = (ResponseFormat)7, 0, "sampling.response_format must be TEXT, JSON_OBJECT or JSON_SCHEMA; got 7"),
         ["top_k negative"] = new(r => r.Sampling.TopK = -1, 0, "sampling.top_k must be >= 0; got -1"),
         ["repetition_penalty 0"] = new(r => r.Sampling.RepetitionPenalty = 0f, 0, "sampling.repetition_penalty must be > 0 and finite; got 0"),
         ["repetition_penalty negative"] = new(r => r.Sampling.RepetitionPenalty = -1f, 0, "sampling.repetition_penalty must be > 0 and finite; got -1"),
@@ -189,6 +191,31 @@ public sealed class GenerateRequestValidatorTests
 
         Assert.Equal(new JsonObjectFormat([1023, 7]), validated.Sampling.Json);
         Assert.Null(Validate(GoodRequest(), TestTokenizers.Gpt2, limits: Limits with { EosTokenIds = [1023] }).Sampling.Json);
+    }
+
+    [Fact]
+    public void A_json_schema_is_compiled_and_carried_with_the_models_eos_tokens()
+    {
+        const string schema = """{"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}""";
+        GenerationRequest validated = Validate(GoodRequest(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonSchema; r.Sampling.JsonSchema = schema; }),
+            TestTokenizers.Gpt2, limits: Limits with { EosTokenIds = [1023] });
+
+        Assert.Equal(new JsonObjectFormat([1023], schema), validated.Sampling.Json);
+        Assert.NotEqual(new JsonObjectFormat([1023]), validated.Sampling.Json);
+    }
+
+    [Theory]
+    [InlineData("", "sampling.json_schema is required with response_format JSON_SCHEMA")]
+    [InlineData("{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\", \"minimum\": 0}}}", "sampling.json_schema at /properties/n/minimum: the keyword \"minimum\" is not supported")]
+    [InlineData("{\"type\": ", "sampling.json_schema at its root: the schema is not valid JSON")]
+    [InlineData("{\"$ref\": \"#/$defs/gone\"}", "sampling.json_schema at /$ref: the reference \"#/$defs/gone\" points at nothing")]
+    public void A_json_schema_that_cannot_be_held_is_refused_naming_where(string schema, string message)
+    {
+        var error = Assert.Throws<RpcException>(() => Validate(
+            GoodRequest(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonSchema; r.Sampling.JsonSchema = schema; }),
+            TestTokenizers.Gpt2, limits: Limits with { EosTokenIds = [1023] }));
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        Assert.True(error.Status.Detail.StartsWith(message, StringComparison.Ordinal), $"got: {error.Status.Detail}");
     }
 
     [Fact]

@@ -1,25 +1,18 @@
-using System.Collections.Concurrent;
-
 namespace Cluster.Engine.Sampling.Json;
 
 /// <summary>
-/// A model's vocabulary as bytes, arranged for asking "which tokens can come next in a JSON object": the tokens sorted by
-/// their bytes, with each one's common prefix with the one before, so one pass reads every token through the
-/// <see cref="JsonPrefixState"/> sharing the work of common prefixes (a trie walked in order, without the trie) and
-/// skipping every token that starts with a prefix already refused. Which tokens a state allows is kept per state (a
-/// string's inside, the commonest, is one state however long the string), so most steps cost one copy of a bit set.
-/// Thread-safe; one per loaded vocabulary.
+/// A model's vocabulary as bytes, arranged for asking "which tokens can come next in this grammar's text": the tokens
+/// sorted by their bytes, with each one's common prefix with the one before, so one pass (<see cref="Walk"/>) reads
+/// every token through the grammar sharing the work of common prefixes (a trie walked in order, without the trie) and
+/// skipping every token that starts with a prefix already refused. <see cref="GrammarMasks{TState, TGrammar}"/>
+/// remembers the result per state; JSON mode's are <see cref="JsonObject"/>. Thread-safe; one per loaded vocabulary.
 /// </summary>
 public sealed class JsonTokenTable
 {
-    /// <summary>States whose allowed sets are kept; past it the memo starts over (a state is recomputed in one pass).</summary>
-    private const int MaxMemoStates = 512;
-
     private readonly byte[][] _bytes;     // by token id; empty: never allowed (special tokens, ids without a token)
     private readonly int[] _order;        // token ids with bytes, sorted by their bytes
     private readonly int[] _commonPrefix; // _commonPrefix[k]: bytes token _order[k] shares with token _order[k - 1]
     private readonly int _longest;
-    private readonly ConcurrentDictionary<JsonPrefixState, ulong[]> _memo = new();
 
     /// <param name="vocabularySize">The model's logits per step (may exceed the tokenizer's tokens).</param>
     /// <param name="bytesOf">
@@ -49,36 +42,30 @@ public sealed class JsonTokenTable
             _commonPrefix[k] = _bytes[_order[k]].AsSpan().CommonPrefixLength(_bytes[_order[k - 1]]);
         }
         _longest = withBytes.Count == 0 ? 0 : withBytes.Max(id => _bytes[id].Length);
+        JsonObject = new(this, default);
     }
+
+    /// <summary>JSON mode's masks over this vocabulary (one JSON object).</summary>
+    public GrammarMasks<JsonPrefixState, JsonObjectGrammar> JsonObject { get; }
 
     public int VocabularySize { get; }
 
     /// <summary>The bytes token <paramref name="id"/> adds (empty: never allowed).</summary>
     public ReadOnlySpan<byte> BytesOf(int id) => _bytes[id];
 
-    /// <summary>
-    /// One bit per token id (bit id % 64 of word id / 64): set when all of the token's bytes can follow
-    /// <paramref name="state"/>. Shared and read-only: do not modify.
-    /// </summary>
-    public ulong[] Allowed(JsonPrefixState state)
-    {
-        if (_memo.TryGetValue(state, out var known))
-        {
-            return known;
-        }
-        var allowed = Compute(state);
-        if (_memo.Count >= MaxMemoStates)
-        {
-            _memo.Clear();
-        }
-        _memo[state] = allowed;
-        return allowed;
-    }
+    /// <summary>JSON mode's allowed tokens after <paramref name="state"/> (see <see cref="GrammarMasks{TState, TGrammar}.Allowed"/>).</summary>
+    public ulong[] Allowed(JsonPrefixState state) => JsonObject.Allowed(state);
 
-    private ulong[] Compute(JsonPrefixState start)
+    /// <summary>
+    /// One bit per token id (bit id % 64 of word id / 64), set when all of the token's bytes can follow
+    /// <paramref name="start"/> in <paramref name="grammar"/>'s text: one pass over the sorted vocabulary.
+    /// </summary>
+    public ulong[] Walk<TState, TGrammar>(TGrammar grammar, TState start)
+        where TState : struct, IEquatable<TState>
+        where TGrammar : struct, IByteGrammar<TState>
     {
         var allowed = new ulong[(VocabularySize + 63) / 64];
-        var states = new JsonPrefixState[_longest + 1]; // states[d]: after the first d bytes of the current token
+        var states = new TState[_longest + 1]; // states[d]: after the first d bytes of the current token
         states[0] = start;
         var deadFrom = int.MaxValue; // the current run of tokens starts with a refused prefix of this many bytes
         for (var k = 0; k < _order.Length; k++)
@@ -95,7 +82,7 @@ public sealed class JsonTokenTable
             var depth = common;
             for (; depth < bytes.Length; depth++)
             {
-                if (!state.Feed(bytes[depth]))
+                if (!grammar.Feed(ref state, bytes[depth]))
                 {
                     break;
                 }

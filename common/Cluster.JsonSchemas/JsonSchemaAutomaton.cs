@@ -1,0 +1,201 @@
+using System.Text.Json;
+
+namespace Cluster.JsonSchemas;
+
+/// <summary>
+/// The beginnings of the JSON texts a schema allows, as a deterministic automaton over UTF-8 bytes whose states are
+/// small integers, built lazily from the compiled nondeterministic one (each state a set of its states, made the
+/// first time a byte leads there). A state is where a text stands after some bytes: <see cref="TryFeed"/> says
+/// whether a byte can continue it, <see cref="CanEnd"/> whether the text is a complete value. Every state the
+/// automaton reaches can still be completed. Thread-safe: one automaton serves every request with the same schema.
+/// </summary>
+public sealed class JsonSchemaAutomaton
+{
+    /// <summary>No text allowed by the schema continues this way.</summary>
+    private const int Dead = -1;
+    private const int Unknown = -2;
+
+    private readonly ByteNfa _nfa;
+    private readonly int _accept;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<Members, int> _index = [];
+    private State[] _states = new State[64];
+    private int _count;
+
+    private JsonSchemaAutomaton(ByteNfa nfa, int start, int accept)
+    {
+        _nfa = nfa;
+        _accept = accept;
+        Intern(Closure([start]));
+    }
+
+    /// <summary>The state before the first byte.</summary>
+    public int Start => 0;
+
+    /// <summary>States of the compiled nondeterministic automaton (what the schema costs to hold).</summary>
+    public int CompiledStates => _nfa.Count;
+
+    /// <summary>States reached so far.</summary>
+    public int ReachedStates => Volatile.Read(ref _count);
+
+    /// <summary>Compiles <paramref name="schema"/> (JSON text).</summary>
+    /// <exception cref="JsonSchemaException">The schema is not JSON, uses what is not supported, or allows no value within the limits.</exception>
+    public static JsonSchemaAutomaton Compile(string schema)
+    {
+        ArgumentNullException.ThrowIfNull(schema);
+        if (schema.Length > JsonSchemaLimits.MaxSchemaLength)
+        {
+            throw new JsonSchemaException("", $"the schema is {schema.Length} characters long; the limit is {JsonSchemaLimits.MaxSchemaLength}");
+        }
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(schema, new JsonDocumentOptions { MaxDepth = 2 * JsonSchemaLimits.MaxSchemaDepth });
+        }
+        catch (JsonException e)
+        {
+            throw new JsonSchemaException("", $"the schema is not valid JSON ({e.Message})");
+        }
+        using (document)
+        {
+            var nfa = new ByteNfa(JsonSchemaLimits.MaxAutomatonStates);
+            var value = new SchemaCompiler(nfa, document.RootElement).Compile();
+            if (!nfa.Prune(value.Start, value.End))
+            {
+                throw new JsonSchemaException("", $"no JSON value satisfies the schema within its limits (a recursive schema is unrolled {JsonSchemaLimits.MaxRecursion} levels)");
+            }
+            return new JsonSchemaAutomaton(nfa, value.Start, value.End);
+        }
+    }
+
+    /// <summary>Moves <paramref name="state"/> past <paramref name="b"/>; false (and the state unchanged) when no allowed text continues so.</summary>
+    /// <exception cref="InvalidOperationException">The automaton would pass <see cref="JsonSchemaLimits.MaxReachedStates"/>.</exception>
+    public bool TryFeed(ref int state, byte b)
+    {
+        var next = Volatile.Read(ref _states)[state].Next[b];
+        if (next == Unknown)
+        {
+            next = Step(state, b);
+        }
+        if (next == Dead)
+        {
+            return false;
+        }
+        state = next;
+        return true;
+    }
+
+    /// <summary>Moves <paramref name="state"/> past every byte; false (and the state unchanged) when one cannot follow.</summary>
+    public bool TryFeed(ref int state, ReadOnlySpan<byte> bytes)
+    {
+        var at = state;
+        foreach (var b in bytes)
+        {
+            if (!TryFeed(ref at, b))
+            {
+                return false;
+            }
+        }
+        state = at;
+        return true;
+    }
+
+    /// <summary>The text read to <paramref name="state"/> is a whole value the schema allows.</summary>
+    public bool CanEnd(int state) => Volatile.Read(ref _states)[state].Accepting;
+
+    private int Step(int from, byte b)
+    {
+        lock (_gate)
+        {
+            var row = _states[from].Next;
+            if (row[b] != Unknown)
+            {
+                return row[b];
+            }
+            var targets = new List<int>();
+            foreach (var member in _states[from].Members.Ids)
+            {
+                foreach (var (low, high, to) in _nfa.EdgesOf(member))
+                {
+                    if (b >= low && b <= high)
+                    {
+                        targets.Add(to);
+                    }
+                }
+            }
+            var next = targets.Count == 0 ? Dead : Intern(Closure(targets));
+            Volatile.Write(ref row[b], next);
+            return next;
+        }
+    }
+
+    private Members Closure(List<int> seeds)
+    {
+        var seen = new HashSet<int>(seeds);
+        var pending = new Stack<int>(seeds);
+        while (pending.Count > 0)
+        {
+            foreach (var to in _nfa.EmptyEdgesOf(pending.Pop()))
+            {
+                if (seen.Add(to))
+                {
+                    pending.Push(to);
+                }
+            }
+        }
+        // Only states with byte edges, and the accepting one, tell states apart: the rest are passed through.
+        var ids = seen.Where(s => s == _accept || _nfa.EdgesOf(s).Count > 0).ToArray();
+        System.Array.Sort(ids);
+        return new Members(ids);
+    }
+
+    private int Intern(Members members)
+    {
+        if (_index.TryGetValue(members, out var known))
+        {
+            return known;
+        }
+        if (_count == JsonSchemaLimits.MaxReachedStates)
+        {
+            throw new InvalidOperationException($"The schema's automaton reached {JsonSchemaLimits.MaxReachedStates} states; the output cannot be followed further.");
+        }
+        var state = new State(members, System.Array.BinarySearch(members.Ids, _accept) >= 0);
+        var states = _states;
+        if (_count == states.Length)
+        {
+            states = new State[states.Length * 2];
+            System.Array.Copy(_states, states, _count);
+        }
+        states[_count] = state;
+        Volatile.Write(ref _states, states);
+        _index[members] = _count;
+        Volatile.Write(ref _count, _count + 1);
+        return _count - 1;
+    }
+
+    private sealed class State(Members members, bool accepting)
+    {
+        public Members Members { get; } = members;
+
+        public bool Accepting { get; } = accepting;
+
+        public int[] Next { get; } = Enumerable.Repeat(Unknown, 256).ToArray();
+    }
+
+    /// <summary>A set of the compiled automaton's states, sorted: equal by content.</summary>
+    private readonly struct Members(int[] ids) : IEquatable<Members>
+    {
+        public int[] Ids { get; } = ids;
+
+        public bool Equals(Members other) => Ids.AsSpan().SequenceEqual(other.Ids);
+
+        public override bool Equals(object? obj) => obj is Members other && Equals(other);
+
+        public override int GetHashCode()
+        {
+            var hash = new HashCode();
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(Ids.AsSpan()));
+            return hash.ToHashCode();
+        }
+    }
+}

@@ -1,0 +1,481 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Cluster.JsonSchemas;
+
+/// <summary>
+/// Turns a JSON Schema into a <see cref="ByteNfa"/> fragment that accepts exactly the compact-or-spaced JSON texts of
+/// the values it allows, within <see cref="JsonSchemaLimits"/>. Every keyword it reads it enforces; the annotations it
+/// skips (title, description, default, examples, format, ...) constrain nothing in JSON Schema 2020-12 either; any
+/// other keyword is refused with its location, so a schema is never silently loosened.
+/// </summary>
+/// <remarks>
+/// What the automaton writes is a subset of what the schema allows, never more: objects carry only their declared
+/// properties, in the schema's order (OpenAI's structured outputs do the same), enum and const values are written in
+/// their compact form, and oneOf is read as anyOf (its alternatives are expected to be disjoint, as generated schemas'
+/// are).
+/// </remarks>
+internal sealed class SchemaCompiler
+{
+    private static readonly HashSet<string> Annotations =
+    [
+        "$schema", "$id", "$comment", "$defs", "definitions", "title", "description", "default", "examples",
+        "deprecated", "readOnly", "writeOnly", "format", "contentEncoding", "contentMediaType",
+    ];
+
+    private static readonly HashSet<string> Keywords =
+    [
+        "type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref",
+        "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength",
+    ];
+
+    private static readonly string[] Types = ["object", "array", "string", "number", "integer", "boolean", "null"];
+
+    private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private readonly ByteNfa _nfa;
+    private readonly JsonElement _root;
+    private readonly Dictionary<string, int> _expanding = []; // $ref → expansions on the current path
+    private int _depth;
+
+    public SchemaCompiler(ByteNfa nfa, JsonElement root)
+    {
+        _nfa = nfa;
+        _root = root;
+    }
+
+    public Fragment Compile() => Value(_root, "");
+
+    private Fragment Value(JsonElement schema, string pointer)
+    {
+        if (++_depth > JsonSchemaLimits.MaxSchemaDepth)
+        {
+            throw new JsonSchemaException(pointer, $"the schema nests more than {JsonSchemaLimits.MaxSchemaDepth} subschemas deep");
+        }
+        try
+        {
+            return ValueOf(schema, pointer);
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    private Fragment ValueOf(JsonElement schema, string pointer)
+    {
+        switch (schema.ValueKind)
+        {
+            case JsonValueKind.True:
+                return AnyValue(JsonSchemaLimits.FreeFormDepth);
+            case JsonValueKind.False:
+                throw new JsonSchemaException(pointer, "the schema false allows no value");
+            case JsonValueKind.Object:
+                break;
+            default:
+                throw new JsonSchemaException(pointer, $"a schema is an object or a boolean, not {Kind(schema)}");
+        }
+        var constraining = new List<string>();
+        foreach (var keyword in schema.EnumerateObject())
+        {
+            if (Annotations.Contains(keyword.Name))
+            {
+                continue;
+            }
+            if (!Keywords.Contains(keyword.Name))
+            {
+                throw new JsonSchemaException(Child(pointer, keyword.Name), $"the keyword \"{keyword.Name}\" is not supported; structured outputs support {string.Join(", ", Keywords)} (and the annotations {string.Join(", ", Annotations)}, which constrain nothing)");
+            }
+            constraining.Add(keyword.Name);
+        }
+        if (schema.TryGetProperty("$ref", out var reference))
+        {
+            Alone("$ref", constraining, pointer);
+            return Reference(reference, Child(pointer, "$ref"));
+        }
+        if (schema.TryGetProperty("const", out var constant))
+        {
+            return _nfa.Literal(CompactJson(constant));
+        }
+        if (schema.TryGetProperty("enum", out var choices))
+        {
+            return Enum(choices, Child(pointer, "enum"));
+        }
+        return Alternatives(schema, constraining, pointer)
+            ?? _nfa.Either([.. TypesOf(schema, pointer).Select(type => Typed(type, schema, pointer))]);
+    }
+
+    /// <summary>anyOf, oneOf or a one-element allOf: the only constraining keyword of its schema.</summary>
+    private Fragment? Alternatives(JsonElement schema, List<string> constraining, string pointer)
+    {
+        foreach (var keyword in (string[])["anyOf", "oneOf", "allOf"])
+        {
+            if (!schema.TryGetProperty(keyword, out var list))
+            {
+                continue;
+            }
+            Alone(keyword, constraining, pointer);
+            var at = Child(pointer, keyword);
+            if (list.ValueKind != JsonValueKind.Array || list.GetArrayLength() == 0)
+            {
+                throw new JsonSchemaException(at, $"{keyword} must be a non-empty array of schemas");
+            }
+            if (keyword == "allOf")
+            {
+                return list.GetArrayLength() == 1
+                    ? Value(list[0], Child(at, "0"))
+                    : throw new JsonSchemaException(at, "allOf with more than one schema is not supported (merge them into one)");
+            }
+            return _nfa.Either([.. list.EnumerateArray().Select((sub, i) => Value(sub, Child(at, i.ToString(System.Globalization.CultureInfo.InvariantCulture))))]);
+        }
+        return null;
+    }
+
+    private static void Alone(string keyword, IReadOnlyCollection<string> constraining, string pointer)
+    {
+        var others = constraining.Where(k => k != keyword).ToList();
+        if (others.Count > 0)
+        {
+            throw new JsonSchemaException(pointer, $"{keyword} beside {string.Join(", ", others)} is not supported (put the other keywords inside its schemas)");
+        }
+    }
+
+    private Fragment Reference(JsonElement reference, string pointer)
+    {
+        if (reference.ValueKind != JsonValueKind.String || reference.GetString() is not { } target || !target.StartsWith('#'))
+        {
+            throw new JsonSchemaException(pointer, "only local references (\"#\", \"#/$defs/...\", \"#/definitions/...\") are supported");
+        }
+        var schema = Resolve(target, pointer);
+        var expansions = _expanding.GetValueOrDefault(target);
+        if (expansions == JsonSchemaLimits.MaxRecursion)
+        {
+            // A recursive schema is unrolled this many levels; below them the branch is closed (pruned away later).
+            return _nfa.Never();
+        }
+        _expanding[target] = expansions + 1;
+        try
+        {
+            return Value(schema, target[1..]);
+        }
+        finally
+        {
+            _expanding[target] = expansions;
+        }
+    }
+
+    private JsonElement Resolve(string target, string pointer)
+    {
+        var at = _root;
+        foreach (var raw in target[1..].Split('/').Skip(1))
+        {
+            var name = Uri.UnescapeDataString(raw).Replace("~1", "/").Replace("~0", "~");
+            if (at.ValueKind == JsonValueKind.Object && at.TryGetProperty(name, out var next))
+            {
+                at = next;
+            }
+            else if (at.ValueKind == JsonValueKind.Array && int.TryParse(name, out var index) && index >= 0 && index < at.GetArrayLength())
+            {
+                at = at[index];
+            }
+            else
+            {
+                throw new JsonSchemaException(pointer, $"the reference \"{target}\" points at nothing in the schema");
+            }
+        }
+        return at;
+    }
+
+    private Fragment Enum(JsonElement choices, string pointer)
+    {
+        if (choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
+        {
+            throw new JsonSchemaException(pointer, "enum must be a non-empty array");
+        }
+        return _nfa.Either([.. choices.EnumerateArray().Select(choice => _nfa.Literal(CompactJson(choice)))]);
+    }
+
+    private static IEnumerable<string> TypesOf(JsonElement schema, string pointer)
+    {
+        if (!schema.TryGetProperty("type", out var type))
+        {
+            // No type: what the other keywords describe, or any value.
+            if (schema.TryGetProperty("properties", out _) || schema.TryGetProperty("required", out _) || schema.TryGetProperty("additionalProperties", out _))
+            {
+                return ["object"];
+            }
+            if (schema.TryGetProperty("items", out _) || schema.TryGetProperty("minItems", out _) || schema.TryGetProperty("maxItems", out _))
+            {
+                return ["array"];
+            }
+            if (schema.TryGetProperty("minLength", out _) || schema.TryGetProperty("maxLength", out _))
+            {
+                return ["string"];
+            }
+            return [.. Types];
+        }
+        var at = Child(pointer, "type");
+        var names = type.ValueKind switch
+        {
+            JsonValueKind.String => [type.GetString()!],
+            JsonValueKind.Array when type.GetArrayLength() > 0 && type.EnumerateArray().All(t => t.ValueKind == JsonValueKind.String) =>
+                type.EnumerateArray().Select(t => t.GetString()!).Distinct().ToArray(),
+            _ => throw new JsonSchemaException(at, "type must be a type name or a non-empty array of them"),
+        };
+        foreach (var name in names)
+        {
+            if (!Types.Contains(name))
+            {
+                throw new JsonSchemaException(at, $"unknown type \"{name}\" (one of {string.Join(", ", Types)})");
+            }
+        }
+        // "integer" is within "number": writing both would only duplicate branches.
+        return names.Contains("number") ? names.Where(n => n != "integer") : names;
+    }
+
+    private Fragment Typed(string type, JsonElement schema, string pointer) => type switch
+    {
+        "object" => Object(schema, pointer),
+        "array" => Array(schema, pointer),
+        "string" => String(schema, pointer),
+        "number" => Number(),
+        "integer" => Integer(),
+        "boolean" => _nfa.Either([_nfa.Literal("true"u8), _nfa.Literal("false"u8)]),
+        _ => _nfa.Literal("null"u8),
+    };
+
+    private Fragment Object(JsonElement schema, string pointer)
+    {
+        var properties = schema.TryGetProperty("properties", out var declared) ? declared : default;
+        if (properties.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.Object))
+        {
+            throw new JsonSchemaException(Child(pointer, "properties"), "properties must be an object of schemas");
+        }
+        var names = properties.ValueKind == JsonValueKind.Object ? properties.EnumerateObject().Select(p => p.Name).ToList() : [];
+        var required = Required(schema, names, Child(pointer, "required"));
+        schema.TryGetProperty("additionalProperties", out var additional);
+        if (additional.ValueKind is not (JsonValueKind.Undefined or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Object))
+        {
+            throw new JsonSchemaException(Child(pointer, "additionalProperties"), "additionalProperties must be a boolean or a schema");
+        }
+        var open = _nfa.Sequence(_nfa.Literal("{"u8), Whitespace());
+        if (names.Count == 0 && additional.ValueKind != JsonValueKind.False)
+        {
+            // A map: any keys, each value of the additionalProperties schema (or any value).
+            var values = additional.ValueKind == JsonValueKind.Object
+                ? () => Value(additional, Child(pointer, "additionalProperties"))
+                : (Func<Fragment>)(() => AnyValue(JsonSchemaLimits.FreeFormDepth - 1));
+            return _nfa.Sequence(open, Members(() => String(minLength: 0, maxLength: null), values), _nfa.Literal("}"u8));
+        }
+        // The declared properties in order, each required one present, each optional one present or not. Two
+        // tracks of states: "no member written yet" (the next member has no comma before it) and "some written";
+        // each property's member is one copy that both tracks enter.
+        var none = _nfa.AddState();
+        var some = _nfa.AddState();
+        _nfa.Empty(open.End, none);
+        foreach (var name in names)
+        {
+            var enter = _nfa.AddState();
+            _nfa.Empty(none, enter);
+            var comma = _nfa.Sequence(_nfa.Literal(","u8), Whitespace());
+            _nfa.Empty(some, comma.Start);
+            _nfa.Empty(comma.End, enter);
+            var member = _nfa.Sequence(_nfa.Literal(CompactString(name)), Whitespace(), _nfa.Literal(":"u8), Whitespace(),
+                Value(properties.GetProperty(name), Child(Child(pointer, "properties"), name)), Whitespace());
+            _nfa.Empty(enter, member.Start);
+            var (nextNone, nextSome) = (_nfa.AddState(), _nfa.AddState());
+            _nfa.Empty(member.End, nextSome);
+            if (!required.Contains(name))
+            {
+                _nfa.Empty(none, nextNone);
+                _nfa.Empty(some, nextSome);
+            }
+            (none, some) = (nextNone, nextSome);
+        }
+        var close = _nfa.Literal("}"u8);
+        _nfa.Empty(none, close.Start);
+        _nfa.Empty(some, close.Start);
+        return new(open.Start, close.End);
+    }
+
+    private static HashSet<string> Required(JsonElement schema, List<string> names, string pointer)
+    {
+        if (!schema.TryGetProperty("required", out var required))
+        {
+            return [];
+        }
+        if (required.ValueKind != JsonValueKind.Array || !required.EnumerateArray().All(r => r.ValueKind == JsonValueKind.String))
+        {
+            throw new JsonSchemaException(pointer, "required must be an array of property names");
+        }
+        var set = required.EnumerateArray().Select(r => r.GetString()!).ToHashSet();
+        var undeclared = set.Where(name => !names.Contains(name)).ToList();
+        return undeclared.Count == 0
+            ? set
+            : throw new JsonSchemaException(pointer, $"required names {string.Join(", ", undeclared.Select(n => $"\"{n}\""))}, which properties does not declare (declare each required property)");
+    }
+
+    /// <summary>A map's members: <c>key WS : WS value WS</c>, separated by <c>, WS</c>, none or more.</summary>
+    private Fragment Members(Func<Fragment> key, Func<Fragment> value) => _nfa.Separated(
+        () => _nfa.Sequence(key(), Whitespace(), _nfa.Literal(":"u8), Whitespace(), value(), Whitespace()),
+        () => _nfa.Sequence(_nfa.Literal(","u8), Whitespace()), min: 0, max: null);
+
+    private Fragment Array(JsonElement schema, string pointer)
+    {
+        var min = Count(schema, "minItems", pointer) ?? 0;
+        var max = Count(schema, "maxItems", pointer);
+        if (max < min)
+        {
+            throw new JsonSchemaException(Child(pointer, "maxItems"), $"maxItems {max} is below minItems {min}");
+        }
+        Func<Fragment> item = schema.TryGetProperty("items", out var items)
+            ? () => Value(items, Child(pointer, "items"))
+            : () => AnyValue(JsonSchemaLimits.FreeFormDepth - 1);
+        return _nfa.Sequence(
+            _nfa.Literal("["u8), Whitespace(),
+            _nfa.Separated(() => _nfa.Sequence(item(), Whitespace()), () => _nfa.Sequence(_nfa.Literal(","u8), Whitespace()), min, max),
+            _nfa.Literal("]"u8));
+    }
+
+    private Fragment String(JsonElement schema, string pointer)
+    {
+        var min = Count(schema, "minLength", pointer) ?? 0;
+        var max = Count(schema, "maxLength", pointer);
+        if (max < min)
+        {
+            throw new JsonSchemaException(Child(pointer, "maxLength"), $"maxLength {max} is below minLength {min}");
+        }
+        return String(min, max);
+    }
+
+    /// <summary>
+    /// A JSON string. Without length limits its content is any run of bytes from 0x20 up but the quote and the
+    /// backslash, and escapes (UTF-8 validity is the tokenizer's, as in JSON mode); with them it is counted in
+    /// characters (code points), so each character is one UTF-8 sequence or one escape outside the surrogates.
+    /// </summary>
+    private Fragment String(int minLength, int? maxLength)
+    {
+        Func<Fragment> character = minLength == 0 && maxLength is null
+            ? () => _nfa.Either([_nfa.OneOf((0x20, 0x21), (0x23, 0x5B), (0x5D, 0xFF)), Escape(surrogates: true)])
+            : () => _nfa.Either([
+                _nfa.OneOf((0x20, 0x21), (0x23, 0x5B), (0x5D, 0x7F)),
+                _nfa.Sequence(_nfa.OneOf((0xC2, 0xDF)), Continuation()),
+                _nfa.Sequence(_nfa.OneOf((0xE0, 0xEF)), Continuation(), Continuation()),
+                _nfa.Sequence(_nfa.OneOf((0xF0, 0xF4)), Continuation(), Continuation(), Continuation()),
+                Escape(surrogates: false)]);
+        return _nfa.Sequence(_nfa.Literal("\""u8), _nfa.Separated(character, () => _nfa.Literal([]), minLength, maxLength), _nfa.Literal("\""u8));
+    }
+
+    private Fragment Continuation() => _nfa.OneOf((0x80, 0xBF));
+
+    private Fragment Escape(bool surrogates)
+    {
+        var hex = () => _nfa.OneOf(('0', '9'), ('a', 'f'), ('A', 'F'));
+        var unicode = surrogates
+            ? _nfa.Sequence(_nfa.Literal("u"u8), hex(), hex(), hex(), hex())
+            : _nfa.Sequence(_nfa.Literal("u"u8), _nfa.Either([
+                _nfa.Sequence(_nfa.OneOf(('0', '9'), ('a', 'c'), ('A', 'C'), ('e', 'f'), ('E', 'F')), hex()),
+                _nfa.Sequence(_nfa.OneOf(('d', 'd'), ('D', 'D')), _nfa.OneOf(('0', '7')))]), hex(), hex());
+        var single = _nfa.OneOf(('"', '"'), ('\\', '\\'), ('/', '/'), ('b', 'b'),
+            ('f', 'f'), ('n', 'n'), ('r', 'r'), ('t', 't'));
+        return _nfa.Sequence(_nfa.Literal("\\"u8), _nfa.Either([single, unicode]));
+    }
+
+    private Fragment Digits() => _nfa.Sequence(_nfa.OneOf(('0', '9')), _nfa.Repeat(_nfa.OneOf(('0', '9'))));
+
+    /// <summary>-?(0|[1-9][0-9]*)</summary>
+    private Fragment Integer() => _nfa.Sequence(
+        _nfa.Optional(_nfa.Literal("-"u8)),
+        _nfa.Either([_nfa.Literal("0"u8), _nfa.Sequence(_nfa.OneOf(('1', '9')), _nfa.Repeat(_nfa.OneOf(('0', '9'))))]));
+
+    /// <summary>An integer, then an optional fraction and exponent (RFC 8259's number).</summary>
+    private Fragment Number() => _nfa.Sequence(
+        Integer(),
+        _nfa.Optional(_nfa.Sequence(_nfa.Literal("."u8), Digits())),
+        _nfa.Optional(_nfa.Sequence(_nfa.OneOf(('e', 'e'), ('E', 'E')), _nfa.Optional(_nfa.OneOf(('+', '+'), ('-', '-'))), Digits())));
+
+    /// <summary>Any JSON value, arrays and objects nested at most <paramref name="depth"/> levels.</summary>
+    private Fragment AnyValue(int depth)
+    {
+        var choices = new List<Fragment>
+        {
+            String(minLength: 0, maxLength: null), Number(), _nfa.Literal("true"u8), _nfa.Literal("false"u8), _nfa.Literal("null"u8),
+        };
+        if (depth > 0)
+        {
+            choices.Add(_nfa.Sequence(_nfa.Literal("["u8), Whitespace(),
+                _nfa.Separated(() => _nfa.Sequence(AnyValue(depth - 1), Whitespace()), () => _nfa.Sequence(_nfa.Literal(","u8), Whitespace()), 0, null),
+                _nfa.Literal("]"u8)));
+            choices.Add(_nfa.Sequence(_nfa.Literal("{"u8), Whitespace(),
+                Members(() => String(minLength: 0, maxLength: null), () => AnyValue(depth - 1)),
+                _nfa.Literal("}"u8)));
+        }
+        return _nfa.Either(choices);
+    }
+
+    /// <summary>
+    /// Whitespace between tokens, as llama.cpp's json-schema-to-grammar allows it: none, one space, or one newline and
+    /// up to <see cref="JsonSchemaLimits.MaxIndent"/> spaces or tabs of indentation. Compact and indented JSON both
+    /// fit; a model drawn to whitespace (a weak or untuned one) cannot spend its tokens on blank lines.
+    /// </summary>
+    private Fragment Whitespace()
+    {
+        var start = _nfa.AddState();
+        var end = _nfa.AddState();
+        _nfa.Empty(start, end);
+        _nfa.Edge(start, (byte)' ', (byte)' ', end);
+        var at = _nfa.AddState();
+        _nfa.Edge(start, (byte)'\n', (byte)'\n', at);
+        for (var i = 0; i < JsonSchemaLimits.MaxIndent; i++)
+        {
+            _nfa.Empty(at, end);
+            var next = _nfa.AddState();
+            _nfa.Edge(at, (byte)' ', (byte)' ', next);
+            _nfa.Edge(at, (byte)'\t', (byte)'\t', next);
+            at = next;
+        }
+        _nfa.Empty(at, end);
+        return new(start, end);
+    }
+
+    private static int? Count(JsonElement schema, string keyword, string pointer)
+    {
+        if (!schema.TryGetProperty(keyword, out var value))
+        {
+            return null;
+        }
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var count) && count >= 0
+            ? count
+            : throw new JsonSchemaException(Child(pointer, keyword), $"{keyword} must be a non-negative integer");
+    }
+
+    private static byte[] CompactJson(JsonElement value)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, Compact))
+        {
+            value.WriteTo(writer);
+        }
+        return buffer.ToArray();
+    }
+
+    private static byte[] CompactString(string text)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, Compact))
+        {
+            writer.WriteStringValue(text);
+        }
+        return buffer.ToArray();
+    }
+
+    private static string Child(string pointer, string name) => $"{pointer}/{name.Replace("~", "~0").Replace("/", "~1")}";
+
+    private static string Kind(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Array => "an array",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        _ => "null",
+    };
+}
