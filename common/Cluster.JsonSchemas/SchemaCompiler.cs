@@ -95,11 +95,15 @@ internal sealed class SchemaCompiler
         }
         if (schema.TryGetProperty("const", out var constant))
         {
-            return _nfa.Literal(CompactJson(constant));
+            return _nfa.Literal(CompactJson(Typed(schema, [constant], Child(pointer, "const"))[0]));
         }
         if (schema.TryGetProperty("enum", out var choices))
         {
-            return Enum(choices, Child(pointer, "enum"));
+            if (choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
+            {
+                throw new JsonSchemaException(Child(pointer, "enum"), "enum must be a non-empty array");
+            }
+            return _nfa.Either([.. Typed(schema, [.. choices.EnumerateArray()], Child(pointer, "enum")).Select(choice => _nfa.Literal(CompactJson(choice)))]);
         }
         return Alternatives(schema, constraining, pointer)
             ?? _nfa.Either([.. TypesOf(schema, pointer).Select(type => Typed(type, schema, pointer))]);
@@ -186,14 +190,32 @@ internal sealed class SchemaCompiler
         return at;
     }
 
-    private Fragment Enum(JsonElement choices, string pointer)
+    /// <summary>
+    /// The enum or const values that also satisfy the schema's type (both keywords apply); the others are left out, and
+    /// none left is an error. The other keywords beside them are expected to agree and are not checked against them.
+    /// </summary>
+    private static List<JsonElement> Typed(JsonElement schema, List<JsonElement> values, string pointer)
     {
-        if (choices.ValueKind != JsonValueKind.Array || choices.GetArrayLength() == 0)
+        if (!schema.TryGetProperty("type", out _))
         {
-            throw new JsonSchemaException(pointer, "enum must be a non-empty array");
+            return values;
         }
-        return _nfa.Either([.. choices.EnumerateArray().Select(choice => _nfa.Literal(CompactJson(choice)))]);
+        var types = TypesOf(schema, pointer[..pointer.LastIndexOf('/')]).ToHashSet();
+        var kept = values.Where(value => types.Contains(TypeOf(value)) || (TypeOf(value) == "integer" && types.Contains("number"))).ToList();
+        return kept.Count > 0
+            ? kept
+            : throw new JsonSchemaException(pointer, $"no value here has the schema's type ({string.Join(", ", types)})");
     }
+
+    private static string TypeOf(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Object => "object",
+        JsonValueKind.Array => "array",
+        JsonValueKind.String => "string",
+        JsonValueKind.Number => value.TryGetInt64(out _) || (value.TryGetDouble(out var d) && Math.Floor(d) == d) ? "integer" : "number", // 1.0 is an integer in JSON Schema
+        JsonValueKind.True or JsonValueKind.False => "boolean",
+        _ => "null",
+    };
 
     private static IEnumerable<string> TypesOf(JsonElement schema, string pointer)
     {

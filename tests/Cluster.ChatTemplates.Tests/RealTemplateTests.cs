@@ -82,6 +82,24 @@ public sealed class RealTemplateTests
     }
 
     [Fact]
+    public void Qwen25_ToolCallsAndToolResults_AsTheTemplateWritesThem()
+    {
+        // An assistant turn's call (arguments as parsed JSON, as transformers passes them) and the tool's answer.
+        using var arguments = System.Text.Json.JsonDocument.Parse("""{"city": "Paris", "days": 2}""");
+        var call = new Dictionary<string, object?>
+        {
+            ["id"] = "call_1", ["type"] = "function",
+            ["function"] = new Dictionary<string, object?> { ["name"] = "get_weather", ["arguments"] = arguments.RootElement },
+        };
+        var prompt = Render(RealTemplates.Qwen25,
+            [Sys("Be brief."), User("Weather in Paris?"), new ChatMessage("assistant", "", new Dictionary<string, object?> { ["tool_calls"] = new[] { call } }),
+             new ChatMessage("tool", "{\"temp\": 21}", new Dictionary<string, object?> { ["tool_call_id"] = "call_1" })], true, QwenTokens);
+        Equal("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWeather in Paris?<|im_end|>\n"
+            + "<|im_start|>assistant\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2}}\n</tool_call><|im_end|>\n"
+            + "<|im_start|>user\n<tool_response>\n{\"temp\": 21}\n</tool_response><|im_end|>\n<|im_start|>assistant\n", prompt, "Qwen2.5 tool call and result");
+    }
+
+    [Fact]
     public void SmolLM2_DefaultSystem_And_GivenSystem()
     {
         Equal("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n",

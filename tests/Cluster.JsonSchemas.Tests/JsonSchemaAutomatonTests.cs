@@ -45,6 +45,10 @@ public class JsonSchemaAutomatonTests
 
     [Theory]
     [InlineData(Person, """{"name":"Ann","age":41}""", true)]
+    [InlineData("""{"type": ["string", "integer"], "enum": ["a", 1, 2.5, null]}""", "2.5", false)] // enum and type both apply
+    [InlineData("""{"type": ["string", "integer"], "enum": ["a", 1, 2.5, null]}""", "null", false)]
+    [InlineData("""{"type": ["string", "integer"], "enum": ["a", 1, 2.5, null]}""", "1", true)]
+    [InlineData("""{"type": "number", "enum": [3, "x"]}""", "3", true)]
     [InlineData(Person, """{ "name" : "Ann" , "age" : -3 , "email": null, "tags": ["a", "ç"] }""", true)]
     [InlineData(Person, "{\n  \"name\": \"Ann\",\n  \"age\": 7,\n\t\"tags\": [\n    \"b\"\n  ]\n}", true)] // indented
     [InlineData(Person, """{"name":"Ann",  "age":41}""", false)]            // one space, or a newline and indentation
@@ -148,6 +152,8 @@ public class JsonSchemaAutomatonTests
     [InlineData("""{"type": "object", "properties": {"loop": {"$ref": "#"}}, "required": ["loop"]}""", "", "no JSON value satisfies the schema")]
     [InlineData("""false""", "", "the schema false allows no value")]
     [InlineData("""{"enum": []}""", "/enum", "enum must be a non-empty array")]
+    [InlineData("""{"type": "string", "enum": [1, null]}""", "/enum", "no value here has the schema's type (string)")]
+    [InlineData("""{"type": "integer", "const": 1.5}""", "/const", "no value here has the schema's type (integer)")]
     [InlineData("""{"type": "object",""", "", "not valid JSON")]
     [InlineData("""[1]""", "", "a schema is an object or a boolean, not an array")]
     public void WhatCannotBeHeldIsRefused_NamingWhere(string schema, string pointer, string problem)

@@ -132,7 +132,10 @@ internal static class OpenAiEndpoints
         {
             await WriteEventAsync(http, opening.ToJsonString(), cancellation);
         }
-        await WriteEventAsync(http, response.Chunk(index, message).ToJsonString(), cancellation);
+        if (response.Chunk(index, message) is { } chunk)
+        {
+            await WriteEventAsync(http, chunk.ToJsonString(), cancellation);
+        }
     }
 
     /// <summary>

@@ -78,12 +78,15 @@ internal sealed class OpenAiError(int status, string message, string type, strin
             end++;
         }
         var field = message[..end].TrimEnd('.');
-        if (field.StartsWith("response_format.", StringComparison.Ordinal))
+        foreach (var parent in (string[])["response_format", "tool_choice"])
         {
-            field = "response_format"; // response_format.json_schema.schema at /properties/x: ...
+            if (field.StartsWith(parent + ".", StringComparison.Ordinal))
+            {
+                field = parent; // response_format.json_schema.schema at /properties/x: ...
+            }
         }
         return field is "max_tokens" or "max_completion_tokens" or "temperature" or "top_p" or "top_k" or "min_p" or "repetition_penalty"
-            or "presence_penalty" or "frequency_penalty" or "logit_bias" or "response_format"
+            or "presence_penalty" or "frequency_penalty" or "logit_bias" or "response_format" or "tools" or "tool_choice"
             or "seed" or "stop" or "stop_token_ids" or "logprobs" or "top_logprobs" or "prompt" or "messages" or "input" or "layer" or "pooling"
             ? field
             : null;

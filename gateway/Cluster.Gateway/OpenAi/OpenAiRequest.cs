@@ -19,6 +19,7 @@ internal enum OpenAiEndpoint
 /// <param name="MaxTokensField">The field that set the length limit: <c>max_tokens</c> or <c>max_completion_tokens</c>.</param>
 /// <param name="Choices">OpenAI's <c>n</c>: how many completions of the one prompt to generate (see <see cref="ForChoice"/>).</param>
 /// <param name="Echo">Completions' <c>echo</c>: each choice's text starts with the prompt's.</param>
+/// <param name="OneToolCall">Chat's <c>parallel_tool_calls: false</c>: at most one call per answer (the first).</param>
 internal sealed record OpenAiRequest(
     OpenAiEndpoint Endpoint,
     GenerateRequest Request,
@@ -26,7 +27,8 @@ internal sealed record OpenAiRequest(
     bool IncludeUsage,
     string MaxTokensField,
     int Choices = 1,
-    bool Echo = false)
+    bool Echo = false,
+    bool OneToolCall = false)
 {
     /// <summary>The most choices (<c>n</c>) one request may ask for: each is a sequence of its own in the scheduler.</summary>
     public const int MaxChoices = 16;
@@ -50,6 +52,9 @@ internal sealed record OpenAiRequest(
         return request;
     }
 
+    /// <summary>The request offers tools it may call: its answer is sent whole at its end (calls or text), not streamed token by token.</summary>
+    public bool MayCallTools => Request.PromptCase == GenerateRequest.PromptOneofCase.Messages && Request.Messages.Tools.Count > 0 && Request.Messages.ToolChoice != ToolChoice.None;
+
     /// <summary>Logprobs were asked for: OpenAI's <c>logprobs</c> (a count on completions, a flag on chat).</summary>
     public bool Logprobs => Request.Logprobs;
 
@@ -57,6 +62,11 @@ internal sealed record OpenAiRequest(
     public string FieldNames(string message) => message
         .Replace("sampling.max_new_tokens", MaxTokensField, StringComparison.Ordinal)
         .Replace("sampling.json_schema", "response_format.json_schema.schema", StringComparison.Ordinal)
+        .Replace("messages.tool_choice_name", "tool_choice.function.name", StringComparison.Ordinal)
+        .Replace("messages.tool_choice", "tool_choice", StringComparison.Ordinal)
+        .Replace("messages.tools", "tools", StringComparison.Ordinal)
+        .Replace("].parameters_json", "].function.parameters", StringComparison.Ordinal)
+        .Replace("].arguments_json", "].function.arguments", StringComparison.Ordinal)
         .Replace("max_new_tokens", MaxTokensField, StringComparison.Ordinal)
         .Replace("sampling.", "", StringComparison.Ordinal)
         .Replace("top_logprobs", Endpoint == OpenAiEndpoint.Completions ? "logprobs" : "top_logprobs", StringComparison.Ordinal)
@@ -116,7 +126,8 @@ internal sealed record OpenAiRequest(
         {
             throw OpenAiError.BadRequest("echo with logprobs is not supported: this server does not compute the prompt's log-probabilities (send echo or logprobs)", "echo");
         }
-        return new OpenAiRequest(endpoint, request, stream, includeUsage, maxTokensField, choices, echo);
+        var oneCall = endpoint == OpenAiEndpoint.ChatCompletions && json.Bool("parallel_tool_calls") == false;
+        return new OpenAiRequest(endpoint, request, stream, includeUsage, maxTokensField, choices, echo, oneCall);
     }
 
     private static SamplingParameters Sampling(OpenAiJson json, string maxTokensField)
@@ -283,13 +294,110 @@ internal sealed record OpenAiRequest(
                 throw OpenAiJson.WrongType(field, "an object with role and content", message);
             }
             var fields = new OpenAiJson(message);
-            result.Messages.Add(new ChatMessage
+            var turn = new ChatMessage
             {
                 Role = fields.String("role") ?? throw OpenAiError.BadRequest($"{field}.role is required", "messages"),
                 Content = Content(fields.Element("content"), $"{field}.content"),
-            });
+                ToolCallId = fields.String("tool_call_id") ?? "",
+            };
+            turn.ToolCalls.AddRange(ToolCalls(fields.Element("tool_calls"), $"{field}.tool_calls"));
+            result.Messages.Add(turn);
         }
+        result.Tools.AddRange(Tools(json));
+        ReadToolChoice(json, result);
         return result;
+    }
+
+    /// <summary>OpenAI's <c>tools</c>: function tools, each {"type": "function", "function": {"name", "description", "parameters"}}.</summary>
+    private static IEnumerable<Tool> Tools(OpenAiJson json)
+    {
+        switch (json.Element("tools"))
+        {
+            case null:
+                yield break;
+            case { ValueKind: JsonValueKind.Array } tools:
+                var i = 0;
+                foreach (var tool in tools.EnumerateArray())
+                {
+                    var field = $"tools[{i++}]";
+                    var body = tool.ValueKind == JsonValueKind.Object ? new OpenAiJson(tool) : throw OpenAiJson.WrongType(field, "a tool object", tool);
+                    if (body.String("type") != "function")
+                    {
+                        throw OpenAiError.BadRequest($"{field}.type must be \"function\"; this server calls functions only", "tools");
+                    }
+                    var function = body.Element("function") is { ValueKind: JsonValueKind.Object } given
+                        ? new OpenAiJson(given)
+                        : throw OpenAiError.BadRequest($"{field}.function is required (an object with name, description and parameters)", "tools");
+                    yield return new Tool
+                    {
+                        Name = function.String("name") ?? throw OpenAiError.BadRequest($"{field}.function.name is required", "tools"),
+                        Description = function.String("description") ?? "",
+                        ParametersJson = function.Element("parameters") is { } parameters ? parameters.GetRawText() : "",
+                    };
+                }
+                break;
+            case { } other:
+                throw OpenAiJson.WrongType("tools", "an array of tools", other);
+        }
+    }
+
+    /// <summary>OpenAI's <c>tool_choice</c>: "auto" (the default), "none", "required", or {"type": "function", "function": {"name": ...}}.</summary>
+    private static void ReadToolChoice(OpenAiJson json, ChatMessages messages)
+    {
+        switch (json.Element("tool_choice"))
+        {
+            case null:
+                return;
+            case { ValueKind: JsonValueKind.String } choice:
+                messages.ToolChoice = choice.GetString() switch
+                {
+                    "auto" => ToolChoice.Auto,
+                    "none" => ToolChoice.None,
+                    "required" => ToolChoice.Required,
+                    var other => throw OpenAiError.BadRequest($"tool_choice \"{other}\" is not supported (\"auto\", \"none\", \"required\" or a function)", "tool_choice"),
+                };
+                return;
+            case { ValueKind: JsonValueKind.Object } named when new OpenAiJson(named).Element("function") is { ValueKind: JsonValueKind.Object } function:
+                messages.ToolChoice = ToolChoice.Function;
+                messages.ToolChoiceName = new OpenAiJson(function).String("name") ?? throw OpenAiError.BadRequest("tool_choice.function.name is required", "tool_choice");
+                return;
+            case { } other:
+                throw OpenAiJson.WrongType("tool_choice", "\"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}", other);
+        }
+    }
+
+    /// <summary>An assistant turn's <c>tool_calls</c>, as a response returned them (arguments as a JSON string).</summary>
+    private static IEnumerable<ToolCall> ToolCalls(JsonElement? calls, string field)
+    {
+        switch (calls)
+        {
+            case null:
+                yield break;
+            case { ValueKind: JsonValueKind.Array } list:
+                var j = 0;
+                foreach (var call in list.EnumerateArray())
+                {
+                    var at = $"{field}[{j++}]";
+                    var function = call.ValueKind == JsonValueKind.Object && new OpenAiJson(call).Element("function") is { ValueKind: JsonValueKind.Object } given
+                        ? new OpenAiJson(given)
+                        : throw OpenAiError.BadRequest($"{at}.function is required (an object with name and arguments)", "messages");
+                    yield return new ToolCall
+                    {
+                        Id = new OpenAiJson(call).String("id") ?? "",
+                        Name = function.String("name") ?? throw OpenAiError.BadRequest($"{at}.function.name is required", "messages"),
+                        ArgumentsJson = function.Element("arguments") switch
+                        {
+                            { ValueKind: JsonValueKind.String } text => text.GetString()!,
+                            { ValueKind: JsonValueKind.Object } value => value.GetRawText(),
+                            null => "{}",
+                            { } other => throw OpenAiJson.WrongType($"{at}.function.arguments", "a JSON object's text", other),
+                        },
+                    };
+                }
+                break;
+            case { } other:
+                throw OpenAiJson.WrongType(field, "an array of tool calls", other);
+        }
     }
 
     private static string Content(JsonElement? content, string field)
@@ -338,12 +446,9 @@ internal sealed record OpenAiRequest(
             }
             return;
         }
-        foreach (var tools in new[] { "tools", "functions" })
+        if (json.Element("functions") is { ValueKind: JsonValueKind.Array } functions && functions.GetArrayLength() > 0)
         {
-            if (json.Element(tools) is { ValueKind: JsonValueKind.Array } list && list.GetArrayLength() > 0)
-            {
-                throw OpenAiError.BadRequest($"{tools} is not supported: this server does not call tools", tools);
-            }
+            throw OpenAiError.BadRequest("functions (deprecated by OpenAI) is not supported: send tools", "functions");
         }
     }
 }

@@ -30,6 +30,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         public string? FinishReason { get; set; }
         public bool Opened { get; set; }
         public Usage? Usage { get; set; }
+        public List<ToolCall> ToolCalls { get; } = [];
     }
 
     /// <summary>
@@ -49,10 +50,19 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
             : new JsonObject { ["index"] = index, ["text"] = _echo, ["logprobs"] = null, ["finish_reason"] = null });
     }
 
-    /// <summary>The chunk for one message of choice <paramref name="index"/>: its text (and log-probabilities), and on the last one the finish reason.</summary>
-    public JsonObject Chunk(int index, GenerateResponse message)
+    /// <summary>
+    /// The chunk for one message of choice <paramref name="index"/>: its text (and log-probabilities), and on the last one
+    /// the finish reason. A request that may call tools holds its answer back (null until the last message), since
+    /// whether it is text or calls is known only at its end; the last chunk then carries the text or the calls whole.
+    /// </summary>
+    public JsonObject? Chunk(int index, GenerateResponse message)
     {
         var offset = _choices[index].Text.Length;
+        if (call.MayCallTools)
+        {
+            Add(index, message);
+            return message.FinishReason == FinishReason.Unspecified ? null : HeldChunk(index);
+        }
         Record(index, message);
         var logprobs = call.Logprobs ? new TokenLogprobsJson(call.Endpoint, tokenizer).Add(message, offset).ToJson() : null;
         var choice = _chat
@@ -60,6 +70,41 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
             : new JsonObject { ["index"] = index, ["text"] = message.Text, ["logprobs"] = logprobs, ["finish_reason"] = FinishReasonOf(message) };
         return Envelope(choice);
     }
+
+    private JsonObject HeldChunk(int index)
+    {
+        var choice = _choices[index];
+        var delta = new JsonObject();
+        if (AnswerText(choice) is { Length: > 0 } text)
+        {
+            delta["content"] = text;
+        }
+        if (choice.ToolCalls.Count > 0)
+        {
+            delta["tool_calls"] = ToolCallsJson(choice, streamed: true);
+        }
+        return Envelope(new JsonObject { ["index"] = index, ["delta"] = delta, ["logprobs"] = call.Logprobs ? choice.Logprobs.ToJson() : null, ["finish_reason"] = choice.FinishReason });
+    }
+
+    /// <summary>The answer's text: all of it, or with tool calls what it says beside them (null when nothing).</summary>
+    private static string? AnswerText(Choice choice)
+    {
+        var text = choice.ToolCalls.Count == 0 ? choice.Text.ToString() : Requests.ChatTools.TextBesideCalls(choice.Text.ToString());
+        return choice.ToolCalls.Count > 0 && text.Length == 0 ? null : text;
+    }
+
+    private JsonArray ToolCallsJson(Choice choice, bool streamed) => new([.. choice.ToolCalls.Take(call.OneToolCall ? 1 : int.MaxValue).Select((tool, i) =>
+    {
+        var json = new JsonObject();
+        if (streamed)
+        {
+            json["index"] = i; // a stream's tool-call deltas say which call they extend
+        }
+        json["id"] = tool.Id;
+        json["type"] = "function";
+        json["function"] = new JsonObject { ["name"] = tool.Name, ["arguments"] = tool.ArgumentsJson };
+        return (JsonNode)json;
+    })]);
 
     /// <summary>The last chunk when <c>stream_options.include_usage</c> is set: no choices, the request's usage.</summary>
     public JsonObject UsageChunk()
@@ -89,8 +134,13 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     private JsonObject CompletedChoice(Choice choice, int index)
     {
         var logprobs = call.Logprobs ? choice.Logprobs.ToJson() : null;
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = AnswerText(choice) };
+        if (choice.ToolCalls.Count > 0)
+        {
+            message["tool_calls"] = ToolCallsJson(choice, streamed: false);
+        }
         return _chat
-            ? new JsonObject { ["index"] = index, ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = choice.Text.ToString() }, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason }
+            ? new JsonObject { ["index"] = index, ["message"] = message, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason }
             : new JsonObject { ["index"] = index, ["text"] = _echo + choice.Text, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason };
     }
 
@@ -102,6 +152,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         {
             choice.FinishReason = FinishReasonOf(message);
             choice.Usage = message.Usage ?? new Usage();
+            choice.ToolCalls.AddRange(message.ToolCalls);
         }
     }
 
@@ -143,12 +194,13 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         return chunk;
     }
 
-    /// <summary>"stop" (EOS, a stop token or sequence), "length" (max tokens), "abort" (cancelled, as vLLM names it); null while running.</summary>
+    /// <summary>"stop" (EOS, a stop token or sequence), "length" (max tokens), "tool_calls", "abort" (cancelled, as vLLM names it); null while running.</summary>
     private static string? FinishReasonOf(GenerateResponse message) => message.FinishReason switch
     {
         FinishReason.Unspecified => null,
         FinishReason.Stop => "stop",
         FinishReason.Length => "length",
+        FinishReason.ToolCalls => "tool_calls",
         _ => "abort",
     };
 }

@@ -13,14 +13,25 @@ public sealed class ChatFormat
 {
     private readonly IReadOnlyDictionary<string, object?> _specialTokens;
 
-    private ChatFormat(ChatTemplate template, IReadOnlyDictionary<string, object?> specialTokens, string source)
+    private ChatFormat(ChatTemplate template, ChatTemplate? toolTemplate, IReadOnlyDictionary<string, object?> specialTokens, string source)
     {
         Template = template;
+        _toolTemplate = toolTemplate;
         _specialTokens = specialTokens;
         Source = source;
     }
 
+    private readonly ChatTemplate? _toolTemplate;
+
     public ChatTemplate Template { get; }
+
+    /// <summary>
+    /// The template shows tools to the model: it reads a <c>tools</c> variable (or the checkpoint has a "tool_use"
+    /// template, which transformers picks when tools are given).
+    /// </summary>
+    public bool RendersTools => _toolTemplate is not null || ReadsTools(Template.Source);
+
+    private static bool ReadsTools(string source) => System.Text.RegularExpressions.Regex.IsMatch(source, @"\btools\b");
 
     /// <summary>The file the template came from, for messages.</summary>
     public string Source { get; }
@@ -36,14 +47,16 @@ public sealed class ChatFormat
         var jinjaPath = Path.Combine(checkpointDirectory, "chat_template.jinja");
         var (text, source) = File.Exists(jinjaPath)
             ? (File.ReadAllText(jinjaPath), jinjaPath)
-            : (TemplateInConfig(config?.RootElement), configPath);
+            : (TemplateInConfig(config?.RootElement, "default"), configPath);
         if (text is null)
         {
             return null;
         }
+        var toolText = File.Exists(jinjaPath) ? null : TemplateInConfig(config?.RootElement, "tool_use", namedOnly: true);
         try
         {
-            return new ChatFormat(ChatTemplate.Parse(text), specialTokens.ToDictionary(t => t.Key, t => (object?)t.Value), source);
+            return new ChatFormat(ChatTemplate.Parse(text), toolText is null ? null : ChatTemplate.Parse(toolText),
+                specialTokens.ToDictionary(t => t.Key, t => (object?)t.Value), source);
         }
         catch (ChatTemplateException e)
         {
@@ -51,11 +64,25 @@ public sealed class ChatFormat
         }
     }
 
-    /// <summary>The prompt for <paramref name="messages"/>, ending with the assistant's generation prompt.</summary>
+    /// <summary>
+    /// The prompt for <paramref name="messages"/>, ending with the assistant's generation prompt; with
+    /// <paramref name="tools"/> (OpenAI's tool objects), the "tool_use" template where the checkpoint has one, given
+    /// them as <c>tools</c>.
+    /// </summary>
     /// <exception cref="ChatTemplateException">The template refused the conversation (raise_exception) or failed on it.</exception>
-    public string Render(IReadOnlyList<ChatMessage> messages) => Template.Render(messages, addGenerationPrompt: true, _specialTokens);
+    public string Render(IReadOnlyList<ChatMessage> messages, IReadOnlyList<Dictionary<string, object?>>? tools = null)
+    {
+        if (tools is null)
+        {
+            return Template.Render(messages, addGenerationPrompt: true, _specialTokens);
+        }
+        var extra = new Dictionary<string, object?>(_specialTokens) { ["tools"] = tools };
+        return (_toolTemplate ?? Template).Render(messages, addGenerationPrompt: true, extra);
+    }
 
-    private static string? TemplateInConfig(JsonElement? config)
+    /// <param name="name">Which of a list of named templates.</param>
+    /// <param name="namedOnly">Only from a list of named templates (a single template has no "tool_use" one).</param>
+    private static string? TemplateInConfig(JsonElement? config, string name, bool namedOnly = false)
     {
         if (config is not { ValueKind: JsonValueKind.Object } root || !root.TryGetProperty("chat_template", out var template))
         {
@@ -63,10 +90,10 @@ public sealed class ChatFormat
         }
         return template.ValueKind switch
         {
-            JsonValueKind.String => template.GetString(),
+            JsonValueKind.String when !namedOnly => template.GetString(),
             // [{ "name": "default", "template": "..." }, { "name": "tool_use", ... }]
             JsonValueKind.Array => template.EnumerateArray()
-                .Where(t => t.TryGetProperty("name", out var name) && name.GetString() == "default")
+                .Where(t => t.TryGetProperty("name", out var given) && given.GetString() == name)
                 .Select(t => t.GetProperty("template").GetString()).FirstOrDefault(),
             _ => null,
         };

@@ -14,12 +14,13 @@ namespace Cluster.Gateway.Requests;
 /// </summary>
 internal static class ChatPrompt
 {
-    public static IReadOnlyList<int> Tokenize(ChatMessages request, ChatFormat? chat, string model, CheckpointTokenizer tokenizer, ModelLimits limits)
+    /// <summary>The model's chat format, or INVALID_ARGUMENT when it has none.</summary>
+    public static ChatFormat Required(ChatFormat? chat, string model) =>
+        chat ?? throw InvalidArgument.Error($"messages: model '{model}' has no chat template (ListModels' has_chat_template); send text or token_ids");
+
+    /// <param name="tools">The request's tools, checked (<see cref="ChatTools.Check"/>), or null.</param>
+    public static IReadOnlyList<int> Tokenize(ChatMessages request, ChatFormat chat, ChatTools? tools, string model, CheckpointTokenizer tokenizer, ModelLimits limits)
     {
-        if (chat is null)
-        {
-            throw InvalidArgument.Error($"messages: model '{model}' has no chat template (ListModels' has_chat_template); send text or token_ids");
-        }
         if (request.Messages.Count == 0)
         {
             throw InvalidArgument.Error("prompt is empty: messages has no message");
@@ -33,8 +34,8 @@ internal static class ChatPrompt
             {
                 throw InvalidArgument.Error($"messages[{i}].role is empty");
             }
-            characters += message.Content.Length;
-            messages.Add(new TemplateMessage(message.Role, message.Content));
+            characters += message.Content.Length + message.ToolCalls.Sum(call => (long)call.ArgumentsJson.Length);
+            messages.Add(new TemplateMessage(message.Role, message.Content, Fields(message, i)));
         }
         if (characters > limits.MaxPromptCharacters)
         {
@@ -44,7 +45,7 @@ internal static class ChatPrompt
         string prompt;
         try
         {
-            prompt = chat.Render(messages);
+            prompt = chat.Render(messages, tools?.TemplateValue());
         }
         catch (ChatTemplateException refused)
         {
@@ -53,6 +54,47 @@ internal static class ChatPrompt
         PromptTokens.CheckTextLength(prompt, limits, "rendered chat prompt");
         var tokens = tokenizer.Encode(prompt, addBos: false, allowSpecialTokens: true);
         return tokens.Count > 0 ? tokens : throw InvalidArgument.Error("prompt is empty: the chat template rendered no tokens");
+    }
+
+    /// <summary>
+    /// A turn's keys beside role and content, as transformers passes them to the template: an assistant turn's
+    /// <c>tool_calls</c> (id, type, and function with its name and its arguments parsed), a tool turn's
+    /// <c>tool_call_id</c>; null when it has neither.
+    /// </summary>
+    private static Dictionary<string, object?>? Fields(Contracts.Api.ChatMessage message, int index)
+    {
+        if (message.ToolCalls.Count == 0 && message.ToolCallId.Length == 0)
+        {
+            return null;
+        }
+        var fields = new Dictionary<string, object?>();
+        if (message.ToolCalls.Count > 0)
+        {
+            fields["tool_calls"] = message.ToolCalls.Select((call, j) => new Dictionary<string, object?>
+            {
+                ["id"] = call.Id,
+                ["type"] = "function",
+                ["function"] = new Dictionary<string, object?> { ["name"] = call.Name, ["arguments"] = Arguments(call.ArgumentsJson, $"messages[{index}].tool_calls[{j}].arguments_json") },
+            }).ToList();
+        }
+        if (message.ToolCallId.Length > 0)
+        {
+            fields["tool_call_id"] = message.ToolCallId;
+        }
+        return fields;
+    }
+
+    private static System.Text.Json.JsonElement Arguments(string json, string field)
+    {
+        try
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(json.Length == 0 ? "{}" : json);
+            return document.RootElement.Clone();
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw InvalidArgument.Error($"{field} is not valid JSON ({e.Message})");
+        }
     }
 
     /// <summary>

@@ -64,9 +64,16 @@ public static class GenerateRequestValidator
 
         IReadOnlyList<int> prompt;
         int historyKept;
+        ChatTools? tools = null;
         if (request.PromptCase == GenerateRequest.PromptOneofCase.Messages)
         {
-            IReadOnlyList<int> conversation = ChatPrompt.Tokenize(request.Messages, chat, resolvedModel, tokenizer, limits);
+            ChatFormat format = ChatPrompt.Required(chat, resolvedModel);
+            tools = ChatTools.Check(request.Messages, format, resolvedModel);
+            if (tools?.CallSchema is { } callSchema)
+            {
+                resolved = resolved with { Json = CallFormat(resolved, sampling, limits, callSchema) };
+            }
+            IReadOnlyList<int> conversation = ChatPrompt.Tokenize(request.Messages, format, tools, resolvedModel, tokenizer, limits);
             historyKept = ChatPrompt.ReusablePrefix(sessionHistory, conversation);
             prompt = conversation.Skip(historyKept).ToArray();
         }
@@ -88,7 +95,24 @@ public static class GenerateRequestValidator
             stopSequences,
             stopTokenIds,
             sampling.IgnoreEos,
-            historyKept);
+            historyKept,
+            tools);
+    }
+
+    /// <summary>A required tool call holds the answer to its schema, as response_format JSON_SCHEMA would (so not beside one).</summary>
+    private static JsonObjectFormat CallFormat(SamplingSettings resolved, SamplingParameters sampling, ModelLimits limits, string callSchema)
+    {
+        if (resolved.Json is not null)
+        {
+            throw InvalidArgument.Error("messages.tool_choice REQUIRED or FUNCTION holds the answer to a tool call; it cannot be combined with sampling.response_format");
+        }
+        if (sampling.IgnoreEos)
+        {
+            throw InvalidArgument.Error("messages.tool_choice REQUIRED or FUNCTION cannot be combined with ignore_eos: the call ends with the model's EOS");
+        }
+        return limits.EosTokenIds is { Count: > 0 } eos
+            ? new JsonObjectFormat([.. eos], callSchema)
+            : throw InvalidArgument.Error("messages.tool_choice REQUIRED or FUNCTION needs the model's EOS token to end the call; this model has none");
     }
 
     /// <summary>

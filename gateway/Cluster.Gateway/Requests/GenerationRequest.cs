@@ -14,6 +14,7 @@ namespace Cluster.Gateway.Requests;
 /// messages, the prefix the rendered conversation repeats (what follows it is dropped from the session and
 /// recomputed). 0 for a one-shot request.
 /// </param>
+/// <param name="Tools">A chat request's tools (the answer's calls are read with them when it finishes), or null.</param>
 public sealed record GenerationRequest(
     string RequestId,
     string Model,
@@ -24,7 +25,8 @@ public sealed record GenerationRequest(
     IReadOnlyList<string> StopSequences,
     IReadOnlyList<int> StopTokenIds,
     bool IgnoreEos,
-    int HistoryKept = 0)
+    int HistoryKept = 0,
+    ChatTools? Tools = null)
 {
     /// <summary>Return each token's log-probability (also true when <see cref="SamplingSettings.TopLogprobs"/> &gt; 0): the sampler computes them only then.</summary>
     public bool Logprobs => Sampling.Logprobs;

@@ -58,8 +58,13 @@ internal sealed class GenerationRunner(IGrainFactory grains, IOptions<GatewayOpt
             submitted = sequence;
             scheduler = replica.Scheduler;
             using var cancel = cancellation.Register(() => replica.Scheduler.Cancel(sequence));
+            var answer = validated.Tools is null ? null : new System.Text.StringBuilder();
             await foreach (var response in sequence.Output.Reader.ReadAllAsync(cancellation))
             {
+                if (answer is not null)
+                {
+                    ReadToolCalls(validated.Tools!, answer, response);
+                }
                 await write(response, cancellation);
                 span?.AddEvent(new ActivityEvent("stream.write", tags: new() { ["tokens"] = response.TokenIds.Count }));
             }
@@ -83,6 +88,25 @@ internal sealed class GenerationRunner(IGrainFactory grains, IOptions<GatewayOpt
             {
                 await turn.EndAsync(submitted);
             }
+        }
+    }
+
+    /// <summary>
+    /// Keeps a chat answer's text, and on its last message, when the answer stopped (not at its length limit) with calls
+    /// of the request's tools, puts them in <c>tool_calls</c> and finishes with TOOL_CALLS: the same for both doors.
+    /// </summary>
+    private static void ReadToolCalls(ChatTools tools, System.Text.StringBuilder answer, GenerateResponse response)
+    {
+        answer.Append(response.Text);
+        if (response.FinishReason != FinishReason.Stop)
+        {
+            return;
+        }
+        var calls = tools.ReadCalls(answer.ToString());
+        if (calls.Count > 0)
+        {
+            response.ToolCalls.AddRange(calls);
+            response.FinishReason = FinishReason.ToolCalls;
         }
     }
 

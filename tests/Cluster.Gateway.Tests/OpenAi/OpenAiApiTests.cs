@@ -183,6 +183,18 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ToolsForATemplateThatNeverShowsThemAreRefused()
+    {
+        var body = new JsonObject
+        {
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hello" }),
+            ["tools"] = new JsonArray(new JsonObject { ["type"] = "function", ["function"] = new JsonObject { ["name"] = "f" } }),
+        };
+        var error = await AssertErrorAsync(await _http.PostAsJsonAsync("chat/completions", body), HttpStatusCode.BadRequest, "tools", null);
+        Assert.Contains("does not render tools", (string?)error["message"]);
+    }
+
+    [Fact]
     public async Task AChatWhoseContextOverflowsNamesMaxCompletionTokensAndAnUnknownModelIs404()
     {
         var overflow = new JsonObject
@@ -443,7 +455,7 @@ public sealed class OpenAiApiTests : IAsyncLifetime
         return events;
     }
 
-    private static async Task<JsonNode> ReadJsonAsync(HttpResponseMessage response, HttpStatusCode expected)
+    internal static async Task<JsonNode> ReadJsonAsync(HttpResponseMessage response, HttpStatusCode expected)
     {
         var text = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == expected, $"HTTP {(int)response.StatusCode}, expected {(int)expected}: {text}");

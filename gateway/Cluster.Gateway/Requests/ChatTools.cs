@@ -1,0 +1,211 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Cluster.Contracts.Api;
+using Cluster.JsonSchemas;
+
+namespace Cluster.Gateway.Requests;
+
+/// <summary>
+/// A chat request's tools (OpenAI's function calling), checked: what the chat template renders as <c>tools</c>, the
+/// schema that holds the answer to a call when the request requires one (<see cref="CallSchema"/>), and how calls are
+/// read back from the answer (<see cref="ReadCalls"/>), in one place for both front doors.
+/// </summary>
+public sealed partial class ChatTools
+{
+    /// <summary>The most tools one request may offer.</summary>
+    public const int MaxTools = 128;
+
+    private readonly IReadOnlyList<(string Name, string Description, JsonElement Parameters)> _tools;
+
+    private ChatTools(IReadOnlyList<(string, string, JsonElement)> tools, ToolChoice choice, string? named, string? callSchema)
+    {
+        _tools = tools;
+        Choice = choice;
+        Named = named;
+        CallSchema = callSchema;
+    }
+
+    public ToolChoice Choice { get; }
+
+    /// <summary>The tool to call with <see cref="ToolChoice.Function"/>.</summary>
+    public string? Named { get; }
+
+    /// <summary>
+    /// With REQUIRED or FUNCTION: the JSON Schema the answer is held to, <c>{"name": ..., "arguments": ...}</c> for one of
+    /// the tools (the named one); null otherwise.
+    /// </summary>
+    public string? CallSchema { get; }
+
+    /// <summary>What the chat template reads as <c>tools</c>: OpenAI's tool objects, as transformers passes them.</summary>
+    public IReadOnlyList<Dictionary<string, object?>> TemplateValue() => [.. _tools.Select(tool => new Dictionary<string, object?>
+    {
+        ["type"] = "function",
+        ["function"] = new Dictionary<string, object?> { ["name"] = tool.Name, ["description"] = tool.Description, ["parameters"] = tool.Parameters },
+    })];
+
+    /// <summary>The request's tools checked, or null when it offers none.</summary>
+    /// <exception cref="Grpc.Core.RpcException">INVALID_ARGUMENT naming the field: a bad name or schema, a choice without tools, a template that cannot show them.</exception>
+    public static ChatTools? Check(ChatMessages request, ChatFormat chat, string model)
+    {
+        if (request.Tools.Count == 0)
+        {
+            return request.ToolChoice == ToolChoice.Auto && request.ToolChoiceName.Length == 0
+                ? null
+                : throw InvalidArgument.Error("messages.tool_choice needs messages.tools: there is no tool to call");
+        }
+        if (request.Tools.Count > MaxTools)
+        {
+            throw InvalidArgument.Error($"messages.tools has {request.Tools.Count} tools; at most {MaxTools}");
+        }
+        if (!chat.RendersTools)
+        {
+            throw InvalidArgument.Error($"messages.tools: the chat template of model '{model}' does not render tools (it never reads `tools`), so the model would not see them");
+        }
+        var tools = new List<(string, string, JsonElement)>();
+        for (var i = 0; i < request.Tools.Count; i++)
+        {
+            var tool = request.Tools[i];
+            if (!ToolName().IsMatch(tool.Name))
+            {
+                throw InvalidArgument.Error($"messages.tools[{i}].name must be 1-64 characters of a-z, A-Z, 0-9, '_' and '-'; got \"{tool.Name}\"");
+            }
+            if (tools.Any(t => t.Item1 == tool.Name))
+            {
+                throw InvalidArgument.Error($"messages.tools[{i}].name \"{tool.Name}\" is given twice");
+            }
+            tools.Add((tool.Name, tool.Description, Parameters(tool.ParametersJson, $"messages.tools[{i}].parameters_json")));
+        }
+        var named = request.ToolChoice == ToolChoice.Function ? request.ToolChoiceName : null;
+        if (request.ToolChoice != ToolChoice.Function && request.ToolChoiceName.Length > 0)
+        {
+            throw InvalidArgument.Error("messages.tool_choice_name is given but messages.tool_choice is not FUNCTION");
+        }
+        if (named is not null && tools.All(t => t.Item1 != named))
+        {
+            throw InvalidArgument.Error($"messages.tool_choice_name \"{named}\" is none of messages.tools' names");
+        }
+        var callSchema = request.ToolChoice switch
+        {
+            ToolChoice.Auto or ToolChoice.None => null,
+            ToolChoice.Required => CallSchemaOf(tools, request),
+            ToolChoice.Function => CallSchemaOf([.. tools.Where(t => t.Item1 == named)], request),
+            _ => throw InvalidArgument.Error($"messages.tool_choice must be AUTO, NONE, REQUIRED or FUNCTION; got {(int)request.ToolChoice}"),
+        };
+        return new ChatTools(tools, request.ToolChoice, named, callSchema);
+    }
+
+    private static JsonElement Parameters(string text, string field)
+    {
+        if (text.Length == 0)
+        {
+            return JsonDocument.Parse("""{"type": "object", "properties": {}}""").RootElement.Clone();
+        }
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                ? document.RootElement.Clone()
+                : throw InvalidArgument.Error($"{field} must be a JSON Schema object");
+        }
+        catch (JsonException e)
+        {
+            throw InvalidArgument.Error($"{field} is not valid JSON ({e.Message})");
+        }
+    }
+
+    /// <summary>{"name": &lt;one tool's name&gt;, "arguments": &lt;its parameters&gt;} for any of <paramref name="tools"/>, compiled to check it.</summary>
+    private static string CallSchemaOf(IReadOnlyList<(string Name, string Description, JsonElement Parameters)> tools, ChatMessages request)
+    {
+        var calls = tools.Select(tool => new Dictionary<string, object>
+        {
+            ["type"] = "object",
+            ["properties"] = new Dictionary<string, object> { ["name"] = new Dictionary<string, object> { ["const"] = tool.Name }, ["arguments"] = tool.Parameters },
+            ["required"] = new[] { "name", "arguments" },
+            ["additionalProperties"] = false,
+        }).ToList();
+        var schema = JsonSerializer.Serialize(calls.Count == 1 ? calls[0] : new Dictionary<string, object> { ["anyOf"] = calls });
+        try
+        {
+            JsonSchemaAutomaton.Compile(schema);
+            return schema;
+        }
+        catch (JsonSchemaException e)
+        {
+            // The pointer is into the call schema; name the tool's parameters instead.
+            var index = calls.Count == 1 ? request.Tools.ToList().FindIndex(t => t.Name == tools[0].Name) : PointerIndex(e.Pointer);
+            var inside = e.Pointer.Contains("/properties/arguments", StringComparison.Ordinal) ? e.Pointer[(e.Pointer.IndexOf("/properties/arguments", StringComparison.Ordinal) + "/properties/arguments".Length)..] : "";
+            throw InvalidArgument.Error($"messages.tools[{index}].parameters_json at {(inside.Length == 0 ? "its root" : inside)}: {e.Problem}");
+        }
+    }
+
+    private static int PointerIndex(string pointer) =>
+        pointer.StartsWith("/anyOf/", StringComparison.Ordinal) && int.TryParse(pointer.Split('/')[2], out var index) ? index : 0;
+
+    /// <summary>
+    /// The calls in a finished answer: with REQUIRED or FUNCTION the answer is one call's JSON; with AUTO, Hermes-style
+    /// <c>&lt;tool_call&gt;{...}&lt;/tool_call&gt;</c> blocks (the last may lack its closing tag), or an answer that is
+    /// one <c>{"name": ..., "arguments"|"parameters": {...}}</c> object. Only calls of offered tools count; none with NONE.
+    /// </summary>
+    public IReadOnlyList<ToolCall> ReadCalls(string answer)
+    {
+        if (Choice == ToolChoice.None)
+        {
+            return [];
+        }
+        var calls = new List<ToolCall>();
+        foreach (Match block in HermesCall().Matches(answer))
+        {
+            if (Call(block.Groups[1].Value) is { } call)
+            {
+                calls.Add(call);
+            }
+        }
+        if (calls.Count == 0 && Call(answer.Trim().Replace("<|python_tag|>", "", StringComparison.Ordinal)) is { } whole)
+        {
+            calls.Add(whole);
+        }
+        return calls;
+    }
+
+    /// <summary>What the answer says beside its calls (the text outside Hermes blocks, trimmed); empty when it is only calls.</summary>
+    public static string TextBesideCalls(string answer)
+    {
+        var beside = HermesCall().Replace(answer, "").Trim();
+        return beside.StartsWith('{') && beside.EndsWith('}') ? "" : beside; // a Llama-style answer is the call itself
+    }
+
+    private ToolCall? Call(string json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String
+                || _tools.All(t => t.Name != name.GetString()))
+            {
+                return null;
+            }
+            var arguments = root.TryGetProperty("arguments", out var given) || root.TryGetProperty("parameters", out given) ? given : default;
+            if (arguments.ValueKind == JsonValueKind.String && arguments.GetString() is { } text && text.TrimStart().StartsWith('{'))
+            {
+                return Call($$"""{"name": {{name.GetRawText()}}, "arguments": {{text}}}"""); // arguments written as a JSON string
+            }
+            return arguments.ValueKind is JsonValueKind.Object or JsonValueKind.Undefined
+                ? new ToolCall { Id = NewCallId(), Name = name.GetString()!, ArgumentsJson = arguments.ValueKind == JsonValueKind.Object ? arguments.GetRawText() : "{}" }
+                : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string NewCallId() =>
+        "call_" + System.Security.Cryptography.RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 24);
+
+    [GeneratedRegex("^[a-zA-Z0-9_-]{1,64}$")]
+    private static partial Regex ToolName();
+
+    [GeneratedRegex(@"<tool_call>\s*(\{.*?\})\s*(?:</tool_call>|$)", RegexOptions.Singleline)]
+    private static partial Regex HermesCall();
+}

@@ -1,0 +1,96 @@
+using Cluster.Contracts.Api;
+using Cluster.Gateway.Requests;
+using Grpc.Core;
+
+namespace Cluster.Gateway.Tests.Requests;
+
+/// <summary>
+/// Tool calls read back from an answer: Hermes-style blocks (several, the last unclosed), a Llama-style answer that is
+/// one call, arguments written as a JSON string, and what is not a call of an offered tool (an unknown name, NONE).
+/// Also the call schema that REQUIRED and FUNCTION hold the answer to.
+/// </summary>
+public sealed class ChatToolsTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("chat-tools-").FullName;
+    private readonly ChatFormat _chat;
+
+    public ChatToolsTests()
+    {
+        File.WriteAllText(Path.Combine(_directory, "chat_template.jinja"), "{{ tools | tojson }}{% for m in messages %}{{ m.content }}{% endfor %}");
+        _chat = ChatFormat.Load(_directory, new Dictionary<string, string>())!;
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private ChatTools Tools(ToolChoice choice = ToolChoice.Auto, string name = "")
+    {
+        var messages = new ChatMessages { ToolChoice = choice, ToolChoiceName = name };
+        messages.Messages.Add(new ChatMessage { Role = "user", Content = "hi" });
+        messages.Tools.Add(new Tool { Name = "get_weather", ParametersJson = """{"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}""" });
+        messages.Tools.Add(new Tool { Name = "get_time" });
+        return ChatTools.Check(messages, _chat, "tiny")!;
+    }
+
+    [Fact]
+    public void HermesBlocksAreCalls_TheLastMayBeUnclosed_AndTheTextBesideThemStays()
+    {
+        const string answer = "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n<tool_call>{\"name\": \"get_time\", \"arguments\": {}}";
+        var calls = Tools().ReadCalls(answer);
+
+        Assert.Equal(["get_weather", "get_time"], calls.Select(c => c.Name));
+        Assert.Equal("""{"city": "Paris"}""", calls[0].ArgumentsJson);
+        Assert.Equal("{}", calls[1].ArgumentsJson);
+        Assert.True(calls.All(c => c.Id.StartsWith("call_", StringComparison.Ordinal) && c.Id.Length == 29) && calls[0].Id != calls[1].Id, string.Join(", ", calls.Select(c => c.Id)));
+        Assert.Equal("Let me check.", ChatTools.TextBesideCalls(answer));
+    }
+
+    [Theory]
+    [InlineData("""{"name": "get_weather", "parameters": {"city": "Oslo"}}""", """{"city": "Oslo"}""")]
+    [InlineData("""<|python_tag|>{"name": "get_weather", "arguments": {"city": "Oslo"}}""", """{"city": "Oslo"}""")]
+    [InlineData("""{"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}""", """{"city": "Oslo"}""")]
+    public void AnAnswerThatIsOneCallObjectIsACall(string answer, string arguments)
+    {
+        var call = Assert.Single(Tools().ReadCalls(answer));
+        Assert.Equal(("get_weather", arguments), (call.Name, call.ArgumentsJson));
+        Assert.Equal("", ChatTools.TextBesideCalls(answer.Replace("<|python_tag|>", "")));
+    }
+
+    [Theory]
+    [InlineData("""{"name": "get_stock", "arguments": {}}""")]                  // not an offered tool
+    [InlineData("""The weather is {"name": "get_weather"} fine.""")]             // JSON inside prose is not a call
+    [InlineData("""<tool_call>{"name": "get_weather", "arguments": [1]}</tool_call>""")] // arguments not an object
+    [InlineData("""<tool_call>not json</tool_call>""")]
+    public void WhatIsNotACallOfAnOfferedToolIsText(string answer)
+    {
+        Assert.Empty(Tools().ReadCalls(answer));
+    }
+
+    [Fact]
+    public void NoneNeverCalls_AndRequiredAndFunctionHoldTheAnswerToACallSchema()
+    {
+        Assert.Empty(Tools(ToolChoice.None).ReadCalls("""{"name": "get_time", "arguments": {}}"""));
+        Assert.Null(Tools().CallSchema);
+
+        var named = Tools(ToolChoice.Function, "get_weather").CallSchema!;
+        var automaton = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(named);
+        var state = automaton.Start;
+        Assert.True(automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes("""{"name": "get_weather", "arguments": {"city": "Rome"}}""")) && automaton.CanEnd(state), named);
+        state = automaton.Start;
+        Assert.False(automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes("""{"name": "get_time", """)), named);
+
+        var required = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(Tools(ToolChoice.Required).CallSchema!);
+        state = required.Start;
+        Assert.True(required.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes("""{"name": "get_time", "arguments": {}}""")) && required.CanEnd(state));
+    }
+
+    [Fact]
+    public void NoToolsAndNoChoiceIsNoTools_AndAChoiceWithoutToolsIsRefused()
+    {
+        var messages = new ChatMessages();
+        messages.Messages.Add(new ChatMessage { Role = "user", Content = "hi" });
+        Assert.Null(ChatTools.Check(messages, _chat, "tiny"));
+        messages.ToolChoice = ToolChoice.Required;
+        var error = Assert.Throws<RpcException>(() => ChatTools.Check(messages, _chat, "tiny"));
+        Assert.Equal("messages.tool_choice needs messages.tools: there is no tool to call", error.Status.Detail);
+    }
+}
