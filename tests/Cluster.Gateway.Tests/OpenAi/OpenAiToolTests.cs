@@ -136,6 +136,37 @@ public sealed class OpenAiToolTests : IAsyncLifetime
         Assert.True(longPrompt > shortPrompt + 10, $"the call and its result added {longPrompt - shortPrompt} prompt tokens");
     }
 
+    [Fact]
+    public async Task MicrosoftExtensionsAIInvokesTheFunctionTheModelCalled_AndSendsItsResultBack()
+    {
+        // An agent's loop as .NET developers write it: the function is a C# method, Microsoft.Extensions.AI describes its
+        // parameters, the required call comes back, the client invokes it and sends the result, and the model answers.
+        var invoked = new List<(string Unit, bool Tomorrow)>();
+        var weather = Microsoft.Extensions.AI.AIFunctionFactory.Create(
+            (TemperatureUnit unit, bool tomorrow) => { invoked.Add((unit.ToString(), tomorrow)); return "21 degrees"; }, "get_weather", "The weather in a unit",
+            new JsonSerializerOptions(Microsoft.Extensions.AI.AIJsonUtilities.DefaultOptions) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } });
+        using var client = new Microsoft.Extensions.AI.FunctionInvokingChatClient(Microsoft.Extensions.AI.OpenAIClientExtensions.AsIChatClient(Chat()));
+        var options = new Microsoft.Extensions.AI.ChatOptions
+        {
+            MaxOutputTokens = 200, Temperature = 0, Tools = [weather], ToolMode = Microsoft.Extensions.AI.ChatToolMode.RequireSpecific("get_weather"),
+        };
+        var response = await client.GetResponseAsync([new Microsoft.Extensions.AI.ChatMessage(Microsoft.Extensions.AI.ChatRole.User, "weather?")], options);
+
+        Assert.True(invoked.Count == 1, $"invoked {invoked.Count} times; the exchange: {string.Join(" | ", response.Messages.Select(m => $"{m.Role}: {string.Join(", ", m.Contents.Select(c => c.ToString()))}"))} ({response.FinishReason})");
+        var call = invoked[0];
+        Assert.True(call.Unit is "Celsius" or "Fahrenheit", call.Unit);
+        var messages = response.Messages.Select(m => m.Role.Value).ToList();
+        Assert.True(messages.SequenceEqual(["assistant", "tool", "assistant"]), $"the loop's messages: {string.Join(", ", messages)}");
+        var result = Assert.Single(response.Messages[1].Contents.OfType<Microsoft.Extensions.AI.FunctionResultContent>());
+        Assert.Equal("21 degrees", result.Result?.ToString());
+    }
+
+    private enum TemperatureUnit
+    {
+        Celsius,
+        Fahrenheit,
+    }
+
     [Theory]
     [InlineData("""{"tool_choice": "required"}""", "tool_choice", "tool_choice needs tools")]
     [InlineData("""{"tools": [{"type": "function", "function": {"name": "bad name"}}]}""", "tools", "tools[0].name must be 1-64 characters")]
