@@ -7,7 +7,8 @@ namespace Cluster.JsonSchemas;
 /// Turns a JSON Schema into a <see cref="ByteNfa"/> fragment that accepts exactly the compact-or-spaced JSON texts of
 /// the values it allows, within <see cref="JsonSchemaLimits"/>. Every keyword it reads it enforces; the annotations it
 /// skips (title, description, default, examples, format, ...) constrain nothing in JSON Schema 2020-12 either; any
-/// other keyword is refused with its location, so a schema is never silently loosened.
+/// other keyword is refused with its location, so a schema is never silently loosened. The formats in
+/// <see cref="Formats"/> are held to their grammar even so (an output that satisfies them satisfies the schema too).
 /// </summary>
 /// <remarks>
 /// What the automaton writes is a subset of what the schema allows, never more: objects carry only their declared
@@ -26,8 +27,31 @@ internal sealed class SchemaCompiler
     private static readonly HashSet<string> Keywords =
     [
         "type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref",
-        "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength",
+        "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "pattern",
     ];
+
+    /// <summary>
+    /// The formats held to their grammar (RFC 3339's date, time and date-time, RFC 4122's uuid, a dot-atom email whose
+    /// domain is at most five labels of at most 32 characters, the last of letters (so within RFC 1035's 253), a dotted-quad ipv4), as anchored patterns. Other formats stay annotations, as JSON Schema 2020-12 defines format.
+    /// </summary>
+    private static readonly Dictionary<string, string> Formats = new()
+    {
+        ["date"] = $"^{Date}$",
+        ["time"] = $"^{Time}$",
+        ["date-time"] = $"^{Date}T{Time}$",
+        ["uuid"] = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+        ["email"] = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?\\.){1,4}[A-Za-z]{2,24}$",
+        ["ipv4"] = "^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$",
+    };
+
+    /// <summary>RFC 3339 full-date: years 0001-9999, each month's days, February 29 in leap years only.</summary>
+    private const string Date = "(" + Year + "-(0[13578]|1[02])-(0[1-9]|[12]\\d|3[01])|" + Year + "-(0[469]|11)-(0[1-9]|[12]\\d|30)|"
+        + Year + "-02-(0[1-9]|1\\d|2[0-8])|" + LeapYear + "-02-29)";
+
+    private const string Year = "(000[1-9]|00[1-9]\\d|0[1-9]\\d\\d|[1-9]\\d{3})";
+
+    private const string LeapYear = "(\\d\\d(0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26]|0[48])00)";
+    private const string Time = "([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{1,9})?(Z|[+-]([01]\\d|2[0-3]):[0-5]\\d)";
 
     private static readonly string[] Types = ["object", "array", "string", "number", "integer", "boolean", "null"];
 
@@ -230,7 +254,7 @@ internal sealed class SchemaCompiler
             {
                 return ["array"];
             }
-            if (schema.TryGetProperty("minLength", out _) || schema.TryGetProperty("maxLength", out _))
+            if (schema.TryGetProperty("minLength", out _) || schema.TryGetProperty("maxLength", out _) || schema.TryGetProperty("pattern", out _))
             {
                 return ["string"];
             }
@@ -367,7 +391,26 @@ internal sealed class SchemaCompiler
         {
             throw new JsonSchemaException(Child(pointer, "maxLength"), $"maxLength {max} is below minLength {min}");
         }
-        return String(min, max);
+        var pattern = schema.TryGetProperty("pattern", out var given)
+            ? given.ValueKind == JsonValueKind.String ? given.GetString()! : throw new JsonSchemaException(Child(pointer, "pattern"), "pattern must be a string (a regular expression)")
+            : null;
+        var format = schema.TryGetProperty("format", out var named) && named.ValueKind == JsonValueKind.String && Formats.TryGetValue(named.GetString()!, out var grammar)
+            ? grammar
+            : null;
+        if (pattern is null && format is null)
+        {
+            return String(min, max);
+        }
+        if (pattern is not null && format is not null)
+        {
+            throw new JsonSchemaException(pointer, $"pattern beside format \"{named.GetString()}\" is not supported (use one)");
+        }
+        if (min != 0 || max is not null)
+        {
+            throw new JsonSchemaException(pointer, "pattern or an enforced format beside minLength or maxLength is not supported (put the length in the pattern)");
+        }
+        var at = pattern is not null ? Child(pointer, "pattern") : Child(pointer, "format");
+        return _nfa.Sequence(_nfa.Literal("\""u8), PatternCompiler.Compile(_nfa, pattern ?? format!, at), _nfa.Literal("\""u8));
     }
 
     /// <summary>

@@ -374,6 +374,17 @@ public sealed class OpenAiApiTests : IAsyncLifetime
             new Microsoft.Extensions.AI.ChatOptions { MaxOutputTokens = 200, Temperature = 0 });
         Assert.True(typed.TryGetResult(out var verdict), $"Microsoft.Extensions.AI could not read '{typed.Text}' as a Verdict");
         Assert.NotNull(verdict);
+
+        // An enforced format: the answer's date-time is RFC 3339, so .NET parses it (Microsoft.Extensions.AI's OpenAI
+        // adapter moves format into the description for OpenAI's strict mode, so this goes as the SDK sends a schema).
+        var dated = await Chat().CompleteChatAsync([ChatMessage.CreateUserMessage("when?")], new ChatCompletionOptions
+        {
+            MaxOutputTokenCount = 200, Temperature = 0,
+            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("appointment", BinaryData.FromString(
+                """{"type": "object", "properties": {"when": {"type": "string", "format": "date-time"}}, "required": ["when"]}""")),
+        });
+        var when = JsonDocument.Parse(dated.Value.Content[0].Text).RootElement.GetProperty("when").GetString();
+        Assert.True(DateTimeOffset.TryParse(when, System.Globalization.CultureInfo.InvariantCulture, out _), $"not a date-time: {when}");
     }
 
     [Fact]
