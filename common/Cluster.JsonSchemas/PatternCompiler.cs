@@ -6,6 +6,7 @@ namespace Cluster.JsonSchemas;
 /// A JSON Schema <c>pattern</c> (an ECMAScript regular expression) compiled into a <see cref="ByteNfa"/> fragment that
 /// accepts the contents of the JSON strings (between the quotes, escaped as JSON requires) whose text it matches. As
 /// JSON Schema defines <c>pattern</c>, a match may start and end anywhere unless the pattern anchors it with ^ and $.
+/// <see cref="CompileWhole"/> compiles the same language for a whole output instead: raw UTF-8, one match end to end.
 /// </summary>
 /// <remarks>
 /// Supported: literals, '.', classes ([a-z], [^"], \d \w \s and their negations), escapes (\t \n \r \f \v \0 \xHH
@@ -25,16 +26,25 @@ internal sealed class PatternCompiler
     private readonly string _pointer;
     private int _at;
 
-    private PatternCompiler(ByteNfa nfa, string pattern, string pointer)
+    private readonly bool _inJsonString;
+    private readonly bool _whole;
+
+    private PatternCompiler(ByteNfa nfa, string pattern, string pointer, bool inJsonString, bool whole)
     {
         _nfa = nfa;
         _pattern = pattern;
         _pointer = pointer;
+        _inJsonString = inJsonString;
+        _whole = whole;
     }
 
-    /// <summary>The JSON string contents matching <paramref name="pattern"/>.</summary>
+    /// <summary>The JSON string contents whose text <paramref name="pattern"/> matches somewhere (JSON Schema's <c>pattern</c>).</summary>
     /// <exception cref="JsonSchemaException">What the pattern uses is not supported, or it is malformed.</exception>
-    public static Fragment Compile(ByteNfa nfa, string pattern, string pointer) => new PatternCompiler(nfa, pattern, pointer).Top();
+    public static Fragment Compile(ByteNfa nfa, string pattern, string pointer) => new PatternCompiler(nfa, pattern, pointer, inJsonString: true, whole: false).Top();
+
+    /// <summary>Raw UTF-8 texts that are one match of <paramref name="pattern"/> from start to end (a whole output).</summary>
+    /// <exception cref="JsonSchemaException">What the pattern uses is not supported, or it is malformed.</exception>
+    public static Fragment CompileWhole(ByteNfa nfa, string pattern) => new PatternCompiler(nfa, pattern, "", inJsonString: false, whole: true).Top();
 
     // The parsed pattern: built into fragments as it is read, except that each alternative's anchors decide whether
     // any text may come before and after it.
@@ -72,12 +82,12 @@ internal sealed class PatternCompiler
                 items.RemoveAt(items.Count - 1);
             }
             var parts = new List<Fragment>();
-            if (!anchoredStart)
+            if (!anchoredStart && !_whole)
             {
                 parts.Add(AnyText());
             }
             parts.AddRange(items.Select(Build));
-            if (!anchoredEnd)
+            if (!anchoredEnd && !_whole)
             {
                 parts.Add(AnyText());
             }
@@ -85,11 +95,11 @@ internal sealed class PatternCompiler
         })]);
     }
 
-    private Fragment AnyText() => _nfa.Repeat(JsonCharacter(CodePointSet.Of((0, CodePointSet.MaxCodePoint))));
+    private Fragment AnyText() => _nfa.Repeat(Character(CodePointSet.Of((0, CodePointSet.MaxCodePoint))));
 
     private Fragment Build(Node node) => node switch
     {
-        Chars chars => JsonCharacter(chars.Set),
+        Chars chars => Character(chars.Set),
         Sequence sequence => sequence.Items.Count == 0 ? _nfa.Literal([]) : _nfa.Sequence([.. sequence.Items.Select(Build)]),
         Alternatives alternatives => _nfa.Either([.. alternatives.Choices.Select(Build)]),
         Repeat repeat => _nfa.Separated(() => Build(repeat.Item), () => _nfa.Literal([]), repeat.Min, repeat.Max),
@@ -126,6 +136,7 @@ internal sealed class PatternCompiler
         {
             return atom;
         }
+        var brace = _pattern[_at] == '{';
         (int Min, int? Max)? bounds = _pattern[_at] switch
         {
             '*' => (0, null),
@@ -139,7 +150,7 @@ internal sealed class PatternCompiler
             return atom;
         }
         var (min, max) = given;
-        if (_pattern[_at] is '*' or '+' or '?')
+        if (!brace)
         {
             _at++; // Braces consumed its own
         }
@@ -334,10 +345,10 @@ internal sealed class PatternCompiler
         return value;
     }
 
-    /// <summary>One character of <paramref name="set"/> as a JSON string holds it: UTF-8, or escaped where JSON must.</summary>
-    private Fragment JsonCharacter(CodePointSet set)
+    /// <summary>One character of <paramref name="set"/> as the text holds it: UTF-8, and inside a JSON string escaped where JSON must.</summary>
+    private Fragment Character(CodePointSet set)
     {
-        var mustEscape = CodePointSet.Of((0, 0x1F), ('"', '"'), ('\\', '\\'));
+        var mustEscape = _inJsonString ? CodePointSet.Of((0, 0x1F), ('"', '"'), ('\\', '\\')) : CodePointSet.Of();
         var choices = new List<Fragment>();
         foreach (var (low, high) in set.Without(mustEscape).Ranges)
         {
@@ -346,7 +357,7 @@ internal sealed class PatternCompiler
                 choices.Add(_nfa.Sequence([.. sequence.Select(range => _nfa.OneOf(range))]));
             }
         }
-        for (var c = 0; c <= '\\'; c++)
+        for (var c = 0; c <= '\\' && _inJsonString; c++)
         {
             if ((c < 0x20 || c is '"' or '\\') && set.Contains(c))
             {

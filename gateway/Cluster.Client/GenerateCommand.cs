@@ -38,6 +38,8 @@ public sealed class GenerateCommand
 
     public Option<FileInfo?> JsonSchema { get; } = JsonSchemaOption();
 
+    public Option<string?> Regex { get; } = new("--regex") { Description = "Guided decoding: the whole answer is one match of this regular expression, ended by the model's EOS" };
+
     public Option<ulong?> Seed { get; } = new("--seed") { Description = "Seed for reproducible sampling (default: drawn by the server)" };
 
     public Option<string[]> Stop { get; } = new("--stop") { Description = "Stop when the text contains this (repeatable); the stop text is not returned" };
@@ -103,7 +105,7 @@ public sealed class GenerateCommand
     {
         ArgumentNullException.ThrowIfNull(command);
         command.Arguments.Add(Prompt);
-        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, LogitBias, JsonObject, JsonSchema, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession, Chat, System })
+        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, LogitBias, JsonObject, JsonSchema, Regex, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession, Chat, System })
         {
             command.Options.Add(option);
         }
@@ -122,8 +124,10 @@ public sealed class GenerateCommand
             PresencePenalty = parse.GetValue(PresencePenalty),
             FrequencyPenalty = parse.GetValue(FrequencyPenalty),
             ResponseFormat = parse.GetValue(JsonSchema) is not null ? ResponseFormat.JsonSchema
+                : parse.GetValue(Regex) is not null ? ResponseFormat.Regex
                 : parse.GetValue(JsonObject) ? ResponseFormat.JsonObject : ResponseFormat.Text,
             JsonSchema = parse.GetValue(JsonSchema) is { } schema ? File.ReadAllText(schema.FullName) : "",
+            Regex = parse.GetValue(Regex) ?? "",
         };
         foreach (var entry in parse.GetValue(LogitBias) ?? [])
         {
@@ -275,6 +279,10 @@ internal sealed class GenerationResult
         }
 
         await output.WriteLineAsync($"Request: {_last.RequestId}, finish reason {_last.FinishReason}");
+        foreach (var call in _last.ToolCalls)
+        {
+            await output.WriteLineAsync($"Tool call {call.Id}: {call.Name}({call.ArgumentsJson})");
+        }
         if (_last.Usage is Usage usage)
         {
             await output.WriteLineAsync($"Usage: prompt {usage.PromptTokens} tokens ({usage.CachedPromptTokens} cached), generated {usage.GeneratedTokens} tokens");

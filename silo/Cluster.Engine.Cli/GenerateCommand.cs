@@ -77,7 +77,7 @@ internal static class GenerateCommand
     }
 
     /// <summary>The schema in <paramref name="file"/>, compiled; an <see cref="ArgumentException"/> naming the option when it cannot be used.</summary>
-    private static JsonSchemaAutomaton SchemaFrom(string file, Settings settings)
+    private static TextAutomaton SchemaFrom(string file, Settings settings)
     {
         if (settings.JsonObject || settings.Stop.IgnoreEos)
         {
@@ -89,7 +89,7 @@ internal static class GenerateCommand
         }
         try
         {
-            return JsonSchemaAutomaton.Compile(File.ReadAllText(file));
+            return TextAutomaton.FromJsonSchema(File.ReadAllText(file));
         }
         catch (JsonSchemaException e)
         {
@@ -101,7 +101,7 @@ internal static class GenerateCommand
     public static int Run(Settings settings, TextWriter output, TextWriter error)
     {
         IReadOnlyList<int>? givenIds;
-        JsonSchemaAutomaton? schema = null;
+        TextAutomaton? schema = null;
         try
         {
             settings.Sampling.Validate();
@@ -148,7 +148,7 @@ internal static class GenerateCommand
             IOutputConstraint? constraint = (settings.JsonObject || schema is not null)
                 ? new JsonTokenTable(model.Config.VocabularySize, tokenizer.ContinuationBytes) switch
                 {
-                    var table when schema is not null => new JsonSchemaConstraint(new(table, new JsonSchemaGrammar(schema)), eos),
+                    var table when schema is not null => new TextAutomatonConstraint(new(table, new TextAutomatonGrammar(schema)), eos),
                     var table => new JsonObjectConstraint(table, eos),
                 }
                 : null;

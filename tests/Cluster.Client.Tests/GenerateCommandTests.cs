@@ -73,6 +73,14 @@ public sealed class GenerateCommandTests
     }
 
     [Fact]
+    public void Regex_sends_the_pattern_with_its_format()
+    {
+        GenerateRequest request = Parse("Hi", "--regex", "yes|no");
+
+        Assert.True(request.Sampling is { ResponseFormat: ResponseFormat.Regex, Regex: "yes|no" }, $"got {request}");
+    }
+
+    [Fact]
     public void Logprobs_zero_asks_for_the_chosen_tokens_only()
     {
         GenerateRequest request = Parse("Hi", "--logprobs", "0");

@@ -24,12 +24,14 @@ public class PatternTests
     [InlineData("^\\w+@\\w+\\.com$", new[] { "a_b@c9.com" }, new[] { "a@b.org", "@b.com" })]
     [InlineData("^[α-ω]{2,3}\\s\\S$", new[] { "αβ x", "ωωω é" }, new[] { "α x", "αβ  x", "ab x" })]
     [InlineData("^x{2,}y*?z+?$", new[] { "xxz", "xxxyyzz" }, new[] { "xz", "xxy" })]
+    [InlineData("^a{2}?b{1,2}$", new[] { "aab", "aabb" }, new[] { "ab", "aabbb" })]      // a lazy ? after braces, braces at the end
+    [InlineData("^(ab){2}$", new[] { "abab" }, new[] { "ab", "ababab" })]
     [InlineData("^a.c$", new[] { "abc", "a€c", "a\tc" }, new[] { "a\nc", "ac" })]
     [InlineData("^[\\u0041-\\x43]\\u00e9$", new[] { "Aé", "Cé" }, new[] { "Dé", "Ae" })]
     public void AStringIsAcceptedExactlyWhenItsTextMatches(string pattern, string[] matching, string[] notMatching)
     {
         var schema = JsonSerializer.Serialize(new { type = "string", pattern });
-        var automaton = JsonSchemaAutomaton.Compile(schema);
+        var automaton = TextAutomaton.FromJsonSchema(schema);
         foreach (var (text, expected) in matching.Select(t => (t, true)).Concat(notMatching.Select(t => (t, false))))
         {
             Assert.True(System.Text.RegularExpressions.Regex.IsMatch(text, pattern, System.Text.RegularExpressions.RegexOptions.ECMAScript) == expected || !IsAscii(pattern),
@@ -42,6 +44,24 @@ public class PatternTests
     }
 
     [Theory]
+    [InlineData("a+", new[] { "a", "aaa" }, new[] { "", "ba", "ab" })]                       // a whole output: one match, end to end
+    [InlineData("^a+$", new[] { "a", "aaa" }, new[] { "", "ba" })]
+    [InlineData("yes|no|\\(maybe\\)", new[] { "yes", "no", "(maybe)" }, new[] { "yesno", "maybe", "" })]
+    [InlineData("say \"[a-z]+\"\\\\", new[] { "say \"hi\"\\" }, new[] { "say hi" })]  // raw text: no JSON escapes
+    [InlineData("\\d{3}\n[é😀]", new[] { "123\né", "000\n😀" }, new[] { "123\\né", "12\né" })]
+    public void AWholeOutputIsOneMatchOfThePattern_InRawUtf8(string pattern, string[] matching, string[] notMatching)
+    {
+        var automaton = TextAutomaton.FromPattern(pattern);
+        foreach (var (text, expected) in matching.Select(t => (t, true)).Concat(notMatching.Select(t => (t, false))))
+        {
+            var state = automaton.Start;
+            var accepted = automaton.TryFeed(ref state, Encoding.UTF8.GetBytes(text)) && automaton.CanEnd(state);
+            Assert.True(accepted == expected, $"'{text}' against {pattern}: {(accepted ? "accepted" : "refused")}");
+        }
+        Assert.Contains("matches no text", Assert.Throws<JsonSchemaException>(() => TextAutomaton.FromPattern("[^\\s\\S]")).Problem);
+    }
+
+    [Theory]
     [InlineData("date")]
     [InlineData("time")]
     [InlineData("date-time")]
@@ -51,7 +71,7 @@ public class PatternTests
     public void WhatARandomWriterCompletesSatisfiesTheFormat_ByAnIndependentValidator(string format)
     {
         var schema = $$$"""{"type": "object", "properties": {"v": {"type": "string", "format": "{{{format}}}"}}, "required": ["v"]}""";
-        var automaton = JsonSchemaAutomaton.Compile(schema);
+        var automaton = TextAutomaton.FromJsonSchema(schema);
         var validator = JsonSchema.FromText(schema);
         var random = new Random(format.Length); // test data only
         for (var run = 0; run < 100; run++)
@@ -87,17 +107,43 @@ public class PatternTests
     [InlineData("\\p{L}", "the escape \\p is not supported")]
     public void WhatAPatternCannotBeIsRefused_WithWhere(string pattern, string problem)
     {
-        var error = Assert.Throws<JsonSchemaException>(() => JsonSchemaAutomaton.Compile(JsonSerializer.Serialize(new { type = "string", pattern })));
+        var error = Assert.Throws<JsonSchemaException>(() => TextAutomaton.FromJsonSchema(JsonSerializer.Serialize(new { type = "string", pattern })));
         Assert.Equal("/pattern", error.Pointer);
         Assert.Contains(problem, error.Problem);
     }
 
     [Fact]
+    public void AnyPatternTextCompilesOrIsRefusedWithAMessage_NeverAnotherError()
+    {
+        // Client input: whatever the text, the compiler answers with an automaton or a JsonSchemaException.
+        const string alphabet = "ab()[]{}|*+?^$.\\-,0123dwsuxDWS:=!<";
+        var random = new Random(21); // test data only
+        var compiled = 0;
+        for (var i = 0; i < 3000; i++)
+        {
+            var pattern = new string([.. Enumerable.Range(0, 1 + random.Next(12)).Select(_ => alphabet[random.Next(alphabet.Length)])]);
+            try
+            {
+                TextAutomaton.FromPattern(pattern);
+                compiled++;
+            }
+            catch (JsonSchemaException)
+            {
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"pattern '{pattern}': {e.GetType().Name}: {e.Message}");
+            }
+        }
+        Assert.True(compiled > 100, $"only {compiled} of 3000 random patterns compiled: the fuzzing saw too few");
+    }
+
+    [Fact]
     public void PatternBesideALengthOrAnEnforcedFormatIsRefused_AnUnknownFormatIsAnAnnotation()
     {
-        Assert.Contains("beside minLength or maxLength", Assert.Throws<JsonSchemaException>(() => JsonSchemaAutomaton.Compile("""{"type": "string", "pattern": "a", "maxLength": 3}""")).Problem);
-        Assert.Contains("beside format \"date\"", Assert.Throws<JsonSchemaException>(() => JsonSchemaAutomaton.Compile("""{"type": "string", "pattern": "a", "format": "date"}""")).Problem);
-        var automaton = JsonSchemaAutomaton.Compile("""{"type": "string", "format": "hostname"}""");
+        Assert.Contains("beside minLength or maxLength", Assert.Throws<JsonSchemaException>(() => TextAutomaton.FromJsonSchema("""{"type": "string", "pattern": "a", "maxLength": 3}""")).Problem);
+        Assert.Contains("beside format \"date\"", Assert.Throws<JsonSchemaException>(() => TextAutomaton.FromJsonSchema("""{"type": "string", "pattern": "a", "format": "date"}""")).Problem);
+        var automaton = TextAutomaton.FromJsonSchema("""{"type": "string", "format": "hostname"}""");
         var state = automaton.Start;
         Assert.True(automaton.TryFeed(ref state, "\"not a host name!\""u8) && automaton.CanEnd(state));
     }

@@ -18,7 +18,8 @@ namespace Cluster.Contracts.Sampling;
 /// <param name="PresencePenalty">0 = off.</param>
 /// <param name="FrequencyPenalty">0 = off.</param>
 /// <param name="LogitBias">Null = off.</param>
-/// <param name="Json">JSON mode; null = free text. New fields go last, defaulting to the value that turns them off.</param>
+/// <param name="Format">What the output must be (JSON mode, a JSON schema, a pattern); null = free text. New fields go last,
+/// defaulting to the value that turns them off.</param>
 [GenerateSerializer, Immutable]
 public sealed record SamplingSettings(
     [property: Id(0)] float Temperature,
@@ -32,4 +33,4 @@ public sealed record SamplingSettings(
     [property: Id(8)] float PresencePenalty = 0f,
     [property: Id(9)] float FrequencyPenalty = 0f,
     [property: Id(10)] LogitBias? LogitBias = null,
-    [property: Id(11)] JsonObjectFormat? Json = null);
+    [property: Id(11)] OutputFormat? Format = null);

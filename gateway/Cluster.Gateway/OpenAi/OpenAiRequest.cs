@@ -62,6 +62,7 @@ internal sealed record OpenAiRequest(
     public string FieldNames(string message) => message
         .Replace("sampling.max_new_tokens", MaxTokensField, StringComparison.Ordinal)
         .Replace("sampling.json_schema", "response_format.json_schema.schema", StringComparison.Ordinal)
+        .Replace("sampling.regex", "guided_regex", StringComparison.Ordinal)
         .Replace("messages.tool_choice_name", "tool_choice.function.name", StringComparison.Ordinal)
         .Replace("messages.tool_choice", "tool_choice", StringComparison.Ordinal)
         .Replace("messages.tools", "tools", StringComparison.Ordinal)
@@ -177,6 +178,7 @@ internal sealed record OpenAiRequest(
         sampling.StopTokenIds.AddRange(json.Integers("stop_token_ids"));
         sampling.IgnoreEos = json.Bool("ignore_eos") ?? false;
         ReadResponseFormat(json, sampling);
+        ReadGuidedDecoding(json, sampling);
         return sampling;
     }
 
@@ -222,6 +224,73 @@ internal sealed record OpenAiRequest(
                 throw OpenAiJson.WrongType("response_format", "an object", other);
         }
     }
+
+    /// <summary>
+    /// vLLM's guided decoding extras: <c>guided_json</c> (a schema, as an object or its text), <c>guided_regex</c> and
+    /// <c>guided_choice</c> (a list of strings, one of which is the whole answer), or the same as vLLM's newer
+    /// <c>structured_outputs</c> object (<c>json</c>, <c>regex</c>, <c>choice</c>). One of them, and not beside a
+    /// response_format other than text.
+    /// </summary>
+    private static void ReadGuidedDecoding(OpenAiJson json, SamplingParameters sampling)
+    {
+        var given = new List<(string Field, JsonElement Value)>();
+        foreach (var field in (string[])["guided_json", "guided_regex", "guided_choice"])
+        {
+            if (json.Element(field) is { } value)
+            {
+                given.Add((field, value));
+            }
+        }
+        if (json.Element("structured_outputs") is { } structured)
+        {
+            var body = structured.ValueKind == JsonValueKind.Object ? new OpenAiJson(structured) : throw OpenAiJson.WrongType("structured_outputs", "an object", structured);
+            foreach (var field in (string[])["json", "regex", "choice"])
+            {
+                if (body.Element(field) is { } value)
+                {
+                    given.Add(($"structured_outputs.{field}", value));
+                }
+            }
+        }
+        if (given.Count == 0)
+        {
+            return;
+        }
+        var (name, guide) = given[0];
+        if (given.Count > 1 || sampling.ResponseFormat != ResponseFormat.Text)
+        {
+            var others = given.Skip(1).Select(g => g.Field).Concat(sampling.ResponseFormat != ResponseFormat.Text ? ["response_format"] : []);
+            throw OpenAiError.BadRequest($"{name} cannot be combined with {string.Join(", ", others)}: give one output format", name.Split('.')[0]);
+        }
+        switch (name.Split('.')[^1].Replace("guided_", "", StringComparison.Ordinal))
+        {
+            case "json":
+                sampling.ResponseFormat = ResponseFormat.JsonSchema;
+                sampling.JsonSchema = guide.ValueKind switch
+                {
+                    JsonValueKind.String => guide.GetString()!,
+                    JsonValueKind.Object or JsonValueKind.True => guide.GetRawText(),
+                    _ => throw OpenAiJson.WrongType(name, "a JSON Schema (an object or its text)", guide),
+                };
+                return;
+            case "regex":
+                sampling.ResponseFormat = ResponseFormat.Regex;
+                sampling.Regex = guide.ValueKind == JsonValueKind.String ? guide.GetString()! : throw OpenAiJson.WrongType(name, "a regular expression", guide);
+                return;
+            default: // choice
+                if (guide.ValueKind != JsonValueKind.Array || guide.GetArrayLength() == 0 || !guide.EnumerateArray().All(c => c.ValueKind == JsonValueKind.String))
+                {
+                    throw OpenAiJson.WrongType(name, "a non-empty array of strings", guide);
+                }
+                sampling.ResponseFormat = ResponseFormat.Regex;
+                sampling.Regex = string.Join('|', guide.EnumerateArray().Select(c => EscapeForRegex(c.GetString()!)));
+                return;
+        }
+    }
+
+    /// <summary>A literal text as a regular expression that matches only it.</summary>
+    private static string EscapeForRegex(string text) =>
+        string.Concat(text.Select(c => "\\^$.|?*+()[]{}/-".Contains(c) ? $"\\{c}" : c.ToString()));
 
     /// <summary>
     /// OpenAI's <c>logit_bias</c>: an object whose keys are token ids written as strings ("50256": -100) and whose values

@@ -126,7 +126,7 @@ public sealed partial class ChatTools
         var schema = JsonSerializer.Serialize(calls.Count == 1 ? calls[0] : new Dictionary<string, object> { ["anyOf"] = calls });
         try
         {
-            JsonSchemaAutomaton.Compile(schema);
+            TextAutomaton.FromJsonSchema(schema);
             return schema;
         }
         catch (JsonSchemaException e)

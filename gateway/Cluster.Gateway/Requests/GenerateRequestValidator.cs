@@ -71,7 +71,7 @@ public static class GenerateRequestValidator
             tools = ChatTools.Check(request.Messages, format, resolvedModel);
             if (tools?.CallSchema is { } callSchema)
             {
-                resolved = resolved with { Json = CallFormat(resolved, sampling, limits, callSchema) };
+                resolved = resolved with { Format = CallFormat(resolved, sampling, limits, callSchema) };
             }
             IReadOnlyList<int> conversation = ChatPrompt.Tokenize(request.Messages, format, tools, resolvedModel, tokenizer, limits);
             historyKept = ChatPrompt.ReusablePrefix(sessionHistory, conversation);
@@ -100,9 +100,9 @@ public static class GenerateRequestValidator
     }
 
     /// <summary>A required tool call holds the answer to its schema, as response_format JSON_SCHEMA would (so not beside one).</summary>
-    private static JsonObjectFormat CallFormat(SamplingSettings resolved, SamplingParameters sampling, ModelLimits limits, string callSchema)
+    private static OutputFormat CallFormat(SamplingSettings resolved, SamplingParameters sampling, ModelLimits limits, string callSchema)
     {
-        if (resolved.Json is not null)
+        if (resolved.Format is not null)
         {
             throw InvalidArgument.Error("messages.tool_choice REQUIRED or FUNCTION holds the answer to a tool call; it cannot be combined with sampling.response_format");
         }
@@ -111,7 +111,7 @@ public static class GenerateRequestValidator
             throw InvalidArgument.Error("messages.tool_choice REQUIRED or FUNCTION cannot be combined with ignore_eos: the call ends with the model's EOS");
         }
         return limits.EosTokenIds is { Count: > 0 } eos
-            ? new JsonObjectFormat([.. eos], callSchema)
+            ? new OutputFormat([.. eos], callSchema)
             : throw InvalidArgument.Error("messages.tool_choice REQUIRED or FUNCTION needs the model's EOS token to end the call; this model has none");
     }
 
@@ -137,65 +137,79 @@ public static class GenerateRequestValidator
         CheckResponseFormat(sampling, limits));
 
     /// <summary>
-    /// JSON mode's or structured outputs' settings (the model's EOS ends the value), or null for free text. A schema is
-    /// compiled here, so one the silo could not hold the output to never leaves the gateway.
+    /// What the output must be (JSON mode, a JSON schema, a regular expression; the model's EOS ends it), or null for
+    /// free text. A schema or pattern is compiled here, so one the silo could not hold the output to never leaves the
+    /// gateway.
     /// </summary>
-    private static JsonObjectFormat? CheckResponseFormat(SamplingParameters sampling, ModelLimits limits)
+    private static OutputFormat? CheckResponseFormat(SamplingParameters sampling, ModelLimits limits)
     {
         var format = sampling.ResponseFormat;
+        var name = format switch
+        {
+            ResponseFormat.Text => "TEXT",
+            ResponseFormat.JsonObject => "JSON_OBJECT",
+            ResponseFormat.JsonSchema => "JSON_SCHEMA",
+            ResponseFormat.Regex => "REGEX",
+            _ => throw InvalidArgument.Error($"sampling.response_format must be TEXT, JSON_OBJECT, JSON_SCHEMA or REGEX; got {(int)format}"),
+        };
         if (format != ResponseFormat.JsonSchema && sampling.JsonSchema.Length > 0)
         {
-            throw InvalidArgument.Error($"sampling.json_schema is given but sampling.response_format is {(format == ResponseFormat.JsonObject ? "JSON_OBJECT" : "TEXT")}; set it to JSON_SCHEMA");
+            throw InvalidArgument.Error($"sampling.json_schema is given but sampling.response_format is {name}; set it to JSON_SCHEMA");
         }
-        switch (format)
+        if (format != ResponseFormat.Regex && sampling.Regex.Length > 0)
         {
-            case ResponseFormat.Text:
-                return null;
-            case ResponseFormat.JsonObject or ResponseFormat.JsonSchema:
-                var name = format == ResponseFormat.JsonObject ? "JSON_OBJECT" : "JSON_SCHEMA";
-                if (sampling.IgnoreEos)
-                {
-                    throw InvalidArgument.Error($"sampling.response_format {name} cannot be combined with ignore_eos: the value ends with the model's EOS");
-                }
-                if (limits.EosTokenIds is not { Count: > 0 } eos)
-                {
-                    throw InvalidArgument.Error($"sampling.response_format {name} needs the model's EOS token to end the value; this model has none");
-                }
-                return new JsonObjectFormat([.. eos], format == ResponseFormat.JsonSchema ? CheckJsonSchema(sampling.JsonSchema) : null);
-            default:
-                throw InvalidArgument.Error($"sampling.response_format must be TEXT, JSON_OBJECT or JSON_SCHEMA; got {(int)sampling.ResponseFormat}");
+            throw InvalidArgument.Error($"sampling.regex is given but sampling.response_format is {name}; set it to REGEX");
         }
+        if (format == ResponseFormat.Text)
+        {
+            return null;
+        }
+        if (sampling.IgnoreEos)
+        {
+            throw InvalidArgument.Error($"sampling.response_format {name} cannot be combined with ignore_eos: the value ends with the model's EOS");
+        }
+        if (limits.EosTokenIds is not { Count: > 0 } eos)
+        {
+            throw InvalidArgument.Error($"sampling.response_format {name} needs the model's EOS token to end the value; this model has none");
+        }
+        return format switch
+        {
+            ResponseFormat.JsonSchema => new OutputFormat([.. eos], Schema: Compiled(sampling.JsonSchema, "json_schema", "a JSON Schema's text", TextAutomaton.FromJsonSchema)),
+            ResponseFormat.Regex => new OutputFormat([.. eos], Pattern: Compiled(sampling.Regex, "regex", "a regular expression", TextAutomaton.FromPattern)),
+            _ => new OutputFormat([.. eos]),
+        };
     }
 
-    /// <summary>Schema texts compiled without error lately; past <see cref="MaxAcceptedSchemas"/> the set starts over.</summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> AcceptedSchemas = new(StringComparer.Ordinal);
+    /// <summary>Schema or pattern texts compiled without error lately; past <see cref="MaxCompiled"/> the set starts over.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Field, string Text), byte> CompiledTexts = new();
 
-    private const int MaxAcceptedSchemas = 256;
+    private const int MaxCompiled = 256;
 
-    private static string CheckJsonSchema(string schema)
+    /// <summary>Compiles a schema or pattern to check it; an application sends the same one with every request, so once (a few ms).</summary>
+    private static string Compiled(string text, string field, string what, Func<string, TextAutomaton> compile)
     {
-        if (schema.Length == 0)
+        if (text.Length == 0)
         {
-            throw InvalidArgument.Error("sampling.json_schema is required with response_format JSON_SCHEMA (a JSON Schema's text)");
+            throw InvalidArgument.Error($"sampling.{field} is required with response_format {field.ToUpperInvariant()} ({what})");
         }
-        if (AcceptedSchemas.ContainsKey(schema))
+        if (CompiledTexts.ContainsKey((field, text)))
         {
-            return schema; // an application sends the same schema with every request: compile it once (a few ms)
+            return text;
         }
         try
         {
-            JsonSchemaAutomaton.Compile(schema);
-            if (AcceptedSchemas.Count >= MaxAcceptedSchemas)
-            {
-                AcceptedSchemas.Clear();
-            }
-            AcceptedSchemas[schema] = 0;
-            return schema;
+            compile(text);
         }
         catch (JsonSchemaException e)
         {
-            throw InvalidArgument.Error($"sampling.json_schema at {(e.Pointer.Length == 0 ? "its root" : e.Pointer)}: {e.Problem}");
+            throw InvalidArgument.Error($"sampling.{field} at {(e.Pointer.Length == 0 ? "its root" : e.Pointer)}: {e.Problem}");
         }
+        if (CompiledTexts.Count >= MaxCompiled)
+        {
+            CompiledTexts.Clear();
+        }
+        CompiledTexts[(field, text)] = 0;
+        return text;
     }
 
     private static float CheckPenalty(float value, string field) =>

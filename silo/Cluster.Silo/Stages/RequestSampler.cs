@@ -22,7 +22,7 @@ internal sealed class RequestSampler
     }
 
     /// <summary>The sampler for <paramref name="request"/>: the session's own when it is at the right draw, else a rebuilt one.</summary>
-    /// <param name="jsonTable">The vocabulary's bytes, asked for only when the request is in JSON mode or has a schema (built on first use).</param>
+    /// <param name="jsonTable">The vocabulary's bytes, asked for only when the request's output has a format (built on first use).</param>
     public static TokenSampler For(StageSession session, SamplingRequest request, Func<JsonTokenTable> jsonTable)
     {
         var settings = request with { DrawIndex = 0 };
@@ -31,11 +31,11 @@ internal sealed class RequestSampler
             return current._sampler;
         }
         // A rebuilt constraint reads the request's output so far from the session's history at its first step.
-        IOutputConstraint? constraint = request.Settings.Json switch
+        IOutputConstraint? constraint = request.Settings.Format switch
         {
             null => null,
-            { Schema: null } json => new JsonObjectConstraint(jsonTable(), json.EndTokenIds),
-            { Schema: { } schema } json => new JsonSchemaConstraint(JsonSchemaMasks.For(jsonTable(), schema), json.EndTokenIds),
+            { Schema: null, Pattern: null } json => new JsonObjectConstraint(jsonTable(), json.EndTokenIds),
+            { } text => new TextAutomatonConstraint(TextAutomatonMasks.For(jsonTable(), text), text.EndTokenIds),
         };
         var sampler = new TokenSampler(Parameters(request.Settings), constraint);
         sampler.SkipSteps(request.DrawIndex);

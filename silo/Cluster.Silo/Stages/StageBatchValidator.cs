@@ -153,9 +153,13 @@ internal static class StageBatchValidator
         {
             throw new ArgumentException($"{where}: sampling carries no settings.");
         }
-        if (sampling.Settings.Json is { } json && (json.EndTokenIds is not { Length: > 0 } ends || ends.Any(id => (uint)id >= (uint)vocabularySize)))
+        if (sampling.Settings.Format is { } format && (format.EndTokenIds is not { Length: > 0 } ends || ends.Any(id => (uint)id >= (uint)vocabularySize)))
         {
-            throw new ArgumentException($"{where}: JSON mode needs end token ids within the vocabulary [0, {vocabularySize}); got [{string.Join(", ", json.EndTokenIds ?? [])}].");
+            throw new ArgumentException($"{where}: an output format needs end token ids within the vocabulary [0, {vocabularySize}); got [{string.Join(", ", format.EndTokenIds ?? [])}].");
+        }
+        if (sampling.Settings.Format is { Schema: not null, Pattern: not null })
+        {
+            throw new ArgumentException($"{where}: an output format has a schema or a pattern, not both.");
         }
         if (sampling.Settings.LogitBias is { } bias)
         {

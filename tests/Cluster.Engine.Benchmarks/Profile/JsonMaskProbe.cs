@@ -72,40 +72,40 @@ internal static class JsonMaskProbe
         PerStep(constrained); // warm: JIT and the state's allowed set
         Console.WriteLine($"greedy step inside a JSON string: {PerStep(constrained) * 1000:F1} µs with JSON mode, {PerStep(free) * 1000:F1} µs without (median of 9 × 200)");
 
-        var compiles = Enumerable.Range(0, 9).Select(_ => Time(() => JsonSchemaAutomaton.Compile(Order))).Order().ToArray();
-        Console.WriteLine($"structured outputs: a ten-property schema compiled in {compiles[4]:F2} ms (median of 9; {JsonSchemaAutomaton.Compile(Order).CompiledStates} automaton states)");
+        var compiles = Enumerable.Range(0, 9).Select(_ => Time(() => TextAutomaton.FromJsonSchema(Order))).Order().ToArray();
+        Console.WriteLine($"structured outputs: a ten-property schema compiled in {compiles[4]:F2} ms (median of 9; {TextAutomaton.FromJsonSchema(Order).CompiledStates} automaton states)");
         Console.WriteLine("| after | tokens allowed | first time, fresh automaton: ms | first time, automaton warm: ms | remembered: µs |");
         Console.WriteLine("|---|---:|---:|---:|---:|");
         foreach (var prefix in SchemaPrefixes)
         {
-            int StateAfter(JsonSchemaAutomaton automaton)
+            int StateAfter(TextAutomaton automaton)
             {
                 var state = automaton.Start;
                 return automaton.TryFeed(ref state, Encoding.UTF8.GetBytes(prefix)) ? state : throw new InvalidOperationException($"'{prefix}' is not the beginning of an order.");
             }
             var cold = Enumerable.Range(0, 5).Select(_ =>
             {
-                var automaton = JsonSchemaAutomaton.Compile(Order);
-                var masks = new GrammarMasks<int, JsonSchemaGrammar>(step, new JsonSchemaGrammar(automaton));
+                var automaton = TextAutomaton.FromJsonSchema(Order);
+                var masks = new GrammarMasks<int, TextAutomatonGrammar>(step, new TextAutomatonGrammar(automaton));
                 var state = StateAfter(automaton);
                 return Time(() => masks.Allowed(state));
             }).Order().ToArray();
-            var shared = JsonSchemaAutomaton.Compile(Order);
-            new GrammarMasks<int, JsonSchemaGrammar>(step, new JsonSchemaGrammar(shared)).Allowed(StateAfter(shared)); // the automaton's states exist now
+            var shared = TextAutomaton.FromJsonSchema(Order);
+            new GrammarMasks<int, TextAutomatonGrammar>(step, new TextAutomatonGrammar(shared)).Allowed(StateAfter(shared)); // the automaton's states exist now
             var warm = Enumerable.Range(0, 5).Select(_ =>
             {
-                var masks = new GrammarMasks<int, JsonSchemaGrammar>(step, new JsonSchemaGrammar(shared));
+                var masks = new GrammarMasks<int, TextAutomatonGrammar>(step, new TextAutomatonGrammar(shared));
                 return Time(() => masks.Allowed(StateAfter(shared)));
             }).Order().ToArray();
-            var remembered = new GrammarMasks<int, JsonSchemaGrammar>(step, new JsonSchemaGrammar(shared));
+            var remembered = new GrammarMasks<int, TextAutomatonGrammar>(step, new TextAutomatonGrammar(shared));
             var at = StateAfter(shared);
             var allowed = remembered.Allowed(at).Sum(word => System.Numerics.BitOperations.PopCount(word));
             var lookups = Enumerable.Range(0, 9).Select(_ => Time(() => { for (var i = 0; i < 1000; i++) remembered.Allowed(at); })).Order().ToArray();
             Console.WriteLine($"| `{prefix}` | {allowed} | {cold[2]:F2} | {warm[2]:F2} | {lookups[4]:F2} |");
         }
         var schemaHistory = new List<int>(tokenizer.Encode("{\"id\": 12, \"customer\": \"Al"));
-        var schemaMasks = new GrammarMasks<int, JsonSchemaGrammar>(step, new JsonSchemaGrammar(JsonSchemaAutomaton.Compile(Order)));
-        var held = new TokenSampler(new SamplingParameters { Temperature = 0f, Logprobs = false }, new JsonSchemaConstraint(schemaMasks, [.. tokenizer.EosTokenIds.DefaultIfEmpty(0)]));
+        var schemaMasks = new GrammarMasks<int, TextAutomatonGrammar>(step, new TextAutomatonGrammar(TextAutomaton.FromJsonSchema(Order)));
+        var held = new TokenSampler(new SamplingParameters { Temperature = 0f, Logprobs = false }, new TextAutomatonConstraint(schemaMasks, [.. tokenizer.EosTokenIds.DefaultIfEmpty(0)]));
         held.SkipSteps(schemaHistory.Count);
         double SchemaStep() =>
             Enumerable.Range(0, 9).Select(_ => Time(() => { for (var i = 0; i < 200; i++) held.Sample(logits, schemaHistory); }) / 200).Order().ToArray()[4];

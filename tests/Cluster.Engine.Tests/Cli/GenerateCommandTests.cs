@@ -68,7 +68,7 @@ public sealed partial class GenerateCommandTests
         Assert.True(exit == 0, $"exit {exit}; error: {error}");
         var report = JsonDocument.Parse(output).RootElement;
         var text = report.GetProperty("text").GetString()!;
-        var automaton = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(schema);
+        var automaton = Cluster.JsonSchemas.TextAutomaton.FromJsonSchema(schema);
         var state = automaton.Start;
         Assert.True(automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes(text)), $"not the beginning of a value of the schema: '{text}'");
 

@@ -31,16 +31,16 @@ public class JsonSchemaModeTests
 
     private static int Eos => Pieces.Length;
 
-    private static GrammarMasks<int, JsonSchemaGrammar> Masks(string schema) =>
+    private static GrammarMasks<int, TextAutomatonGrammar> Masks(string schema) =>
         new(new JsonTokenTable(Pieces.Length + 1, id => id < Pieces.Length ? Encoding.UTF8.GetBytes(Pieces[id]) : null),
-            new JsonSchemaGrammar(JsonSchemaAutomaton.Compile(schema)));
+            new TextAutomatonGrammar(TextAutomaton.FromJsonSchema(schema)));
 
     [Fact]
     public void TheMasksAllowExactlyTheTokensWhoseBytesTheAutomatonAccepts()
     {
-        var automaton = JsonSchemaAutomaton.Compile(Schema);
-        var masks = new GrammarMasks<int, JsonSchemaGrammar>(
-            new JsonTokenTable(Pieces.Length + 1, id => id < Pieces.Length ? Encoding.UTF8.GetBytes(Pieces[id]) : null), new JsonSchemaGrammar(automaton));
+        var automaton = TextAutomaton.FromJsonSchema(Schema);
+        var masks = new GrammarMasks<int, TextAutomatonGrammar>(
+            new JsonTokenTable(Pieces.Length + 1, id => id < Pieces.Length ? Encoding.UTF8.GetBytes(Pieces[id]) : null), new TextAutomatonGrammar(automaton));
         foreach (var prefix in new[] { "", "{", "{\"ok\":", "{\"ok\": true,", "{\"ok\":false,\"size\":\"m", "{\"ok\":true,\"size\":\"l\",\"n\":1", "{\"ok\":true,\"size\":\"s\",\"tags\":[\"a" })
         {
             var state = automaton.Start;
@@ -59,12 +59,12 @@ public class JsonSchemaModeTests
     [Fact]
     public void ASamplerHeldToASchemaWritesValuesItAllows_ThenOnlyEos()
     {
-        var automaton = JsonSchemaAutomaton.Compile(Schema);
+        var automaton = TextAutomaton.FromJsonSchema(Schema);
         var masks = Masks(Schema);
         var ended = 0;
         for (ulong seed = 1; seed <= 20; seed++)
         {
-            var sampler = new TokenSampler(new SamplingParameters { Seed = seed, Temperature = 1f, Logprobs = false }, new JsonSchemaConstraint(masks, [Eos]));
+            var sampler = new TokenSampler(new SamplingParameters { Seed = seed, Temperature = 1f, Logprobs = false }, new TextAutomatonConstraint(masks, [Eos]));
             var random = new Random((int)seed); // test data only
             var history = new List<int>();
             while (history.Count < 300 && (history.Count == 0 || history[^1] != Eos))
@@ -93,9 +93,9 @@ public class JsonSchemaModeTests
         var masks = Masks(Schema);
         var logits = Enumerable.Range(0, Pieces.Length + 1).Select(id => (float)Math.Sin(id * 1.3)).ToArray();
         var parameters = new SamplingParameters { Seed = 9, Temperature = 0.9f, Logprobs = false };
-        var full = FixedLogitsGeneration.Generate(new TokenSampler(parameters, new JsonSchemaConstraint(masks, [Eos])), logits, [], 40);
+        var full = FixedLogitsGeneration.Generate(new TokenSampler(parameters, new TextAutomatonConstraint(masks, [Eos])), logits, [], 40);
 
-        var rebuilt = new TokenSampler(parameters, new JsonSchemaConstraint(Masks(Schema), [Eos]));
+        var rebuilt = new TokenSampler(parameters, new TextAutomatonConstraint(Masks(Schema), [Eos]));
         rebuilt.SkipSteps(7);
         var resumed = FixedLogitsGeneration.Generate(rebuilt, logits, full[..7], 33);
         Assert.True(full[7..].SequenceEqual(resumed), $"whole [{string.Join(",", full)}], resumed after 7 [{string.Join(",", resumed)}]");
@@ -106,7 +106,7 @@ public class JsonSchemaModeTests
     {
         // A number at the root: after "1" both EOS and more digits are allowed; before any digit EOS is not.
         var masks = Masks("""{"type": "integer"}""");
-        var sampler = new TokenSampler(new SamplingParameters { Temperature = 0f }, new JsonSchemaConstraint(masks, [Eos]));
+        var sampler = new TokenSampler(new SamplingParameters { Temperature = 0f }, new TextAutomatonConstraint(masks, [Eos]));
         var logits = new float[Pieces.Length + 1];
         logits[Eos] = 9f;
         logits[Array.IndexOf(Pieces, "1")] = 5f;

@@ -37,7 +37,7 @@ internal sealed class ReferenceEngine : IDisposable
 
     /// <summary>
     /// In JSON mode (or, with <paramref name="schema"/>, held to that JSON Schema), its constraint built here from the
-    /// checkpoint's tokenizer (not the silo's <c>JsonTables</c> and <c>JsonSchemaMasks</c>).
+    /// checkpoint's tokenizer (not the silo's <c>JsonTables</c> and <c>TextAutomatonMasks</c>).
     /// </summary>
     public List<int> GenerateJson(IReadOnlyList<int> promptIds, int maxNewTokens, SamplingParameters parameters, string? schema = null)
     {
@@ -45,7 +45,7 @@ internal sealed class ReferenceEngine : IDisposable
         var stop = new StopConditions { MaxNewTokens = maxNewTokens };
         IOutputConstraint constraint = schema is null
             ? new JsonObjectConstraint(table, Eos)
-            : new JsonSchemaConstraint(new(table, new JsonSchemaGrammar(JsonSchemaAutomaton.Compile(schema))), Eos);
+            : new TextAutomatonConstraint(new(table, new TextAutomatonGrammar(TextAutomaton.FromJsonSchema(schema))), Eos);
         return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos, constraint: constraint).Select(t => t.TokenId).ToList();
     }
 

@@ -183,7 +183,7 @@ public sealed class ShardedGenerationTests
         Assert.True(engine.SequenceEqual(tokens), $"engine [{string.Join(",", engine)}], cluster [{string.Join(",", tokens)}]");
         var text = reference.Tokenizer.Decode(tokens[..^1]);
         Assert.True(last.FinishReason == FinishReason.Stop && reference.EosTokenIds.Contains(tokens[^1]), $"ended {last.FinishReason} on {tokens[^1]}: {text}");
-        var automaton = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(schema);
+        var automaton = Cluster.JsonSchemas.TextAutomaton.FromJsonSchema(schema);
         var state = automaton.Start;
         Assert.True(automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes(text)) && automaton.CanEnd(state), $"not a value of the schema: {text}");
         using var document = System.Text.Json.JsonDocument.Parse(text);

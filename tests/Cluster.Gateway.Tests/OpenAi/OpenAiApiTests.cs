@@ -158,7 +158,7 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     [InlineData("""{"prompt": "hi", "logprobs": 50}""", "logprobs", "logprobs must be in [0, 20]")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {}}}""", "response_format", "response_format.json_schema.schema is required")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema"}}""", "response_format", "response_format.json_schema is required")]
-    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "string", "pattern": "a+"}}}}""", "response_format", "response_format.json_schema.schema at /pattern: the keyword \"pattern\" is not supported")]
+    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "integer", "multipleOf": 2}}}}""", "response_format", "response_format.json_schema.schema at /multipleOf: the keyword \"multipleOf\" is not supported")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "grammar"}}""", "response_format", "response_format.type \"grammar\" is not supported")]
     [InlineData("""{"prompt": "hi", "response_format": "json"}""", "response_format", "response_format must be an object")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_object"}, "ignore_eos": true}""", "response_format", "cannot be combined with ignore_eos")]
@@ -345,7 +345,7 @@ public sealed class OpenAiApiTests : IAsyncLifetime
         var http = await ReadJsonAsync(await _http.PostAsJsonAsync("chat/completions", body), HttpStatusCode.OK);
         var content = (string?)http["choices"]![0]!["message"]!["content"];
         Assert.True((string?)http["choices"]![0]!["finish_reason"] == "stop", $"finished {(string?)http["choices"]![0]!["finish_reason"]}: {content}");
-        var automaton = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(VerdictSchema);
+        var automaton = Cluster.JsonSchemas.TextAutomaton.FromJsonSchema(VerdictSchema);
         var state = automaton.Start;
         Assert.True(automaton.TryFeed(ref state, Encoding.UTF8.GetBytes(content!)) && automaton.CanEnd(state), $"not a value of the schema: {content}");
         using (var parsed = JsonDocument.Parse(content!))
@@ -385,6 +385,38 @@ public sealed class OpenAiApiTests : IAsyncLifetime
         });
         var when = JsonDocument.Parse(dated.Value.Content[0].Text).RootElement.GetProperty("when").GetString();
         Assert.True(DateTimeOffset.TryParse(when, System.Globalization.CultureInfo.InvariantCulture, out _), $"not a date-time: {when}");
+    }
+
+    [Fact]
+    public async Task GuidedChoiceAndRegexHoldTheWholeAnswer_AsVllmsExtrasDo()
+    {
+        string[] choices = ["positive", "negative", "neutral (unsure)"];
+        foreach (var (guide, value) in new (string, JsonNode)[]
+        {
+            ("guided_choice", new JsonArray([.. choices.Select(c => (JsonNode)c)])),
+            ("structured_outputs", new JsonObject { ["choice"] = new JsonArray([.. choices.Select(c => (JsonNode)c)]) }),
+        })
+        {
+            var body = new JsonObject
+            {
+                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "how was it?" }),
+                ["max_tokens"] = 30, ["temperature"] = 1, ["seed"] = 9, [guide] = value,
+            };
+            var answer = await ReadJsonAsync(await _http.PostAsJsonAsync("chat/completions", body), HttpStatusCode.OK);
+            var content = (string?)answer["choices"]![0]!["message"]!["content"];
+            Assert.True(choices.Contains(content) && (string?)answer["choices"]![0]!["finish_reason"] == "stop", $"{guide}: answered '{content}'");
+        }
+
+        var regex = new JsonObject { ["prompt"] = "code:", ["max_tokens"] = 30, ["temperature"] = 1, ["seed"] = 4, ["guided_regex"] = "[A-C]{2}-\\d{3}" };
+        var text = (string?)(await ReadJsonAsync(await _http.PostAsJsonAsync("completions", regex), HttpStatusCode.OK))["choices"]![0]!["text"];
+        Assert.Matches("^[A-C]{2}-[0-9]{3}$", text);
+
+        var both = new JsonObject { ["prompt"] = "hi", ["guided_regex"] = "a", ["response_format"] = new JsonObject { ["type"] = "json_object" } };
+        var error = await AssertErrorAsync(await _http.PostAsJsonAsync("completions", both), HttpStatusCode.BadRequest, "guided_regex", null);
+        Assert.Contains("cannot be combined with response_format", (string?)error["message"]);
+        var bad = new JsonObject { ["prompt"] = "hi", ["guided_regex"] = "(?<=a)b" };
+        error = await AssertErrorAsync(await _http.PostAsJsonAsync("completions", bad), HttpStatusCode.BadRequest, "guided_regex", null);
+        Assert.Contains("lookarounds", (string?)error["message"]);
     }
 
     [Fact]

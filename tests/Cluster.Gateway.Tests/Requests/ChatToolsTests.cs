@@ -72,13 +72,13 @@ public sealed class ChatToolsTests : IDisposable
         Assert.Null(Tools().CallSchema);
 
         var named = Tools(ToolChoice.Function, "get_weather").CallSchema!;
-        var automaton = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(named);
+        var automaton = Cluster.JsonSchemas.TextAutomaton.FromJsonSchema(named);
         var state = automaton.Start;
         Assert.True(automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes("""{"name": "get_weather", "arguments": {"city": "Rome"}}""")) && automaton.CanEnd(state), named);
         state = automaton.Start;
         Assert.False(automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes("""{"name": "get_time", """)), named);
 
-        var required = Cluster.JsonSchemas.JsonSchemaAutomaton.Compile(Tools(ToolChoice.Required).CallSchema!);
+        var required = Cluster.JsonSchemas.TextAutomaton.FromJsonSchema(Tools(ToolChoice.Required).CallSchema!);
         state = required.Start;
         Assert.True(required.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes("""{"name": "get_time", "arguments": {}}""")) && required.CanEnd(state));
     }

@@ -48,8 +48,9 @@ public sealed class GenerateRequestValidatorTests
         ["json mode with ignore_eos"] = new(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonObject; r.Sampling.IgnoreEos = true; }, 0, "sampling.response_format JSON_OBJECT cannot be combined with ignore_eos"),
         ["json schema with ignore_eos"] = new(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonSchema; r.Sampling.JsonSchema = "{}"; r.Sampling.IgnoreEos = true; }, 0, "sampling.response_format JSON_SCHEMA cannot be combined with ignore_eos"),
         ["json_schema without its format"] = new(r => r.Sampling.JsonSchema = "{}", 0, "sampling.json_schema is given but sampling.response_format is TEXT; set it to JSON_SCHEMA"),
+        ["regex without its format"] = new(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonObject; r.Sampling.Regex = "a"; }, 0, "sampling.regex is given but sampling.response_format is JSON_OBJECT; set it to REGEX"),
         ["json mode without an EOS"] = new(r => r.Sampling.ResponseFormat = ResponseFormat.JsonObject, 0, "sampling.response_format JSON_OBJECT needs the model's EOS token to end the value; this model has none"),
-        ["unknown response_format"] = new(r => r.Sampling.ResponseFormat = (ResponseFormat)7, 0, "sampling.response_format must be TEXT, JSON_OBJECT or JSON_SCHEMA; got 7"),
+        ["unknown response_format"] = new(r => r.Sampling.ResponseFormat = (ResponseFormat)7, 0, "sampling.response_format must be TEXT, JSON_OBJECT, JSON_SCHEMA or REGEX; got 7"),
         ["top_k negative"] = new(r => r.Sampling.TopK = -1, 0, "sampling.top_k must be >= 0; got -1"),
         ["repetition_penalty 0"] = new(r => r.Sampling.RepetitionPenalty = 0f, 0, "sampling.repetition_penalty must be > 0 and finite; got 0"),
         ["repetition_penalty negative"] = new(r => r.Sampling.RepetitionPenalty = -1f, 0, "sampling.repetition_penalty must be > 0 and finite; got -1"),
@@ -189,8 +190,8 @@ public sealed class GenerateRequestValidatorTests
         GenerationRequest validated = Validate(GoodRequest(r => r.Sampling.ResponseFormat = ResponseFormat.JsonObject), TestTokenizers.Gpt2,
             limits: Limits with { EosTokenIds = [1023, 7] });
 
-        Assert.Equal(new JsonObjectFormat([1023, 7]), validated.Sampling.Json);
-        Assert.Null(Validate(GoodRequest(), TestTokenizers.Gpt2, limits: Limits with { EosTokenIds = [1023] }).Sampling.Json);
+        Assert.Equal(new OutputFormat([1023, 7]), validated.Sampling.Format);
+        Assert.Null(Validate(GoodRequest(), TestTokenizers.Gpt2, limits: Limits with { EosTokenIds = [1023] }).Sampling.Format);
     }
 
     [Fact]
@@ -200,8 +201,8 @@ public sealed class GenerateRequestValidatorTests
         GenerationRequest validated = Validate(GoodRequest(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonSchema; r.Sampling.JsonSchema = schema; }),
             TestTokenizers.Gpt2, limits: Limits with { EosTokenIds = [1023] });
 
-        Assert.Equal(new JsonObjectFormat([1023], schema), validated.Sampling.Json);
-        Assert.NotEqual(new JsonObjectFormat([1023]), validated.Sampling.Json);
+        Assert.Equal(new OutputFormat([1023], schema), validated.Sampling.Format);
+        Assert.NotEqual(new OutputFormat([1023]), validated.Sampling.Format);
     }
 
     [Theory]
@@ -209,10 +210,17 @@ public sealed class GenerateRequestValidatorTests
     [InlineData("{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\", \"minimum\": 0}}}", "sampling.json_schema at /properties/n/minimum: the keyword \"minimum\" is not supported")]
     [InlineData("{\"type\": ", "sampling.json_schema at its root: the schema is not valid JSON")]
     [InlineData("{\"$ref\": \"#/$defs/gone\"}", "sampling.json_schema at /$ref: the reference \"#/$defs/gone\" points at nothing")]
-    public void A_json_schema_that_cannot_be_held_is_refused_naming_where(string schema, string message)
+    [InlineData("regex:", "sampling.regex is required with response_format REGEX")]
+    [InlineData("regex:(a", "sampling.regex at its root: the pattern \"(a\" at character 0: unbalanced '('")]
+    public void A_json_schema_or_regex_that_cannot_be_held_is_refused_naming_where(string text, string message)
     {
+        var regex = text.StartsWith("regex:", StringComparison.Ordinal);
         var error = Assert.Throws<RpcException>(() => Validate(
-            GoodRequest(r => { r.Sampling.ResponseFormat = ResponseFormat.JsonSchema; r.Sampling.JsonSchema = schema; }),
+            GoodRequest(r =>
+            {
+                r.Sampling.ResponseFormat = regex ? ResponseFormat.Regex : ResponseFormat.JsonSchema;
+                if (regex) r.Sampling.Regex = text["regex:".Length..]; else r.Sampling.JsonSchema = text;
+            }),
             TestTokenizers.Gpt2, limits: Limits with { EosTokenIds = [1023] }));
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         Assert.True(error.Status.Detail.StartsWith(message, StringComparison.Ordinal), $"got: {error.Status.Detail}");

@@ -116,7 +116,7 @@ public sealed class JsonObjectConstraint(JsonTokenTable table, IReadOnlyList<int
 
 /// <summary>
 /// Structured outputs (<c>response_format: {"type": "json_schema"}</c>) for one request: the output is one JSON value
-/// its schema allows (<see cref="Cluster.JsonSchemas.JsonSchemaAutomaton"/>), then only the end tokens.
+/// its schema allows (<see cref="Cluster.JsonSchemas.TextAutomaton"/>), then only the end tokens.
 /// </summary>
-public sealed class JsonSchemaConstraint(GrammarMasks<int, JsonSchemaGrammar> masks, IReadOnlyList<int> endTokenIds)
-    : GrammarConstraint<int, JsonSchemaGrammar>(masks, endTokenIds);
+public sealed class TextAutomatonConstraint(GrammarMasks<int, TextAutomatonGrammar> masks, IReadOnlyList<int> endTokenIds)
+    : GrammarConstraint<int, TextAutomatonGrammar>(masks, endTokenIds);

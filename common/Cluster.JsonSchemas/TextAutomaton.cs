@@ -3,13 +3,14 @@ using System.Text.Json;
 namespace Cluster.JsonSchemas;
 
 /// <summary>
-/// The beginnings of the JSON texts a schema allows, as a deterministic automaton over UTF-8 bytes whose states are
-/// small integers, built lazily from the compiled nondeterministic one (each state a set of its states, made the
-/// first time a byte leads there). A state is where a text stands after some bytes: <see cref="TryFeed"/> says
-/// whether a byte can continue it, <see cref="CanEnd"/> whether the text is a complete value. Every state the
-/// automaton reaches can still be completed. Thread-safe: one automaton serves every request with the same schema.
+/// The beginnings of the texts a JSON Schema (<see cref="FromJsonSchema"/>) or a regular expression
+/// (<see cref="FromPattern"/>) allows, as a deterministic automaton over UTF-8 bytes whose states are small integers,
+/// built lazily from the compiled nondeterministic one (each state a set of its states, made the first time a byte
+/// leads there). A state is where a text stands after some bytes: <see cref="TryFeed"/> says whether a byte can
+/// continue it, <see cref="CanEnd"/> whether the text is complete. Every state the automaton reaches can still be
+/// completed. Thread-safe: one automaton serves every request with the same schema or pattern.
 /// </summary>
-public sealed class JsonSchemaAutomaton
+public sealed class TextAutomaton
 {
     /// <summary>No text allowed by the schema continues this way.</summary>
     private const int Dead = -1;
@@ -22,7 +23,7 @@ public sealed class JsonSchemaAutomaton
     private State[] _states = new State[64];
     private int _count;
 
-    private JsonSchemaAutomaton(ByteNfa nfa, int start, int accept)
+    private TextAutomaton(ByteNfa nfa, int start, int accept)
     {
         _nfa = nfa;
         _accept = accept;
@@ -32,15 +33,15 @@ public sealed class JsonSchemaAutomaton
     /// <summary>The state before the first byte.</summary>
     public int Start => 0;
 
-    /// <summary>States of the compiled nondeterministic automaton (what the schema costs to hold).</summary>
+    /// <summary>States of the compiled nondeterministic automaton (what the schema or pattern costs to hold).</summary>
     public int CompiledStates => _nfa.Count;
 
     /// <summary>States reached so far.</summary>
     public int ReachedStates => Volatile.Read(ref _count);
 
-    /// <summary>Compiles <paramref name="schema"/> (JSON text).</summary>
+    /// <summary>The JSON texts of the values <paramref name="schema"/> (a JSON Schema's text) allows.</summary>
     /// <exception cref="JsonSchemaException">The schema is not JSON, uses what is not supported, or allows no value within the limits.</exception>
-    public static JsonSchemaAutomaton Compile(string schema)
+    public static TextAutomaton FromJsonSchema(string schema)
     {
         ArgumentNullException.ThrowIfNull(schema);
         if (schema.Length > JsonSchemaLimits.MaxSchemaLength)
@@ -59,14 +60,29 @@ public sealed class JsonSchemaAutomaton
         using (document)
         {
             var nfa = new ByteNfa(JsonSchemaLimits.MaxAutomatonStates);
-            var value = new SchemaCompiler(nfa, document.RootElement).Compile();
-            if (!nfa.Prune(value.Start, value.End))
-            {
-                throw new JsonSchemaException("", $"no JSON value satisfies the schema within its limits (a recursive schema is unrolled {JsonSchemaLimits.MaxRecursion} levels)");
-            }
-            return new JsonSchemaAutomaton(nfa, value.Start, value.End);
+            return Pruned(nfa, new SchemaCompiler(nfa, document.RootElement).Compile(),
+                $"no JSON value satisfies the schema within its limits (a recursive schema is unrolled {JsonSchemaLimits.MaxRecursion} levels)");
         }
     }
+
+    /// <summary>
+    /// The texts <paramref name="pattern"/> (an ECMAScript regular expression, the subset <c>pattern</c> supports) matches
+    /// whole, as vLLM's guided_regex does: the text is one match, whether or not the pattern writes ^ and $.
+    /// </summary>
+    /// <exception cref="JsonSchemaException">The pattern uses what is not supported (its <see cref="JsonSchemaException.Pointer"/> is empty), or matches nothing.</exception>
+    public static TextAutomaton FromPattern(string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        if (pattern.Length > JsonSchemaLimits.MaxSchemaLength)
+        {
+            throw new JsonSchemaException("", $"the pattern is {pattern.Length} characters long; the limit is {JsonSchemaLimits.MaxSchemaLength}");
+        }
+        var nfa = new ByteNfa(JsonSchemaLimits.MaxAutomatonStates);
+        return Pruned(nfa, PatternCompiler.CompileWhole(nfa, pattern), $"the pattern \"{pattern}\" matches no text");
+    }
+
+    private static TextAutomaton Pruned(ByteNfa nfa, Fragment text, string empty) =>
+        nfa.Prune(text.Start, text.End) ? new TextAutomaton(nfa, text.Start, text.End) : throw new JsonSchemaException("", empty);
 
     /// <summary>Moves <paramref name="state"/> past <paramref name="b"/>; false (and the state unchanged) when no allowed text continues so.</summary>
     /// <exception cref="InvalidOperationException">The automaton would pass <see cref="JsonSchemaLimits.MaxReachedStates"/>.</exception>
@@ -157,7 +173,7 @@ public sealed class JsonSchemaAutomaton
         }
         if (_count == JsonSchemaLimits.MaxReachedStates)
         {
-            throw new InvalidOperationException($"The schema's automaton reached {JsonSchemaLimits.MaxReachedStates} states; the output cannot be followed further.");
+            throw new InvalidOperationException($"The output's automaton reached {JsonSchemaLimits.MaxReachedStates} states; the output cannot be followed further.");
         }
         var state = new State(members, System.Array.BinarySearch(members.Ids, _accept) >= 0);
         var states = _states;

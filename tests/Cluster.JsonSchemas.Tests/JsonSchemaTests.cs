@@ -10,7 +10,7 @@ namespace Cluster.JsonSchemas.Tests;
 /// complete is valid against the schema by an independent validator (JsonSchema.Net), every prefix it accepts can be
 /// completed, and what it cannot hold output to is refused at compile time with the keyword's location.
 /// </summary>
-public class JsonSchemaAutomatonTests
+public class JsonSchemaTests
 {
     private const string Person = """
         {"type": "object", "properties": {
@@ -75,7 +75,7 @@ public class JsonSchemaAutomatonTests
     [InlineData(Mixed, """{"kind":"shape","shape":{"w":2},"code":"ab","flags":{"x":1},"free":1,"list":[null]}""", false)]
     public void AcceptsWhatTheSchemaAllows_AndNothingElse(string schema, string text, bool valid)
     {
-        var automaton = JsonSchemaAutomaton.Compile(schema);
+        var automaton = TextAutomaton.FromJsonSchema(schema);
         var state = automaton.Start;
         var read = 0;
         var bytes = Encoding.UTF8.GetBytes(text);
@@ -101,7 +101,7 @@ public class JsonSchemaAutomatonTests
     [InlineData("""{"type": ["array", "number"], "items": {"type": "string", "maxLength": 4}, "minItems": 2, "maxItems": 4}""")]
     public void EveryTextARandomWriterCompletesIsValid_ByAnIndependentValidator(string schema)
     {
-        var automaton = JsonSchemaAutomaton.Compile(schema);
+        var automaton = TextAutomaton.FromJsonSchema(schema);
         var random = new Random(11); // test data only
         var ended = 0;
         for (var run = 0; run < 200; run++)
@@ -128,7 +128,7 @@ public class JsonSchemaAutomatonTests
              "required": ["never"],
              "$defs": {"loop": {"type": "object", "properties": {"again": {"$ref": "#/$defs/loop"}}, "required": ["again"]}}}
             """;
-        var automaton = JsonSchemaAutomaton.Compile(schema);
+        var automaton = TextAutomaton.FromJsonSchema(schema);
         var random = new Random(5); // test data only
         for (var run = 0; run < 100; run++)
         {
@@ -158,7 +158,7 @@ public class JsonSchemaAutomatonTests
     [InlineData("""[1]""", "", "a schema is an object or a boolean, not an array")]
     public void WhatCannotBeHeldIsRefused_NamingWhere(string schema, string pointer, string problem)
     {
-        var error = Assert.Throws<JsonSchemaException>(() => JsonSchemaAutomaton.Compile(schema));
+        var error = Assert.Throws<JsonSchemaException>(() => TextAutomaton.FromJsonSchema(schema));
         Assert.Equal(pointer, error.Pointer);
         Assert.Contains(problem, error.Problem);
     }
@@ -167,15 +167,15 @@ public class JsonSchemaAutomatonTests
     public void ASchemaPastTheLimitsIsRefused()
     {
         var tooLong = $$"""{"description": "{{new string('x', JsonSchemaLimits.MaxSchemaLength)}}"}""";
-        Assert.Contains("the limit is", Assert.Throws<JsonSchemaException>(() => JsonSchemaAutomaton.Compile(tooLong)).Problem);
+        Assert.Contains("the limit is", Assert.Throws<JsonSchemaException>(() => TextAutomaton.FromJsonSchema(tooLong)).Problem);
         var tooLarge = """{"type": "array", "items": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 100}, "maxItems": 100}""";
-        Assert.Contains("automaton states", Assert.Throws<JsonSchemaException>(() => JsonSchemaAutomaton.Compile(tooLarge)).Problem);
+        Assert.Contains("automaton states", Assert.Throws<JsonSchemaException>(() => TextAutomaton.FromJsonSchema(tooLarge)).Problem);
     }
 
     [Fact]
     public void ThreadsFeedingTheSameAutomatonAgree()
     {
-        var automaton = JsonSchemaAutomaton.Compile(Mixed);
+        var automaton = TextAutomaton.FromJsonSchema(Mixed);
         var text = Encoding.UTF8.GetBytes("""{"kind":"shape","shape":{"radius":1.5},"code":"abc","flags":{"x":true},"free":{"a":[1,2,{"b":"c"}]},"list":[null]}""");
         var ends = new bool[8];
         Parallel.For(0, ends.Length, t =>
@@ -190,7 +190,7 @@ public class JsonSchemaAutomatonTests
     /// Writes bytes the automaton allows, printable ASCII only, leaning towards closing strings, objects and arrays so
     /// that texts end; stops at the first state that can end (the root is complete there).
     /// </summary>
-    private static string RandomText(JsonSchemaAutomaton automaton, Random random, out bool complete)
+    private static string RandomText(TextAutomaton automaton, Random random, out bool complete)
     {
         var state = automaton.Start;
         var text = new StringBuilder();
@@ -220,7 +220,7 @@ public class JsonSchemaAutomatonTests
         return text.ToString();
     }
 
-    private static bool HasNext(JsonSchemaAutomaton automaton, int state)
+    private static bool HasNext(TextAutomaton automaton, int state)
     {
         for (var b = 0; b < 256; b++)
         {

@@ -3,7 +3,7 @@ using Cluster.JsonSchemas;
 namespace Cluster.Engine.Sampling.Json;
 
 /// <summary>Structured outputs' language: the JSON texts a schema allows, read by its compiled automaton (states are ints).</summary>
-public readonly struct JsonSchemaGrammar(JsonSchemaAutomaton automaton) : IByteGrammar<int>
+public readonly struct TextAutomatonGrammar(TextAutomaton automaton) : IByteGrammar<int>
 {
     public int Start => automaton.Start;
 
