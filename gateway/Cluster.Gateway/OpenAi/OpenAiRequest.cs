@@ -52,8 +52,14 @@ internal sealed record OpenAiRequest(
         return request;
     }
 
-    /// <summary>The request offers tools it may call: its answer is sent whole at its end (calls or text), not streamed token by token.</summary>
+    /// <summary>
+    /// The request offers tools it may call: its stream holds back what may be a call until the answer's end, where the
+    /// calls or the rest of the text go whole.
+    /// </summary>
     public bool MayCallTools => Request.PromptCase == GenerateRequest.PromptOneofCase.Messages && Request.Messages.Tools.Count > 0 && Request.Messages.ToolChoice != ToolChoice.None;
+
+    /// <summary>The model decides whether to call (tool_choice auto): what is surely text can stream before the end.</summary>
+    public bool ModelDecidesCalls => MayCallTools && Request.Messages.ToolChoice == ToolChoice.Auto;
 
     /// <summary>Logprobs were asked for: OpenAI's <c>logprobs</c> (a count on completions, a flag on chat).</summary>
     public bool Logprobs => Request.Logprobs;

@@ -31,6 +31,9 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         public bool Opened { get; set; }
         public Usage? Usage { get; set; }
         public List<ToolCall> ToolCalls { get; } = [];
+
+        /// <summary>Characters of <see cref="Text"/> already streamed as content while tools may be called.</summary>
+        public int Streamed { get; set; }
     }
 
     /// <summary>
@@ -52,8 +55,10 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
 
     /// <summary>
     /// The chunk for one message of choice <paramref name="index"/>: its text (and log-probabilities), and on the last one
-    /// the finish reason. A request that may call tools holds its answer back (null until the last message), since
-    /// whether it is text or calls is known only at its end; the last chunk then carries the text or the calls whole.
+    /// the finish reason. A request that may call tools holds back what may be a call (null while there is nothing
+    /// else to send): with tool_choice auto the text up to where a call could begin streams as it comes
+    /// (<see cref="Requests.ChatTools.SurelyText"/>); the last chunk carries the calls, or the rest of the text, whole,
+    /// and the log-probabilities of the whole answer.
     /// </summary>
     public JsonObject? Chunk(int index, GenerateResponse message)
     {
@@ -61,7 +66,19 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         if (call.MayCallTools)
         {
             Add(index, message);
-            return message.FinishReason == FinishReason.Unspecified ? null : HeldChunk(index);
+            if (message.FinishReason != FinishReason.Unspecified)
+            {
+                return HeldChunk(index);
+            }
+            var held = _choices[index];
+            var surely = call.ModelDecidesCalls ? Requests.ChatTools.SurelyText(held.Text.ToString()) : 0;
+            if (surely <= held.Streamed)
+            {
+                return null;
+            }
+            var text = held.Text.ToString(held.Streamed, surely - held.Streamed);
+            held.Streamed = surely;
+            return Envelope(new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["content"] = text }, ["logprobs"] = null, ["finish_reason"] = null });
         }
         Record(index, message);
         var logprobs = call.Logprobs ? new TokenLogprobsJson(call.Endpoint, tokenizer).Add(message, offset).ToJson() : null;
@@ -75,7 +92,8 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     {
         var choice = _choices[index];
         var delta = new JsonObject();
-        if (AnswerText(choice) is { Length: > 0 } text)
+        var rest = choice.Text.ToString(choice.Streamed, choice.Text.Length - choice.Streamed);
+        if ((choice.ToolCalls.Count == 0 ? rest : Requests.ChatTools.TextBesideCalls(rest)) is { Length: > 0 } text)
         {
             delta["content"] = text;
         }

@@ -174,6 +174,36 @@ public sealed partial class ChatTools
         return beside.StartsWith('{') && beside.EndsWith('}') ? "" : beside; // a Llama-style answer is the call itself
     }
 
+    /// <summary>
+    /// How many leading characters of an unfinished AUTO answer are surely text rather than the start of a call, so a
+    /// stream can send them as they come: up to the first <c>&lt;tool_call&gt;</c>, or to a trailing beginning of one;
+    /// none while the whole answer could still be one Llama-style call object (it starts with '{' or
+    /// <c>&lt;|python_tag|&gt;</c>, or has nothing but whitespace yet).
+    /// </summary>
+    public static int SurelyText(string answer)
+    {
+        const string block = "<tool_call>";
+        const string pythonTag = "<|python_tag|>";
+        var start = answer.AsSpan().TrimStart();
+        if (start.IsEmpty || start[0] == '{' || pythonTag.AsSpan().StartsWith(start[..Math.Min(start.Length, pythonTag.Length)]) || start.StartsWith(pythonTag))
+        {
+            return 0;
+        }
+        var at = answer.IndexOf(block, StringComparison.Ordinal);
+        if (at >= 0)
+        {
+            return at;
+        }
+        for (var k = Math.Min(answer.Length, block.Length - 1); k > 0; k--)
+        {
+            if (block.AsSpan().StartsWith(answer.AsSpan(answer.Length - k)))
+            {
+                return answer.Length - k;
+            }
+        }
+        return answer.Length;
+    }
+
     private ToolCall? Call(string json)
     {
         try

@@ -137,6 +137,27 @@ public sealed class OpenAiToolTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithToolChoiceAutoAPlainAnswerStreamsAsItComes_AndTheStreamIsTheWholeAnswer()
+    {
+        // The test model's random weights never write a call: its answer is text, which streams in pieces while it
+        // cannot be the start of one, and adds up to the answer given whole.
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 24, Temperature = 0 };
+        options.Tools.Add(ChatTool.CreateFunctionTool("get_weather", "The weather in a unit", BinaryData.FromString(WeatherParameters)));
+        var whole = (await Chat().CompleteChatAsync([ChatMessage.CreateUserMessage("tell me a story")], options)).Value;
+        Assert.Empty(whole.ToolCalls);
+        var text = whole.Content[0].Text;
+        Assert.False(text.TrimStart().StartsWith('{'), $"the answer begins like a call object, which is held back: {text}");
+
+        var pieces = new List<string>();
+        await foreach (var update in Chat().CompleteChatStreamingAsync([ChatMessage.CreateUserMessage("tell me a story")], options))
+        {
+            pieces.AddRange(update.ContentUpdate.Select(part => part.Text).Where(piece => piece.Length > 0));
+        }
+        Assert.Equal(text, string.Concat(pieces));
+        Assert.True(pieces.Count > 3, $"{pieces.Count} pieces: the answer was held back instead of streamed: {string.Join(" | ", pieces)}");
+    }
+
+    [Fact]
     public async Task MicrosoftExtensionsAIInvokesTheFunctionTheModelCalled_AndSendsItsResultBack()
     {
         // An agent's loop as .NET developers write it: the function is a C# method, Microsoft.Extensions.AI describes its

@@ -65,6 +65,19 @@ public sealed class ChatToolsTests : IDisposable
         Assert.Empty(Tools().ReadCalls(answer));
     }
 
+    [Theory]
+    [InlineData("The weather", 11)]                            // nothing like a call: all of it
+    [InlineData("Let me check. <tool_call>{\"name\"", 14)]    // up to the block
+    [InlineData("Let me check. <tool_", 14)]                   // up to what may begin one
+    [InlineData("a < b", 5)]                                   // a '<' that cannot begin one any more
+    [InlineData("  {\"name\": \"get", 0)]                    // the whole answer may be one call object
+    [InlineData("<|python", 0)]
+    [InlineData("   ", 0)]
+    public void WhatIsSurelyTextStreamsBeforeTheAnswerEnds(string answer, int surely)
+    {
+        Assert.Equal(surely, ChatTools.SurelyText(answer));
+    }
+
     [Fact]
     public void NoneNeverCalls_AndRequiredAndFunctionHoldTheAnswerToACallSchema()
     {
