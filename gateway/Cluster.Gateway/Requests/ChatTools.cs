@@ -17,9 +17,12 @@ public sealed partial class ChatTools
 
     private readonly IReadOnlyList<(string Name, string Description, JsonElement Parameters)> _tools;
 
-    private ChatTools(IReadOnlyList<(string, string, JsonElement)> tools, ToolChoice choice, string? named, string? callSchema)
+    private readonly IReadOnlyList<bool> _given; // per tool: the request gave its parameters (else an empty object schema stands in)
+
+    private ChatTools(IReadOnlyList<(string, string, JsonElement)> tools, IReadOnlyList<bool> given, ToolChoice choice, string? named, string? callSchema)
     {
         _tools = tools;
+        _given = given;
         Choice = choice;
         Named = named;
         CallSchema = callSchema;
@@ -36,11 +39,22 @@ public sealed partial class ChatTools
     /// </summary>
     public string? CallSchema { get; }
 
-    /// <summary>What the chat template reads as <c>tools</c>: OpenAI's tool objects, as transformers passes them.</summary>
-    public IReadOnlyList<Dictionary<string, object?>> TemplateValue() => [.. _tools.Select(tool => new Dictionary<string, object?>
+    /// <summary>
+    /// What the chat template reads as <c>tools</c>: OpenAI's tool objects as the request gave them (a description or
+    /// parameters it left out stay out), as transformers passes them.
+    /// </summary>
+    public IReadOnlyList<Dictionary<string, object?>> TemplateValue() => [.. _tools.Select((tool, i) =>
     {
-        ["type"] = "function",
-        ["function"] = new Dictionary<string, object?> { ["name"] = tool.Name, ["description"] = tool.Description, ["parameters"] = tool.Parameters },
+        var function = new Dictionary<string, object?> { ["name"] = tool.Name };
+        if (tool.Description.Length > 0)
+        {
+            function["description"] = tool.Description;
+        }
+        if (_given[i])
+        {
+            function["parameters"] = tool.Parameters;
+        }
+        return new Dictionary<string, object?> { ["type"] = "function", ["function"] = function };
     })];
 
     /// <summary>The request's tools checked, or null when it offers none.</summary>
@@ -91,7 +105,7 @@ public sealed partial class ChatTools
             ToolChoice.Function => CallSchemaOf([.. tools.Where(t => t.Item1 == named)], request),
             _ => throw InvalidArgument.Error($"messages.tool_choice must be AUTO, NONE, REQUIRED or FUNCTION; got {(int)request.ToolChoice}"),
         };
-        return new ChatTools(tools, request.ToolChoice, named, callSchema);
+        return new ChatTools(tools, [.. request.Tools.Select(t => t.ParametersJson.Length > 0)], request.ToolChoice, named, callSchema);
     }
 
     private static JsonElement Parameters(string text, string field)

@@ -97,6 +97,18 @@ public sealed class ChatToolsTests : IDisposable
     }
 
     [Fact]
+    public void TheTemplateSeesTheToolsAsGiven_WithoutADescriptionOrParametersTheyLeftOut()
+    {
+        var tools = Tools().TemplateValue();
+
+        var weather = (Dictionary<string, object?>)tools[0]["function"]!;
+        var time = (Dictionary<string, object?>)tools[1]["function"]!;
+        Assert.Equal(["name", "parameters"], weather.Keys);
+        Assert.Equal(["name"], time.Keys);
+        Assert.Equal("function", tools[1]["type"]);
+    }
+
+    [Fact]
     public void NoToolsAndNoChoiceIsNoTools_AndAChoiceWithoutToolsIsRefused()
     {
         var messages = new ChatMessages();
