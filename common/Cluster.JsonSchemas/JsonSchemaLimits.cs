@@ -12,8 +12,11 @@ public static class JsonSchemaLimits
     /// <summary>The most states the compiled automaton may have (a schema past it is refused as too large).</summary>
     public const int MaxAutomatonStates = 250_000;
 
-    /// <summary>The most distinct states the output automaton may reach while serving (each costs a 1 KiB transition row).</summary>
-    public const int MaxReachedStates = 200_000;
+    /// <summary>
+    /// The most distinct states an automaton may reach while serving (each costs a 1 KiB transition row, so at most
+    /// about 50 MiB an automaton); past it, what would need a new state is refused and the request ends.
+    /// </summary>
+    public const int MaxReachedStates = 50_000;
 
     /// <summary>How many levels a recursive schema (a <c>$ref</c> to an enclosing schema) is unrolled.</summary>
     public const int MaxRecursion = 4;

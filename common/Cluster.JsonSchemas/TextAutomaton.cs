@@ -85,7 +85,7 @@ public sealed class TextAutomaton
         nfa.Prune(text.Start, text.End) ? new TextAutomaton(nfa, text.Start, text.End) : throw new JsonSchemaException("", empty);
 
     /// <summary>Moves <paramref name="state"/> past <paramref name="b"/>; false (and the state unchanged) when no allowed text continues so.</summary>
-    /// <exception cref="InvalidOperationException">The automaton would pass <see cref="JsonSchemaLimits.MaxReachedStates"/>.</exception>
+    /// <remarks>Past <see cref="JsonSchemaLimits.MaxReachedStates"/> states, a byte that would need a new one is refused.</remarks>
     public bool TryFeed(ref int state, byte b)
     {
         var next = Volatile.Read(ref _states)[state].Next[b];
@@ -173,7 +173,10 @@ public sealed class TextAutomaton
         }
         if (_count == JsonSchemaLimits.MaxReachedStates)
         {
-            throw new InvalidOperationException($"The output's automaton reached {JsonSchemaLimits.MaxReachedStates} states; the output cannot be followed further.");
+            // A pattern whose deterministic form explodes ((a|b)*a(a|b){20} has 2^21 states): past the bound the
+            // automaton stops growing and what would need a new state is refused, so a request held to it ends (its
+            // constraint finds nothing to continue with and allows only EOS) instead of failing the step it shares.
+            return Dead;
         }
         var state = new State(members, System.Array.BinarySearch(members.Ids, _accept) >= 0);
         var states = _states;

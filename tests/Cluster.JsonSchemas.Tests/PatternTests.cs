@@ -139,6 +139,26 @@ public class PatternTests
     }
 
     [Fact]
+    public void APatternWhoseDeterministicFormExplodesStopsGrowingAtTheBound_WithoutAnError()
+    {
+        // (a|b)*a(a|b){17}: the deterministic automaton remembers the last 18 letters, 2^18 states, past the bound.
+        var automaton = TextAutomaton.FromPattern("(a|b)*a(a|b){17}");
+        var random = new Random(3); // test data only
+        var state = automaton.Start;
+        var refused = 0;
+        for (var i = 0; i < 200_000; i++)
+        {
+            if (!automaton.TryFeed(ref state, random.Next(2) == 0 ? (byte)'a' : (byte)'b'))
+            {
+                refused++;
+                state = automaton.Start;
+            }
+        }
+        Assert.True(automaton.ReachedStates <= JsonSchemaLimits.MaxReachedStates, $"{automaton.ReachedStates} states");
+        Assert.True(refused > 0, "the bound was never reached: the test does not test it");
+    }
+
+    [Fact]
     public void PatternBesideALengthOrAnEnforcedFormatIsRefused_AnUnknownFormatIsAnAnnotation()
     {
         Assert.Contains("beside minLength or maxLength", Assert.Throws<JsonSchemaException>(() => TextAutomaton.FromJsonSchema("""{"type": "string", "pattern": "a", "maxLength": 3}""")).Problem);
