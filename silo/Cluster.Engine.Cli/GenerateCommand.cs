@@ -22,9 +22,10 @@ internal static class GenerateCommand
     /// <summary>What the command line asks for.</summary>
     /// <param name="JsonObject">JSON mode: hold the output to one JSON object, then EOS.</param>
     /// <param name="JsonSchemaFile">Structured outputs: a file holding a JSON Schema the output must satisfy, then EOS.</param>
+    /// <param name="Regex">Guided decoding: the whole output is one match of this regular expression, then EOS.</param>
     internal sealed record Settings(
         string Checkpoint, string? PromptText, string? TokenIds, bool NoBos, bool Json, SamplingParameters Sampling, StopConditions Stop, EngineOptions Engine,
-        bool JsonObject = false, string? JsonSchemaFile = null);
+        bool JsonObject = false, string? JsonSchemaFile = null, string? Regex = null);
 
     public static Command Create()
     {
@@ -44,6 +45,7 @@ internal static class GenerateCommand
         var frequencyPenalty = new Option<float>("--frequency-penalty") { Description = "Lower every already generated token's logit by this per time it was, in [-2, 2] (0 = off)" };
         var jsonObject = new Option<bool>("--json-object") { Description = "JSON mode: hold the output to one JSON object, ended by the model's EOS (not with --ignore-eos)" };
         var jsonSchema = new Option<string?>("--json-schema") { Description = "Structured outputs: a file holding a JSON Schema the output must satisfy, ended by the model's EOS (not with --ignore-eos)" };
+        var regex = new Option<string?>("--regex") { Description = "Guided decoding: the whole output is one match of this regular expression, ended by the model's EOS (not with --ignore-eos)" };
         var seed = new Option<ulong?>("--seed") { Description = "Seed for reproducible sampling" };
         var topLogprobs = new Option<int>("--top-logprobs") { Description = "Alternatives to show per generated token (0-20)" };
         var device = new Option<string>("--device") { Description = "cpu, cuda, cuda:N or auto", DefaultValueFactory = _ => "auto" };
@@ -51,7 +53,7 @@ internal static class GenerateCommand
         var weightDType = new Option<string>("--weight-dtype") { Description = "Weight matrices: auto (as --dtype), float32, bfloat16 or int8 (with float32 activations)", DefaultValueFactory = _ => "auto" };
         var command = new Command("generate", "Generate a continuation and show tokens, probabilities and timings")
         {
-            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, jsonObject, jsonSchema, seed, topLogprobs, device, dtype, weightDType,
+            checkpoint, prompt, tokenIds, noBos, ignoreEos, json, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, presencePenalty, frequencyPenalty, jsonObject, jsonSchema, regex, seed, topLogprobs, device, dtype, weightDType,
         };
         command.SetAction(parse =>
         {
@@ -70,10 +72,27 @@ internal static class GenerateCommand
             var settings = new Settings(
                 parse.GetValue(checkpoint)!, parse.GetValue(prompt), parse.GetValue(tokenIds), parse.GetValue(noBos), parse.GetValue(json),
                 sampling, new StopConditions { MaxNewTokens = parse.GetValue(maxNewTokens), IgnoreEos = parse.GetValue(ignoreEos) }, new EngineOptions { Device = parse.GetValue(device)!, DType = parse.GetValue(dtype)!, WeightDType = parse.GetValue(weightDType)! },
-                parse.GetValue(jsonObject), parse.GetValue(jsonSchema));
+                parse.GetValue(jsonObject), parse.GetValue(jsonSchema), parse.GetValue(regex));
             return Run(settings, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
+    }
+
+    /// <summary>The pattern, compiled; an <see cref="ArgumentException"/> naming the option when it cannot be used.</summary>
+    private static TextAutomaton PatternFrom(string pattern, Settings settings)
+    {
+        if (settings.JsonObject || settings.JsonSchemaFile is not null || settings.Stop.IgnoreEos)
+        {
+            throw new ArgumentException("--regex cannot be combined with --json-object, --json-schema or --ignore-eos.");
+        }
+        try
+        {
+            return TextAutomaton.FromPattern(pattern);
+        }
+        catch (JsonSchemaException e)
+        {
+            throw new ArgumentException($"--regex: {e.Problem}");
+        }
     }
 
     /// <summary>The schema in <paramref name="file"/>, compiled; an <see cref="ArgumentException"/> naming the option when it cannot be used.</summary>
@@ -101,7 +120,7 @@ internal static class GenerateCommand
     public static int Run(Settings settings, TextWriter output, TextWriter error)
     {
         IReadOnlyList<int>? givenIds;
-        TextAutomaton? schema = null;
+        TextAutomaton? schema = null; // a JSON Schema's or a pattern's automaton
         try
         {
             settings.Sampling.Validate();
@@ -113,6 +132,10 @@ internal static class GenerateCommand
             if (settings.JsonSchemaFile is { } file)
             {
                 schema = SchemaFrom(file, settings);
+            }
+            if (settings.Regex is { } pattern)
+            {
+                schema = PatternFrom(pattern, settings);
             }
             givenIds = PromptIdsFromCommandLine(settings);
         }

@@ -80,6 +80,20 @@ public sealed partial class GenerateCommandTests
     }
 
     [Fact]
+    public void Regex_holds_the_whole_output_to_one_match()
+    {
+        using var checkpoint = TinyCheckpoint.WriteTemporary(TinyModelOptions.Llama with { Tokenizer = TinyTokenizer.Gpt2Bpe });
+
+        var (exit, output, error) = Run("generate", checkpoint.Path, "hello world", "-n", "20", "--regex", "(yes|no), [0-9]{2}", "--json", "--device", "cpu");
+
+        Assert.True(exit == 0, $"exit {exit}; error: {error}");
+        var report = JsonDocument.Parse(output).RootElement;
+        Assert.Matches("^(yes|no), [0-9]{2}$", report.GetProperty("text").GetString()!);
+        var refused = Run("generate", checkpoint.Path, "hello world", "--regex", "(?=a)", "--device", "cpu");
+        Assert.True(refused.Exit == 2 && refused.Error.Contains("--regex: the pattern \"(?=a)\" at character 0: lookarounds"), $"exit {refused.Exit}; error: {refused.Error}");
+    }
+
+    [Fact]
     public void Json_prints_one_document_with_the_prompt_the_tokens_their_alternatives_usage_and_timings()
     {
         using var checkpoint = TinyCheckpoint.WriteTemporary(TinyModelOptions.Llama with { Tokenizer = TinyTokenizer.Gpt2Bpe });
