@@ -173,6 +173,55 @@ public class JsonSchemaTests
     }
 
     [Fact]
+    public void AnySchemaTextCompilesOrIsRefusedWithAMessage_NeverAnotherError()
+    {
+        // Client input: random trees of the keywords (and some unknown ones) with values of every kind.
+        string[] keywords = ["type", "properties", "items", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "required", "additionalProperties",
+            "minItems", "maxItems", "minLength", "maxLength", "pattern", "format", "$defs", "title", "unknown"];
+        string[] types = ["object", "array", "string", "number", "integer", "boolean", "null", "other"];
+        var random = new Random(17); // test data only
+        System.Text.Json.Nodes.JsonNode? Value(int depth) => random.Next(depth > 3 ? 5 : 9) switch
+        {
+            0 => types[random.Next(types.Length)],
+            1 => random.Next(-2, 5),
+            2 => random.Next(2) == 0,
+            3 => null,
+            4 => new[] { "#", "#/$defs/a", "#/properties/x", "a+", "date" }[random.Next(5)],
+            5 or 6 => Schema(depth + 1),
+            _ => new System.Text.Json.Nodes.JsonArray([.. Enumerable.Range(0, random.Next(3)).Select(_ => Value(depth + 1))]),
+        };
+        System.Text.Json.Nodes.JsonObject Schema(int depth)
+        {
+            var schema = new System.Text.Json.Nodes.JsonObject();
+            foreach (var keyword in Enumerable.Range(0, random.Next(4)).Select(_ => keywords[random.Next(keywords.Length)]).Distinct())
+            {
+                schema[keyword] = keyword is "properties" or "$defs"
+                    ? new System.Text.Json.Nodes.JsonObject { ["a"] = Schema(depth + 1), ["x"] = Value(depth + 1) }
+                    : Value(depth);
+            }
+            return schema;
+        }
+        var compiled = 0;
+        for (var i = 0; i < 3000; i++)
+        {
+            var text = Schema(0).ToJsonString();
+            try
+            {
+                TextAutomaton.FromJsonSchema(text);
+                compiled++;
+            }
+            catch (JsonSchemaException)
+            {
+            }
+            catch (Exception e)
+            {
+                Assert.Fail($"schema {text}: {e.GetType().Name}: {e.Message}");
+            }
+        }
+        Assert.True(compiled > 100, $"only {compiled} of 3000 random schemas compiled: the fuzzing saw too few");
+    }
+
+    [Fact]
     public void ThreadsFeedingTheSameAutomatonAgree()
     {
         var automaton = TextAutomaton.FromJsonSchema(Mixed);
