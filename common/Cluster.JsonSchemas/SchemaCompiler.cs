@@ -8,7 +8,7 @@ namespace Cluster.JsonSchemas;
 /// the values it allows, within <see cref="JsonSchemaLimits"/>. Every keyword it reads it enforces; the annotations it
 /// skips (title, description, default, examples, format, ...) constrain nothing in JSON Schema 2020-12 either; any
 /// other keyword is refused with its location, so a schema is never silently loosened. The formats in
-/// <see cref="Formats"/> are held to their grammar even so (an output that satisfies them satisfies the schema too).
+/// <see cref="StringFormats"/> are held to their grammar even so (an output that satisfies them satisfies the schema too).
 /// </summary>
 /// <remarks>
 /// What the automaton writes is a subset of what the schema allows, never more: objects carry only their declared
@@ -30,34 +30,12 @@ internal sealed class SchemaCompiler
         "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "pattern",
     ];
 
-    /// <summary>
-    /// The formats held to their grammar (RFC 3339's date, time and date-time, RFC 4122's uuid, a dot-atom email whose
-    /// domain is at most five labels of at most 32 characters, the last of letters (so within RFC 1035's 253), a dotted-quad ipv4), as anchored patterns. Other formats stay annotations, as JSON Schema 2020-12 defines format.
-    /// </summary>
-    private static readonly Dictionary<string, string> Formats = new()
-    {
-        ["date"] = $"^{Date}$",
-        ["time"] = $"^{Time}$",
-        ["date-time"] = $"^{Date}T{Time}$",
-        ["uuid"] = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-        ["email"] = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@([A-Za-z0-9]([A-Za-z0-9-]{0,30}[A-Za-z0-9])?\\.){1,4}[A-Za-z]{2,24}$",
-        ["ipv4"] = "^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$",
-    };
-
-    /// <summary>RFC 3339 full-date: years 0001-9999, each month's days, February 29 in leap years only.</summary>
-    private const string Date = "(" + Year + "-(0[13578]|1[02])-(0[1-9]|[12]\\d|3[01])|" + Year + "-(0[469]|11)-(0[1-9]|[12]\\d|30)|"
-        + Year + "-02-(0[1-9]|1\\d|2[0-8])|" + LeapYear + "-02-29)";
-
-    private const string Year = "(000[1-9]|00[1-9]\\d|0[1-9]\\d\\d|[1-9]\\d{3})";
-
-    private const string LeapYear = "(\\d\\d(0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26]|0[48])00)";
-    private const string Time = "([01]\\d|2[0-3]):[0-5]\\d:[0-5]\\d(\\.\\d{1,9})?(Z|[+-]([01]\\d|2[0-3]):[0-5]\\d)";
-
     private static readonly string[] Types = ["object", "array", "string", "number", "integer", "boolean", "null"];
 
     private static readonly JsonWriterOptions Compact = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly ByteNfa _nfa;
+    private readonly JsonSyntax _json;
     private readonly JsonElement _root;
     private readonly Dictionary<string, int> _expanding = []; // $ref → expansions on the current path
     private int _depth;
@@ -65,6 +43,7 @@ internal sealed class SchemaCompiler
     public SchemaCompiler(ByteNfa nfa, JsonElement root)
     {
         _nfa = nfa;
+        _json = new JsonSyntax(nfa);
         _root = root;
     }
 
@@ -91,7 +70,7 @@ internal sealed class SchemaCompiler
         switch (schema.ValueKind)
         {
             case JsonValueKind.True:
-                return AnyValue(JsonSchemaLimits.FreeFormDepth);
+                return _json.AnyValue(JsonSchemaLimits.FreeFormDepth);
             case JsonValueKind.False:
                 throw new JsonSchemaException(pointer, "the schema false allows no value");
             case JsonValueKind.Object:
@@ -284,8 +263,8 @@ internal sealed class SchemaCompiler
         "object" => Object(schema, pointer),
         "array" => Array(schema, pointer),
         "string" => String(schema, pointer),
-        "number" => Number(),
-        "integer" => Integer(),
+        "number" => _json.Number(),
+        "integer" => _json.Integer(),
         "boolean" => _nfa.Either([_nfa.Literal("true"u8), _nfa.Literal("false"u8)]),
         _ => _nfa.Literal("null"u8),
     };
@@ -304,14 +283,14 @@ internal sealed class SchemaCompiler
         {
             throw new JsonSchemaException(Child(pointer, "additionalProperties"), "additionalProperties must be a boolean or a schema");
         }
-        var open = _nfa.Sequence(_nfa.Literal("{"u8), Whitespace());
+        var open = _nfa.Sequence(_nfa.Literal("{"u8), _json.Whitespace());
         if (names.Count == 0 && additional.ValueKind != JsonValueKind.False)
         {
             // A map: any keys, each value of the additionalProperties schema (or any value).
             var values = additional.ValueKind == JsonValueKind.Object
                 ? () => Value(additional, Child(pointer, "additionalProperties"))
-                : (Func<Fragment>)(() => AnyValue(JsonSchemaLimits.FreeFormDepth - 1));
-            return _nfa.Sequence(open, Members(() => String(minLength: 0, maxLength: null), values), _nfa.Literal("}"u8));
+                : (Func<Fragment>)(() => _json.AnyValue(JsonSchemaLimits.FreeFormDepth - 1));
+            return _nfa.Sequence(open, _json.Members(() => _json.String(minLength: 0, maxLength: null), values), _nfa.Literal("}"u8));
         }
         // The declared properties in order, each required one present, each optional one present or not. Two
         // tracks of states: "no member written yet" (the next member has no comma before it) and "some written";
@@ -323,11 +302,11 @@ internal sealed class SchemaCompiler
         {
             var enter = _nfa.AddState();
             _nfa.Empty(none, enter);
-            var comma = _nfa.Sequence(_nfa.Literal(","u8), Whitespace());
+            var comma = _nfa.Sequence(_nfa.Literal(","u8), _json.Whitespace());
             _nfa.Empty(some, comma.Start);
             _nfa.Empty(comma.End, enter);
-            var member = _nfa.Sequence(_nfa.Literal(CompactString(name)), Whitespace(), _nfa.Literal(":"u8), Whitespace(),
-                Value(properties.GetProperty(name), Child(Child(pointer, "properties"), name)), Whitespace());
+            var member = _nfa.Sequence(_nfa.Literal(CompactString(name)), _json.Whitespace(), _nfa.Literal(":"u8), _json.Whitespace(),
+                Value(properties.GetProperty(name), Child(Child(pointer, "properties"), name)), _json.Whitespace());
             _nfa.Empty(enter, member.Start);
             var (nextNone, nextSome) = (_nfa.AddState(), _nfa.AddState());
             _nfa.Empty(member.End, nextSome);
@@ -361,11 +340,6 @@ internal sealed class SchemaCompiler
             : throw new JsonSchemaException(pointer, $"required names {string.Join(", ", undeclared.Select(n => $"\"{n}\""))}, which properties does not declare (declare each required property)");
     }
 
-    /// <summary>A map's members: <c>key WS : WS value WS</c>, separated by <c>, WS</c>, none or more.</summary>
-    private Fragment Members(Func<Fragment> key, Func<Fragment> value) => _nfa.Separated(
-        () => _nfa.Sequence(key(), Whitespace(), _nfa.Literal(":"u8), Whitespace(), value(), Whitespace()),
-        () => _nfa.Sequence(_nfa.Literal(","u8), Whitespace()), min: 0, max: null);
-
     private Fragment Array(JsonElement schema, string pointer)
     {
         var min = Count(schema, "minItems", pointer) ?? 0;
@@ -376,10 +350,10 @@ internal sealed class SchemaCompiler
         }
         Func<Fragment> item = schema.TryGetProperty("items", out var items)
             ? () => Value(items, Child(pointer, "items"))
-            : () => AnyValue(JsonSchemaLimits.FreeFormDepth - 1);
+            : () => _json.AnyValue(JsonSchemaLimits.FreeFormDepth - 1);
         return _nfa.Sequence(
-            _nfa.Literal("["u8), Whitespace(),
-            _nfa.Separated(() => _nfa.Sequence(item(), Whitespace()), () => _nfa.Sequence(_nfa.Literal(","u8), Whitespace()), min, max),
+            _nfa.Literal("["u8), _json.Whitespace(),
+            _nfa.Separated(() => _nfa.Sequence(item(), _json.Whitespace()), () => _nfa.Sequence(_nfa.Literal(","u8), _json.Whitespace()), min, max),
             _nfa.Literal("]"u8));
     }
 
@@ -394,12 +368,12 @@ internal sealed class SchemaCompiler
         var pattern = schema.TryGetProperty("pattern", out var given)
             ? given.ValueKind == JsonValueKind.String ? given.GetString()! : throw new JsonSchemaException(Child(pointer, "pattern"), "pattern must be a string (a regular expression)")
             : null;
-        var format = schema.TryGetProperty("format", out var named) && named.ValueKind == JsonValueKind.String && Formats.TryGetValue(named.GetString()!, out var grammar)
+        var format = schema.TryGetProperty("format", out var named) && named.ValueKind == JsonValueKind.String && StringFormats.Patterns.TryGetValue(named.GetString()!, out var grammar)
             ? grammar
             : null;
         if (pattern is null && format is null)
         {
-            return String(min, max);
+            return _json.String(min, max);
         }
         if (pattern is not null && format is not null)
         {
@@ -411,96 +385,6 @@ internal sealed class SchemaCompiler
         }
         var at = pattern is not null ? Child(pointer, "pattern") : Child(pointer, "format");
         return _nfa.Sequence(_nfa.Literal("\""u8), PatternCompiler.Compile(_nfa, pattern ?? format!, at), _nfa.Literal("\""u8));
-    }
-
-    /// <summary>
-    /// A JSON string. Without length limits its content is any run of bytes from 0x20 up but the quote and the
-    /// backslash, and escapes (UTF-8 validity is the tokenizer's, as in JSON mode); with them it is counted in
-    /// characters (code points), so each character is one UTF-8 sequence or one escape outside the surrogates.
-    /// </summary>
-    private Fragment String(int minLength, int? maxLength)
-    {
-        Func<Fragment> character = minLength == 0 && maxLength is null
-            ? () => _nfa.Either([_nfa.OneOf((0x20, 0x21), (0x23, 0x5B), (0x5D, 0xFF)), Escape(surrogates: true)])
-            : () => _nfa.Either([
-                _nfa.OneOf((0x20, 0x21), (0x23, 0x5B), (0x5D, 0x7F)),
-                _nfa.Sequence(_nfa.OneOf((0xC2, 0xDF)), Continuation()),
-                _nfa.Sequence(_nfa.OneOf((0xE0, 0xEF)), Continuation(), Continuation()),
-                _nfa.Sequence(_nfa.OneOf((0xF0, 0xF4)), Continuation(), Continuation(), Continuation()),
-                Escape(surrogates: false)]);
-        return _nfa.Sequence(_nfa.Literal("\""u8), _nfa.Separated(character, () => _nfa.Literal([]), minLength, maxLength), _nfa.Literal("\""u8));
-    }
-
-    private Fragment Continuation() => _nfa.OneOf((0x80, 0xBF));
-
-    private Fragment Escape(bool surrogates)
-    {
-        var hex = () => _nfa.OneOf(('0', '9'), ('a', 'f'), ('A', 'F'));
-        var unicode = surrogates
-            ? _nfa.Sequence(_nfa.Literal("u"u8), hex(), hex(), hex(), hex())
-            : _nfa.Sequence(_nfa.Literal("u"u8), _nfa.Either([
-                _nfa.Sequence(_nfa.OneOf(('0', '9'), ('a', 'c'), ('A', 'C'), ('e', 'f'), ('E', 'F')), hex()),
-                _nfa.Sequence(_nfa.OneOf(('d', 'd'), ('D', 'D')), _nfa.OneOf(('0', '7')))]), hex(), hex());
-        var single = _nfa.OneOf(('"', '"'), ('\\', '\\'), ('/', '/'), ('b', 'b'),
-            ('f', 'f'), ('n', 'n'), ('r', 'r'), ('t', 't'));
-        return _nfa.Sequence(_nfa.Literal("\\"u8), _nfa.Either([single, unicode]));
-    }
-
-    private Fragment Digits() => _nfa.Sequence(_nfa.OneOf(('0', '9')), _nfa.Repeat(_nfa.OneOf(('0', '9'))));
-
-    /// <summary>-?(0|[1-9][0-9]*)</summary>
-    private Fragment Integer() => _nfa.Sequence(
-        _nfa.Optional(_nfa.Literal("-"u8)),
-        _nfa.Either([_nfa.Literal("0"u8), _nfa.Sequence(_nfa.OneOf(('1', '9')), _nfa.Repeat(_nfa.OneOf(('0', '9'))))]));
-
-    /// <summary>An integer, then an optional fraction and exponent (RFC 8259's number).</summary>
-    private Fragment Number() => _nfa.Sequence(
-        Integer(),
-        _nfa.Optional(_nfa.Sequence(_nfa.Literal("."u8), Digits())),
-        _nfa.Optional(_nfa.Sequence(_nfa.OneOf(('e', 'e'), ('E', 'E')), _nfa.Optional(_nfa.OneOf(('+', '+'), ('-', '-'))), Digits())));
-
-    /// <summary>Any JSON value, arrays and objects nested at most <paramref name="depth"/> levels.</summary>
-    private Fragment AnyValue(int depth)
-    {
-        var choices = new List<Fragment>
-        {
-            String(minLength: 0, maxLength: null), Number(), _nfa.Literal("true"u8), _nfa.Literal("false"u8), _nfa.Literal("null"u8),
-        };
-        if (depth > 0)
-        {
-            choices.Add(_nfa.Sequence(_nfa.Literal("["u8), Whitespace(),
-                _nfa.Separated(() => _nfa.Sequence(AnyValue(depth - 1), Whitespace()), () => _nfa.Sequence(_nfa.Literal(","u8), Whitespace()), 0, null),
-                _nfa.Literal("]"u8)));
-            choices.Add(_nfa.Sequence(_nfa.Literal("{"u8), Whitespace(),
-                Members(() => String(minLength: 0, maxLength: null), () => AnyValue(depth - 1)),
-                _nfa.Literal("}"u8)));
-        }
-        return _nfa.Either(choices);
-    }
-
-    /// <summary>
-    /// Whitespace between tokens, as llama.cpp's json-schema-to-grammar allows it: none, one space, or one newline and
-    /// up to <see cref="JsonSchemaLimits.MaxIndent"/> spaces or tabs of indentation. Compact and indented JSON both
-    /// fit; a model drawn to whitespace (a weak or untuned one) cannot spend its tokens on blank lines.
-    /// </summary>
-    private Fragment Whitespace()
-    {
-        var start = _nfa.AddState();
-        var end = _nfa.AddState();
-        _nfa.Empty(start, end);
-        _nfa.Edge(start, (byte)' ', (byte)' ', end);
-        var at = _nfa.AddState();
-        _nfa.Edge(start, (byte)'\n', (byte)'\n', at);
-        for (var i = 0; i < JsonSchemaLimits.MaxIndent; i++)
-        {
-            _nfa.Empty(at, end);
-            var next = _nfa.AddState();
-            _nfa.Edge(at, (byte)' ', (byte)' ', next);
-            _nfa.Edge(at, (byte)'\t', (byte)'\t', next);
-            at = next;
-        }
-        _nfa.Empty(at, end);
-        return new(start, end);
     }
 
     private static int? Count(JsonElement schema, string keyword, string pointer)

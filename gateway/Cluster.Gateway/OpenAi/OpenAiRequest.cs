@@ -183,120 +183,9 @@ internal sealed record OpenAiRequest(
         sampling.Stop.AddRange(json.Strings("stop"));
         sampling.StopTokenIds.AddRange(json.Integers("stop_token_ids"));
         sampling.IgnoreEos = json.Bool("ignore_eos") ?? false;
-        ReadResponseFormat(json, sampling);
-        ReadGuidedDecoding(json, sampling);
+        OpenAiOutputFormat.Read(json, sampling);
         return sampling;
     }
-
-    /// <summary>
-    /// OpenAI's <c>response_format</c>: <c>{"type": "text"}</c> (the default), <c>{"type": "json_object"}</c> (JSON mode),
-    /// or <c>{"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, "strict": ...}}</c> (structured
-    /// outputs: the schema's text goes to the validator, which compiles it; the output is always held to it, strict
-    /// or not, and the name and description play no part).
-    /// </summary>
-    private static void ReadResponseFormat(OpenAiJson json, SamplingParameters sampling)
-    {
-        switch (json.Element("response_format"))
-        {
-            case null:
-                sampling.ResponseFormat = ResponseFormat.Text;
-                return;
-            case { ValueKind: JsonValueKind.Object } format:
-                var body = new OpenAiJson(format);
-                switch (body.String("type"))
-                {
-                    case null or "text":
-                        sampling.ResponseFormat = ResponseFormat.Text;
-                        return;
-                    case "json_object":
-                        sampling.ResponseFormat = ResponseFormat.JsonObject;
-                        return;
-                    case "json_schema":
-                        var schema = body.Element("json_schema") switch
-                        {
-                            { ValueKind: JsonValueKind.Object } wrapper => new OpenAiJson(wrapper).Element("schema"),
-                            null => throw OpenAiError.BadRequest("response_format.json_schema is required with type \"json_schema\" (an object with the schema in \"schema\")", "response_format"),
-                            { } other => throw OpenAiJson.WrongType("response_format.json_schema", "an object", other),
-                        };
-                        sampling.ResponseFormat = ResponseFormat.JsonSchema;
-                        sampling.JsonSchema = schema is { ValueKind: JsonValueKind.Object or JsonValueKind.True } given
-                            ? given.GetRawText()
-                            : throw OpenAiError.BadRequest("response_format.json_schema.schema is required: the JSON Schema object the output must satisfy", "response_format");
-                        return;
-                    case var type:
-                        throw OpenAiError.BadRequest($"response_format.type \"{type}\" is not supported (\"text\", \"json_object\" or \"json_schema\")", "response_format");
-                }
-            case { } other:
-                throw OpenAiJson.WrongType("response_format", "an object", other);
-        }
-    }
-
-    /// <summary>
-    /// vLLM's guided decoding extras: <c>guided_json</c> (a schema, as an object or its text), <c>guided_regex</c> and
-    /// <c>guided_choice</c> (a list of strings, one of which is the whole answer), or the same as vLLM's newer
-    /// <c>structured_outputs</c> object (<c>json</c>, <c>regex</c>, <c>choice</c>). One of them, and not beside a
-    /// response_format other than text.
-    /// </summary>
-    private static void ReadGuidedDecoding(OpenAiJson json, SamplingParameters sampling)
-    {
-        var given = new List<(string Field, JsonElement Value)>();
-        foreach (var field in (string[])["guided_json", "guided_regex", "guided_choice"])
-        {
-            if (json.Element(field) is { } value)
-            {
-                given.Add((field, value));
-            }
-        }
-        if (json.Element("structured_outputs") is { } structured)
-        {
-            var body = structured.ValueKind == JsonValueKind.Object ? new OpenAiJson(structured) : throw OpenAiJson.WrongType("structured_outputs", "an object", structured);
-            foreach (var field in (string[])["json", "regex", "choice"])
-            {
-                if (body.Element(field) is { } value)
-                {
-                    given.Add(($"structured_outputs.{field}", value));
-                }
-            }
-        }
-        if (given.Count == 0)
-        {
-            return;
-        }
-        var (name, guide) = given[0];
-        if (given.Count > 1 || sampling.ResponseFormat != ResponseFormat.Text)
-        {
-            var others = given.Skip(1).Select(g => g.Field).Concat(sampling.ResponseFormat != ResponseFormat.Text ? ["response_format"] : []);
-            throw OpenAiError.BadRequest($"{name} cannot be combined with {string.Join(", ", others)}: give one output format", name.Split('.')[0]);
-        }
-        switch (name.Split('.')[^1].Replace("guided_", "", StringComparison.Ordinal))
-        {
-            case "json":
-                sampling.ResponseFormat = ResponseFormat.JsonSchema;
-                sampling.JsonSchema = guide.ValueKind switch
-                {
-                    JsonValueKind.String => guide.GetString()!,
-                    JsonValueKind.Object or JsonValueKind.True => guide.GetRawText(),
-                    _ => throw OpenAiJson.WrongType(name, "a JSON Schema (an object or its text)", guide),
-                };
-                return;
-            case "regex":
-                sampling.ResponseFormat = ResponseFormat.Regex;
-                sampling.Regex = guide.ValueKind == JsonValueKind.String ? guide.GetString()! : throw OpenAiJson.WrongType(name, "a regular expression", guide);
-                return;
-            default: // choice
-                if (guide.ValueKind != JsonValueKind.Array || guide.GetArrayLength() == 0 || !guide.EnumerateArray().All(c => c.ValueKind == JsonValueKind.String))
-                {
-                    throw OpenAiJson.WrongType(name, "a non-empty array of strings", guide);
-                }
-                sampling.ResponseFormat = ResponseFormat.Regex;
-                sampling.Regex = string.Join('|', guide.EnumerateArray().Select(c => EscapeForRegex(c.GetString()!)));
-                return;
-        }
-    }
-
-    /// <summary>A literal text as a regular expression that matches only it.</summary>
-    private static string EscapeForRegex(string text) =>
-        string.Concat(text.Select(c => "\\^$.|?*+()[]{}/-".Contains(c) ? $"\\{c}" : c.ToString()));
 
     /// <summary>
     /// OpenAI's <c>logit_bias</c>: an object whose keys are token ids written as strings ("50256": -100) and whose values
@@ -375,104 +264,12 @@ internal sealed record OpenAiRequest(
                 Content = Content(fields.Element("content"), $"{field}.content"),
                 ToolCallId = fields.String("tool_call_id") ?? "",
             };
-            turn.ToolCalls.AddRange(ToolCalls(fields.Element("tool_calls"), $"{field}.tool_calls"));
+            turn.ToolCalls.AddRange(OpenAiTools.ToolCalls(fields.Element("tool_calls"), $"{field}.tool_calls"));
             result.Messages.Add(turn);
         }
-        result.Tools.AddRange(Tools(json));
-        ReadToolChoice(json, result);
+        result.Tools.AddRange(OpenAiTools.Tools(json));
+        OpenAiTools.ReadToolChoice(json, result);
         return result;
-    }
-
-    /// <summary>OpenAI's <c>tools</c>: function tools, each {"type": "function", "function": {"name", "description", "parameters"}}.</summary>
-    private static IEnumerable<Tool> Tools(OpenAiJson json)
-    {
-        switch (json.Element("tools"))
-        {
-            case null:
-                yield break;
-            case { ValueKind: JsonValueKind.Array } tools:
-                var i = 0;
-                foreach (var tool in tools.EnumerateArray())
-                {
-                    var field = $"tools[{i++}]";
-                    var body = tool.ValueKind == JsonValueKind.Object ? new OpenAiJson(tool) : throw OpenAiJson.WrongType(field, "a tool object", tool);
-                    if (body.String("type") != "function")
-                    {
-                        throw OpenAiError.BadRequest($"{field}.type must be \"function\"; this server calls functions only", "tools");
-                    }
-                    var function = body.Element("function") is { ValueKind: JsonValueKind.Object } given
-                        ? new OpenAiJson(given)
-                        : throw OpenAiError.BadRequest($"{field}.function is required (an object with name, description and parameters)", "tools");
-                    yield return new Tool
-                    {
-                        Name = function.String("name") ?? throw OpenAiError.BadRequest($"{field}.function.name is required", "tools"),
-                        Description = function.String("description") ?? "",
-                        ParametersJson = function.Element("parameters") is { } parameters ? parameters.GetRawText() : "",
-                    };
-                }
-                break;
-            case { } other:
-                throw OpenAiJson.WrongType("tools", "an array of tools", other);
-        }
-    }
-
-    /// <summary>OpenAI's <c>tool_choice</c>: "auto" (the default), "none", "required", or {"type": "function", "function": {"name": ...}}.</summary>
-    private static void ReadToolChoice(OpenAiJson json, ChatMessages messages)
-    {
-        switch (json.Element("tool_choice"))
-        {
-            case null:
-                return;
-            case { ValueKind: JsonValueKind.String } choice:
-                messages.ToolChoice = choice.GetString() switch
-                {
-                    "auto" => ToolChoice.Auto,
-                    "none" => ToolChoice.None,
-                    "required" => ToolChoice.Required,
-                    var other => throw OpenAiError.BadRequest($"tool_choice \"{other}\" is not supported (\"auto\", \"none\", \"required\" or a function)", "tool_choice"),
-                };
-                return;
-            case { ValueKind: JsonValueKind.Object } named when new OpenAiJson(named).Element("function") is { ValueKind: JsonValueKind.Object } function:
-                messages.ToolChoice = ToolChoice.Function;
-                messages.ToolChoiceName = new OpenAiJson(function).String("name") ?? throw OpenAiError.BadRequest("tool_choice.function.name is required", "tool_choice");
-                return;
-            case { } other:
-                throw OpenAiJson.WrongType("tool_choice", "\"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}", other);
-        }
-    }
-
-    /// <summary>An assistant turn's <c>tool_calls</c>, as a response returned them (arguments as a JSON string).</summary>
-    private static IEnumerable<ToolCall> ToolCalls(JsonElement? calls, string field)
-    {
-        switch (calls)
-        {
-            case null:
-                yield break;
-            case { ValueKind: JsonValueKind.Array } list:
-                var j = 0;
-                foreach (var call in list.EnumerateArray())
-                {
-                    var at = $"{field}[{j++}]";
-                    var function = call.ValueKind == JsonValueKind.Object && new OpenAiJson(call).Element("function") is { ValueKind: JsonValueKind.Object } given
-                        ? new OpenAiJson(given)
-                        : throw OpenAiError.BadRequest($"{at}.function is required (an object with name and arguments)", "messages");
-                    yield return new ToolCall
-                    {
-                        Id = new OpenAiJson(call).String("id") ?? "",
-                        Name = function.String("name") ?? throw OpenAiError.BadRequest($"{at}.function.name is required", "messages"),
-                        ArgumentsJson = function.Element("arguments") switch
-                        {
-                            { ValueKind: JsonValueKind.String } text => text.GetString()!,
-                            { ValueKind: JsonValueKind.Object } value => value.GetRawText(),
-                            null => "{}",
-                            { } other => throw OpenAiJson.WrongType($"{at}.function.arguments", "a JSON object's text", other),
-                        },
-                    };
-                }
-                break;
-            case { } other:
-                throw OpenAiJson.WrongType(field, "an array of tool calls", other);
-        }
     }
 
     private static string Content(JsonElement? content, string field)
