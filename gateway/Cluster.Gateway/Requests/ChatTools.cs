@@ -157,8 +157,9 @@ public sealed partial class ChatTools
 
     /// <summary>
     /// The calls in a finished answer: with REQUIRED or FUNCTION the answer is one call's JSON; with AUTO, Hermes-style
-    /// <c>&lt;tool_call&gt;{...}&lt;/tool_call&gt;</c> blocks (the last may lack its closing tag), or an answer that is
-    /// one <c>{"name": ..., "arguments"|"parameters": {...}}</c> object. Only calls of offered tools count; none with NONE.
+    /// <c>&lt;tool_call&gt;{...}&lt;/tool_call&gt;</c> blocks (the last may lack its closing tag), an answer that is
+    /// one <c>{"name": ..., "arguments"|"parameters": {...}}</c> object (Llama 3.x), or a JSON array of such objects,
+    /// after <c>[TOOL_CALLS]</c> or not (Mistral). Only calls of offered tools count; none with NONE.
     /// </summary>
     public IReadOnlyList<ToolCall> ReadCalls(string answer)
     {
@@ -174,32 +175,55 @@ public sealed partial class ChatTools
                 calls.Add(call);
             }
         }
-        if (calls.Count == 0 && Call(answer.Trim().Replace("<|python_tag|>", "", StringComparison.Ordinal)) is { } whole)
+        var whole = answer.Trim().Replace("<|python_tag|>", "", StringComparison.Ordinal).Replace("[TOOL_CALLS]", "", StringComparison.Ordinal).Trim();
+        if (calls.Count == 0 && Call(whole) is { } one)
         {
-            calls.Add(whole);
+            calls.Add(one);
+        }
+        if (calls.Count == 0 && whole.StartsWith('['))
+        {
+            calls.AddRange(CallList(whole));
         }
         return calls;
+    }
+
+    /// <summary>An answer that is a JSON array of call objects (Mistral's <c>[TOOL_CALLS] [...]</c>): all of them, or none when one is not a call.</summary>
+    private List<ToolCall> CallList(string json)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            var calls = document.RootElement.EnumerateArray().Select(item => Call(item.GetRawText())).ToList();
+            return calls.Count > 0 && calls.All(call => call is not null) ? [.. calls.OfType<ToolCall>()] : [];
+        }
+        catch (JsonException)
+        {
+            return [];
+        }
     }
 
     /// <summary>What the answer says beside its calls (the text outside Hermes blocks, trimmed); empty when it is only calls.</summary>
     public static string TextBesideCalls(string answer)
     {
-        var beside = HermesCall().Replace(answer, "").Trim();
-        return beside.StartsWith('{') && beside.EndsWith('}') ? "" : beside; // a Llama-style answer is the call itself
+        var beside = HermesCall().Replace(answer, "").Replace("[TOOL_CALLS]", "", StringComparison.Ordinal).Trim();
+        // A Llama-style answer is the call itself, a Mistral-style one the list of calls.
+        return (beside.StartsWith('{') && beside.EndsWith('}')) || (beside.StartsWith('[') && beside.EndsWith(']')) ? "" : beside;
     }
 
     /// <summary>
     /// How many leading characters of an unfinished AUTO answer are surely text rather than the start of a call, so a
     /// stream can send them as they come: up to the first <c>&lt;tool_call&gt;</c>, or to a trailing beginning of one;
-    /// none while the whole answer could still be one Llama-style call object (it starts with '{' or
-    /// <c>&lt;|python_tag|&gt;</c>, or has nothing but whitespace yet).
+    /// none while the whole answer could still be one Llama-style call object or a Mistral-style list of calls (it
+    /// starts with '{', '[', <c>&lt;|python_tag|&gt;</c> or <c>[TOOL_CALLS]</c>, or has nothing but whitespace yet).
     /// </summary>
     public static int SurelyText(string answer)
     {
         const string block = "<tool_call>";
         const string pythonTag = "<|python_tag|>";
         var start = answer.AsSpan().TrimStart();
-        if (start.IsEmpty || start[0] == '{' || pythonTag.AsSpan().StartsWith(start[..Math.Min(start.Length, pythonTag.Length)]) || start.StartsWith(pythonTag))
+        const string mistralTag = "[TOOL_CALLS]";
+        if (start.IsEmpty || start[0] is '{' or '[' || start.StartsWith(pythonTag) || pythonTag.AsSpan().StartsWith(start[..Math.Min(start.Length, pythonTag.Length)])
+            || start.StartsWith(mistralTag) || mistralTag.AsSpan().StartsWith(start[..Math.Min(start.Length, mistralTag.Length)]))
         {
             return 0;
         }

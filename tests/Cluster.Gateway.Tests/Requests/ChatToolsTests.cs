@@ -56,6 +56,20 @@ public sealed class ChatToolsTests : IDisposable
     }
 
     [Theory]
+    [InlineData("""[TOOL_CALLS] [{"name": "get_weather", "arguments": {"city": "Oslo"}}, {"name": "get_time", "arguments": {}}]""")]
+    [InlineData("""[{"name": "get_weather", "arguments": {"city": "Oslo"}}, {"name": "get_time", "parameters": {}}]""")]
+    public void AnAnswerThatIsAListOfCallsIsThoseCalls(string answer)
+    {
+        var calls = Tools().ReadCalls(answer);
+
+        Assert.Equal(["get_weather", "get_time"], calls.Select(c => c.Name));
+        Assert.Equal("""{"city": "Oslo"}""", calls[0].ArgumentsJson);
+        Assert.Equal("", ChatTools.TextBesideCalls(answer));
+    }
+
+    [Theory]
+    [InlineData("""[{"name": "get_weather", "arguments": {}}, {"name": "get_stock", "arguments": {}}]""")] // one is no offered tool: a list of data
+    [InlineData("""[1, 2]""")]
     [InlineData("""{"name": "get_stock", "arguments": {}}""")]                  // not an offered tool
     [InlineData("""The weather is {"name": "get_weather"} fine.""")]             // JSON inside prose is not a call
     [InlineData("""<tool_call>{"name": "get_weather", "arguments": [1]}</tool_call>""")] // arguments not an object
@@ -72,6 +86,8 @@ public sealed class ChatToolsTests : IDisposable
     [InlineData("a < b", 5)]                                   // a '<' that cannot begin one any more
     [InlineData("  {\"name\": \"get", 0)]                    // the whole answer may be one call object
     [InlineData("<|python", 0)]
+    [InlineData("[TOOL_", 0)]
+    [InlineData("[{\"name", 0)]
     [InlineData("   ", 0)]
     public void WhatIsSurelyTextStreamsBeforeTheAnswerEnds(string answer, int surely)
     {
