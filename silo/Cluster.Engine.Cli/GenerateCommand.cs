@@ -78,13 +78,27 @@ internal static class GenerateCommand
         return command;
     }
 
-    /// <summary>The pattern, compiled; an <see cref="ArgumentException"/> naming the option when it cannot be used.</summary>
-    private static TextAutomaton PatternFrom(string pattern, Settings settings)
+    /// <summary>
+    /// At most one of --json-object, --json-schema and --regex, and none with --ignore-eos (the model's EOS ends the
+    /// output they hold); an <see cref="ArgumentException"/> naming the options otherwise.
+    /// </summary>
+    private static void CheckOutputFormat(Settings settings)
     {
-        if (settings.JsonObject || settings.JsonSchemaFile is not null || settings.Stop.IgnoreEos)
+        string[] formats = [.. new[] { (settings.JsonObject, "--json-object"), (settings.JsonSchemaFile is not null, "--json-schema"), (settings.Regex is not null, "--regex") }
+            .Where(option => option.Item1).Select(option => option.Item2)];
+        if (formats.Length > 1)
         {
-            throw new ArgumentException("--regex cannot be combined with --json-object, --json-schema or --ignore-eos.");
+            throw new ArgumentException($"{string.Join(", ", formats)}: give one output format.");
         }
+        if (formats.Length == 1 && settings.Stop.IgnoreEos)
+        {
+            throw new ArgumentException($"{formats[0]} ends the output with the model's EOS; it cannot be combined with --ignore-eos.");
+        }
+    }
+
+    /// <summary>The pattern, compiled; an <see cref="ArgumentException"/> naming the option when it cannot be used.</summary>
+    private static TextAutomaton PatternFrom(string pattern)
+    {
         try
         {
             return TextAutomaton.FromPattern(pattern);
@@ -96,12 +110,8 @@ internal static class GenerateCommand
     }
 
     /// <summary>The schema in <paramref name="file"/>, compiled; an <see cref="ArgumentException"/> naming the option when it cannot be used.</summary>
-    private static TextAutomaton SchemaFrom(string file, Settings settings)
+    private static TextAutomaton SchemaFrom(string file)
     {
-        if (settings.JsonObject || settings.Stop.IgnoreEos)
-        {
-            throw new ArgumentException("--json-schema cannot be combined with --json-object or --ignore-eos.");
-        }
         if (!File.Exists(file))
         {
             throw new ArgumentException($"--json-schema: no file {file}.");
@@ -125,17 +135,14 @@ internal static class GenerateCommand
         {
             settings.Sampling.Validate();
             settings.Stop.Validate();
-            if (settings.JsonObject && settings.Stop.IgnoreEos)
-            {
-                throw new ArgumentException("--json-object ends the object with the model's EOS; it cannot be combined with --ignore-eos.");
-            }
+            CheckOutputFormat(settings);
             if (settings.JsonSchemaFile is { } file)
             {
-                schema = SchemaFrom(file, settings);
+                schema = SchemaFrom(file);
             }
             if (settings.Regex is { } pattern)
             {
-                schema = PatternFrom(pattern, settings);
+                schema = PatternFrom(pattern);
             }
             givenIds = PromptIdsFromCommandLine(settings);
         }

@@ -92,8 +92,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     {
         var choice = _choices[index];
         var delta = new JsonObject();
-        var rest = choice.Text.ToString(choice.Streamed, choice.Text.Length - choice.Streamed);
-        if ((choice.ToolCalls.Count == 0 ? rest : Requests.ChatTools.TextBesideCalls(rest)) is { Length: > 0 } text)
+        if (AnswerText(choice, from: choice.Streamed) is { Length: > 0 } text)
         {
             delta["content"] = text;
         }
@@ -104,10 +103,14 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         return Envelope(new JsonObject { ["index"] = index, ["delta"] = delta, ["logprobs"] = call.Logprobs ? choice.Logprobs.ToJson() : null, ["finish_reason"] = choice.FinishReason });
     }
 
-    /// <summary>The answer's text: all of it, or with tool calls what it says beside them (null when nothing).</summary>
-    private static string? AnswerText(Choice choice)
+    /// <summary>
+    /// The answer's text from character <paramref name="from"/> on (what a stream has not sent yet): all of it, or with
+    /// tool calls what it says beside them (null when nothing).
+    /// </summary>
+    private static string? AnswerText(Choice choice, int from = 0)
     {
-        var text = choice.ToolCalls.Count == 0 ? choice.Text.ToString() : Requests.ChatTools.TextBesideCalls(choice.Text.ToString());
+        var rest = choice.Text.ToString(from, choice.Text.Length - from);
+        var text = choice.ToolCalls.Count == 0 ? rest : Requests.ChatTools.TextBesideCalls(rest);
         return choice.ToolCalls.Count > 0 && text.Length == 0 ? null : text;
     }
 

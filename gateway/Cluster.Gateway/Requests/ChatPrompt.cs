@@ -74,7 +74,7 @@ internal static class ChatPrompt
             {
                 ["id"] = call.Id,
                 ["type"] = "function",
-                ["function"] = new Dictionary<string, object?> { ["name"] = call.Name, ["arguments"] = Arguments(call.ArgumentsJson, $"messages[{index}].tool_calls[{j}].arguments_json") },
+                ["function"] = new Dictionary<string, object?> { ["name"] = call.Name, ["arguments"] = RequestJson.Parse(call.ArgumentsJson.Length == 0 ? "{}" : call.ArgumentsJson, $"messages[{index}].tool_calls[{j}].arguments_json") },
             }).ToList();
         }
         if (message.ToolCallId.Length > 0)
@@ -82,19 +82,6 @@ internal static class ChatPrompt
             fields["tool_call_id"] = message.ToolCallId;
         }
         return fields;
-    }
-
-    private static System.Text.Json.JsonElement Arguments(string json, string field)
-    {
-        try
-        {
-            using var document = System.Text.Json.JsonDocument.Parse(json.Length == 0 ? "{}" : json);
-            return document.RootElement.Clone();
-        }
-        catch (System.Text.Json.JsonException e)
-        {
-            throw InvalidArgument.Error($"{field} is not valid JSON ({e.Message})");
-        }
     }
 
     /// <summary>

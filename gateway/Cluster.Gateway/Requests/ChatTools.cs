@@ -15,14 +15,12 @@ public sealed partial class ChatTools
     /// <summary>The most tools one request may offer.</summary>
     public const int MaxTools = 128;
 
-    private readonly IReadOnlyList<(string Name, string Description, JsonElement Parameters)> _tools;
+    /// <summary>Per tool: its name, description and parameters' schema (null when the request gave none).</summary>
+    private readonly IReadOnlyList<(string Name, string Description, JsonElement? Parameters)> _tools;
 
-    private readonly IReadOnlyList<bool> _given; // per tool: the request gave its parameters (else an empty object schema stands in)
-
-    private ChatTools(IReadOnlyList<(string, string, JsonElement)> tools, IReadOnlyList<bool> given, ToolChoice choice, string? named, string? callSchema)
+    private ChatTools(IReadOnlyList<(string, string, JsonElement?)> tools, ToolChoice choice, string? named, string? callSchema)
     {
         _tools = tools;
-        _given = given;
         Choice = choice;
         Named = named;
         CallSchema = callSchema;
@@ -43,16 +41,16 @@ public sealed partial class ChatTools
     /// What the chat template reads as <c>tools</c>: OpenAI's tool objects as the request gave them (a description or
     /// parameters it left out stay out), as transformers passes them.
     /// </summary>
-    public IReadOnlyList<Dictionary<string, object?>> TemplateValue() => [.. _tools.Select((tool, i) =>
+    public IReadOnlyList<Dictionary<string, object?>> TemplateValue() => [.. _tools.Select(tool =>
     {
         var function = new Dictionary<string, object?> { ["name"] = tool.Name };
         if (tool.Description.Length > 0)
         {
             function["description"] = tool.Description;
         }
-        if (_given[i])
+        if (tool.Parameters is { } parameters)
         {
-            function["parameters"] = tool.Parameters;
+            function["parameters"] = parameters;
         }
         return new Dictionary<string, object?> { ["type"] = "function", ["function"] = function };
     })];
@@ -75,7 +73,7 @@ public sealed partial class ChatTools
         {
             throw InvalidArgument.Error($"messages.tools: the chat template of model '{model}' does not render tools (it never reads `tools`), so the model would not see them");
         }
-        var tools = new List<(string, string, JsonElement)>();
+        var tools = new List<(string, string, JsonElement?)>();
         for (var i = 0; i < request.Tools.Count; i++)
         {
             var tool = request.Tools[i];
@@ -105,42 +103,28 @@ public sealed partial class ChatTools
             ToolChoice.Function => CallSchemaOf([.. tools.Where(t => t.Item1 == named)], request),
             _ => throw InvalidArgument.Error($"messages.tool_choice must be AUTO, NONE, REQUIRED or FUNCTION; got {(int)request.ToolChoice}"),
         };
-        return new ChatTools(tools, [.. request.Tools.Select(t => t.ParametersJson.Length > 0)], request.ToolChoice, named, callSchema);
+        return new ChatTools(tools, request.ToolChoice, named, callSchema);
     }
 
-    private static JsonElement Parameters(string text, string field)
-    {
-        if (text.Length == 0)
-        {
-            return JsonDocument.Parse("""{"type": "object", "properties": {}}""").RootElement.Clone();
-        }
-        try
-        {
-            using var document = JsonDocument.Parse(text);
-            return document.RootElement.ValueKind == JsonValueKind.Object
-                ? document.RootElement.Clone()
-                : throw InvalidArgument.Error($"{field} must be a JSON Schema object");
-        }
-        catch (JsonException e)
-        {
-            throw InvalidArgument.Error($"{field} is not valid JSON ({e.Message})");
-        }
-    }
+    /// <summary>A tool's parameters' schema, or null when the request gave none.</summary>
+    private static JsonElement? Parameters(string text, string field) => text.Length == 0 ? null
+        : RequestJson.Parse(text, field) is { ValueKind: JsonValueKind.Object } schema ? schema
+        : throw InvalidArgument.Error($"{field} must be a JSON Schema object");
 
     /// <summary>{"name": &lt;one tool's name&gt;, "arguments": &lt;its parameters&gt;} for any of <paramref name="tools"/>, compiled to check it.</summary>
-    private static string CallSchemaOf(IReadOnlyList<(string Name, string Description, JsonElement Parameters)> tools, ChatMessages request)
+    private static string CallSchemaOf(IReadOnlyList<(string Name, string Description, JsonElement? Parameters)> tools, ChatMessages request)
     {
         var calls = tools.Select(tool => new Dictionary<string, object>
         {
             ["type"] = "object",
-            ["properties"] = new Dictionary<string, object> { ["name"] = new Dictionary<string, object> { ["const"] = tool.Name }, ["arguments"] = tool.Parameters },
+            ["properties"] = new Dictionary<string, object> { ["name"] = new Dictionary<string, object> { ["const"] = tool.Name }, ["arguments"] = tool.Parameters ?? NoParameters },
             ["required"] = new[] { "name", "arguments" },
             ["additionalProperties"] = false,
         }).ToList();
         var schema = JsonSerializer.Serialize(calls.Count == 1 ? calls[0] : new Dictionary<string, object> { ["anyOf"] = calls });
         try
         {
-            TextAutomaton.FromJsonSchema(schema);
+            CompiledTexts.CheckSchema(schema);
             return schema;
         }
         catch (JsonSchemaException e)
@@ -151,6 +135,9 @@ public sealed partial class ChatTools
             throw InvalidArgument.Error($"messages.tools[{index}].parameters_json at {(inside.Length == 0 ? "its root" : inside)}: {e.Problem}");
         }
     }
+
+    /// <summary>What a tool without parameters takes: an object with no properties.</summary>
+    private static readonly JsonElement NoParameters = JsonDocument.Parse("""{"type": "object", "properties": {}}""").RootElement.Clone();
 
     private static int PointerIndex(string pointer) =>
         pointer.StartsWith("/anyOf/", StringComparison.Ordinal) && int.TryParse(pointer.Split('/')[2], out var index) ? index : 0;

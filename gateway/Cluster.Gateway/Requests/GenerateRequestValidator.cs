@@ -106,13 +106,22 @@ public static class GenerateRequestValidator
         {
             throw InvalidArgument.Error("messages.tool_choice REQUIRED or FUNCTION holds the answer to a tool call; it cannot be combined with sampling.response_format");
         }
+        return new OutputFormat(EndTokens("messages.tool_choice REQUIRED or FUNCTION", "call", sampling, limits), callSchema);
+    }
+
+    /// <summary>
+    /// The model's EOS ids, which end a held output (<paramref name="subject"/>: what holds it; <paramref name="what"/>:
+    /// what it is): refused with ignore_eos, which would never end it, and for a model without EOS.
+    /// </summary>
+    private static int[] EndTokens(string subject, string what, SamplingParameters sampling, ModelLimits limits)
+    {
         if (sampling.IgnoreEos)
         {
-            throw InvalidArgument.Error("messages.tool_choice REQUIRED or FUNCTION cannot be combined with ignore_eos: the call ends with the model's EOS");
+            throw InvalidArgument.Error($"{subject} cannot be combined with ignore_eos: the {what} ends with the model's EOS");
         }
         return limits.EosTokenIds is { Count: > 0 } eos
-            ? new OutputFormat([.. eos], callSchema)
-            : throw InvalidArgument.Error("messages.tool_choice REQUIRED or FUNCTION needs the model's EOS token to end the call; this model has none");
+            ? [.. eos]
+            : throw InvalidArgument.Error($"{subject} needs the model's EOS token to end the {what}; this model has none");
     }
 
     /// <summary>
@@ -164,52 +173,31 @@ public static class GenerateRequestValidator
         {
             return null;
         }
-        if (sampling.IgnoreEos)
-        {
-            throw InvalidArgument.Error($"sampling.response_format {name} cannot be combined with ignore_eos: the value ends with the model's EOS");
-        }
-        if (limits.EosTokenIds is not { Count: > 0 } eos)
-        {
-            throw InvalidArgument.Error($"sampling.response_format {name} needs the model's EOS token to end the value; this model has none");
-        }
+        var eos = EndTokens($"sampling.response_format {name}", "value", sampling, limits);
         return format switch
         {
-            ResponseFormat.JsonSchema => new OutputFormat([.. eos], Schema: Compiled(sampling.JsonSchema, "json_schema", "a JSON Schema's text", TextAutomaton.FromJsonSchema)),
-            ResponseFormat.Regex => new OutputFormat([.. eos], Pattern: Compiled(sampling.Regex, "regex", "a regular expression", TextAutomaton.FromPattern)),
-            _ => new OutputFormat([.. eos]),
+            ResponseFormat.JsonSchema => new OutputFormat(eos, Schema: Compiled(sampling.JsonSchema, "json_schema", "a JSON Schema's text", CompiledTexts.CheckSchema)),
+            ResponseFormat.Regex => new OutputFormat(eos, Pattern: Compiled(sampling.Regex, "regex", "a regular expression", CompiledTexts.CheckPattern)),
+            _ => new OutputFormat(eos),
         };
     }
 
-    /// <summary>Schema or pattern texts compiled without error lately; past <see cref="MaxCompiled"/> the set starts over.</summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Field, string Text), byte> CompiledTexts = new();
-
-    private const int MaxCompiled = 256;
-
-    /// <summary>Compiles a schema or pattern to check it; an application sends the same one with every request, so once (a few ms).</summary>
-    private static string Compiled(string text, string field, string what, Func<string, TextAutomaton> compile)
+    /// <summary>A schema or pattern, checked by compiling it (<see cref="CompiledTexts"/>).</summary>
+    private static string Compiled(string text, string field, string what, Action<string> check)
     {
         if (text.Length == 0)
         {
             throw InvalidArgument.Error($"sampling.{field} is required with response_format {field.ToUpperInvariant()} ({what})");
         }
-        if (CompiledTexts.ContainsKey((field, text)))
-        {
-            return text;
-        }
         try
         {
-            compile(text);
+            check(text);
+            return text;
         }
         catch (JsonSchemaException e)
         {
             throw InvalidArgument.Error($"sampling.{field} at {(e.Pointer.Length == 0 ? "its root" : e.Pointer)}: {e.Problem}");
         }
-        if (CompiledTexts.Count >= MaxCompiled)
-        {
-            CompiledTexts.Clear();
-        }
-        CompiledTexts[(field, text)] = 0;
-        return text;
     }
 
     private static float CheckPenalty(float value, string field) =>
