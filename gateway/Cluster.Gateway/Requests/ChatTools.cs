@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Cluster.Contracts.Api;
 using Cluster.JsonSchemas;
@@ -111,36 +112,85 @@ public sealed partial class ChatTools
         : RequestJson.Parse(text, field) is { ValueKind: JsonValueKind.Object } schema ? schema
         : throw InvalidArgument.Error($"{field} must be a JSON Schema object");
 
-    /// <summary>{"name": &lt;one tool's name&gt;, "arguments": &lt;its parameters&gt;} for any of <paramref name="tools"/>, compiled to check it.</summary>
+    /// <summary>
+    /// {"name": &lt;one tool's name&gt;, "arguments": &lt;its parameters&gt;} for any of <paramref name="tools"/>. Each
+    /// tool's parameters are checked alone first, so an error names the tool and the place in its own schema; in the call
+    /// schema they keep their meaning: each also stands under <c>$defs/tool{i}</c>, and their local references
+    /// (<c>#</c>, <c>#/$defs/...</c>) point there instead of at the call schema's root.
+    /// </summary>
     private static string CallSchemaOf(IReadOnlyList<(string Name, string Description, JsonElement? Parameters)> tools, ChatMessages request)
     {
-        var calls = tools.Select(tool => new Dictionary<string, object>
+        var definitions = new JsonObject();
+        var calls = new List<JsonNode>();
+        foreach (var tool in tools)
         {
-            ["type"] = "object",
-            ["properties"] = new Dictionary<string, object> { ["name"] = new Dictionary<string, object> { ["const"] = tool.Name }, ["arguments"] = tool.Parameters ?? NoParameters },
-            ["required"] = new[] { "name", "arguments" },
-            ["additionalProperties"] = false,
-        }).ToList();
-        var schema = JsonSerializer.Serialize(calls.Count == 1 ? calls[0] : new Dictionary<string, object> { ["anyOf"] = calls });
+            var index = request.Tools.ToList().FindIndex(t => t.Name == tool.Name);
+            var parameters = tool.Parameters ?? NoParameters;
+            try
+            {
+                CompiledTexts.CheckSchema(parameters.GetRawText());
+            }
+            catch (JsonSchemaException e)
+            {
+                throw InvalidArgument.Error($"messages.tools[{index}].parameters_json at {(e.Pointer.Length == 0 ? "its root" : e.Pointer)}: {e.Problem}");
+            }
+            var home = $"#/$defs/tool{index}";
+            definitions[$"tool{index}"] = Rebased(JsonNode.Parse(parameters.GetRawText()), home);
+            calls.Add(new JsonObject
+            {
+                ["type"] = "object",
+                ["properties"] = new JsonObject { ["name"] = new JsonObject { ["const"] = tool.Name }, ["arguments"] = Rebased(JsonNode.Parse(parameters.GetRawText()), home) },
+                ["required"] = new JsonArray("name", "arguments"),
+                ["additionalProperties"] = false,
+            });
+        }
+        var schema = calls.Count == 1 ? calls[0].AsObject() : new JsonObject { ["anyOf"] = new JsonArray([.. calls]) };
+        schema["$defs"] = definitions;
+        var text = schema.ToJsonString();
         try
         {
-            CompiledTexts.CheckSchema(schema);
-            return schema;
+            CompiledTexts.CheckSchema(text);
+            return text;
         }
         catch (JsonSchemaException e)
         {
-            // The pointer is into the call schema; name the tool's parameters instead.
-            var index = calls.Count == 1 ? request.Tools.ToList().FindIndex(t => t.Name == tools[0].Name) : PointerIndex(e.Pointer);
-            var inside = e.Pointer.Contains("/properties/arguments", StringComparison.Ordinal) ? e.Pointer[(e.Pointer.IndexOf("/properties/arguments", StringComparison.Ordinal) + "/properties/arguments".Length)..] : "";
-            throw InvalidArgument.Error($"messages.tools[{index}].parameters_json at {(inside.Length == 0 ? "its root" : inside)}: {e.Problem}");
+            throw InvalidArgument.Error($"messages.tool_choice: the schema of a call to {(calls.Count == 1 ? $"\"{tools[0].Name}\"" : "any of the tools")} cannot be held: {e.Problem}");
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="schema"/> with every local <c>$ref</c> made to point under <paramref name="home"/> (its place in
+    /// the call schema). Values that are data, not schemas (enum, const, default, examples), are left as they are.
+    /// </summary>
+    private static JsonNode? Rebased(JsonNode? schema, string home)
+    {
+        switch (schema)
+        {
+            case JsonObject node:
+                foreach (var (key, value) in node.ToList())
+                {
+                    if (key is "enum" or "const" or "default" or "examples")
+                    {
+                        continue;
+                    }
+                    node[key] = key == "$ref" && value is JsonValue reference && reference.TryGetValue<string>(out var target) && target.StartsWith('#')
+                        ? home + target[1..]
+                        : Rebased(value?.DeepClone(), home);
+                }
+                return node;
+            case JsonArray list:
+                for (var i = 0; i < list.Count; i++)
+                {
+                    list[i] = Rebased(list[i]?.DeepClone(), home);
+                }
+                return list;
+            default:
+                return schema;
         }
     }
 
     /// <summary>What a tool without parameters takes: an object with no properties.</summary>
     private static readonly JsonElement NoParameters = JsonDocument.Parse("""{"type": "object", "properties": {}}""").RootElement.Clone();
-
-    private static int PointerIndex(string pointer) =>
-        pointer.StartsWith("/anyOf/", StringComparison.Ordinal) && int.TryParse(pointer.Split('/')[2], out var index) ? index : 0;
 
     /// <summary>
     /// The calls in a finished answer: with REQUIRED or FUNCTION the answer is one call's JSON; with AUTO, Hermes-style

@@ -113,6 +113,35 @@ public sealed class ChatToolsTests : IDisposable
     }
 
     [Fact]
+    public void ParametersWithLocalReferencesKeepTheirMeaningInsideTheCallSchema()
+    {
+        // "#/$defs/unit" and "#" mean the parameters' own root; inside the call schema they must not mean its root.
+        var messages = new ChatMessages { ToolChoice = ToolChoice.Required };
+        messages.Messages.Add(new ChatMessage { Role = "user", Content = "hi" });
+        messages.Tools.Add(new Tool
+        {
+            Name = "convert",
+            ParametersJson = """{"type": "object", "properties": {"unit": {"$ref": "#/$defs/unit"}, "then": {"anyOf": [{"$ref": "#"}, {"type": "null"}]}}, "required": ["unit", "then"], "$defs": {"unit": {"enum": ["c", "f"]}}}""",
+        });
+        messages.Tools.Add(new Tool { Name = "get_time" });
+        var schema = ChatTools.Check(messages, _chat, "tiny")!.CallSchema!;
+
+        var automaton = Cluster.JsonSchemas.TextAutomaton.FromJsonSchema(schema);
+        foreach (var (call, valid) in new[]
+        {
+            ("""{"name": "convert", "arguments": {"unit": "c", "then": {"unit": "f", "then": null}}}""", true),
+            ("""{"name": "get_time", "arguments": {}}""", true),
+            ("""{"name": "convert", "arguments": {"unit": "k", "then": null}}""", false),
+            ("""{"name": "convert", "arguments": {"unit": "c", "then": {"name": "get_time", "arguments": {}}}}""", false),
+        })
+        {
+            var state = automaton.Start;
+            var accepted = automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes(call)) && automaton.CanEnd(state);
+            Assert.True(accepted == valid, $"{call}: {(accepted ? "accepted" : "refused")} by {schema}");
+        }
+    }
+
+    [Fact]
     public void TheTemplateSeesTheToolsAsGiven_WithoutADescriptionOrParametersTheyLeftOut()
     {
         var tools = Tools().TemplateValue();
