@@ -13,8 +13,8 @@ namespace Cluster.JsonSchemas;
 /// <remarks>
 /// What the automaton writes is a subset of what the schema allows, never more: objects carry only their declared
 /// properties, in the schema's order (OpenAI's structured outputs do the same), enum and const values are written in
-/// their compact form, and oneOf is read as anyOf (its alternatives are expected to be disjoint, as generated schemas'
-/// are).
+/// their compact form, a number with bounds or a step is written without an exponent (<see cref="NumberGrammar"/>), and
+/// oneOf is read as anyOf (its alternatives are expected to be disjoint, as generated schemas' are).
 /// </remarks>
 internal sealed class SchemaCompiler
 {
@@ -28,6 +28,7 @@ internal sealed class SchemaCompiler
     [
         "type", "enum", "const", "anyOf", "oneOf", "allOf", "$ref",
         "properties", "required", "additionalProperties", "items", "minItems", "maxItems", "minLength", "maxLength", "pattern",
+        .. NumberGrammar.Keywords,
     ];
 
     private static readonly string[] Types = ["object", "array", "string", "number", "integer", "boolean", "null"];
@@ -237,6 +238,10 @@ internal sealed class SchemaCompiler
             {
                 return ["string"];
             }
+            if (NumberGrammar.Keywords.Any(keyword => schema.TryGetProperty(keyword, out _)))
+            {
+                return ["number"];
+            }
             return [.. Types];
         }
         var at = Child(pointer, "type");
@@ -263,8 +268,8 @@ internal sealed class SchemaCompiler
         "object" => Object(schema, pointer),
         "array" => Array(schema, pointer),
         "string" => String(schema, pointer),
-        "number" => _json.Number(),
-        "integer" => _json.Integer(),
+        "number" => NumberGrammar.Read(schema, pointer)?.Build(_nfa, integer: false, pointer) ?? _json.Number(),
+        "integer" => NumberGrammar.Read(schema, pointer)?.Build(_nfa, integer: true, pointer) ?? _json.Integer(),
         "boolean" => _nfa.Either([_nfa.Literal("true"u8), _nfa.Literal("false"u8)]),
         _ => _nfa.Literal("null"u8),
     };
@@ -418,7 +423,7 @@ internal sealed class SchemaCompiler
         return buffer.ToArray();
     }
 
-    private static string Child(string pointer, string name) => $"{pointer}/{name.Replace("~", "~0").Replace("/", "~1")}";
+    internal static string Child(string pointer, string name) => $"{pointer}/{name.Replace("~", "~0").Replace("/", "~1")}";
 
     private static string Kind(JsonElement value) => value.ValueKind switch
     {

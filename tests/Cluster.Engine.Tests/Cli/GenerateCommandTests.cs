@@ -72,9 +72,9 @@ public sealed partial class GenerateCommandTests
         var state = automaton.Start;
         Assert.True(automaton.TryFeed(ref state, System.Text.Encoding.UTF8.GetBytes(text)), $"not the beginning of a value of the schema: '{text}'");
 
-        File.WriteAllText(schemaFile, """{"type": "integer", "minimum": 1}""");
+        File.WriteAllText(schemaFile, """{"type": "array", "uniqueItems": true}""");
         var refused = Run("generate", checkpoint.Path, "hello world", "--json-schema", schemaFile, "--device", "cpu");
-        Assert.True(refused.Exit == 2 && refused.Error.Contains("/minimum: the keyword \"minimum\" is not supported"), $"exit {refused.Exit}; error: {refused.Error}");
+        Assert.True(refused.Exit == 2 && refused.Error.Contains("/uniqueItems: the keyword \"uniqueItems\" is not supported"), $"exit {refused.Exit}; error: {refused.Error}");
         var missing = Run("generate", checkpoint.Path, "hello world", "--json-schema", schemaFile + ".gone", "--device", "cpu");
         Assert.True(missing.Exit == 2 && missing.Error.Contains("--json-schema: no file"), $"exit {missing.Exit}; error: {missing.Error}");
     }

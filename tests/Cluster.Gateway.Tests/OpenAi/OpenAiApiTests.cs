@@ -158,7 +158,8 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     [InlineData("""{"prompt": "hi", "logprobs": 50}""", "logprobs", "logprobs must be in [0, 20]")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {}}}""", "response_format", "response_format.json_schema.schema is required")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema"}}""", "response_format", "response_format.json_schema is required")]
-    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "integer", "multipleOf": 2}}}}""", "response_format", "response_format.json_schema.schema at /multipleOf: the keyword \"multipleOf\" is not supported")]
+    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "array", "uniqueItems": true}}}}""", "response_format", "response_format.json_schema.schema at /uniqueItems: the keyword \"uniqueItems\" is not supported")]
+    [InlineData("""{"prompt": "hi", "response_format": {"type": "json_schema", "json_schema": {"name": "n", "schema": {"type": "integer", "minimum": 3, "maximum": 2}}}}""", "response_format", "no integer satisfies minimum 3 and maximum 2")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "grammar"}}""", "response_format", "response_format.type \"grammar\" is not supported")]
     [InlineData("""{"prompt": "hi", "response_format": "json"}""", "response_format", "response_format must be an object")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_object"}, "ignore_eos": true}""", "response_format", "cannot be combined with ignore_eos")]
@@ -385,6 +386,21 @@ public sealed class OpenAiApiTests : IAsyncLifetime
         });
         var when = JsonDocument.Parse(dated.Value.Content[0].Text).RootElement.GetProperty("when").GetString();
         Assert.True(DateTimeOffset.TryParse(when, System.Globalization.CultureInfo.InvariantCulture, out _), $"not a date-time: {when}");
+
+        // Number keywords, as Pydantic writes them for conint(ge=1, le=5): the answer's numbers keep to them.
+        var rated = await Chat().CompleteChatAsync([ChatMessage.CreateUserMessage("rate it")], new ChatCompletionOptions
+        {
+            MaxOutputTokenCount = 200, Temperature = 0,
+            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("rating", BinaryData.FromString("""
+                {"type": "object", "properties": {
+                    "stars": {"type": "integer", "minimum": 1, "maximum": 5},
+                    "shift": {"type": "integer", "exclusiveMinimum": -12, "exclusiveMaximum": 7, "multipleOf": 3}},
+                 "required": ["stars", "shift"], "additionalProperties": false}
+                """), jsonSchemaIsStrict: true),
+        });
+        var rating = JsonDocument.Parse(rated.Value.Content[0].Text).RootElement;
+        var (stars, shift) = (rating.GetProperty("stars").GetInt32(), rating.GetProperty("shift").GetInt32());
+        Assert.True(stars is >= 1 and <= 5 && shift is > -12 and < 7 && shift % 3 == 0, $"out of the schema's range: {rated.Value.Content[0].Text}");
     }
 
     [Fact]
