@@ -12,8 +12,9 @@ using Microsoft.Extensions.Options;
 namespace Cluster.Gateway.OpenAi;
 
 /// <summary>
-/// The OpenAI-compatible HTTP API, the gateway's second front door: <c>GET /v1/models</c>, <c>POST /v1/completions</c>
-/// and <c>POST /v1/chat/completions</c> (streamed as server-sent events with <c>"stream": true</c>). Every request runs
+/// The OpenAI-compatible HTTP API, the gateway's second front door: <c>GET /v1/models</c>, <c>POST /v1/completions</c>,
+/// <c>POST /v1/chat/completions</c> (streamed as server-sent events with <c>"stream": true</c>), <c>POST /v1/embeddings</c>
+/// and the Responses API (<see cref="ResponsesEndpoints"/>). Every request runs
 /// through <see cref="GenerationRunner"/>, like gRPC Generate: the same validation, API keys and limits, scheduler,
 /// KV budget, metrics and traces. Served on every HTTP endpoint of the gateway; the "OpenAi" endpoint in
 /// appsettings.json (port 8000, vLLM's) takes HTTP/1.1, which the SDKs speak.
@@ -28,6 +29,7 @@ internal static class OpenAiEndpoints
         v1.MapPost("/completions", (HttpContext http) => GenerateAsync(http, OpenAiEndpoint.Completions));
         v1.MapPost("/chat/completions", (HttpContext http) => GenerateAsync(http, OpenAiEndpoint.ChatCompletions));
         v1.MapPost("/embeddings", EmbedAsync);
+        v1.MapResponses();
         v1.WithMetadata(new UnauthenticatedResponse((response, message) => OpenAiError.Unauthorized(message).WriteAsync(response)));
         if (keysRequired)
         {
@@ -199,7 +201,8 @@ internal static class OpenAiEndpoints
     /// Runs a handler and answers its refusal as OpenAI does: the error object with its HTTP status before anything was
     /// sent; an <c>error</c> event and the terminator once a stream has begun. A client that went away gets nothing.
     /// </summary>
-    private static async Task RespondAsync(HttpContext http, Func<OpenAiRequest?>? call, Func<Task> handle)
+    /// <param name="streamError">Writes the error once a stream has begun, where the endpoint's stream has its own error event.</param>
+    internal static async Task RespondAsync(HttpContext http, Func<OpenAiRequest?>? call, Func<Task> handle, Func<OpenAiError, Task>? streamError = null)
     {
         OpenAiError error;
         try
@@ -227,6 +230,11 @@ internal static class OpenAiEndpoints
         }
         try
         {
+            if (streamError is not null)
+            {
+                await streamError(error);
+                return;
+            }
             await WriteEventAsync(http, error.ToJson().ToJsonString(), http.RequestAborted);
             await WriteEventAsync(http, "[DONE]", http.RequestAborted);
         }
@@ -236,7 +244,7 @@ internal static class OpenAiEndpoints
     }
 
     /// <summary>The body as JSON, read under the gateway's request size limit (the same as gRPC's, Gateway:MaxRequestBytes).</summary>
-    private static async Task<JsonElement> ReadBodyAsync(HttpContext http, int maxBytes)
+    internal static async Task<JsonElement> ReadBodyAsync(HttpContext http, int maxBytes)
     {
         if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
         {

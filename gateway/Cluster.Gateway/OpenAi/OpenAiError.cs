@@ -78,14 +78,14 @@ internal sealed class OpenAiError(int status, string message, string type, strin
             end++;
         }
         var field = message[..end].TrimEnd('.');
-        foreach (var parent in (string[])["response_format", "tool_choice", "structured_outputs"])
+        foreach (var parent in (string[])["response_format", "tool_choice", "structured_outputs", "text"])
         {
             if (field.StartsWith(parent + ".", StringComparison.Ordinal))
             {
                 field = parent; // response_format.json_schema.schema at /properties/x: ...
             }
         }
-        return field is "max_tokens" or "max_completion_tokens" or "temperature" or "top_p" or "top_k" or "min_p" or "repetition_penalty"
+        return field is "max_tokens" or "max_completion_tokens" or "max_output_tokens" or "text" or "temperature" or "top_p" or "top_k" or "min_p" or "repetition_penalty"
             or "presence_penalty" or "frequency_penalty" or "logit_bias" or "response_format" or "tools" or "tool_choice"
             or "guided_json" or "guided_regex" or "guided_choice" or "structured_outputs"
             or "seed" or "stop" or "stop_token_ids" or "logprobs" or "top_logprobs" or "prompt" or "messages" or "input" or "layer" or "pooling"

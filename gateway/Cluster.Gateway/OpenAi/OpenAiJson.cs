@@ -49,6 +49,38 @@ internal readonly struct OpenAiJson(JsonElement body)
         var value => throw OpenAiError.BadRequest($"{field} must be in [{min}, {max}]; got {value}", field),
     };
 
+    /// <summary>
+    /// A message's text: a string, text parts of <paramref name="partTypes"/> joined (the models read text only; any
+    /// other part is a 400 with <paramref name="param"/>), or nothing (empty). <paramref name="at"/> is the message's path.
+    /// </summary>
+    public string Text(string field, string at, string param, params string[] partTypes)
+    {
+        switch (Element(field))
+        {
+            case null:
+                return "";
+            case { ValueKind: JsonValueKind.String } text:
+                return text.GetString()!;
+            case { ValueKind: JsonValueKind.Array } parts:
+                var joined = new System.Text.StringBuilder();
+                var j = 0;
+                foreach (var part in parts.EnumerateArray())
+                {
+                    var partField = $"{at}.{field}[{j++}]";
+                    var body = part.ValueKind == JsonValueKind.Object ? new OpenAiJson(part) : throw WrongType(partField, "a content part object", part);
+                    var type = body.String("type");
+                    if (type is null || !partTypes.Contains(type))
+                    {
+                        throw OpenAiError.BadRequest($"{partField}.type must be {string.Join(" or ", partTypes.Select(t => $"\"{t}\""))}; this server's models read text only, got {(type is null ? "no type" : $"\"{type}\"")}", param);
+                    }
+                    joined.Append(body.String("text") ?? "");
+                }
+                return joined.ToString();
+            case { } other:
+                throw WrongType($"{at}.{field}", "a string or an array of text parts", other);
+        }
+    }
+
     /// <summary>A string or an array of strings (OpenAI's <c>stop</c>).</summary>
     public IReadOnlyList<string> Strings(string field) => Element(field) switch
     {

@@ -8,6 +8,7 @@ internal enum OpenAiEndpoint
 {
     Completions,
     ChatCompletions,
+    Responses,
 }
 
 /// <summary>
@@ -65,19 +66,43 @@ internal sealed record OpenAiRequest(
     public bool Logprobs => Request.Logprobs;
 
     /// <summary>The validator's field names as this request spelled them ("sampling.max_new_tokens" → "max_tokens").</summary>
-    public string FieldNames(string message) => message
-        .Replace("sampling.max_new_tokens", MaxTokensField, StringComparison.Ordinal)
-        .Replace("sampling.json_schema", "response_format.json_schema.schema", StringComparison.Ordinal)
-        .Replace("sampling.regex", "guided_regex", StringComparison.Ordinal)
-        .Replace("messages.tool_choice_name", "tool_choice.function.name", StringComparison.Ordinal)
-        .Replace("messages.tool_choice", "tool_choice", StringComparison.Ordinal)
-        .Replace("messages.tools", "tools", StringComparison.Ordinal)
-        .Replace("].parameters_json", "].function.parameters", StringComparison.Ordinal)
-        .Replace("].arguments_json", "].function.arguments", StringComparison.Ordinal)
-        .Replace("max_new_tokens", MaxTokensField, StringComparison.Ordinal)
-        .Replace("sampling.", "", StringComparison.Ordinal)
-        .Replace("top_logprobs", Endpoint == OpenAiEndpoint.Completions ? "logprobs" : "top_logprobs", StringComparison.Ordinal)
-        .Replace("token_ids", "prompt", StringComparison.Ordinal);
+    public string FieldNames(string message)
+    {
+        foreach (var (from, to) in Endpoint == OpenAiEndpoint.Responses ? ResponsesNames.Concat(ChatNames) : ChatNames)
+        {
+            message = message.Replace(from, to, StringComparison.Ordinal);
+        }
+        return message
+            .Replace("max_new_tokens", MaxTokensField, StringComparison.Ordinal)
+            .Replace("sampling.", "", StringComparison.Ordinal)
+            .Replace("top_logprobs", Endpoint == OpenAiEndpoint.Completions ? "logprobs" : "top_logprobs", StringComparison.Ordinal)
+            .Replace("token_ids", "prompt", StringComparison.Ordinal);
+    }
+
+    /// <summary>The gRPC API's names → chat's (and completions'), in the order they are replaced.</summary>
+    private static readonly (string From, string To)[] ChatNames =
+    [
+        ("sampling.json_schema", "response_format.json_schema.schema"),
+        ("sampling.regex", "guided_regex"),
+        ("messages.tool_choice_name", "tool_choice.function.name"),
+        ("messages.tool_choice", "tool_choice"),
+        ("messages.tools", "tools"),
+        ("].parameters_json", "].function.parameters"),
+        ("].arguments_json", "].function.arguments"),
+    ];
+
+    /// <summary>Where the Responses API's names differ from chat's: its schema in text.format, flat tools, input for messages; replaced first.</summary>
+    private static readonly (string From, string To)[] ResponsesNames =
+    [
+        ("sampling.json_schema", "text.format.schema"),
+        ("sampling.response_format", "text.format"),
+        ("messages.tool_choice_name", "tool_choice.name"),
+        ("messages.tool_choice", "tool_choice"),
+        ("messages.tools", "tools"),
+        ("].parameters_json", "].parameters"),
+        ("].arguments_json", "].arguments"),
+        ("messages", "input"),
+    ];
 
     public static OpenAiRequest Parse(OpenAiEndpoint endpoint, JsonElement body)
     {
@@ -137,7 +162,8 @@ internal sealed record OpenAiRequest(
         return new OpenAiRequest(endpoint, request, stream, includeUsage, maxTokensField, choices, echo, oneCall);
     }
 
-    private static SamplingParameters Sampling(OpenAiJson json, string maxTokensField)
+    /// <summary>The sampling fields every endpoint shares (and vLLM's extras), with the length limit in <paramref name="maxTokensField"/>.</summary>
+    public static SamplingParameters Sampling(OpenAiJson json, string maxTokensField)
     {
         var sampling = new SamplingParameters();
         if (json.Integer(maxTokensField, 0, uint.MaxValue) is { } maxTokens)
@@ -261,7 +287,7 @@ internal sealed record OpenAiRequest(
             var turn = new ChatMessage
             {
                 Role = fields.String("role") ?? throw OpenAiError.BadRequest($"{field}.role is required", "messages"),
-                Content = Content(fields.Element("content"), $"{field}.content"),
+                Content = fields.Text("content", field, "messages", "text"),
                 ToolCallId = fields.String("tool_call_id") ?? "",
             };
             turn.ToolCalls.AddRange(OpenAiTools.ToolCalls(fields.Element("tool_calls"), $"{field}.tool_calls"));
@@ -270,33 +296,6 @@ internal sealed record OpenAiRequest(
         result.Tools.AddRange(OpenAiTools.Tools(json));
         OpenAiTools.ReadToolChoice(json, result);
         return result;
-    }
-
-    private static string Content(JsonElement? content, string field)
-    {
-        switch (content)
-        {
-            case null:
-                return "";
-            case { ValueKind: JsonValueKind.String } text:
-                return text.GetString()!;
-            case { ValueKind: JsonValueKind.Array } parts:
-                var joined = new System.Text.StringBuilder();
-                var j = 0;
-                foreach (var part in parts.EnumerateArray())
-                {
-                    var partField = $"{field}[{j++}]";
-                    var type = part.ValueKind == JsonValueKind.Object ? new OpenAiJson(part).String("type") : null;
-                    if (type != "text")
-                    {
-                        throw OpenAiError.BadRequest($"{partField}.type must be \"text\"; this server's models read text only, got {(type is null ? "no type" : $"\"{type}\"")}", "messages");
-                    }
-                    joined.Append(new OpenAiJson(part).String("text") ?? "");
-                }
-                return joined.ToString();
-            case { } other:
-                throw OpenAiJson.WrongType(field, "a string or an array of text parts", other);
-        }
     }
 
     /// <summary>

@@ -6,8 +6,11 @@ namespace Cluster.Gateway.OpenAi;
 /// <summary>OpenAI's function calling in a chat request (tools, tool_choice, an assistant turn's tool_calls), as the gRPC API's fields. Shapes only.</summary>
 internal static class OpenAiTools
 {
-    /// <summary>OpenAI's <c>tools</c>: function tools, each {"type": "function", "function": {"name", "description", "parameters"}}.</summary>
-    public static IEnumerable<Tool> Tools(OpenAiJson json)
+    /// <summary>
+    /// OpenAI's <c>tools</c>: function tools, each {"type": "function", "function": {"name", "description", "parameters"}},
+    /// or with <paramref name="flat"/> (the Responses API) {"type": "function", "name", "description", "parameters"}.
+    /// </summary>
+    public static IEnumerable<Tool> Tools(OpenAiJson json, bool flat = false)
     {
         switch (json.Element("tools"))
         {
@@ -23,12 +26,13 @@ internal static class OpenAiTools
                     {
                         throw OpenAiError.BadRequest($"{field}.type must be \"function\"; this server calls functions only", "tools");
                     }
-                    var function = body.Element("function") is { ValueKind: JsonValueKind.Object } given
-                        ? new OpenAiJson(given)
+                    var function = flat ? body
+                        : body.Element("function") is { ValueKind: JsonValueKind.Object } given ? new OpenAiJson(given)
                         : throw OpenAiError.BadRequest($"{field}.function is required (an object with name, description and parameters)", "tools");
+                    var at = flat ? field : $"{field}.function";
                     yield return new Tool
                     {
-                        Name = function.String("name") ?? throw OpenAiError.BadRequest($"{field}.function.name is required", "tools"),
+                        Name = function.String("name") ?? throw OpenAiError.BadRequest($"{at}.name is required", "tools"),
                         Description = function.String("description") ?? "",
                         ParametersJson = function.Element("parameters") is { } parameters ? parameters.GetRawText() : "",
                     };
@@ -39,8 +43,11 @@ internal static class OpenAiTools
         }
     }
 
-    /// <summary>OpenAI's <c>tool_choice</c>: "auto" (the default), "none", "required", or {"type": "function", "function": {"name": ...}}.</summary>
-    public static void ReadToolChoice(OpenAiJson json, ChatMessages messages)
+    /// <summary>
+    /// OpenAI's <c>tool_choice</c>: "auto" (the default), "none", "required", or {"type": "function", "function": {"name": ...}}
+    /// (with <paramref name="flat"/>, the Responses API's {"type": "function", "name": ...}).
+    /// </summary>
+    public static void ReadToolChoice(OpenAiJson json, ChatMessages messages, bool flat = false)
     {
         switch (json.Element("tool_choice"))
         {
@@ -55,12 +62,18 @@ internal static class OpenAiTools
                     var other => throw OpenAiError.BadRequest($"tool_choice \"{other}\" is not supported (\"auto\", \"none\", \"required\" or a function)", "tool_choice"),
                 };
                 return;
-            case { ValueKind: JsonValueKind.Object } named when new OpenAiJson(named).Element("function") is { ValueKind: JsonValueKind.Object } function:
+            case { ValueKind: JsonValueKind.Object } named when flat && new OpenAiJson(named).String("type") == "function":
+                messages.ToolChoice = ToolChoice.Function;
+                messages.ToolChoiceName = new OpenAiJson(named).String("name") ?? throw OpenAiError.BadRequest("tool_choice.name is required", "tool_choice");
+                return;
+            case { ValueKind: JsonValueKind.Object } named when !flat && new OpenAiJson(named).Element("function") is { ValueKind: JsonValueKind.Object } function:
                 messages.ToolChoice = ToolChoice.Function;
                 messages.ToolChoiceName = new OpenAiJson(function).String("name") ?? throw OpenAiError.BadRequest("tool_choice.function.name is required", "tool_choice");
                 return;
             case { } other:
-                throw OpenAiJson.WrongType("tool_choice", "\"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}", other);
+                throw OpenAiJson.WrongType("tool_choice", flat
+                    ? "\"auto\", \"none\", \"required\" or {\"type\": \"function\", \"name\": ...}"
+                    : "\"auto\", \"none\", \"required\" or {\"type\": \"function\", \"function\": {\"name\": ...}}", other);
         }
     }
 

@@ -18,7 +18,7 @@ namespace Cluster.Gateway.Tests.OpenAi;
 public sealed class OpenAiToolTests : IAsyncLifetime
 {
     /// <summary>ChatML-like, with Qwen2.5's tool markup: tools in a system line, calls in &lt;tool_call&gt; blocks.</summary>
-    private const string Template =
+    internal const string Template =
         "{%- if tools %}{{ 'system: tools: ' }}{% for tool in tools %}{{ tool | tojson }}{% endfor %}{{ '\\n' }}{% endif %}"
         + "{%- for message in messages %}"
         + "{%- if message.role == 'assistant' and message.tool_calls %}{{ 'assistant:' }}{% for call in message.tool_calls %}"
@@ -28,7 +28,7 @@ public sealed class OpenAiToolTests : IAsyncLifetime
         + "{%- endfor %}{% if add_generation_prompt %}{{ 'assistant:' }}{% endif %}";
 
     /// <summary>An enum and a boolean: all but whitespace is forced, so the test model's random weights finish the call.</summary>
-    private const string WeatherParameters = """
+    internal const string WeatherParameters = """
         {"type": "object", "properties": {"unit": {"enum": ["celsius", "fahrenheit"]}, "tomorrow": {"type": "boolean"}}, "required": ["unit", "tomorrow"], "additionalProperties": false}
         """;
 
@@ -192,7 +192,7 @@ public sealed class OpenAiToolTests : IAsyncLifetime
     [InlineData("""{"tool_choice": "required"}""", "tool_choice", "tool_choice needs tools")]
     [InlineData("""{"tools": [{"type": "function", "function": {"name": "bad name"}}]}""", "tools", "tools[0].name must be 1-64 characters")]
     [InlineData("""{"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": {"type": "function", "function": {"name": "g"}}}""", "tool_choice", "\"g\" is none of")]
-    [InlineData("""{"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"n": {"type": "integer", "maximum": 3}}}}}], "tool_choice": "required"}""", "tools", "tools[0].function.parameters at /properties/n/maximum: the keyword \"maximum\" is not supported")]
+    [InlineData("""{"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {"n": {"type": "array", "uniqueItems": true}}}}}], "tool_choice": "required"}""", "tools", "tools[0].function.parameters at /properties/n/uniqueItems: the keyword \"uniqueItems\" is not supported")]
     [InlineData("""{"tools": [{"type": "retrieval"}]}""", "tools", "tools[0].type must be \"function\"")]
     [InlineData("""{"tools": [{"type": "function", "function": {"name": "f"}}], "tool_choice": "required", "response_format": {"type": "json_object"}}""", "tool_choice", "cannot be combined with")]
     [InlineData("""{"functions": [{"name": "f"}]}""", "functions", "send tools")]

@@ -207,7 +207,8 @@ public sealed class GenerateRequestValidatorTests
 
     [Theory]
     [InlineData("", "sampling.json_schema is required with response_format JSON_SCHEMA")]
-    [InlineData("{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\", \"minimum\": 0}}}", "sampling.json_schema at /properties/n/minimum: the keyword \"minimum\" is not supported")]
+    [InlineData("{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"array\", \"uniqueItems\": true}}}", "sampling.json_schema at /properties/n/uniqueItems: the keyword \"uniqueItems\" is not supported")]
+    [InlineData("{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\", \"minimum\": 1, \"maximum\": 0}}}", "sampling.json_schema at /properties/n: no integer satisfies minimum 1 and maximum 0")]
     [InlineData("{\"type\": ", "sampling.json_schema at its root: the schema is not valid JSON")]
     [InlineData("{\"$ref\": \"#/$defs/gone\"}", "sampling.json_schema at /$ref: the reference \"#/$defs/gone\" points at nothing")]
     [InlineData("regex:", "sampling.regex is required with response_format REGEX")]

@@ -1,0 +1,248 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Cluster.Contracts.Api;
+using Cluster.Gateway.Requests;
+using Cluster.Tokenizers;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Cluster.Gateway.OpenAi;
+
+/// <summary>
+/// The Responses API's answer to one request, built from the shared path's response messages: the response object
+/// (<see cref="ToJson"/>) with a message item (one output_text part) and a function_call item per tool call, or, when
+/// streaming, its typed server-sent events (<c>response.created</c>, <c>response.output_text.delta</c>, ...,
+/// <c>response.completed</c> or <c>response.incomplete</c> at max_output_tokens). Tool calls are held back as on
+/// chat: with tool_choice auto the text up to where a call could begin streams as it comes.
+/// </summary>
+internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest call, string model, CheckpointTokenizer tokenizer)
+{
+    private readonly string _messageId = "msg_" + Guid.NewGuid().ToString("N");
+    private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    private readonly StringBuilder _text = new();
+    private readonly TokenLogprobsJson _logprobs = new(OpenAiEndpoint.ChatCompletions, tokenizer);
+    private readonly List<ToolCall> _calls = [];
+    private FinishReason _finish;
+    private Usage? _usage;
+    private int _sequence;
+    private bool _messageOpened;
+    private int _streamed; // characters of _text sent as deltas
+
+    public string Id { get; } = "resp_" + Guid.NewGuid().ToString("N");
+
+    /// <summary>Records one message; when streaming, writes the events it makes (the first one's after the opening events).</summary>
+    public async Task AddAsync(HttpContext http, GenerateResponse message, CancellationToken cancellation)
+    {
+        var offset = _text.Length;
+        _text.Append(message.Text);
+        _logprobs.Add(message, offset);
+        var finished = message.FinishReason != FinishReason.Unspecified;
+        if (finished)
+        {
+            _finish = message.FinishReason;
+            _usage = message.Usage ?? new Usage();
+            _calls.AddRange(message.ToolCalls.Take(call.OneToolCall ? 1 : int.MaxValue));
+        }
+        if (!request.Stream)
+        {
+            return;
+        }
+        if (!http.Response.HasStarted)
+        {
+            http.Response.ContentType = "text/event-stream";
+            http.Response.Headers.CacheControl = "no-cache";
+            http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+            await EventAsync(http, "response.created", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
+            await EventAsync(http, "response.in_progress", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
+        }
+        var sendable = finished ? AnswerText().Length
+            : !call.MayCallTools ? _text.Length
+            : call.ModelDecidesCalls ? ChatTools.SurelyText(_text.ToString())
+            : 0;
+        if (sendable > _streamed)
+        {
+            await OpenMessageAsync(http, cancellation);
+            var delta = AnswerText()[_streamed..sendable];
+            // Per-message log-probabilities when the text streams as it comes; held-back text gets them at the end.
+            var logprobs = call.Logprobs && !call.MayCallTools ? new TokenLogprobsJson(OpenAiEndpoint.ChatCompletions, tokenizer).Add(message, offset).ToJson()["content"]!.DeepClone() : new JsonArray();
+            await EventAsync(http, "response.output_text.delta", new JsonObject
+            {
+                ["item_id"] = _messageId, ["output_index"] = 0, ["content_index"] = 0, ["delta"] = delta, ["logprobs"] = logprobs,
+            }, cancellation);
+            _streamed = sendable;
+        }
+        if (finished)
+        {
+            await FinishStreamAsync(http, cancellation);
+        }
+    }
+
+    /// <summary>The assistant's turn as the conversation goes on with it: the answer's text and its tool calls.</summary>
+    public ChatMessage AssistantTurn()
+    {
+        var turn = new ChatMessage { Role = "assistant", Content = AnswerText() };
+        turn.ToolCalls.AddRange(_calls);
+        return turn;
+    }
+
+    /// <summary>The response object: in progress (no output yet) while streaming begins, completed or incomplete at the end.</summary>
+    public JsonObject ToJson(string? status = null)
+    {
+        var json = new OpenAiJson(request.Body);
+        status ??= _finish == FinishReason.Length ? "incomplete" : "completed";
+        return new JsonObject
+        {
+            ["id"] = Id,
+            ["object"] = "response",
+            ["created_at"] = _created,
+            ["status"] = status,
+            ["error"] = null,
+            ["incomplete_details"] = status == "incomplete" ? new JsonObject { ["reason"] = "max_output_tokens" } : null,
+            ["instructions"] = request.Instructions,
+            ["max_output_tokens"] = json.Element("max_output_tokens") is { } max ? JsonNode.Parse(max.GetRawText()) : null,
+            ["model"] = model,
+            ["output"] = status == "in_progress" ? new JsonArray() : Output(),
+            ["parallel_tool_calls"] = !request.OneToolCall,
+            ["previous_response_id"] = request.PreviousResponseId,
+            ["reasoning"] = new JsonObject { ["effort"] = null, ["summary"] = null },
+            ["store"] = request.Store,
+            ["temperature"] = json.Element("temperature") is { } temperature ? JsonNode.Parse(temperature.GetRawText()) : 1.0,
+            ["text"] = json.Element("text") is { } text ? JsonNode.Parse(text.GetRawText()) : new JsonObject { ["format"] = new JsonObject { ["type"] = "text" } },
+            ["tool_choice"] = json.Element("tool_choice") is { } choice ? JsonNode.Parse(choice.GetRawText()) : "auto",
+            ["tools"] = json.Element("tools") is { } tools ? JsonNode.Parse(tools.GetRawText()) : new JsonArray(),
+            ["top_p"] = json.Element("top_p") is { } topP ? JsonNode.Parse(topP.GetRawText()) : 1.0,
+            ["truncation"] = "disabled",
+            ["usage"] = status == "in_progress" ? null : UsageJson(),
+            ["user"] = null,
+            ["metadata"] = json.Element("metadata") is { ValueKind: JsonValueKind.Object } metadata ? JsonNode.Parse(metadata.GetRawText()) : new JsonObject(),
+        };
+    }
+
+    /// <summary>An error after the stream began: OpenAI's <c>error</c> event.</summary>
+    public Task StreamErrorAsync(HttpContext http, OpenAiError error) => EventAsync(http, "error", new JsonObject
+    {
+        ["code"] = error.Code ?? error.Type, ["message"] = error.Message, ["param"] = error.Param,
+    }, http.RequestAborted);
+
+    /// <summary>The answer's text: all of it, or with tool calls what it says beside them (the part already streamed kept as it was).</summary>
+    private string AnswerText() => _calls.Count == 0
+        ? _text.ToString()
+        : _text.ToString(0, _streamed) + ChatTools.TextBesideCalls(_text.ToString(_streamed, _text.Length - _streamed));
+
+    /// <summary>A message item when the answer has text or no calls (an empty answer is an empty message), then a function_call item per call.</summary>
+    private JsonArray Output()
+    {
+        var output = new JsonArray();
+        var text = AnswerText();
+        if (text.Length > 0 || _calls.Count == 0)
+        {
+            output.Add(MessageItem(text, _finish == FinishReason.Length ? "incomplete" : "completed"));
+        }
+        foreach (var (tool, i) in _calls.Select((tool, i) => (tool, i)))
+        {
+            output.Add(FunctionCallItem(tool, i, tool.ArgumentsJson, "completed"));
+        }
+        return output;
+    }
+
+    private JsonObject MessageItem(string? text, string status) => new()
+    {
+        ["type"] = "message",
+        ["id"] = _messageId,
+        ["status"] = status,
+        ["role"] = "assistant",
+        ["content"] = text is null ? new JsonArray() : new JsonArray(TextPart(text)),
+    };
+
+    private JsonObject TextPart(string text) => new()
+    {
+        ["type"] = "output_text",
+        ["text"] = text,
+        ["annotations"] = new JsonArray(),
+        ["logprobs"] = call.Logprobs ? _logprobs.ToJson()["content"]!.DeepClone() : new JsonArray(),
+    };
+
+    private JsonObject FunctionCallItem(ToolCall tool, int index, string arguments, string status) => new()
+    {
+        ["type"] = "function_call",
+        ["id"] = $"fc_{Id["resp_".Length..]}_{index}",
+        ["call_id"] = tool.Id,
+        ["name"] = tool.Name,
+        ["arguments"] = arguments,
+        ["status"] = status,
+    };
+
+    private JsonObject UsageJson()
+    {
+        var usage = _usage ?? new Usage();
+        return new JsonObject
+        {
+            ["input_tokens"] = usage.PromptTokens,
+            ["input_tokens_details"] = new JsonObject { ["cached_tokens"] = usage.CachedPromptTokens },
+            ["output_tokens"] = usage.GeneratedTokens,
+            ["output_tokens_details"] = new JsonObject { ["reasoning_tokens"] = 0 },
+            ["total_tokens"] = usage.PromptTokens + usage.GeneratedTokens,
+        };
+    }
+
+    private async Task OpenMessageAsync(HttpContext http, CancellationToken cancellation)
+    {
+        if (_messageOpened)
+        {
+            return;
+        }
+        _messageOpened = true;
+        await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = 0, ["item"] = MessageItem(null, "in_progress") }, cancellation);
+        await EventAsync(http, "response.content_part.added", new JsonObject
+        {
+            ["item_id"] = _messageId, ["output_index"] = 0, ["content_index"] = 0,
+            ["part"] = new JsonObject { ["type"] = "output_text", ["text"] = "", ["annotations"] = new JsonArray() },
+        }, cancellation);
+    }
+
+    /// <summary>Closes the message (opened even when empty, if there are no calls), writes each call whole, then the response.</summary>
+    private async Task FinishStreamAsync(HttpContext http, CancellationToken cancellation)
+    {
+        var text = AnswerText();
+        if (text.Length > 0 || _calls.Count == 0)
+        {
+            await OpenMessageAsync(http, cancellation);
+            await EventAsync(http, "response.output_text.done", new JsonObject
+            {
+                ["item_id"] = _messageId, ["output_index"] = 0, ["content_index"] = 0, ["text"] = text,
+                ["logprobs"] = call.Logprobs ? _logprobs.ToJson()["content"]!.DeepClone() : new JsonArray(),
+            }, cancellation);
+            await EventAsync(http, "response.content_part.done", new JsonObject { ["item_id"] = _messageId, ["output_index"] = 0, ["content_index"] = 0, ["part"] = TextPart(text) }, cancellation);
+            await EventAsync(http, "response.output_item.done", new JsonObject { ["output_index"] = 0, ["item"] = MessageItem(text, _finish == FinishReason.Length ? "incomplete" : "completed") }, cancellation);
+        }
+        var first = _messageOpened ? 1 : 0;
+        for (var i = 0; i < _calls.Count; i++)
+        {
+            var item = FunctionCallItem(_calls[i], i, _calls[i].ArgumentsJson, "completed");
+            var at = first + i;
+            await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = at, ["item"] = FunctionCallItem(_calls[i], i, "", "in_progress") }, cancellation);
+            await EventAsync(http, "response.function_call_arguments.delta", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = at, ["delta"] = _calls[i].ArgumentsJson }, cancellation);
+            await EventAsync(http, "response.function_call_arguments.done", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = at, ["arguments"] = _calls[i].ArgumentsJson }, cancellation);
+            await EventAsync(http, "response.output_item.done", new JsonObject { ["output_index"] = at, ["item"] = item }, cancellation);
+        }
+    }
+
+    /// <summary>The last event, after the response is stored: response.completed, or response.incomplete at max_output_tokens.</summary>
+    public Task CompleteStreamAsync(HttpContext http, CancellationToken cancellation)
+    {
+        var response = ToJson();
+        return EventAsync(http, response["status"]!.GetValue<string>() == "incomplete" ? "response.incomplete" : "response.completed", new JsonObject { ["response"] = response }, cancellation);
+    }
+
+    private async Task EventAsync(HttpContext http, string type, JsonObject data, CancellationToken cancellation)
+    {
+        var ordered = new JsonObject { ["type"] = type, ["sequence_number"] = _sequence++ };
+        foreach (var (name, value) in data.ToList())
+        {
+            data.Remove(name);
+            ordered[name] = value;
+        }
+        await http.Response.WriteAsync($"event: {type}\ndata: {ordered.ToJsonString()}\n\n", cancellation);
+        await http.Response.Body.FlushAsync(cancellation);
+    }
+}
