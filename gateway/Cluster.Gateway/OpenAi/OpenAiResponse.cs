@@ -16,7 +16,10 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     private readonly bool _chat = call.Endpoint == OpenAiEndpoint.ChatCompletions;
     private readonly string _id = (call.Endpoint == OpenAiEndpoint.ChatCompletions ? "chatcmpl-" : "cmpl-") + Guid.NewGuid().ToString("N");
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-    private readonly Choice[] _choices = [.. Enumerable.Range(0, call.Choices).Select(_ => new Choice(new TokenLogprobsJson(call.Endpoint, tokenizer)))];
+    private readonly Choice[] _choices = [.. Enumerable.Range(0, call.Choices).Select(_ => new Choice(new TokenLogprobsJson(call.Endpoint, tokenizer))
+    {
+        Required = call.MayCallTools && !call.ModelDecidesCalls ? new Requests.RequiredCallStream() : null,
+    })];
 
     /// <summary>With <c>echo</c>: the prompt as text (a token-id prompt decoded), which each choice's text starts with.</summary>
     private readonly string _echo = !call.Echo ? ""
@@ -34,6 +37,15 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
 
         /// <summary>Characters of <see cref="Text"/> already streamed as content while tools may be called.</summary>
         public int Streamed { get; set; }
+
+        /// <summary>With tool_choice required or a named function: the call as it is written.</summary>
+        public Requests.RequiredCallStream? Required { get; init; }
+
+        /// <summary>The required call's name is known and its opening delta not yet sent.</summary>
+        public bool CallToOpen { get; set; }
+
+        /// <summary>The required call's arguments read but not yet sent.</summary>
+        public StringBuilder PendingArguments { get; } = new();
     }
 
     /// <summary>
@@ -63,6 +75,11 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     public JsonObject? Chunk(int index, GenerateResponse message)
     {
         var offset = _choices[index].Text.Length;
+        if (_choices[index].Required is not null)
+        {
+            Add(index, message);
+            return RequiredCallChunk(index, message.FinishReason != FinishReason.Unspecified);
+        }
         if (call.MayCallTools)
         {
             Add(index, message);
@@ -88,6 +105,46 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         return Envelope(choice);
     }
 
+    /// <summary>
+    /// A required call streams as the peers stream one: a delta with its id, type and name when the name is written,
+    /// then its arguments' text as it comes, then the finish reason (null while there is nothing to send). An answer
+    /// that ended before it named the tool goes as text, as it was.
+    /// </summary>
+    private JsonObject? RequiredCallChunk(int index, bool finished)
+    {
+        var choice = _choices[index];
+        var required = choice.Required!;
+        if (required.Name is null)
+        {
+            return finished ? HeldChunk(index) : null;
+        }
+        var delta = new JsonObject();
+        if (choice.CallToOpen || choice.PendingArguments.Length > 0)
+        {
+            var function = new JsonObject();
+            var part = new JsonObject { ["index"] = 0 };
+            if (choice.CallToOpen)
+            {
+                part["id"] = required.Id;
+                part["type"] = "function";
+                function["name"] = required.Name;
+            }
+            function["arguments"] = choice.PendingArguments.ToString();
+            part["function"] = function;
+            delta["tool_calls"] = new JsonArray(part);
+            choice.CallToOpen = false;
+            choice.PendingArguments.Clear();
+        }
+        else if (!finished)
+        {
+            return null;
+        }
+        return Envelope(new JsonObject
+        {
+            ["index"] = index, ["delta"] = delta, ["logprobs"] = finished && call.Logprobs ? choice.Logprobs.ToJson() : null, ["finish_reason"] = choice.FinishReason,
+        });
+    }
+
     private JsonObject HeldChunk(int index)
     {
         var choice = _choices[index];
@@ -109,6 +166,10 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     /// </summary>
     private static string? AnswerText(Choice choice, int from = 0)
     {
+        if (choice.Required is not null && choice.ToolCalls.Count > 0)
+        {
+            return null; // the answer is the call (whole, or cut short by max_tokens)
+        }
         var rest = choice.Text.ToString(from, choice.Text.Length - from);
         var text = choice.ToolCalls.Count == 0 ? rest : Requests.ChatTools.TextBesideCalls(rest);
         return choice.ToolCalls.Count > 0 && text.Length == 0 ? null : text;
@@ -169,11 +230,22 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     {
         var choice = _choices[index];
         choice.Text.Append(message.Text);
+        if (choice.Required is { } required)
+        {
+            var (began, piece) = required.Read(choice.Text.ToString());
+            choice.CallToOpen |= began;
+            choice.PendingArguments.Append(piece);
+        }
         if (message.FinishReason != FinishReason.Unspecified)
         {
             choice.FinishReason = FinishReasonOf(message);
             choice.Usage = message.Usage ?? new Usage();
             choice.ToolCalls.AddRange(message.ToolCalls);
+            if (choice.Required?.WrittenCall(choice.ToolCalls) is { } written)
+            {
+                choice.ToolCalls.Clear();
+                choice.ToolCalls.Add(written);
+            }
         }
     }
 

@@ -28,6 +28,9 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
     private bool _messageOpened;
     private int _streamed; // characters of _text sent as deltas
 
+    /// <summary>With tool_choice required or a named function: the call as it is written, streamed as it comes.</summary>
+    private readonly RequiredCallStream? _required = call.MayCallTools && !call.ModelDecidesCalls ? new RequiredCallStream() : null;
+
     public string Id { get; } = "resp_" + Guid.NewGuid().ToString("N");
 
     /// <summary>Records one message; when streaming, writes the events it makes (the first one's after the opening events).</summary>
@@ -37,11 +40,17 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
         _text.Append(message.Text);
         _logprobs.Add(message, offset);
         var finished = message.FinishReason != FinishReason.Unspecified;
+        var (began, piece) = _required?.Read(_text.ToString()) ?? (false, "");
         if (finished)
         {
             _finish = message.FinishReason;
             _usage = message.Usage ?? new Usage();
             _calls.AddRange(message.ToolCalls.Take(call.OneToolCall ? 1 : int.MaxValue));
+            if (_required?.WrittenCall(_calls) is { } written)
+            {
+                _calls.Clear();
+                _calls.Add(written);
+            }
         }
         if (!request.Stream)
         {
@@ -54,6 +63,23 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
             http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
             await EventAsync(http, "response.created", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
             await EventAsync(http, "response.in_progress", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
+        }
+        if (_required is { Name: { } name })
+        {
+            var item = FunctionCallItem(new ToolCall { Id = _required.Id, Name = name }, 0, "", "in_progress");
+            if (began)
+            {
+                await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = 0, ["item"] = item }, cancellation);
+            }
+            if (piece.Length > 0)
+            {
+                await EventAsync(http, "response.function_call_arguments.delta", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = 0, ["delta"] = piece }, cancellation);
+            }
+            if (finished)
+            {
+                await FinishStreamAsync(http, cancellation);
+            }
+            return;
         }
         var sendable = finished ? AnswerText().Length
             : !call.MayCallTools ? _text.Length
@@ -125,8 +151,8 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
     }, http.RequestAborted);
 
     /// <summary>The answer's text: all of it, or with tool calls what it says beside them (the part already streamed kept as it was).</summary>
-    private string AnswerText() => _calls.Count == 0
-        ? _text.ToString()
+    private string AnswerText() => _calls.Count == 0 ? _text.ToString()
+        : _required is not null ? "" // the answer is the call (whole, or cut short by max_output_tokens)
         : _text.ToString(0, _streamed) + ChatTools.TextBesideCalls(_text.ToString(_streamed, _text.Length - _streamed));
 
     /// <summary>A message item when the answer has text or no calls (an empty answer is an empty message), then a function_call item per call.</summary>
@@ -140,7 +166,7 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
         }
         foreach (var (tool, i) in _calls.Select((tool, i) => (tool, i)))
         {
-            output.Add(FunctionCallItem(tool, i, tool.ArgumentsJson, "completed"));
+            output.Add(FunctionCallItem(tool, i, tool.ArgumentsJson, CallStatus));
         }
         return output;
     }
@@ -171,6 +197,9 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
         ["arguments"] = arguments,
         ["status"] = status,
     };
+
+    /// <summary>A call is completed, or incomplete when max_output_tokens cut its arguments short.</summary>
+    private string CallStatus => _finish == FinishReason.Length ? "incomplete" : "completed";
 
     private JsonObject UsageJson()
     {
@@ -218,10 +247,14 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
         var first = _messageOpened ? 1 : 0;
         for (var i = 0; i < _calls.Count; i++)
         {
-            var item = FunctionCallItem(_calls[i], i, _calls[i].ArgumentsJson, "completed");
+            var item = FunctionCallItem(_calls[i], i, _calls[i].ArgumentsJson, CallStatus);
             var at = first + i;
-            await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = at, ["item"] = FunctionCallItem(_calls[i], i, "", "in_progress") }, cancellation);
-            await EventAsync(http, "response.function_call_arguments.delta", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = at, ["delta"] = _calls[i].ArgumentsJson }, cancellation);
+            if (_required is null)
+            {
+                // Calls read from a finished answer go whole; a required call has streamed its beginning and arguments.
+                await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = at, ["item"] = FunctionCallItem(_calls[i], i, "", "in_progress") }, cancellation);
+                await EventAsync(http, "response.function_call_arguments.delta", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = at, ["delta"] = _calls[i].ArgumentsJson }, cancellation);
+            }
             await EventAsync(http, "response.function_call_arguments.done", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = at, ["arguments"] = _calls[i].ArgumentsJson }, cancellation);
             await EventAsync(http, "response.output_item.done", new JsonObject { ["output_index"] = at, ["item"] = item }, cancellation);
         }

@@ -305,7 +305,7 @@ public sealed partial class ChatTools
         }
     }
 
-    private static string NewCallId() =>
+    public static string NewCallId() =>
         "call_" + System.Security.Cryptography.RandomNumberGenerator.GetString("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", 24);
 
     [GeneratedRegex("^[a-zA-Z0-9_-]{1,64}$")]

@@ -79,6 +79,13 @@ public sealed class OpenAiToolTests : IAsyncLifetime
             Assert.True(parsed.RootElement.GetProperty("tomorrow").ValueKind is JsonValueKind.True or JsonValueKind.False, arguments);
         }
 
+        // Cut short by max_tokens: the call as far as it was written, finish_reason length, no text.
+        body["max_tokens"] = (int)http["usage"]!["completion_tokens"]! - 4;
+        var cut = (await ReadJsonAsync(await _http.PostAsJsonAsync("chat/completions", body), HttpStatusCode.OK))["choices"]![0]!;
+        var partial = (string?)Assert.Single(cut["message"]!["tool_calls"]!.AsArray())!["function"]!["arguments"];
+        Assert.True((string?)cut["finish_reason"] == "length" && cut["message"]!["content"] is null && partial is { Length: > 0 } && arguments.StartsWith(partial, StringComparison.Ordinal),
+            $"cut short: {cut.ToJsonString()}; the whole arguments: {arguments}");
+
         var options = new ChatCompletionOptions { MaxOutputTokenCount = 120, Temperature = 0, ToolChoice = ChatToolChoice.CreateFunctionChoice("get_weather") };
         options.Tools.Add(ChatTool.CreateFunctionTool("get_weather", "The weather in a unit", BinaryData.FromString(WeatherParameters)));
         options.Tools.Add(ChatTool.CreateFunctionTool("get_time", "The time"));
@@ -87,20 +94,32 @@ public sealed class OpenAiToolTests : IAsyncLifetime
         Assert.Equal("get_weather", Assert.Single(sdk.ToolCalls).FunctionName);
         Assert.Equal(arguments, sdk.ToolCalls[0].FunctionArguments.ToString());
 
+        // Streamed as the peers stream a call: its id and name first, then its arguments' text as it is written.
         var name = "";
-        var streamedArguments = new System.Text.StringBuilder();
+        var ids = new List<string>();
+        var pieces = new List<string>();
         ChatFinishReason? finish = null;
         await foreach (var update in Chat().CompleteChatStreamingAsync([ChatMessage.CreateUserMessage("weather?")], options))
         {
             foreach (var part in update.ToolCallUpdates)
             {
+                Assert.Equal(0, part.Index);
                 name += part.FunctionName ?? "";
-                streamedArguments.Append(part.FunctionArgumentsUpdate?.ToString());
+                if (part.ToolCallId is { } id)
+                {
+                    ids.Add(id);
+                }
+                if (part.FunctionArgumentsUpdate?.ToString() is { Length: > 0 } piece)
+                {
+                    pieces.Add(piece);
+                }
             }
             Assert.DoesNotContain(update.ContentUpdate, c => c.Text.Length > 0); // a call's markup is never streamed as text
             finish ??= update.FinishReason;
         }
-        Assert.Equal(("get_weather", arguments, ChatFinishReason.ToolCalls), (name, streamedArguments.ToString(), finish));
+        Assert.Equal(("get_weather", arguments, ChatFinishReason.ToolCalls), (name, string.Concat(pieces), finish));
+        Assert.True(pieces.Count > 3 && ids.Count == 1 && ids[0].StartsWith("call_", StringComparison.Ordinal),
+            $"{pieces.Count} argument pieces [{string.Join(" | ", pieces)}], ids [{string.Join(", ", ids)}]: the call should stream once opened");
     }
 
     [Fact]

@@ -179,13 +179,17 @@ public sealed class ResponsesApiTests : IAsyncLifetime
             Assert.True(arguments.RootElement.GetProperty("unit").GetString() is "celsius" or "fahrenheit", call.ToJsonString());
         }
 
-        // Streamed: the call arrives as one item with its arguments, and no message item.
+        // Streamed: the call's item opens once its name is written, its arguments stream as they come, and no message item.
         body["stream"] = true;
         var events = await EventsAsync(body);
         var done = events.Where(e => e.Type == "response.output_item.done").Select(e => e.Data["item"]!).ToList();
         Assert.True(done.Count == 1 && (string?)done[0]["type"] == "function_call" && (string?)done[0]["arguments"] == (string?)call["arguments"],
             $"items done: {string.Join(", ", done.Select(d => d.ToJsonString()))}; unstreamed call {call.ToJsonString()}");
-        Assert.Equal((string?)call["arguments"], (string?)events.Single(e => e.Type == "response.function_call_arguments.delta").Data["delta"]);
+        var added = events.Single(e => e.Type == "response.output_item.added").Data["item"]!;
+        Assert.True((string?)added["type"] == "function_call" && (string?)added["call_id"] == (string?)done[0]["call_id"] && (string?)added["name"] == "get_weather",
+            $"opened {added.ToJsonString()}, finished {done[0].ToJsonString()}");
+        var pieces = events.Where(e => e.Type == "response.function_call_arguments.delta").Select(e => (string?)e.Data["delta"]).ToList();
+        Assert.True(pieces.Count > 3 && string.Concat(pieces) == (string?)call["arguments"], $"argument pieces [{string.Join(" | ", pieces)}]");
 
         // The call and its output go back as input items; the template renders both into the prompt.
         var followUp = await ReadJsonAsync(await _http.PostAsJsonAsync("responses", new JsonObject
