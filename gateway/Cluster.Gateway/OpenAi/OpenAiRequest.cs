@@ -18,37 +18,57 @@ internal enum OpenAiEndpoint
 /// validator's, whose messages <see cref="FieldNames"/> puts back into this request's vocabulary.
 /// </summary>
 /// <param name="MaxTokensField">The field that set the length limit: <c>max_tokens</c> or <c>max_completion_tokens</c>.</param>
-/// <param name="Choices">OpenAI's <c>n</c>: how many completions of the one prompt to generate (see <see cref="ForChoice"/>).</param>
-/// <param name="Echo">Completions' <c>echo</c>: each choice's text starts with the prompt's.</param>
+/// <param name="PerPrompt">OpenAI's <c>n</c>: how many completions of each prompt to generate (see <see cref="ForChoice"/>).</param>
+/// <param name="Echo">Completions' <c>echo</c>: each choice's text starts with its prompt's.</param>
 /// <param name="OneToolCall">Chat's <c>parallel_tool_calls: false</c>: at most one call per answer (the first).</param>
+/// <param name="Prompts">
+/// Completions given a list of prompts (a batch, as lm-evaluation-harness sends one): each prompt's request, in order;
+/// null for one prompt, which is <see cref="Request"/>.
+/// </param>
 internal sealed record OpenAiRequest(
     OpenAiEndpoint Endpoint,
     GenerateRequest Request,
     bool Stream,
     bool IncludeUsage,
     string MaxTokensField,
-    int Choices = 1,
+    int PerPrompt = 1,
     bool Echo = false,
-    bool OneToolCall = false)
+    bool OneToolCall = false,
+    IReadOnlyList<GenerateRequest>? Prompts = null)
 {
-    /// <summary>The most choices (<c>n</c>) one request may ask for: each is a sequence of its own in the scheduler.</summary>
+    /// <summary>The most choices (<c>n</c>) one request may ask for per prompt: each is a sequence of its own in the scheduler.</summary>
     public const int MaxChoices = 16;
 
+    /// <summary>The most completions one request may ask for, prompts times <c>n</c>.</summary>
+    public const int MaxCompletions = 64;
+
+    /// <summary>How many prompts the request gave (completions may give a list).</summary>
+    public int PromptCount => Prompts?.Count ?? 1;
+
+    /// <summary>Every completion the request asks for: OpenAI orders them by prompt, then by <c>n</c>.</summary>
+    public int Choices => PromptCount * PerPrompt;
+
+    /// <summary>The request of the prompt that choice <paramref name="index"/> completes.</summary>
+    public GenerateRequest PromptOf(int index) => Prompts?[index / PerPrompt] ?? Request;
+
     /// <summary>
-    /// The request that generates choice <paramref name="index"/>: the same prompt and settings, and with a seed, seed +
-    /// index (so the choices differ and each can be replayed alone through gRPC with its seed); without one, each choice
-    /// draws its own. Greedy choices are all the same completion, as they are on the peers.
+    /// The request that generates choice <paramref name="index"/>: its prompt and the settings, and with a seed, seed +
+    /// its place among the prompt's <c>n</c> (so the choices differ and each can be replayed alone through gRPC with its
+    /// seed); without one, each choice draws its own. Greedy choices of a prompt are all the same completion, as they
+    /// are on the peers.
     /// </summary>
     public GenerateRequest ForChoice(int index)
     {
-        if (index == 0)
+        var prompt = PromptOf(index);
+        var offset = index % PerPrompt;
+        if (offset == 0)
         {
-            return Request;
+            return prompt;
         }
-        var request = Request.Clone();
+        var request = prompt.Clone();
         if (request.Sampling.HasSeed)
         {
-            request.Sampling.Seed = unchecked(request.Sampling.Seed + (ulong)index);
+            request.Sampling.Seed = unchecked(request.Sampling.Seed + (ulong)offset);
         }
         return request;
     }
@@ -115,9 +135,10 @@ internal sealed record OpenAiRequest(
         var request = new GenerateRequest { Model = json.String("model") ?? "" };
         var maxTokensField = endpoint == OpenAiEndpoint.ChatCompletions && json.Has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
         request.Sampling = Sampling(json, maxTokensField);
+        IReadOnlyList<GenerateRequest>? prompts = null;
         if (endpoint == OpenAiEndpoint.Completions)
         {
-            SetPrompt(request, json);
+            prompts = SetPrompts(request, json);
             // Completions' logprobs is the number of alternatives per token (OpenAI allows 0-5; the validator's limit applies).
             if (json.Integer("logprobs", 0, uint.MaxValue) is { } alternatives)
             {
@@ -153,13 +174,32 @@ internal sealed record OpenAiRequest(
             includeUsage = new OpenAiJson(options).Bool("include_usage") ?? false;
         }
         var choices = (int)(json.Integer("n", 1, MaxChoices) ?? 1);
+        if (prompts is not null && prompts.Count * choices > MaxCompletions)
+        {
+            throw OpenAiError.BadRequest($"prompt has {prompts.Count} prompts and n is {choices}: at most {MaxCompletions} completions per request (send fewer prompts per request)", "prompt");
+        }
         var echo = endpoint == OpenAiEndpoint.Completions && json.Bool("echo") == true;
         if (echo && request.Logprobs)
         {
             throw OpenAiError.BadRequest("echo with logprobs is not supported: this server does not compute the prompt's log-probabilities (send echo or logprobs)", "echo");
         }
         var oneCall = endpoint == OpenAiEndpoint.ChatCompletions && json.Bool("parallel_tool_calls") == false;
-        return new OpenAiRequest(endpoint, request, stream, includeUsage, maxTokensField, choices, echo, oneCall);
+        // Each listed prompt's request: the settings read above, with its own prompt (Logprobs and the rest are set by now).
+        var batch = prompts?.Select(prompt =>
+        {
+            var one = request.Clone();
+            one.Text = "";
+            if (prompt.PromptCase == GenerateRequest.PromptOneofCase.TokenIds)
+            {
+                one.TokenIds = prompt.TokenIds;
+            }
+            else
+            {
+                one.Text = prompt.Text;
+            }
+            return one;
+        }).ToList();
+        return new OpenAiRequest(endpoint, batch?[0] ?? request, stream, includeUsage, maxTokensField, choices, echo, oneCall, batch);
     }
 
     /// <summary>The sampling fields every endpoint shares (and vLLM's extras), with the length limit in <paramref name="maxTokensField"/>.</summary>
@@ -242,27 +282,50 @@ internal sealed record OpenAiRequest(
         }
     }
 
-    /// <summary>Completions' prompt: a string, an array of token ids, or one of either in an array (one prompt per request).</summary>
-    private static void SetPrompt(GenerateRequest request, OpenAiJson json)
+    /// <summary>
+    /// Completions' prompt: a string or an array of token ids (set on <paramref name="request"/>; null returned), or a
+    /// list of either (a batch: each prompt returned as a request of its own, in order; one-element lists are one prompt).
+    /// </summary>
+    private static List<GenerateRequest>? SetPrompts(GenerateRequest request, OpenAiJson json)
     {
         var prompt = json.Element("prompt") ?? throw OpenAiError.BadRequest("prompt is required", "prompt");
-        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() == 1 && prompt[0].ValueKind is JsonValueKind.String or JsonValueKind.Array)
+        if (prompt.ValueKind == JsonValueKind.Array && prompt.GetArrayLength() > 0 && prompt.EnumerateArray().All(item => item.ValueKind is JsonValueKind.String or JsonValueKind.Array))
         {
+            if (prompt.GetArrayLength() > MaxCompletions)
+            {
+                throw OpenAiError.BadRequest($"prompt has {prompt.GetArrayLength()} prompts; at most {MaxCompletions} per request", "prompt");
+            }
+            var prompts = prompt.EnumerateArray().Select((item, i) =>
+            {
+                var one = new GenerateRequest();
+                SetPrompt(one, item, $"prompt[{i}]");
+                return one;
+            }).ToList();
+            if (prompts.Count > 1)
+            {
+                return prompts;
+            }
             prompt = prompt[0];
         }
+        SetPrompt(request, prompt, "prompt");
+        return null;
+    }
+
+    private static void SetPrompt(GenerateRequest request, JsonElement prompt, string field)
+    {
         switch (prompt.ValueKind)
         {
             case JsonValueKind.String:
                 request.Text = prompt.GetString()!;
                 return;
             case JsonValueKind.Array when prompt.EnumerateArray().Any(item => item.ValueKind is JsonValueKind.String or JsonValueKind.Array):
-                throw OpenAiError.BadRequest($"prompt has {prompt.GetArrayLength()} prompts; this server takes one per request (send one request each)", "prompt");
+                throw OpenAiError.BadRequest($"{field} mixes prompts and token ids: give a string, an array of token ids, or a list of either", "prompt");
             case JsonValueKind.Array:
                 request.TokenIds = new TokenIds();
-                request.TokenIds.Ids.AddRange(OpenAiJson.Ids(prompt, "prompt"));
+                request.TokenIds.Ids.AddRange(OpenAiJson.Ids(prompt, field));
                 return;
             default:
-                throw OpenAiJson.WrongType("prompt", "a string or an array of token ids", prompt);
+                throw OpenAiJson.WrongType(field, "a string or an array of token ids", prompt);
         }
     }
 

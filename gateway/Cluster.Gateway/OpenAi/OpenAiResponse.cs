@@ -21,9 +21,11 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         Required = call.MayCallTools && !call.ModelDecidesCalls ? new Requests.RequiredCallStream() : null,
     })];
 
-    /// <summary>With <c>echo</c>: the prompt as text (a token-id prompt decoded), which each choice's text starts with.</summary>
-    private readonly string _echo = !call.Echo ? ""
-        : call.Request.PromptCase == GenerateRequest.PromptOneofCase.TokenIds ? tokenizer.Decode(call.Request.TokenIds.Ids) : call.Request.Text;
+    /// <summary>With <c>echo</c>: each choice's prompt as text (a token-id prompt decoded), which the choice's text starts with.</summary>
+    private readonly string[] _echo = [.. Enumerable.Range(0, call.Choices).Select(index => call.Echo ? PromptText(call.PromptOf(index), tokenizer) : "")];
+
+    private static string PromptText(GenerateRequest prompt, CheckpointTokenizer tokenizer) =>
+        prompt.PromptCase == GenerateRequest.PromptOneofCase.TokenIds ? tokenizer.Decode(prompt.TokenIds.Ids) : prompt.Text;
 
     /// <summary>What one choice has produced so far.</summary>
     private sealed class Choice(TokenLogprobsJson logprobs)
@@ -55,14 +57,14 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     /// </summary>
     public JsonObject? OpeningChunk(int index)
     {
-        if (_choices[index].Opened || (!_chat && _echo.Length == 0))
+        if (_choices[index].Opened || (!_chat && _echo[index].Length == 0))
         {
             return null;
         }
         _choices[index].Opened = true;
         return Envelope(_chat
             ? new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }
-            : new JsonObject { ["index"] = index, ["text"] = _echo, ["logprobs"] = null, ["finish_reason"] = null });
+            : new JsonObject { ["index"] = index, ["text"] = _echo[index], ["logprobs"] = null, ["finish_reason"] = null });
     }
 
     /// <summary>
@@ -223,7 +225,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         }
         return _chat
             ? new JsonObject { ["index"] = index, ["message"] = message, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason }
-            : new JsonObject { ["index"] = index, ["text"] = _echo + choice.Text, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason };
+            : new JsonObject { ["index"] = index, ["text"] = _echo[index] + choice.Text, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason };
     }
 
     private void Record(int index, GenerateResponse message)
@@ -250,8 +252,8 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     }
 
     /// <summary>
-    /// OpenAI's usage for the whole request: the prompt counted once (choice 0's count, and its cached tokens), the
-    /// completion tokens of every choice summed. Null until every choice has finished.
+    /// OpenAI's usage for the whole request: each prompt counted once (its first choice's count, and its cached tokens),
+    /// the completion tokens of every choice summed. Null until every choice has finished.
     /// </summary>
     private JsonObject? UsageJson()
     {
@@ -259,14 +261,15 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         {
             return null;
         }
-        var prompt = _choices[0].Usage!;
+        var prompts = _choices.Where((_, index) => index % call.PerPrompt == 0).Select(c => c.Usage!).ToList();
+        var (prompt, cached) = (prompts.Sum(u => (long)u.PromptTokens), prompts.Sum(u => (long)u.CachedPromptTokens));
         var completion = _choices.Sum(c => (long)c.Usage!.GeneratedTokens);
         return new JsonObject
         {
-            ["prompt_tokens"] = prompt.PromptTokens,
+            ["prompt_tokens"] = prompt,
             ["completion_tokens"] = completion,
-            ["total_tokens"] = prompt.PromptTokens + completion,
-            ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = prompt.CachedPromptTokens },
+            ["total_tokens"] = prompt + completion,
+            ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = cached },
         };
     }
 

@@ -171,7 +171,9 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     [InlineData("""{"prompt": "hi", "logit_bias": {"5": 101}}""", "logit_bias", "logit_bias[5] must be in [-100, 100]; got 101")]
     [InlineData("""{"prompt": "hi", "logit_bias": {"99999999": 1}}""", "logit_bias", "token id 99999999 is outside the vocabulary")]
     [InlineData("""{"prompt": "hi", "logit_bias": [1]}""", "logit_bias", "logit_bias must be an object")]
-    [InlineData("""{"prompt": ["a", "b"]}""", "prompt", "this server takes one per request")]
+    [InlineData("""{"prompt": ["a", 5]}""", "prompt", "prompt mixes prompts and token ids")]
+    [InlineData("""{"prompt": ["a", "b", "c", "d", "e"], "n": 16}""", "prompt", "prompt has 5 prompts and n is 16: at most 64 completions per request")]
+    [InlineData("""{"prompt": ["a", [1, 99999999]]}""", "prompt", "99999999")]
     [InlineData("""{"prompt": [1, 99999999]}""", "prompt", "99999999")]
     [InlineData("""{"temperature": 0}""", "prompt", "prompt is required")]
     [InlineData("""{"prompt": "hi", "stream_options": {"include_usage": true}}""", "stream_options", "only allowed when stream is true")]
@@ -460,6 +462,40 @@ public sealed class OpenAiApiTests : IAsyncLifetime
             var texts = chunks.Where(c => (int)c["index"]! == index).Select(c => (string?)c["text"]).ToList();
             Assert.True(texts[0] == "And God said" && string.Concat(texts) == "And God said" + completion,
                 $"choice {index} streamed [{string.Join(" | ", texts)}]; expected the prompt first, then '{completion}'");
+        }
+    }
+
+    [Fact]
+    public async Task AListOfPromptsIsABatch_EachPromptCompletedAsIfAlone()
+    {
+        // As lm-evaluation-harness and OpenAI's own API take it: choices ordered by prompt, then by n.
+        var ids = (await _cluster.Client.TokenizeAsync(new TokenizeRequest { Text = "In the beginning" })).Tokens.Select(t => t.Id).ToArray();
+        JsonNode[] prompts = ["And God said", new JsonArray([.. ids.Select(i => (JsonNode)i)]), "Let there be"];
+        JsonObject Body(JsonNode prompt, bool stream) => new()
+        {
+            ["prompt"] = prompt, ["max_tokens"] = 5, ["temperature"] = 0, ["ignore_eos"] = true, ["echo"] = true, ["n"] = 2, ["stream"] = stream,
+        };
+        var alone = new List<JsonNode>();
+        foreach (var prompt in prompts)
+        {
+            alone.Add(await ReadJsonAsync(await _http.PostAsJsonAsync("completions", Body(prompt.DeepClone(), stream: false)), HttpStatusCode.OK));
+        }
+        var batch = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", Body(new JsonArray([.. prompts.Select(p => p.DeepClone())]), stream: false)), HttpStatusCode.OK);
+        var choices = batch["choices"]!.AsArray();
+        Assert.Equal(Enumerable.Range(0, 6), choices.Select(c => (int)c!["index"]!));
+        for (var i = 0; i < 6; i++)
+        {
+            var expected = (string?)alone[i / 2]["choices"]![i % 2]!["text"];
+            Assert.True((string?)choices[i]!["text"] == expected, $"choice {i} (prompt {i / 2}) wrote '{(string?)choices[i]!["text"]}'; alone it wrote '{expected}'");
+        }
+        Assert.Equal(alone.Sum(a => (int)a["usage"]!["prompt_tokens"]!), (int)batch["usage"]!["prompt_tokens"]!);
+        Assert.Equal(30, (int)batch["usage"]!["completion_tokens"]!);
+
+        var events = await StreamAsync("completions", Body(new JsonArray([.. prompts.Select(p => p.DeepClone())]), stream: true));
+        var chunks = events[..^1].Select(e => Assert.Single(JsonNode.Parse(e)!["choices"]!.AsArray())!).ToList();
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal((string?)choices[i]!["text"], string.Concat(chunks.Where(c => (int)c["index"]! == i).Select(c => (string?)c["text"])));
         }
     }
 
