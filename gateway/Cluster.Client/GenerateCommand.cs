@@ -50,6 +50,8 @@ public sealed class GenerateCommand
 
     public Option<uint?> Logprobs { get; } = new("--logprobs") { Description = "Show each token's log-probability and this many alternatives (0-20)" };
 
+    public Option<uint?> PromptLogprobs { get; } = new("--prompt-logprobs") { Description = "Score the prompt: show each prompt token's log-probability given the ones before it, this many alternatives (0-20), and the prompt's perplexity" };
+
     public Option<bool> NoBos { get; } = new("--no-bos") { Description = "Do not add the model's BOS token to a fresh sequence" };
 
     public Option<string> Session { get; } = new("--session", "-s") { Description = "Continue this session (its KV cache is reused)", DefaultValueFactory = _ => "" };
@@ -105,7 +107,7 @@ public sealed class GenerateCommand
     {
         ArgumentNullException.ThrowIfNull(command);
         command.Arguments.Add(Prompt);
-        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, LogitBias, JsonObject, JsonSchema, Regex, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, NoBos, Session, NewSession, Chat, System })
+        foreach (Option option in new Option[] { Model, MaxNewTokens, Temperature, TopK, TopP, MinP, RepetitionPenalty, PresencePenalty, FrequencyPenalty, LogitBias, JsonObject, JsonSchema, Regex, Seed, Stop, StopTokenIds, IgnoreEos, Logprobs, PromptLogprobs, NoBos, Session, NewSession, Chat, System })
         {
             command.Options.Add(option);
         }
@@ -180,6 +182,11 @@ public sealed class GenerateCommand
             request.TopLogprobs = topLogprobs;
         }
 
+        if (parse.GetValue(PromptLogprobs) is uint promptLogprobs)
+        {
+            request.PromptLogprobs = promptLogprobs;
+        }
+
         if (parse.GetValue(NoBos))
         {
             request.AddSpecialTokens = false;
@@ -238,33 +245,32 @@ internal sealed class GenerationResult
 {
     private readonly List<int> _tokenIds = [];
     private readonly List<TokenLogprobs> _logprobs = [];
+    private readonly List<TokenLogprobs> _promptLogprobs = [];
     private GenerateResponse? _last;
 
     public void Add(GenerateResponse response)
     {
         _tokenIds.AddRange(response.TokenIds);
         _logprobs.AddRange(response.Logprobs);
+        _promptLogprobs.AddRange(response.PromptLogprobs);
         _last = response;
     }
 
     public async Task PrintAsync(TextWriter output)
     {
         CultureInfo invariant = CultureInfo.InvariantCulture;
+        if (_promptLogprobs.Count > 0)
+        {
+            // Perplexity: exp of the mean negative log-probability; the prompt's first token has none.
+            double perplexity = Math.Exp(-_promptLogprobs.Average(t => (double)t.Logprob));
+            await output.WriteLineAsync($"Prompt logprobs ({_promptLogprobs.Count} tokens after the first, perplexity {perplexity.ToString("F2", invariant)}):");
+            await PrintLogprobsAsync(output, _promptLogprobs, first: 1);
+        }
         await output.WriteLineAsync($"Tokens ({_tokenIds.Count}): [{string.Join(", ", _tokenIds)}]");
         if (_logprobs.Count > 0)
         {
             await output.WriteLineAsync("Logprobs:");
-            for (int i = 0; i < _logprobs.Count; i++)
-            {
-                TokenLogprobs token = _logprobs[i];
-                string line = $"  [{i}] {token.TokenId} {token.Logprob.ToString("F3", invariant)}";
-                if (token.Top.Count > 0)
-                {
-                    line += "  top: " + string.Join(", ", token.Top.Select(t => $"{t.TokenId} {Show.Piece(t.Piece)} {t.Logprob.ToString("F3", invariant)}"));
-                }
-
-                await output.WriteLineAsync(line);
-            }
+            await PrintLogprobsAsync(output, _logprobs, first: 0);
         }
 
         if (_last is null)
@@ -304,6 +310,23 @@ internal sealed class GenerationResult
                     $"  stage {stage.Stage} on {stage.Silo}: compute {Show.Milliseconds(stage.ComputeSeconds)}, " +
                     $"overhead {Show.Milliseconds(stage.OverheadSeconds)}, device idle between steps {Show.Milliseconds(stage.IdleSeconds)} over {timings.Steps} steps");
             }
+        }
+    }
+
+    /// <summary>One line per token: its index (from <paramref name="first"/>), id, log-probability and alternatives.</summary>
+    private static async Task PrintLogprobsAsync(TextWriter output, List<TokenLogprobs> tokens, int first)
+    {
+        CultureInfo invariant = CultureInfo.InvariantCulture;
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            TokenLogprobs token = tokens[i];
+            string line = $"  [{first + i}] {token.TokenId} {token.Logprob.ToString("F3", invariant)}";
+            if (token.Top.Count > 0)
+            {
+                line += "  top: " + string.Join(", ", token.Top.Select(t => $"{t.TokenId} {Show.Piece(t.Piece)} {t.Logprob.ToString("F3", invariant)}"));
+            }
+
+            await output.WriteLineAsync(line);
         }
     }
 }

@@ -89,6 +89,15 @@ public sealed class GenerateCommandTests
     }
 
     [Fact]
+    public void Prompt_logprobs_asks_to_score_the_prompt_and_is_unset_without_it()
+    {
+        GenerateRequest scored = Parse("Hi", "--prompt-logprobs", "2");
+        GenerateRequest plain = Parse("Hi");
+
+        Assert.True(scored is { HasPromptLogprobs: true, PromptLogprobs: 2 } && !plain.HasPromptLogprobs, $"got {scored} and {plain}");
+    }
+
+    [Fact]
     public void Temperature_zero_is_sent_not_dropped()
     {
         GenerateRequest request = Parse("Hi", "-t", "0");

@@ -23,6 +23,9 @@ public sealed record StageBatch(
 /// previous step, at StartPosition, and <see cref="TokenIds"/> is empty. A one-stage replica's gateway sends such a step
 /// before the previous one has answered, so the stage never waits a round trip between two decode steps (overlap
 /// scheduling, as vLLM's async scheduling and SGLang's overlap scheduler); only a stage that embeds and samples takes it.
+/// <see cref="ScoreTop"/> &gt;= 0 asks the last stage to score the chunk's tokens (a prompt's log-probabilities, see
+/// <see cref="PromptScores"/>) with that many alternatives; <see cref="NextTokenId"/> is the token after the chunk when
+/// it is known and not sampled (a prompt chunk before the last), so the chunk's last row is scored too.
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record StageEntry(
@@ -32,7 +35,9 @@ public sealed record StageEntry(
     [property: Id(3)] int ReserveTokens,
     [property: Id(4)] SamplingRequest? Sampling,
     [property: Id(5)] PrefixSource? Prefix = null,
-    [property: Id(6)] bool ContinuesSample = false);
+    [property: Id(6)] bool ContinuesSample = false,
+    [property: Id(7)] int ScoreTop = -1,
+    [property: Id(8)] int NextTokenId = -1);
 
 /// <summary>
 /// A prefix-cache hit: the session of <see cref="SessionId"/> holds <see cref="TokenIds"/> at positions

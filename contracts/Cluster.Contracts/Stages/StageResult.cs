@@ -17,7 +17,8 @@ public sealed record StageResult(
     [property: Id(3)] IReadOnlyList<string> OverBudgetSessions,
     [property: Id(4)] double ComputeSeconds,
     [property: Id(5)] string Silo = "",
-    [property: Id(6)] double IdleSeconds = 0)
+    [property: Id(6)] double IdleSeconds = 0,
+    [property: Id(7)] IReadOnlyList<PromptScores>? Scores = null)
 {
     public bool Computed => MissingSessions.Count == 0 && OverBudgetSessions.Count == 0;
 }
@@ -28,5 +29,19 @@ public sealed record SampledTokenResult(
     [property: Id(0)] string SessionId,
     [property: Id(1)] int TokenId,
     [property: Id(2)] float Logprob,
+    [property: Id(3)] int[] TopTokenIds,
+    [property: Id(4)] float[] TopLogprobs);
+
+/// <summary>
+/// A scored chunk (<see cref="StageEntry.ScoreTop"/>): the log-probability of the token at each position from
+/// <see cref="FirstPosition"/> on, given the tokens before it, under the model's own distribution (final norm, LM
+/// head, log-softmax; no penalties or temperature), and at each the <c>top</c> most likely tokens, flattened by
+/// position (descending).
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record PromptScores(
+    [property: Id(0)] string SessionId,
+    [property: Id(1)] int FirstPosition,
+    [property: Id(2)] float[] Logprobs,
     [property: Id(3)] int[] TopTokenIds,
     [property: Id(4)] float[] TopLogprobs);

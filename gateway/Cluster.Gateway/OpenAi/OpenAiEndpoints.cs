@@ -130,7 +130,7 @@ internal static class OpenAiEndpoints
             http.Response.Headers.CacheControl = "no-cache";
             http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         }
-        if (response.OpeningChunk(index) is { } opening)
+        if (response.OpeningChunk(index, message) is { } opening)
         {
             await WriteEventAsync(http, opening.ToJsonString(), cancellation);
         }

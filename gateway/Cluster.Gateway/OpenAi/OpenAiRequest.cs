@@ -181,7 +181,7 @@ internal sealed record OpenAiRequest(
         var echo = endpoint == OpenAiEndpoint.Completions && json.Bool("echo") == true;
         if (echo && request.Logprobs)
         {
-            throw OpenAiError.BadRequest("echo with logprobs is not supported: this server does not compute the prompt's log-probabilities (send echo or logprobs)", "echo");
+            request.PromptLogprobs = request.TopLogprobs; // the echoed prompt's tokens come with theirs, as OpenAI's legacy completions did
         }
         var oneCall = endpoint == OpenAiEndpoint.ChatCompletions && json.Bool("parallel_tool_calls") == false;
         // Each listed prompt's request: the settings read above, with its own prompt (Logprobs and the rest are set by now).

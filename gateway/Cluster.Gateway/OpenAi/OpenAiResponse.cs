@@ -55,16 +55,25 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     /// assistant's role and no content, as OpenAI's do; completions with <c>echo</c> with the prompt's text; other
     /// completions have no such chunk.
     /// </summary>
-    public JsonObject? OpeningChunk(int index)
+    public JsonObject? OpeningChunk(int index, GenerateResponse first)
     {
         if (_choices[index].Opened || (!_chat && _echo[index].Length == 0))
         {
             return null;
         }
         _choices[index].Opened = true;
+        // With echo and logprobs, the prompt's tokens and their log-probabilities go with the prompt's text.
+        var promptLogprobs = !_chat && call.Logprobs ? PromptLogprobs(first) : null;
         return Envelope(_chat
             ? new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["role"] = "assistant", ["content"] = "" }, ["logprobs"] = null, ["finish_reason"] = null }
-            : new JsonObject { ["index"] = index, ["text"] = _echo[index], ["logprobs"] = null, ["finish_reason"] = null });
+            : new JsonObject { ["index"] = index, ["text"] = _echo[index], ["logprobs"] = promptLogprobs, ["finish_reason"] = null });
+    }
+
+    private JsonObject PromptLogprobs(GenerateResponse first)
+    {
+        var json = new TokenLogprobsJson(call.Endpoint, tokenizer);
+        json.AddPrompt(first);
+        return json.ToJson();
     }
 
     /// <summary>
@@ -100,7 +109,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
             return Envelope(new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["content"] = text }, ["logprobs"] = null, ["finish_reason"] = null });
         }
         Record(index, message);
-        var logprobs = call.Logprobs ? new TokenLogprobsJson(call.Endpoint, tokenizer).Add(message, offset).ToJson() : null;
+        var logprobs = call.Logprobs ? new TokenLogprobsJson(call.Endpoint, tokenizer).Add(message, _echo[index].Length + offset).ToJson() : null;
         var choice = _chat
             ? new JsonObject { ["index"] = index, ["delta"] = message.Text.Length > 0 || message.FinishReason == FinishReason.Unspecified ? new JsonObject { ["content"] = message.Text } : new JsonObject(), ["logprobs"] = logprobs, ["finish_reason"] = FinishReasonOf(message) }
             : new JsonObject { ["index"] = index, ["text"] = message.Text, ["logprobs"] = logprobs, ["finish_reason"] = FinishReasonOf(message) };
@@ -202,7 +211,11 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     {
         var choice = _choices[index];
         Record(index, message);
-        choice.Logprobs.Add(message, choice.Text.Length - message.Text.Length);
+        if (message.PromptTokenIds.Count > 0 && !_chat)
+        {
+            choice.Logprobs.AddPrompt(message);
+        }
+        choice.Logprobs.Add(message, _echo[index].Length + choice.Text.Length - message.Text.Length);
     }
 
     public JsonObject Completion() => new()

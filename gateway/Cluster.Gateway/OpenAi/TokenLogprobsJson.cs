@@ -48,6 +48,35 @@ internal sealed class TokenLogprobsJson(OpenAiEndpoint endpoint, CheckpointToken
         return this;
     }
 
+    /// <summary>
+    /// Completions with <c>echo</c>: the prompt's tokens first, from the first message's prompt_token_ids and
+    /// prompt_logprobs (the first token's log-probability and alternatives are null: nothing predicts it); their text
+    /// offsets count from the prompt's start.
+    /// </summary>
+    public void AddPrompt(GenerateResponse message)
+    {
+        var offset = 0;
+        for (var i = 0; i < message.PromptTokenIds.Count; i++)
+        {
+            var text = TokenText(message.PromptTokenIds[i]);
+            _tokens.Add(text);
+            var scored = i > 0 && i - 1 < message.PromptLogprobs.Count && float.IsFinite(message.PromptLogprobs[i - 1].Logprob) ? message.PromptLogprobs[i - 1] : null;
+            _tokenLogprobs.Add(scored is null ? null : (JsonNode)scored.Logprob);
+            JsonObject? top = null;
+            if (scored is not null)
+            {
+                top = [];
+                foreach (var alternative in scored.Top)
+                {
+                    top.TryAdd(TokenText(alternative.TokenId), alternative.Logprob);
+                }
+            }
+            _topLogprobs.Add(top);
+            _textOffsets.Add(offset);
+            offset += text.Length;
+        }
+    }
+
     public JsonObject ToJson() => endpoint == OpenAiEndpoint.ChatCompletions
         ? new JsonObject { ["content"] = _content.DeepClone() }
         : new JsonObject

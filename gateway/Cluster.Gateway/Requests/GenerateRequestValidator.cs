@@ -84,6 +84,7 @@ public static class GenerateRequestValidator
             historyKept = sessionHistory.Count;
         }
         int maxNewTokens = CheckContext(historyKept, prompt.Count, requestedMaxNewTokens, limits);
+        int? promptLogprobs = CheckPromptLogprobs(request);
 
         return new GenerationRequest(
             requestId,
@@ -96,7 +97,23 @@ public static class GenerateRequestValidator
             stopTokenIds,
             sampling.IgnoreEos,
             historyKept,
-            tools);
+            tools,
+            promptLogprobs);
+    }
+
+    private static int? CheckPromptLogprobs(GenerateRequest request)
+    {
+        if (!request.HasPromptLogprobs)
+        {
+            return null;
+        }
+        if (request.PromptLogprobs > MaxTopLogprobs)
+        {
+            throw InvalidArgument.Error($"prompt_logprobs must be in [0, {MaxTopLogprobs}]; got {request.PromptLogprobs}");
+        }
+        return request.SessionId.Length == 0
+            ? (int)request.PromptLogprobs
+            : throw InvalidArgument.Error("prompt_logprobs cannot be combined with session_id: a session's earlier turns are cached, not scored (send the whole text as a one-shot request)");
     }
 
     /// <summary>A required tool call holds the answer to its schema, as response_format JSON_SCHEMA would (so not beside one).</summary>

@@ -15,6 +15,7 @@ namespace Cluster.Gateway.Requests;
 /// recomputed). 0 for a one-shot request.
 /// </param>
 /// <param name="Tools">A chat request's tools (the answer's calls are read with them when it finishes), or null.</param>
+/// <param name="PromptLogprobs">Score the prompt with this many alternatives per position (null: do not); one-shot requests only.</param>
 public sealed record GenerationRequest(
     string RequestId,
     string Model,
@@ -26,7 +27,8 @@ public sealed record GenerationRequest(
     IReadOnlyList<int> StopTokenIds,
     bool IgnoreEos,
     int HistoryKept = 0,
-    ChatTools? Tools = null)
+    ChatTools? Tools = null,
+    int? PromptLogprobs = null)
 {
     /// <summary>Return each token's log-probability (also true when <see cref="SamplingSettings.TopLogprobs"/> &gt; 0): the sampler computes them only then.</summary>
     public bool Logprobs => Sampling.Logprobs;

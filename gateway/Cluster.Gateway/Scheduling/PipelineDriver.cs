@@ -12,7 +12,8 @@ internal sealed record PipelineOutcome(
     double[] StageComputeSeconds,
     double[] StageRoundTripSeconds,
     string[] StageSilos,
-    double[] StageIdleSeconds);
+    double[] StageIdleSeconds,
+    IReadOnlyList<PromptScores>? Scores = null);
 
 /// <summary>
 /// Carries one micro-batch through a replica's stages, hop by hop: the gateway drives every hop, so a stage grain
@@ -56,7 +57,7 @@ internal sealed class PipelineDriver(IReadOnlyList<IStageGrain> stages, IReadOnl
             }
             if (s == stages.Count - 1)
             {
-                return new PipelineOutcome(result.Tokens, [], [], null, computeSeconds, roundTripSeconds, silos, idleSeconds);
+                return new PipelineOutcome(result.Tokens, [], [], null, computeSeconds, roundTripSeconds, silos, idleSeconds, result.Scores);
             }
             hidden = result.Hidden ?? throw new InvalidOperationException($"Stage {keys[s]} returned no hidden states for step {stepId}.");
         }

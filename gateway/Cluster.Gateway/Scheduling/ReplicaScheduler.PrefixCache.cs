@@ -21,7 +21,8 @@ internal sealed partial class ReplicaScheduler
     /// <summary>At arrival: the longest cached prefix to copy, or an earlier sequence computing a longer one to wait for.</summary>
     private void LookUpPrefix(RunningSequence sequence)
     {
-        if (_prefixes is null || sequence.ComputedLength > 0 || sequence.PrefixHit is not null)
+        // A scored prompt computes every position (a hit's positions would have no scores).
+        if (_prefixes is null || sequence.ComputedLength > 0 || sequence.PrefixHit is not null || sequence.Request.PromptLogprobs is not null)
         {
             return;
         }

@@ -54,6 +54,7 @@ internal sealed partial class ReplicaScheduler
             return;
         }
         var sampled = outcome.Tokens.ToDictionary(t => t.SessionId);
+        var scored = outcome.Scores?.ToDictionary(s => s.SessionId);
         foreach (var chunk in completed.Chunks)
         {
             var sequence = chunk.Sequence;
@@ -66,6 +67,10 @@ internal sealed partial class ReplicaScheduler
             sequence.StepsInFlight--;
             sequence.Steps.Add(outcome);
             sequence.ComputedLength = chunk.Start + chunk.Length;
+            if (scored?.GetValueOrDefault(sequence.StageSessionId) is { } scores)
+            {
+                sequence.PromptScores?.Record(scores);
+            }
             RecordComputedPrefix(sequence);
             if (chunk.Samples)
             {

@@ -292,7 +292,11 @@ internal sealed partial class ReplicaScheduler : IAsyncDisposable
         var sampling = chunk.Samples
             ? new SamplingRequest(request.RequestId, request.Sampling, sequence.Generated)
             : null;
-        return new StageEntry(sequence.StageSessionId, chunk.Start, tokens, sequence.ReserveTokens, sampling, PrefixOf(chunk));
+        // A scored prompt: every chunk that holds prompt positions, and the token after it when the chunk does not sample.
+        var promptEnd = sequence.HistoryLength + request.PromptTokens.Count;
+        var score = request.PromptLogprobs is { } top && chunk.Start < promptEnd ? top : -1;
+        var next = score >= 0 && !chunk.Samples && chunk.Start + chunk.Length < sequence.Tokens.Count ? sequence.Tokens[chunk.Start + chunk.Length] : -1;
+        return new StageEntry(sequence.StageSessionId, chunk.Start, tokens, sequence.ReserveTokens, sampling, PrefixOf(chunk), ScoreTop: score, NextTokenId: next);
     }
 
     public async ValueTask DisposeAsync()

@@ -40,6 +40,9 @@ internal sealed class RunningSequence(GenerationRequest request, string stageSes
 
     public SequenceOutput Output { get; } = new();
 
+    /// <summary>The prompt's log-probabilities, when the request scores its prompt (one-shot requests: positions are the prompt's).</summary>
+    public PromptScoreBook? PromptScores { get; } = request.PromptLogprobs is { } top ? new PromptScoreBook(request.PromptTokens, top) : null;
+
     /// <summary>
     /// A step with this sequence is on its way through the stages, or the sequence is parked waiting for a stage's room:
     /// either way the loop steps it only by continuing a sampling step (<see cref="LatestStepSamples"/>) and retires it

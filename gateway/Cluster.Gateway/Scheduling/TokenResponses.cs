@@ -22,6 +22,11 @@ internal sealed class TokenResponses(CheckpointTokenizer tokenizer, IReadOnlyLis
     {
         var response = new GenerateResponse { Text = delta };
         response.TokenIds.Add(token.TokenId);
+        if (sequence.Generated == 1 && sequence.PromptScores is { } scores)
+        {
+            response.PromptLogprobs.AddRange(scores.Entries(tokenizer));
+            response.PromptTokenIds.AddRange(sequence.Request.PromptTokens);
+        }
         if (sequence.Request.Logprobs)
         {
             var logprobs = new TokenLogprobs { TokenId = token.TokenId, Logprob = token.Logprob };

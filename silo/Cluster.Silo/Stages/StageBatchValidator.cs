@@ -9,6 +9,9 @@ namespace Cluster.Silo.Stages;
 /// </summary>
 internal static class StageBatchValidator
 {
+    /// <summary>The most alternatives a scored chunk may ask for at each position (the API's top_logprobs limit).</summary>
+    public const int MaxScoreTop = 20;
+
     public static void Validate(StageBatch batch, ModelShard shard)
     {
         if (batch?.Entries is not { Count: > 0 } entries)
@@ -49,6 +52,11 @@ internal static class StageBatchValidator
             if (shard.HasHead && entry.Sampling is { } sampling)
             {
                 ValidateSampling(sampling, config.VocabularySize, where);
+            }
+            if (entry.ScoreTop is < -1 or > MaxScoreTop || (entry.NextTokenId != -1 && ((uint)entry.NextTokenId >= (uint)config.VocabularySize || entry.ScoreTop < 0 || entry.Sampling is not null)))
+            {
+                throw new ArgumentException(
+                    $"{where} asks to score with {entry.ScoreTop} alternatives and next token {entry.NextTokenId}; it needs -1 (no scoring) or 0 to {MaxScoreTop}, and a next token only when scoring a chunk that does not sample, inside the vocabulary.");
             }
             if (entry.Prefix is { } prefix && (string.IsNullOrEmpty(prefix.SessionId) || prefix.SessionId == entry.SessionId || prefix.TokenIds?.Length != entry.StartPosition))
             {

@@ -68,7 +68,35 @@ internal sealed class StageExecutor(ModelShard shard, Func<JsonTokenTable>? json
             tokens = Sample(hidden, chunks, entries, sessions);
             span?.SetTag("sampled", tokens.Count);
         }
-        return new StageResult(null, tokens, [], [], clock.Elapsed.TotalSeconds, IdleSeconds: idleSeconds);
+        var scores = entries.Any(e => e.ScoreTop >= 0) ? Score(hidden, chunks, entries) : null;
+        return new StageResult(null, tokens, [], [], clock.Elapsed.TotalSeconds, IdleSeconds: idleSeconds, Scores: scores);
+    }
+
+    /// <summary>
+    /// The scored entries' tokens under the model's own distribution: each row of such a chunk predicts the token after
+    /// it (the chunk's next one, or <see cref="StageEntry.NextTokenId"/> for its last row; a last row that samples is the
+    /// sampled token's business), through the final norm and the LM head, then log-softmax.
+    /// </summary>
+    private List<PromptScores> Score(Tensor hidden, SequenceChunk[] chunks, IReadOnlyList<StageEntry> entries)
+    {
+        var scores = new List<PromptScores>();
+        var offset = 0L;
+        for (var i = 0; i < entries.Count; i++)
+        {
+            var entry = entries[i];
+            int[] targets = entry.ScoreTop < 0 ? [] : [.. entry.TokenIds.Skip(1), .. entry.NextTokenId >= 0 ? [entry.NextTokenId] : Array.Empty<int>()];
+            if (targets.Length > 0)
+            {
+                using var scope = torch.NewDisposeScope();
+                var logprobs = shard.LensLogits(hidden.narrow(0, offset, targets.Length)).log_softmax(1); // (n, V) float32
+                var chosen = logprobs.gather(1, torch.tensor(targets, dtype: ScalarType.Int64, device: logprobs.device).unsqueeze(1)).squeeze(1).cpu(); // (n)
+                var (topValues, topIds) = entry.ScoreTop > 0 ? logprobs.topk(entry.ScoreTop, dim: 1) : (torch.empty(0), torch.empty(0, ScalarType.Int64)); // (n, k)
+                scores.Add(new PromptScores(entry.SessionId, entry.StartPosition + 1, chosen.data<float>().ToArray(),
+                    [.. topIds.cpu().data<long>().ToArray().Select(id => (int)id)], topValues.cpu().data<float>().ToArray()));
+            }
+            offset += chunks[i].Length;
+        }
+        return scores;
     }
 
     /// <summary>

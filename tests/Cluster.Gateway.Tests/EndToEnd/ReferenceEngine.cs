@@ -49,6 +49,22 @@ internal sealed class ReferenceEngine : IDisposable
         return new SequenceGenerator(_model).Generate(promptIds, parameters, stop, Eos, constraint: constraint).Select(t => t.TokenId).ToList();
     }
 
+    /// <summary>
+    /// The prompt's log-probabilities in one forward pass: for each position after the first, log-softmax of the
+    /// model's logits at the position before it, (positions - 1, vocabulary).
+    /// </summary>
+    public float[][] PromptLogprobs(IReadOnlyList<int> promptIds)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var cache = _model.CreateCache(promptIds.Count);
+        SequenceChunk[] chunks = [SequenceChunk.ForTokens(cache, 0, [.. promptIds])];
+        var hidden = _model.RunLayers(_model.Embed(chunks), chunks);
+        var logprobs = _model.Logits(hidden, chunks, allPositions: true).log_softmax(1).cpu(); // (T, V)
+        var vocabulary = (int)logprobs.shape[1];
+        var values = logprobs.data<float>().ToArray();
+        return [.. Enumerable.Range(0, promptIds.Count - 1).Select(row => values.AsSpan(row * vocabulary, vocabulary).ToArray())];
+    }
+
     public IReadOnlyList<int> EosTokenIds => Eos;
 
     public void Dispose() => _model.Dispose();

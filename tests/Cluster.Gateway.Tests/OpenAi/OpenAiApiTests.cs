@@ -163,7 +163,6 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     [InlineData("""{"prompt": "hi", "response_format": {"type": "grammar"}}""", "response_format", "response_format.type \"grammar\" is not supported")]
     [InlineData("""{"prompt": "hi", "response_format": "json"}""", "response_format", "response_format must be an object")]
     [InlineData("""{"prompt": "hi", "response_format": {"type": "json_object"}, "ignore_eos": true}""", "response_format", "cannot be combined with ignore_eos")]
-    [InlineData("""{"prompt": "hi", "echo": true, "logprobs": 1}""", "echo", "echo with logprobs is not supported")]
     [InlineData("""{"prompt": "hi", "presence_penalty": 2.5}""", "presence_penalty", "presence_penalty must be in [-2, 2]; got 2.5")]
     [InlineData("""{"prompt": "hi", "frequency_penalty": -3}""", "frequency_penalty", "frequency_penalty must be in [-2, 2]; got -3")]
     [InlineData("""{"prompt": "hi", "logit_bias": {"a": 1}}""", "logit_bias", "logit_bias keys must be token ids")]
@@ -463,6 +462,40 @@ public sealed class OpenAiApiTests : IAsyncLifetime
             Assert.True(texts[0] == "And God said" && string.Concat(texts) == "And God said" + completion,
                 $"choice {index} streamed [{string.Join(" | ", texts)}]; expected the prompt first, then '{completion}'");
         }
+    }
+
+    [Fact]
+    public async Task EchoWithLogprobsScoresThePrompt_AsEvaluationHarnessesAskForLogLikelihoods()
+    {
+        // lm-evaluation-harness's loglikelihood request: the prompt echoed with its tokens' log-probabilities.
+        var body = new JsonObject { ["prompt"] = "And God said, Let there be light", ["max_tokens"] = 1, ["temperature"] = 0, ["echo"] = true, ["logprobs"] = 2 };
+        var choice = (await ReadJsonAsync(await _http.PostAsJsonAsync("completions", body), HttpStatusCode.OK))["choices"]![0]!;
+        var logprobs = choice["logprobs"]!;
+        var grpc = new GenerateRequest { Text = "And God said, Let there be light", PromptLogprobs = 2, Sampling = new SamplingParameters { Temperature = 0, MaxNewTokens = 1 } };
+        GenerateResponse first;
+        using (var call = _cluster.Client.Generate(grpc))
+        {
+            Assert.True(await call.ResponseStream.MoveNext(), "no message");
+            first = call.ResponseStream.Current;
+        }
+        var prompt = first.PromptTokenIds.Count;
+        var tokenLogprobs = logprobs["token_logprobs"]!.AsArray();
+        var top = logprobs["top_logprobs"]!.AsArray();
+        Assert.True(logprobs["tokens"]!.AsArray().Count == prompt + 1 && tokenLogprobs.Count == prompt + 1 && tokenLogprobs[0] is null && top[0] is null,
+            $"{prompt} prompt tokens and one generated; got {logprobs.ToJsonString()}");
+        for (var p = 1; p < prompt; p++)
+        {
+            Assert.Equal(first.PromptLogprobs[p - 1].Logprob, (float)tokenLogprobs[p]!);
+            Assert.Equal(2, top[p]!.AsObject().Count);
+        }
+        var offsets = logprobs["text_offset"]!.AsArray().Select(o => (int)o!).ToList();
+        Assert.True(offsets[0] == 0 && offsets.Zip(offsets.Skip(1)).All(pair => pair.First <= pair.Second), $"text offsets [{string.Join(", ", offsets)}]");
+        Assert.StartsWith("And God said, Let there be light", (string?)choice["text"]);
+
+        // Streamed: the echoed prompt's chunk carries the prompt's log-probabilities.
+        body["stream"] = true;
+        var chunks = (await StreamAsync("completions", body))[..^1].Select(e => JsonNode.Parse(e)!["choices"]![0]!).ToList();
+        Assert.Equal(tokenLogprobs.Take(prompt).Select(l => l?.ToJsonString()), chunks[0]["logprobs"]!["token_logprobs"]!.AsArray().Select(l => l?.ToJsonString()));
     }
 
     [Fact]
