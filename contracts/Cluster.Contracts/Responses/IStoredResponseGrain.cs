@@ -4,7 +4,8 @@ namespace Cluster.Contracts.Responses;
 /// A response of the OpenAI-compatible Responses API kept (<c>store</c>, true by default as on OpenAI) so that a later
 /// request can continue its conversation with <c>previous_response_id</c> from any gateway, or read it back with
 /// <c>GET /v1/responses/{id}</c>. Keyed by the response id. It belongs to the tenant (API key name) that created it:
-/// to any other it does not exist. Kept in the memory of the silo that holds it, for an hour after its last use.
+/// to any other it does not exist. Kept in the memory of the silo that holds it, within that silo's budget, for at
+/// most an hour after its last use.
 /// </summary>
 public interface IStoredResponseGrain : IGrainWithStringKey
 {

@@ -96,6 +96,6 @@ internal static class ResponsesEndpoints
     }
 
     private static OpenAiError NotFound(string id, string? param) => new(404,
-        $"Response with id '{id}' not found: it was not stored (store: false), was deleted, belongs to another API key, or was kept past its hour unused or lost with its silo; send the whole conversation in input.",
+        $"Response with id '{id}' not found: it was not stored (store: false), was deleted, belongs to another API key, or was dropped (unused for an hour, its silo's memory for stored responses full, or its silo gone); send the whole conversation in input.",
         "invalid_request_error", param, "not_found");
 }
