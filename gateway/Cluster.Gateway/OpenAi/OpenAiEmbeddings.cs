@@ -15,11 +15,7 @@ internal static class OpenAiEmbeddings
 {
     public static (EmbedRequest Request, bool Base64, int? Dimensions) Parse(JsonElement body)
     {
-        if (body.ValueKind != JsonValueKind.Object)
-        {
-            throw OpenAiError.BadRequest("The request body must be a JSON object.", null);
-        }
-        var json = new OpenAiJson(body);
+        var json = OpenAiJson.Body(body);
         var request = new EmbedRequest { Model = json.String("model") ?? "" };
         var input = json.Element("input") ?? throw OpenAiError.BadRequest("input is required", "input");
         AddInputs(request, input);

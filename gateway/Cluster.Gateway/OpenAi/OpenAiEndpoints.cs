@@ -31,9 +31,13 @@ internal static class OpenAiEndpoints
         v1.MapPost("/embeddings", EmbedAsync);
         v1.MapResponses();
         v1.WithMetadata(new UnauthenticatedResponse((response, message) => OpenAiError.Unauthorized(message).WriteAsync(response)));
+        // vLLM's tokenizer endpoints sit at the root, beside /v1.
+        var root = app.MapGroup("").MapTokenizer();
+        root.WithMetadata(new UnauthenticatedResponse((response, message) => OpenAiError.Unauthorized(message).WriteAsync(response)));
         if (keysRequired)
         {
             v1.RequireAuthorization();
+            root.RequireAuthorization();
         }
         return app;
     }

@@ -8,6 +8,10 @@ namespace Cluster.Gateway.OpenAi;
 /// </summary>
 internal readonly struct OpenAiJson(JsonElement body)
 {
+    /// <summary>A request's body, which must be a JSON object.</summary>
+    public static OpenAiJson Body(JsonElement body) =>
+        body.ValueKind == JsonValueKind.Object ? new(body) : throw OpenAiError.BadRequest("The request body must be a JSON object.", null);
+
     public bool Has(string field) => body.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null;
 
     public JsonElement? Element(string field) => body.TryGetProperty(field, out var value) && value.ValueKind != JsonValueKind.Null ? value : null;

@@ -126,11 +126,7 @@ internal sealed record OpenAiRequest(
 
     public static OpenAiRequest Parse(OpenAiEndpoint endpoint, JsonElement body)
     {
-        if (body.ValueKind != JsonValueKind.Object)
-        {
-            throw OpenAiError.BadRequest("The request body must be a JSON object.", null);
-        }
-        var json = new OpenAiJson(body);
+        var json = OpenAiJson.Body(body);
         RefuseUnsupported(json, endpoint);
         var request = new GenerateRequest { Model = json.String("model") ?? "" };
         var maxTokensField = endpoint == OpenAiEndpoint.ChatCompletions && json.Has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
@@ -330,7 +326,7 @@ internal sealed record OpenAiRequest(
     }
 
     /// <summary>Chat messages: a role and content that is a string, or an array of text parts (joined), or null (empty).</summary>
-    private static ChatMessages Messages(OpenAiJson json)
+    public static ChatMessages Messages(OpenAiJson json)
     {
         var messages = json.Element("messages") ?? throw OpenAiError.BadRequest("messages is required", "messages");
         if (messages.ValueKind != JsonValueKind.Array)

@@ -30,11 +30,7 @@ internal sealed record ResponsesRequest(
 
     public static ResponsesRequest Parse(JsonElement body)
     {
-        if (body.ValueKind != JsonValueKind.Object)
-        {
-            throw OpenAiError.BadRequest("The request body must be a JSON object.", null);
-        }
-        var json = new OpenAiJson(body);
+        var json = OpenAiJson.Body(body);
         RefuseUnsupported(json);
         var sampling = OpenAiRequest.Sampling(json, "max_output_tokens");
         ReadTextFormat(json, sampling);

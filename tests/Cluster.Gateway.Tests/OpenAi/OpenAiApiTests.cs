@@ -499,6 +499,37 @@ public sealed class OpenAiApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task VllmsTokenizerEndpointsAnswerAsTheGrpcTokenizerAndTheChatPathDo()
+    {
+        // lm-evaluation-harness's remote tokenizer: /tokenizer_info, /tokenize and /detokenize at the server's root.
+        var root = new Uri(_cluster.MetricsAddress! + "/");
+        var grpc = (await _cluster.Client.TokenizeAsync(new TokenizeRequest { Text = "And God said" })).Tokens.Select(t => t.Id).ToList();
+        var tokenized = await ReadJsonAsync(await _http.PostAsJsonAsync(new Uri(root, "tokenize"), new JsonObject { ["prompt"] = "And God said", ["return_token_strs"] = true }), HttpStatusCode.OK);
+        Assert.Equal(grpc, tokenized["tokens"]!.AsArray().Select(t => (int)t!));
+        Assert.Equal(grpc.Count, (int)tokenized["count"]!);
+        Assert.Equal(grpc.Count, tokenized["token_strs"]!.AsArray().Count);
+        var info = Assert.Single((await _cluster.Client.ListModelsAsync(new ListModelsRequest())).Models);
+        Assert.Equal(info.ContextLength, (uint)tokenized["max_model_len"]!);
+
+        var text = await ReadJsonAsync(await _http.PostAsJsonAsync(new Uri(root, "detokenize"), new JsonObject { ["tokens"] = tokenized["tokens"]!.DeepClone() }), HttpStatusCode.OK);
+        Assert.EndsWith("And God said", (string?)text["prompt"]);
+
+        // Messages are rendered with the chat template, as a chat completion's prompt is.
+        var messages = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hello there" });
+        var chat = await ReadJsonAsync(await _http.PostAsJsonAsync(new Uri(root, "tokenize"), new JsonObject { ["messages"] = messages.DeepClone() }), HttpStatusCode.OK);
+        var completion = await ReadJsonAsync(await _http.PostAsJsonAsync("chat/completions", new JsonObject { ["messages"] = messages.DeepClone(), ["max_tokens"] = 1 }), HttpStatusCode.OK);
+        Assert.Equal((int)completion["usage"]!["prompt_tokens"]!, (int)chat["count"]!);
+
+        var tokenizer = await ReadJsonAsync(await _http.GetAsync(new Uri(root, "tokenizer_info")), HttpStatusCode.OK);
+        Assert.True(tokenizer.AsObject().ContainsKey("eos_token") && (string?)tokenizer["chat_template"] == Template && (uint)tokenizer["model_max_length"]! == info.ContextLength,
+            tokenizer.ToJsonString());
+
+        await AssertErrorAsync(await _http.PostAsJsonAsync(new Uri(root, "tokenize"), new JsonObject()), HttpStatusCode.BadRequest, "prompt", null);
+        var error = await AssertErrorAsync(await _http.PostAsJsonAsync(new Uri(root, "detokenize"), new JsonObject { ["tokens"] = new JsonArray(1, 99999999) }), HttpStatusCode.BadRequest, null, null);
+        Assert.Contains("99999999", (string?)error["message"]);
+    }
+
+    [Fact]
     public async Task AListOfPromptsIsABatch_EachPromptCompletedAsIfAlone()
     {
         // As lm-evaluation-harness and OpenAI's own API take it: choices ordered by prompt, then by n.

@@ -28,6 +28,8 @@ public sealed class OpenAiAuthTests
 
         await OpenAiApiTests.AssertErrorAsync(await http.GetAsync("models"), HttpStatusCode.Unauthorized, null, "invalid_api_key");
         await OpenAiApiTests.AssertErrorAsync(await http.PostAsJsonAsync("completions", body), HttpStatusCode.Unauthorized, null, "invalid_api_key");
+        await OpenAiApiTests.AssertErrorAsync(await http.PostAsJsonAsync("responses", new JsonObject { ["input"] = "hi" }), HttpStatusCode.Unauthorized, null, "invalid_api_key");
+        await OpenAiApiTests.AssertErrorAsync(await http.PostAsJsonAsync("/tokenize", body), HttpStatusCode.Unauthorized, null, "invalid_api_key"); // vLLM's, at the root
         using var wrong = new HttpRequestMessage(HttpMethod.Post, "chat/completions") { Content = JsonContent.Create(body) };
         wrong.Headers.Authorization = new AuthenticationHeaderValue("Bearer", new string('x', 64));
         var error = await OpenAiApiTests.AssertErrorAsync(await http.SendAsync(wrong), HttpStatusCode.Unauthorized, null, "invalid_api_key");
