@@ -34,7 +34,7 @@ internal sealed class PromptScoreBook(IReadOnlyList<int> prompt, int top)
     {
         for (var position = 1; position < prompt.Count; position++)
         {
-            var entry = new TokenLogprobs { TokenId = prompt[position], Logprob = _logprobs[position] };
+            var entry = new TokenLogprobs { TokenId = prompt[position], Logprob = _logprobs[position], Piece = tokenizer.TokenPiece(prompt[position]) };
             for (var j = 0; j < top; j++)
             {
                 var id = _topIds[position * top + j];

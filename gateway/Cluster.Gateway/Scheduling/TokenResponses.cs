@@ -29,7 +29,7 @@ internal sealed class TokenResponses(CheckpointTokenizer tokenizer, IReadOnlyLis
         }
         if (sequence.Request.Logprobs)
         {
-            var logprobs = new TokenLogprobs { TokenId = token.TokenId, Logprob = token.Logprob };
+            var logprobs = new TokenLogprobs { TokenId = token.TokenId, Logprob = token.Logprob, Piece = tokenizer.TokenPiece(token.TokenId) };
             for (var i = 0; i < token.TopTokenIds.Length; i++)
             {
                 logprobs.Top.Add(new TokenLogprob { TokenId = token.TopTokenIds[i], Logprob = token.TopLogprobs[i], Piece = tokenizer.TokenPiece(token.TopTokenIds[i]) });

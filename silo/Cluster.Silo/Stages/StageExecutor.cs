@@ -19,6 +19,9 @@ internal sealed class StageExecutor(ModelShard shard, Func<JsonTokenTable>? json
 {
     private readonly Func<JsonTokenTable> _jsonTable = jsonTable ?? (() => throw new InvalidOperationException("JSON mode needs the model's tokenizer; this stage was built without one."));
 
+    /// <summary>How many rows of a scored chunk go through the LM head at once (bounds the logits held at a time).</summary>
+    private const int ScoreRowsAtOnce = 32;
+
     private readonly HostLogits _logits = new();
     private readonly HashSet<string> _previousStep = []; // the sessions of this stage's step before, kept across steps
 
@@ -87,12 +90,30 @@ internal sealed class StageExecutor(ModelShard shard, Func<JsonTokenTable>? json
             int[] targets = entry.ScoreTop < 0 ? [] : [.. entry.TokenIds.Skip(1), .. entry.NextTokenId >= 0 ? [entry.NextTokenId] : Array.Empty<int>()];
             if (targets.Length > 0)
             {
-                using var scope = torch.NewDisposeScope();
-                var logprobs = shard.LensLogits(hidden.narrow(0, offset, targets.Length)).log_softmax(1); // (n, V) float32
-                var chosen = logprobs.gather(1, torch.tensor(targets, dtype: ScalarType.Int64, device: logprobs.device).unsqueeze(1)).squeeze(1).cpu(); // (n)
-                var (topValues, topIds) = entry.ScoreTop > 0 ? logprobs.topk(entry.ScoreTop, dim: 1) : (torch.empty(0), torch.empty(0, ScalarType.Int64)); // (n, k)
-                scores.Add(new PromptScores(entry.SessionId, entry.StartPosition + 1, chosen.data<float>().ToArray(),
-                    [.. topIds.cpu().data<long>().ToArray().Select(id => (int)id)], topValues.cpu().data<float>().ToArray()));
+                var logprobs = new float[targets.Length];
+                var topIds = new int[targets.Length * entry.ScoreTop];
+                var topLogprobs = new float[targets.Length * entry.ScoreTop];
+                // A slice of rows at a time: the logits of a long chunk over a large vocabulary (256 × 152k floats is
+                // 155 MB) would otherwise be held whole, twice.
+                for (var first = 0; first < targets.Length; first += ScoreRowsAtOnce)
+                {
+                    var rows = Math.Min(ScoreRowsAtOnce, targets.Length - first);
+                    using var scope = torch.NewDisposeScope();
+                    var scored = shard.LensLogits(hidden.narrow(0, offset + first, rows)).log_softmax(1); // (rows, V) float32
+                    var next = torch.tensor(targets[first..(first + rows)], dtype: ScalarType.Int64, device: scored.device).unsqueeze(1); // (rows, 1)
+                    scored.gather(1, next).squeeze(1).cpu().data<float>().CopyTo(logprobs, first); // (rows)
+                    if (entry.ScoreTop > 0)
+                    {
+                        var (values, ids) = scored.topk(entry.ScoreTop, dim: 1); // (rows, k)
+                        values.cpu().data<float>().CopyTo(topLogprobs, first * entry.ScoreTop);
+                        var longIds = ids.cpu().data<long>().ToArray();
+                        for (var j = 0; j < longIds.Length; j++)
+                        {
+                            topIds[first * entry.ScoreTop + j] = (int)longIds[j];
+                        }
+                    }
+                }
+                scores.Add(new PromptScores(entry.SessionId, entry.StartPosition + 1, logprobs, topIds, topLogprobs));
             }
             offset += chunks[i].Length;
         }
