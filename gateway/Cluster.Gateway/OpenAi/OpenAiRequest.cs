@@ -21,6 +21,7 @@ internal enum OpenAiEndpoint
 /// <param name="PerPrompt">OpenAI's <c>n</c>: how many completions of each prompt to generate (see <see cref="ForChoice"/>).</param>
 /// <param name="Echo">Completions' <c>echo</c>: each choice's text starts with its prompt's.</param>
 /// <param name="OneToolCall">Chat's <c>parallel_tool_calls: false</c>: at most one call per answer (the first).</param>
+/// <param name="PromptOnly">Completions' <c>max_tokens: 0</c> with <c>echo</c>: each choice is its prompt alone (with its log-probabilities when asked).</param>
 /// <param name="Prompts">
 /// Completions given a list of prompts (a batch, as lm-evaluation-harness sends one): each prompt's request, in order;
 /// null for one prompt, which is <see cref="Request"/>.
@@ -34,7 +35,8 @@ internal sealed record OpenAiRequest(
     int PerPrompt = 1,
     bool Echo = false,
     bool OneToolCall = false,
-    IReadOnlyList<GenerateRequest>? Prompts = null)
+    IReadOnlyList<GenerateRequest>? Prompts = null,
+    bool PromptOnly = false)
 {
     /// <summary>The most choices (<c>n</c>) one request may ask for per prompt: each is a sequence of its own in the scheduler.</summary>
     public const int MaxChoices = 16;
@@ -179,6 +181,13 @@ internal sealed record OpenAiRequest(
         {
             request.PromptLogprobs = request.TopLogprobs; // the echoed prompt's tokens come with theirs, as OpenAI's legacy completions did
         }
+        // max_tokens 0 with echo: the prompt alone (scoring tools send it, and vLLM answers it). The prefill still
+        // ends in a step that samples; that one token is not returned.
+        var promptOnly = echo && request.Sampling.HasMaxNewTokens && request.Sampling.MaxNewTokens == 0;
+        if (promptOnly)
+        {
+            request.Sampling.MaxNewTokens = 1;
+        }
         var oneCall = endpoint == OpenAiEndpoint.ChatCompletions && json.Bool("parallel_tool_calls") == false;
         // Each listed prompt's request: the settings read above, with its own prompt (Logprobs and the rest are set by now).
         var batch = prompts?.Select(prompt =>
@@ -195,7 +204,7 @@ internal sealed record OpenAiRequest(
             }
             return one;
         }).ToList();
-        return new OpenAiRequest(endpoint, batch?[0] ?? request, stream, includeUsage, maxTokensField, choices, echo, oneCall, batch);
+        return new OpenAiRequest(endpoint, batch?[0] ?? request, stream, includeUsage, maxTokensField, choices, echo, oneCall, batch, promptOnly);
     }
 
     /// <summary>The sampling fields every endpoint shares (and vLLM's extras), with the length limit in <paramref name="maxTokensField"/>.</summary>

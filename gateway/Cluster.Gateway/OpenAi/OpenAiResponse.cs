@@ -85,6 +85,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     /// </summary>
     public JsonObject? Chunk(int index, GenerateResponse message)
     {
+        message = Answered(message);
         var offset = _choices[index].Text.Length;
         if (_choices[index].Required is not null)
         {
@@ -209,6 +210,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
 
     public void Add(int index, GenerateResponse message)
     {
+        message = Answered(message);
         var choice = _choices[index];
         Record(index, message);
         if (message.PromptTokenIds.Count > 0 && !_chat)
@@ -239,6 +241,26 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         return _chat
             ? new JsonObject { ["index"] = index, ["message"] = message, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason }
             : new JsonObject { ["index"] = index, ["text"] = _echo[index] + choice.Text, ["logprobs"] = logprobs, ["finish_reason"] = choice.FinishReason };
+    }
+
+    /// <summary>
+    /// What the client is answered of a message: itself, or with <see cref="OpenAiRequest.PromptOnly"/> no generated
+    /// token (the one the prefill's last step sampled is not the answer's: the prompt alone is, cut at length).
+    /// </summary>
+    private GenerateResponse Answered(GenerateResponse message)
+    {
+        if (!call.PromptOnly)
+        {
+            return message;
+        }
+        var prompt = new GenerateResponse(message) { Text = "", FinishReason = message.FinishReason == FinishReason.Unspecified ? FinishReason.Unspecified : FinishReason.Length };
+        prompt.Logprobs.Clear();
+        prompt.TokenIds.Clear();
+        if (message.Usage is { } usage)
+        {
+            prompt.Usage = new Usage(usage) { GeneratedTokens = 0 };
+        }
+        return prompt;
     }
 
     private void Record(int index, GenerateResponse message)

@@ -496,6 +496,18 @@ public sealed class OpenAiApiTests : IAsyncLifetime
         body["stream"] = true;
         var chunks = (await StreamAsync("completions", body))[..^1].Select(e => JsonNode.Parse(e)!["choices"]![0]!).ToList();
         Assert.Equal(tokenLogprobs.Take(prompt).Select(l => l?.ToJsonString()), chunks[0]["logprobs"]!["token_logprobs"]!.AsArray().Select(l => l?.ToJsonString()));
+
+        // max_tokens 0 with echo (as scoring tools send it to vLLM): the prompt alone, with its log-probabilities.
+        body["stream"] = false;
+        body["max_tokens"] = 0;
+        var alone = await ReadJsonAsync(await _http.PostAsJsonAsync("completions", body), HttpStatusCode.OK);
+        var only = alone["choices"]![0]!;
+        Assert.True((string?)only["text"] == "And God said, Let there be light" && (string?)only["finish_reason"] == "length"
+            && (int)alone["usage"]!["completion_tokens"]! == 0 && (int)alone["usage"]!["prompt_tokens"]! == prompt,
+            alone.ToJsonString());
+        Assert.Equal(tokenLogprobs.Take(prompt).Select(l => l?.ToJsonString()), only["logprobs"]!["token_logprobs"]!.AsArray().Select(l => l?.ToJsonString()));
+        body["echo"] = false;
+        await AssertErrorAsync(await _http.PostAsJsonAsync("completions", body), HttpStatusCode.BadRequest, "max_tokens", null);
     }
 
     [Fact]
