@@ -37,11 +37,34 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
     public async Task AddAsync(HttpContext http, GenerateResponse message, CancellationToken cancellation)
     {
         var offset = _text.Length;
-        _text.Append(message.Text);
-        _logprobs.Add(message, offset);
+        var (began, piece) = Record(message);
+        if (!request.Stream)
+        {
+            return;
+        }
+        await StartStreamAsync(http, cancellation);
         var finished = message.FinishReason != FinishReason.Unspecified;
-        var (began, piece) = _required?.Read(_text.ToString()) ?? (false, "");
+        if (_required is { Name: { } name })
+        {
+            await StreamRequiredCallAsync(http, name, began, piece, cancellation);
+        }
+        else
+        {
+            await StreamTextAsync(http, message, offset, finished, cancellation);
+        }
         if (finished)
+        {
+            await FinishStreamAsync(http, cancellation);
+        }
+    }
+
+    /// <summary>Keeps the message's text, log-probabilities and, on the last, the finish and the calls; returns what a required call's stream read.</summary>
+    private (bool Began, string Piece) Record(GenerateResponse message)
+    {
+        _logprobs.Add(message, _text.Length);
+        _text.Append(message.Text);
+        var read = _required?.Read(_text.ToString()) ?? (false, "");
+        if (message.FinishReason != FinishReason.Unspecified)
         {
             _finish = message.FinishReason;
             _usage = message.Usage ?? new Usage();
@@ -52,55 +75,56 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
                 _calls.Add(written);
             }
         }
-        if (!request.Stream)
+        return read;
+    }
+
+    private async Task StartStreamAsync(HttpContext http, CancellationToken cancellation)
+    {
+        if (http.Response.HasStarted)
         {
             return;
         }
-        if (!http.Response.HasStarted)
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        await EventAsync(http, "response.created", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
+        await EventAsync(http, "response.in_progress", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
+    }
+
+    /// <summary>A required call's item opens once its name is written; its arguments follow as they are written.</summary>
+    private async Task StreamRequiredCallAsync(HttpContext http, string name, bool began, string piece, CancellationToken cancellation)
+    {
+        var item = FunctionCallItem(new ToolCall { Id = _required!.Id, Name = name }, 0, "", "in_progress");
+        if (began)
         {
-            http.Response.ContentType = "text/event-stream";
-            http.Response.Headers.CacheControl = "no-cache";
-            http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-            await EventAsync(http, "response.created", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
-            await EventAsync(http, "response.in_progress", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
+            await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = 0, ["item"] = item }, cancellation);
         }
-        if (_required is { Name: { } name })
+        if (piece.Length > 0)
         {
-            var item = FunctionCallItem(new ToolCall { Id = _required.Id, Name = name }, 0, "", "in_progress");
-            if (began)
-            {
-                await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = 0, ["item"] = item }, cancellation);
-            }
-            if (piece.Length > 0)
-            {
-                await EventAsync(http, "response.function_call_arguments.delta", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = 0, ["delta"] = piece }, cancellation);
-            }
-            if (finished)
-            {
-                await FinishStreamAsync(http, cancellation);
-            }
-            return;
+            await EventAsync(http, "response.function_call_arguments.delta", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = 0, ["delta"] = piece }, cancellation);
         }
+    }
+
+    /// <summary>The text that may go now: all of it, or with tools offered what is surely not a call (auto) or nothing until the end.</summary>
+    private async Task StreamTextAsync(HttpContext http, GenerateResponse message, int offset, bool finished, CancellationToken cancellation)
+    {
         var sendable = finished ? AnswerText().Length
             : !call.MayCallTools ? _text.Length
             : call.ModelDecidesCalls ? ChatTools.SurelyText(_text.ToString())
             : 0;
-        if (sendable > _streamed)
+        if (sendable <= _streamed)
         {
-            await OpenMessageAsync(http, cancellation);
-            var delta = AnswerText()[_streamed..sendable];
-            // Per-message log-probabilities when the text streams as it comes; held-back text gets them at the end.
-            var logprobs = call.Logprobs && !call.MayCallTools ? new TokenLogprobsJson(OpenAiEndpoint.ChatCompletions, tokenizer).Add(message, offset).ToJson()["content"]!.DeepClone() : new JsonArray();
-            await EventAsync(http, "response.output_text.delta", new JsonObject
-            {
-                ["item_id"] = _messageId, ["output_index"] = 0, ["content_index"] = 0, ["delta"] = delta, ["logprobs"] = logprobs,
-            }, cancellation);
-            _streamed = sendable;
+            return;
         }
-        if (finished)
+        await OpenMessageAsync(http, cancellation);
+        var delta = AnswerText()[_streamed..sendable];
+        // Per-message log-probabilities when the text streams as it comes; held-back text gets them at the end.
+        var logprobs = call.Logprobs && !call.MayCallTools ? new TokenLogprobsJson(OpenAiEndpoint.ChatCompletions, tokenizer).Add(message, offset).ToJson()["content"]!.DeepClone() : new JsonArray();
+        await EventAsync(http, "response.output_text.delta", new JsonObject
         {
-            await FinishStreamAsync(http, cancellation);
-        }
+            ["item_id"] = _messageId, ["output_index"] = 0, ["content_index"] = 0, ["delta"] = delta, ["logprobs"] = logprobs,
+        }, cancellation);
+        _streamed = sendable;
     }
 
     /// <summary>The assistant's turn as the conversation goes on with it: the answer's text and its tool calls.</summary>

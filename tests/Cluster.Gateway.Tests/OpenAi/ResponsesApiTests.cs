@@ -71,6 +71,16 @@ public sealed class ResponsesApiTests : IAsyncLifetime
             Assert.Equal("max_output_tokens", (string?)response["incomplete_details"]!["reason"]);
         }
 
+        // include: ["message.output_text.logprobs"]: the text part carries each token's log-probability and alternatives.
+        var scored = await ReadJsonAsync(await _http.PostAsJsonAsync("responses", new JsonObject
+        {
+            ["model"] = ClusterUnderTest.ModelName, ["instructions"] = "Be brief.", ["input"] = "hello there", ["max_output_tokens"] = 10, ["temperature"] = 0,
+            ["include"] = new JsonArray("message.output_text.logprobs"), ["top_logprobs"] = 2,
+        }), HttpStatusCode.OK);
+        var logprobs = scored["output"]![0]!["content"]![0]!["logprobs"]!.AsArray();
+        Assert.True(logprobs.Count == (int)scored["usage"]!["output_tokens"]! && logprobs.All(l => (double)l!["logprob"]! <= 0 && l["top_logprobs"]!.AsArray().Count == 2)
+            && string.Concat(logprobs.Select(l => (string?)l!["token"])) == chatText, $"logprobs {logprobs.ToJsonString()} for '{chatText}'");
+
         var sdk = (await Responses().CreateResponseAsync(new CreateResponseOptions(ClusterUnderTest.ModelName, [ResponseItem.CreateUserMessageItem("hello there")])
         {
             Instructions = "Be brief.", MaxOutputTokenCount = 10, Temperature = 0,
