@@ -194,7 +194,8 @@ public sealed partial class ChatTools
 
     /// <summary>
     /// The calls in a finished answer: with REQUIRED or FUNCTION the answer is one call's JSON; with AUTO, Hermes-style
-    /// <c>&lt;tool_call&gt;{...}&lt;/tool_call&gt;</c> blocks (the last may lack its closing tag), an answer that is
+    /// <c>&lt;tool_call&gt;{...}&lt;/tool_call&gt;</c> blocks (the last may lack its closing tag), Llama 3.1's custom-tool
+    /// <c>&lt;function=NAME&gt;{...}&lt;/function&gt;</c> blocks (likewise), an answer that is
     /// one <c>{"name": ..., "arguments"|"parameters": {...}}</c> object (Llama 3.x), or a JSON array of such objects,
     /// after <c>[TOOL_CALLS]</c> or not (Mistral). Only calls of offered tools count; none with NONE.
     /// </summary>
@@ -208,6 +209,13 @@ public sealed partial class ChatTools
         foreach (Match block in HermesCall().Matches(answer))
         {
             if (Call(block.Groups[1].Value) is { } call)
+            {
+                calls.Add(call);
+            }
+        }
+        foreach (Match block in LlamaFunctionCall().Matches(answer))
+        {
+            if (Call($$"""{"name": "{{block.Groups[1].Value}}", "arguments": {{block.Groups[2].Value}}}""") is { } call)
             {
                 calls.Add(call);
             }
@@ -242,14 +250,14 @@ public sealed partial class ChatTools
     /// <summary>What the answer says beside its calls (the text outside Hermes blocks, trimmed); empty when it is only calls.</summary>
     public static string TextBesideCalls(string answer)
     {
-        var beside = HermesCall().Replace(answer, "").Replace("[TOOL_CALLS]", "", StringComparison.Ordinal).Trim();
+        var beside = LlamaFunctionCall().Replace(HermesCall().Replace(answer, ""), "").Replace("[TOOL_CALLS]", "", StringComparison.Ordinal).Trim();
         // A Llama-style answer is the call itself, a Mistral-style one the list of calls.
         return (beside.StartsWith('{') && beside.EndsWith('}')) || (beside.StartsWith('[') && beside.EndsWith(']')) ? "" : beside;
     }
 
     /// <summary>
     /// How many leading characters of an unfinished AUTO answer are surely text rather than the start of a call, so a
-    /// stream can send them as they come: up to the first <c>&lt;tool_call&gt;</c>, or to a trailing beginning of one;
+    /// stream can send them as they come: up to the first <c>&lt;tool_call&gt;</c> or <c>&lt;function=</c>, or to a trailing beginning of one;
     /// none while the whole answer could still be one Llama-style call object or a Mistral-style list of calls (it
     /// starts with '{', '[', <c>&lt;|python_tag|&gt;</c> or <c>[TOOL_CALLS]</c>, or has nothing but whitespace yet).
     /// </summary>
@@ -264,19 +272,26 @@ public sealed partial class ChatTools
         {
             return 0;
         }
-        var at = answer.IndexOf(block, StringComparison.Ordinal);
-        if (at >= 0)
+        // Up to the first block that begins a call (Hermes' or Llama's), or to a trailing beginning of one.
+        var surely = answer.Length;
+        foreach (var marker in (string[])[block, FunctionBlock])
         {
-            return at;
-        }
-        for (var k = Math.Min(answer.Length, block.Length - 1); k > 0; k--)
-        {
-            if (block.AsSpan().StartsWith(answer.AsSpan(answer.Length - k)))
+            var at = answer.IndexOf(marker, StringComparison.Ordinal);
+            if (at >= 0)
             {
-                return answer.Length - k;
+                surely = Math.Min(surely, at);
+                continue;
+            }
+            for (var k = Math.Min(answer.Length, marker.Length - 1); k > 0; k--)
+            {
+                if (marker.AsSpan().StartsWith(answer.AsSpan(answer.Length - k)))
+                {
+                    surely = Math.Min(surely, answer.Length - k);
+                    break;
+                }
             }
         }
-        return answer.Length;
+        return surely;
     }
 
     private ToolCall? Call(string json)
@@ -313,4 +328,10 @@ public sealed partial class ChatTools
 
     [GeneratedRegex(@"<tool_call>\s*(\{.*?\})\s*(?:</tool_call>|$)", RegexOptions.Singleline)]
     private static partial Regex HermesCall();
+
+    /// <summary>What begins a Llama 3.1 custom-tool call, <c>&lt;function=NAME&gt;{...}&lt;/function&gt;</c>.</summary>
+    private const string FunctionBlock = "<function=";
+
+    [GeneratedRegex(@"<function=([A-Za-z0-9_-]+)>\s*(\{.*?\})\s*(?:</function>|$)", RegexOptions.Singleline)]
+    private static partial Regex LlamaFunctionCall();
 }

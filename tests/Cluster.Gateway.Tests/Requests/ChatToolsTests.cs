@@ -44,6 +44,20 @@ public sealed class ChatToolsTests : IDisposable
         Assert.Equal("Let me check.", ChatTools.TextBesideCalls(answer));
     }
 
+    [Fact]
+    public void LlamasFunctionBlocksAreCalls_TheLastMayBeUnclosed_AndTheTextBesideThemStays()
+    {
+        // Llama 3.1's custom tools, as its model card prompts them: <function=NAME>{...}</function>.
+        const string answer = "Checking.<function=get_weather>{\"city\": {\"name\": \"Oslo\"}}</function><function=get_time>{}";
+        var calls = Tools().ReadCalls(answer);
+
+        Assert.Equal(["get_weather", "get_time"], calls.Select(c => c.Name));
+        Assert.Equal("""{"city": {"name": "Oslo"}}""", calls[0].ArgumentsJson);
+        Assert.Equal("{}", calls[1].ArgumentsJson);
+        Assert.Equal("Checking.", ChatTools.TextBesideCalls(answer));
+        Assert.Empty(Tools().ReadCalls("<function=get_stock>{}</function>")); // not an offered tool
+    }
+
     [Theory]
     [InlineData("""{"name": "get_weather", "parameters": {"city": "Oslo"}}""", """{"city": "Oslo"}""")]
     [InlineData("""<|python_tag|>{"name": "get_weather", "arguments": {"city": "Oslo"}}""", """{"city": "Oslo"}""")]
@@ -84,6 +98,8 @@ public sealed class ChatToolsTests : IDisposable
     [InlineData("Let me check. <tool_call>{\"name\"", 14)]    // up to the block
     [InlineData("Let me check. <tool_", 14)]                   // up to what may begin one
     [InlineData("a < b", 5)]                                   // a '<' that cannot begin one any more
+    [InlineData("Sure. <function=get", 6)]                     // up to Llama's function block
+    [InlineData("Sure. <func", 6)]                             // or what may begin one
     [InlineData("  {\"name\": \"get", 0)]                    // the whole answer may be one call object
     [InlineData("<|python", 0)]
     [InlineData("[TOOL_", 0)]
