@@ -320,7 +320,8 @@ internal sealed class GenerationResult
         for (int i = 0; i < tokens.Count; i++)
         {
             TokenLogprobs token = tokens[i];
-            string line = $"  [{first + i}] {token.TokenId} {Show.Piece(token.Piece)} {token.Logprob.ToString("F3", invariant)}";
+            string piece = token.Piece.Length > 0 ? Show.Piece(token.Piece) + " " : ""; // a gateway before pieces sends none
+            string line = $"  [{first + i}] {token.TokenId} {piece}{token.Logprob.ToString("F3", invariant)}";
             if (token.Top.Count > 0)
             {
                 line += "  top: " + string.Join(", ", token.Top.Select(t => $"{t.TokenId} {Show.Piece(t.Piece)} {t.Logprob.ToString("F3", invariant)}"));

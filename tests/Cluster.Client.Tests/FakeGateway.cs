@@ -77,7 +77,8 @@ internal sealed class FakeGenerationService : Generation.GenerationBase
             var response = new GenerateResponse { Text = tokens[i].Text, TokenIds = { tokens[i].Id }, RequestId = "req-1", SessionId = request.SessionId };
             if (request.Logprobs)
             {
-                response.Logprobs.Add(new TokenLogprobs { TokenId = tokens[i].Id, Logprob = -0.5f, Top = { new TokenLogprob { TokenId = 7, Logprob = -1.25f, Piece = "\n" } } });
+                // The first token's piece as a gateway sends it; the others without one, as a gateway before pieces did.
+                response.Logprobs.Add(new TokenLogprobs { TokenId = tokens[i].Id, Logprob = -0.5f, Piece = i == 0 ? tokens[i].Text : "", Top = { new TokenLogprob { TokenId = 7, Logprob = -1.25f, Piece = "\n" } } });
             }
 
             if (i == tokens.Length - 1)
