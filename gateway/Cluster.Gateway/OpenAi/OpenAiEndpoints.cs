@@ -80,10 +80,7 @@ internal static class OpenAiEndpoints
         OpenAiRequest? call = null;
         await RespondAsync(http, () => call, async () =>
         {
-            if (services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
-            {
-                throw OpenAiError.Draining();
-            }
+            ThrowIfDraining(services);
             call = OpenAiRequest.Parse(endpoint, await ReadBodyAsync(http, services.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBytes));
             var model = await services.GetRequiredService<ModelCatalog>().GetAsync(RequestFields.Model(call.Request.Model), http.RequestAborted);
             var response = new OpenAiResponse(call, model.Name, model.Tokenizer);
@@ -128,12 +125,7 @@ internal static class OpenAiEndpoints
             response.Add(index, message);
             return;
         }
-        if (!http.Response.HasStarted)
-        {
-            http.Response.ContentType = "text/event-stream";
-            http.Response.Headers.CacheControl = "no-cache";
-            http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        }
+        BeginEventStream(http);
         if (response.OpeningChunk(index, message) is { } opening)
         {
             await WriteEventAsync(http, opening.ToJsonString(), cancellation);
@@ -186,10 +178,7 @@ internal static class OpenAiEndpoints
         var services = http.RequestServices;
         await RespondAsync(http, null, async () =>
         {
-            if (services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
-            {
-                throw OpenAiError.Draining();
-            }
+            ThrowIfDraining(services);
             var (request, base64, dimensions) = OpenAiEmbeddings.Parse(await ReadBodyAsync(http, services.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBytes));
             var model = await services.GetRequiredService<ModelCatalog>().GetAsync(RequestFields.Model(request.Model), http.RequestAborted);
             var response = await EmbeddingRunner.RunAsync(model, request, http.Features.Get<Tenant>(), http.RequestAborted);
@@ -247,6 +236,27 @@ internal static class OpenAiEndpoints
         }
     }
 
+    /// <summary>A gateway that is stopping takes no new generation (503, so the client retries on another one).</summary>
+    internal static void ThrowIfDraining(IServiceProvider services)
+    {
+        if (services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
+        {
+            throw OpenAiError.Draining();
+        }
+    }
+
+    /// <summary>Sends a server-sent-event stream's headers, once: no caching, no buffering between events.</summary>
+    internal static void BeginEventStream(HttpContext http)
+    {
+        if (http.Response.HasStarted)
+        {
+            return;
+        }
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+    }
+
     /// <summary>The body as JSON, read under the gateway's request size limit (the same as gRPC's, Gateway:MaxRequestBytes).</summary>
     internal static async Task<JsonElement> ReadBodyAsync(HttpContext http, int maxBytes)
     {
@@ -276,9 +286,10 @@ internal static class OpenAiEndpoints
     private static OpenAiError TooLarge(int maxBytes) =>
         new(413, $"The request body is larger than {maxBytes} bytes, this gateway's limit (Gateway:MaxRequestBytes).", "invalid_request_error");
 
-    private static async Task WriteEventAsync(HttpContext http, string data, CancellationToken cancellation)
+    /// <summary>One server-sent event, flushed at once; <paramref name="type"/> names it (the Responses API's typed events).</summary>
+    internal static async Task WriteEventAsync(HttpContext http, string data, CancellationToken cancellation, string? type = null)
     {
-        await http.Response.WriteAsync($"data: {data}\n\n", cancellation);
+        await http.Response.WriteAsync(type is null ? $"data: {data}\n\n" : $"event: {type}\ndata: {data}\n\n", cancellation);
         await http.Response.Body.FlushAsync(cancellation);
     }
 }

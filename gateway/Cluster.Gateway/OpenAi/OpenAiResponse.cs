@@ -18,7 +18,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly Choice[] _choices = [.. Enumerable.Range(0, call.Choices).Select(_ => new Choice(new TokenLogprobsJson(call.Endpoint, tokenizer))
     {
-        Required = call.MayCallTools && !call.ModelDecidesCalls ? new Requests.RequiredCallStream() : null,
+        Tools = call.MayCallTools ? new Requests.ToolAnswer(call.ModelDecidesCalls, call.OneToolCall) : null,
     })];
 
     /// <summary>With <c>echo</c>: each choice's prompt as text (a token-id prompt decoded), which the choice's text starts with.</summary>
@@ -35,13 +35,11 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         public string? FinishReason { get; set; }
         public bool Opened { get; set; }
         public Usage? Usage { get; set; }
-        public List<ToolCall> ToolCalls { get; } = [];
 
-        /// <summary>Characters of <see cref="Text"/> already streamed as content while tools may be called.</summary>
-        public int Streamed { get; set; }
+        /// <summary>When the request offered tools: what of the answer is text and what calls.</summary>
+        public Requests.ToolAnswer? Tools { get; init; }
 
-        /// <summary>With tool_choice required or a named function: the call as it is written.</summary>
-        public Requests.RequiredCallStream? Required { get; init; }
+        public IReadOnlyList<ToolCall> ToolCalls => Tools?.Calls ?? [];
 
         /// <summary>The required call's name is known and its opening delta not yet sent.</summary>
         public bool CallToOpen { get; set; }
@@ -87,7 +85,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     {
         message = Answered(message);
         var offset = _choices[index].Text.Length;
-        if (_choices[index].Required is not null)
+        if (_choices[index].Tools?.Required is not null)
         {
             Add(index, message);
             return RequiredCallChunk(index, message.FinishReason != FinishReason.Unspecified);
@@ -100,13 +98,11 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
                 return HeldChunk(index);
             }
             var held = _choices[index];
-            var surely = call.ModelDecidesCalls ? Requests.ChatTools.SurelyText(held.Text.ToString()) : 0;
-            if (surely <= held.Streamed)
+            var text = held.Tools!.TakeSurelyText(held.Text.ToString());
+            if (text.Length == 0)
             {
                 return null;
             }
-            var text = held.Text.ToString(held.Streamed, surely - held.Streamed);
-            held.Streamed = surely;
             return Envelope(new JsonObject { ["index"] = index, ["delta"] = new JsonObject { ["content"] = text }, ["logprobs"] = null, ["finish_reason"] = null });
         }
         Record(index, message);
@@ -125,7 +121,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     private JsonObject? RequiredCallChunk(int index, bool finished)
     {
         var choice = _choices[index];
-        var required = choice.Required!;
+        var required = choice.Tools!.Required!;
         if (required.Name is null)
         {
             return finished ? HeldChunk(index) : null;
@@ -161,7 +157,7 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     {
         var choice = _choices[index];
         var delta = new JsonObject();
-        if (AnswerText(choice, from: choice.Streamed) is { Length: > 0 } text)
+        if (choice.Tools!.Rest(choice.Text.ToString()) is { Length: > 0 } text)
         {
             delta["content"] = text;
         }
@@ -172,22 +168,14 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         return Envelope(new JsonObject { ["index"] = index, ["delta"] = delta, ["logprobs"] = call.Logprobs ? choice.Logprobs.ToJson() : null, ["finish_reason"] = choice.FinishReason });
     }
 
-    /// <summary>
-    /// The answer's text from character <paramref name="from"/> on (what a stream has not sent yet): all of it, or with
-    /// tool calls what it says beside them (null when nothing).
-    /// </summary>
-    private static string? AnswerText(Choice choice, int from = 0)
+    /// <summary>A finished answer's content: all its text, or with tool calls what it says beside them (null when nothing).</summary>
+    private static string? AnswerText(Choice choice)
     {
-        if (choice.Required is not null && choice.ToolCalls.Count > 0)
-        {
-            return null; // the answer is the call (whole, or cut short by max_tokens)
-        }
-        var rest = choice.Text.ToString(from, choice.Text.Length - from);
-        var text = choice.ToolCalls.Count == 0 ? rest : Requests.ChatTools.TextBesideCalls(rest);
+        var text = choice.Tools?.Whole(choice.Text.ToString()) ?? choice.Text.ToString();
         return choice.ToolCalls.Count > 0 && text.Length == 0 ? null : text;
     }
 
-    private JsonArray ToolCallsJson(Choice choice, bool streamed) => new([.. choice.ToolCalls.Take(call.OneToolCall ? 1 : int.MaxValue).Select((tool, i) =>
+    private static JsonArray ToolCallsJson(Choice choice, bool streamed) => new([.. choice.ToolCalls.Select((tool, i) =>
     {
         var json = new JsonObject();
         if (streamed)
@@ -267,9 +255,9 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
     {
         var choice = _choices[index];
         choice.Text.Append(message.Text);
-        if (choice.Required is { } required)
+        if (choice.Tools is { } tools)
         {
-            var (began, piece) = required.Read(choice.Text.ToString());
+            var (began, piece) = tools.Read(choice.Text.ToString(), message);
             choice.CallToOpen |= began;
             choice.PendingArguments.Append(piece);
         }
@@ -277,12 +265,6 @@ internal sealed class OpenAiResponse(OpenAiRequest call, string model, Checkpoin
         {
             choice.FinishReason = FinishReasonOf(message);
             choice.Usage = message.Usage ?? new Usage();
-            choice.ToolCalls.AddRange(message.ToolCalls);
-            if (choice.Required?.WrittenCall(choice.ToolCalls) is { } written)
-            {
-                choice.ToolCalls.Clear();
-                choice.ToolCalls.Add(written);
-            }
         }
     }
 

@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using Cluster.Contracts.Api;
 using Cluster.Gateway.Requests;
 using Cluster.Tokenizers;
-using Microsoft.AspNetCore.Http.Features;
 
 namespace Cluster.Gateway.OpenAi;
 
@@ -21,15 +20,16 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
     private readonly long _created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
     private readonly StringBuilder _text = new();
     private readonly TokenLogprobsJson _logprobs = new(OpenAiEndpoint.ChatCompletions, tokenizer);
-    private readonly List<ToolCall> _calls = [];
     private FinishReason _finish;
     private Usage? _usage;
     private int _sequence;
     private bool _messageOpened;
-    private int _streamed; // characters of _text sent as deltas
+    private int _streamed; // characters of _text sent as deltas, when no tools were offered
 
-    /// <summary>With tool_choice required or a named function: the call as it is written, streamed as it comes.</summary>
-    private readonly RequiredCallStream? _required = call.MayCallTools && !call.ModelDecidesCalls ? new RequiredCallStream() : null;
+    /// <summary>When the request offered tools: what of the answer is text and what calls.</summary>
+    private readonly ToolAnswer? _tools = call.MayCallTools ? new ToolAnswer(call.ModelDecidesCalls, call.OneToolCall) : null;
+
+    private IReadOnlyList<ToolCall> Calls => _tools?.Calls ?? [];
 
     public string Id { get; } = "resp_" + Guid.NewGuid().ToString("N");
 
@@ -44,7 +44,7 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
         }
         await StartStreamAsync(http, cancellation);
         var finished = message.FinishReason != FinishReason.Unspecified;
-        if (_required is { Name: { } name })
+        if (_tools?.Required is { Name: { } name })
         {
             await StreamRequiredCallAsync(http, name, began, piece, cancellation);
         }
@@ -63,17 +63,11 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
     {
         _logprobs.Add(message, _text.Length);
         _text.Append(message.Text);
-        var read = _required?.Read(_text.ToString()) ?? (false, "");
+        var read = _tools?.Read(_text.ToString(), message) ?? (false, "");
         if (message.FinishReason != FinishReason.Unspecified)
         {
             _finish = message.FinishReason;
             _usage = message.Usage ?? new Usage();
-            _calls.AddRange(message.ToolCalls.Take(call.OneToolCall ? 1 : int.MaxValue));
-            if (_required?.WrittenCall(_calls) is { } written)
-            {
-                _calls.Clear();
-                _calls.Add(written);
-            }
         }
         return read;
     }
@@ -84,9 +78,7 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
         {
             return;
         }
-        http.Response.ContentType = "text/event-stream";
-        http.Response.Headers.CacheControl = "no-cache";
-        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        OpenAiEndpoints.BeginEventStream(http);
         await EventAsync(http, "response.created", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
         await EventAsync(http, "response.in_progress", new JsonObject { ["response"] = ToJson("in_progress") }, cancellation);
     }
@@ -94,7 +86,7 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
     /// <summary>A required call's item opens once its name is written; its arguments follow as they are written.</summary>
     private async Task StreamRequiredCallAsync(HttpContext http, string name, bool began, string piece, CancellationToken cancellation)
     {
-        var item = FunctionCallItem(new ToolCall { Id = _required!.Id, Name = name }, 0, "", "in_progress");
+        var item = FunctionCallItem(new ToolCall { Id = _tools!.Required!.Id, Name = name }, 0, "", "in_progress");
         if (began)
         {
             await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = 0, ["item"] = item }, cancellation);
@@ -108,30 +100,32 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
     /// <summary>The text that may go now: all of it, or with tools offered what is surely not a call (auto) or nothing until the end.</summary>
     private async Task StreamTextAsync(HttpContext http, GenerateResponse message, int offset, bool finished, CancellationToken cancellation)
     {
-        var sendable = finished ? AnswerText().Length
-            : !call.MayCallTools ? _text.Length
-            : call.ModelDecidesCalls ? ChatTools.SurelyText(_text.ToString())
-            : 0;
-        if (sendable <= _streamed)
+        var text = _text.ToString();
+        var delta = _tools is null ? text[_streamed..]
+            : finished ? _tools.Rest(text)
+            : _tools.TakeSurelyText(text);
+        if (_tools is null)
+        {
+            _streamed = text.Length;
+        }
+        if (delta.Length == 0)
         {
             return;
         }
         await OpenMessageAsync(http, cancellation);
-        var delta = AnswerText()[_streamed..sendable];
         // Per-message log-probabilities when the text streams as it comes; held-back text gets them at the end.
         var logprobs = call.Logprobs && !call.MayCallTools ? new TokenLogprobsJson(OpenAiEndpoint.ChatCompletions, tokenizer).Add(message, offset).ToJson()["content"]!.DeepClone() : new JsonArray();
         await EventAsync(http, "response.output_text.delta", new JsonObject
         {
             ["item_id"] = _messageId, ["output_index"] = 0, ["content_index"] = 0, ["delta"] = delta, ["logprobs"] = logprobs,
         }, cancellation);
-        _streamed = sendable;
     }
 
     /// <summary>The assistant's turn as the conversation goes on with it: the answer's text and its tool calls.</summary>
     public ChatMessage AssistantTurn()
     {
         var turn = new ChatMessage { Role = "assistant", Content = AnswerText() };
-        turn.ToolCalls.AddRange(_calls);
+        turn.ToolCalls.AddRange(Calls);
         return turn;
     }
 
@@ -175,20 +169,18 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
     }, http.RequestAborted);
 
     /// <summary>The answer's text: all of it, or with tool calls what it says beside them (the part already streamed kept as it was).</summary>
-    private string AnswerText() => _calls.Count == 0 ? _text.ToString()
-        : _required is not null ? "" // the answer is the call (whole, or cut short by max_output_tokens)
-        : _text.ToString(0, _streamed) + ChatTools.TextBesideCalls(_text.ToString(_streamed, _text.Length - _streamed));
+    private string AnswerText() => _tools?.Whole(_text.ToString()) ?? _text.ToString();
 
     /// <summary>A message item when the answer has text or no calls (an empty answer is an empty message), then a function_call item per call.</summary>
     private JsonArray Output()
     {
         var output = new JsonArray();
         var text = AnswerText();
-        if (text.Length > 0 || _calls.Count == 0)
+        if (text.Length > 0 || Calls.Count == 0)
         {
             output.Add(MessageItem(text, _finish == FinishReason.Length ? "incomplete" : "completed"));
         }
-        foreach (var (tool, i) in _calls.Select((tool, i) => (tool, i)))
+        foreach (var (tool, i) in Calls.Select((tool, i) => (tool, i)))
         {
             output.Add(FunctionCallItem(tool, i, tool.ArgumentsJson, CallStatus));
         }
@@ -257,7 +249,7 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
     private async Task FinishStreamAsync(HttpContext http, CancellationToken cancellation)
     {
         var text = AnswerText();
-        if (text.Length > 0 || _calls.Count == 0)
+        if (text.Length > 0 || Calls.Count == 0)
         {
             await OpenMessageAsync(http, cancellation);
             await EventAsync(http, "response.output_text.done", new JsonObject
@@ -269,17 +261,17 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
             await EventAsync(http, "response.output_item.done", new JsonObject { ["output_index"] = 0, ["item"] = MessageItem(text, _finish == FinishReason.Length ? "incomplete" : "completed") }, cancellation);
         }
         var first = _messageOpened ? 1 : 0;
-        for (var i = 0; i < _calls.Count; i++)
+        for (var i = 0; i < Calls.Count; i++)
         {
-            var item = FunctionCallItem(_calls[i], i, _calls[i].ArgumentsJson, CallStatus);
+            var item = FunctionCallItem(Calls[i], i, Calls[i].ArgumentsJson, CallStatus);
             var at = first + i;
-            if (_required is null)
+            if (_tools?.Required is null)
             {
                 // Calls read from a finished answer go whole; a required call has streamed its beginning and arguments.
-                await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = at, ["item"] = FunctionCallItem(_calls[i], i, "", "in_progress") }, cancellation);
-                await EventAsync(http, "response.function_call_arguments.delta", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = at, ["delta"] = _calls[i].ArgumentsJson }, cancellation);
+                await EventAsync(http, "response.output_item.added", new JsonObject { ["output_index"] = at, ["item"] = FunctionCallItem(Calls[i], i, "", "in_progress") }, cancellation);
+                await EventAsync(http, "response.function_call_arguments.delta", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = at, ["delta"] = Calls[i].ArgumentsJson }, cancellation);
             }
-            await EventAsync(http, "response.function_call_arguments.done", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = at, ["arguments"] = _calls[i].ArgumentsJson }, cancellation);
+            await EventAsync(http, "response.function_call_arguments.done", new JsonObject { ["item_id"] = item["id"]!.GetValue<string>(), ["output_index"] = at, ["arguments"] = Calls[i].ArgumentsJson }, cancellation);
             await EventAsync(http, "response.output_item.done", new JsonObject { ["output_index"] = at, ["item"] = item }, cancellation);
         }
     }
@@ -299,7 +291,6 @@ internal sealed class ResponsesAnswer(ResponsesRequest request, OpenAiRequest ca
             data.Remove(name);
             ordered[name] = value;
         }
-        await http.Response.WriteAsync($"event: {type}\ndata: {ordered.ToJsonString()}\n\n", cancellation);
-        await http.Response.Body.FlushAsync(cancellation);
+        await OpenAiEndpoints.WriteEventAsync(http, ordered.ToJsonString(), cancellation, type);
     }
 }

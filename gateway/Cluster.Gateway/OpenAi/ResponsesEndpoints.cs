@@ -33,10 +33,7 @@ internal static class ResponsesEndpoints
         ResponsesAnswer? answer = null;
         await OpenAiEndpoints.RespondAsync(http, () => call, async () =>
         {
-            if (services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.IsCancellationRequested)
-            {
-                throw OpenAiError.Draining();
-            }
+            OpenAiEndpoints.ThrowIfDraining(services);
             var request = ResponsesRequest.Parse(await OpenAiEndpoints.ReadBodyAsync(http, services.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBytes));
             var grains = services.GetRequiredService<IGrainFactory>();
             var tenant = http.Features.Get<Tenant>();
