@@ -104,13 +104,7 @@ internal sealed class StageExecutor(ModelShard shard, Func<JsonTokenTable>? json
                     scored.gather(1, next).squeeze(1).cpu().data<float>().CopyTo(logprobs, first); // (rows)
                     if (entry.ScoreTop > 0)
                     {
-                        var (values, ids) = scored.topk(entry.ScoreTop, dim: 1); // (rows, k)
-                        values.cpu().data<float>().CopyTo(topLogprobs, first * entry.ScoreTop);
-                        var longIds = ids.cpu().data<long>().ToArray();
-                        for (var j = 0; j < longIds.Length; j++)
-                        {
-                            topIds[first * entry.ScoreTop + j] = (int)longIds[j];
-                        }
+                        CopyTop(scored, entry.ScoreTop, topIds, topLogprobs, first);
                     }
                 }
                 scores.Add(new PromptScores(entry.SessionId, entry.StartPosition + 1, logprobs, topIds, topLogprobs));
@@ -201,6 +195,18 @@ internal sealed class StageExecutor(ModelShard shard, Func<JsonTokenTable>? json
         return new InspectResult(null, [], lens, clock.Elapsed.TotalSeconds, "", sampler, neighbours, attention, positions);
     }
 
+    /// <summary>The <paramref name="topN"/> most likely tokens of each row of <paramref name="logprobs"/> (rows, V), copied into the arrays from row <paramref name="at"/> on.</summary>
+    private static void CopyTop(Tensor logprobs, int topN, int[] ids, float[] values, int at)
+    {
+        var (top, indices) = logprobs.topk(topN, dim: 1); // (rows, N) each
+        top.cpu().data<float>().CopyTo(values, at * topN);
+        var longIds = indices.cpu().data<long>().ToArray();
+        for (var j = 0; j < longIds.Length; j++)
+        {
+            ids[at * topN + j] = (int)longIds[j];
+        }
+    }
+
     /// <summary>
     /// The logit lens on every layer's kept rows (<paramref name="rows"/> positions each): the final norm and LM head on
     /// each state, its norm and top <paramref name="topN"/> log-probabilities; the last layer's last row's logits come
@@ -221,9 +227,7 @@ internal sealed class StageExecutor(ModelShard shard, Func<JsonTokenTable>? json
             var count = Math.Min(RowsPerCall, total - start);
             var residual = torch.tensor(flat.AsSpan(start * width, count * width).ToArray(), [count, width]); // (c, H) float32 on the host
             var logits = shard.LensLogits(residual.to(shard.Placement.DType).to(shard.Placement.Device)).cpu(); // (c, V) float32
-            var (values, indices) = logits.log_softmax(1).topk(topN, dim: 1); // (c, N) each
-            indices.data<long>().ToArray().Select(i => (int)i).ToArray().CopyTo(topIds, start * topN);
-            values.data<float>().ToArray().CopyTo(topLogprobs, start * topN);
+            CopyTop(logits.log_softmax(1), topN, topIds, topLogprobs, start);
             if (start + count == total)
             {
                 lastLogits = logits[count - 1].data<float>().ToArray();
